@@ -1,0 +1,838 @@
+//! Reading OHLCV CSV files into validated series.
+//!
+//! One streaming pass with the `csv` crate over the file after a dialect sniff of
+//! its first lines. The csv crate gives the exact line of every record, which is
+//! what makes "line 4, column 3" errors possible; values go straight into column
+//! vectors that become the [`Series`] without another copy.
+
+mod columns;
+mod sniff;
+mod time;
+
+pub use columns::Role;
+pub use sniff::{MAX_COLUMNS, MAX_LINE_BYTES};
+pub use time::{DateFormat, DateOrder};
+
+use crate::bar::{check_values, BarField, Timestamp};
+use crate::error::{ColumnRef, DataError, Problem};
+use crate::series::{Panel, Series, SourceZone};
+use columns::{Layout, TsSource};
+use sniff::Dialect;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::rc::Rc;
+use time::{Shape, Stamp};
+
+/// Bytes read up front for sniffing.
+const PREFIX_BYTES: usize = 2 << 20;
+
+/// Safe fixes a user may ask for; each row touched is reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Repair {
+    /// Sort rows by time (stable), per symbol.
+    pub sort: bool,
+    /// Drop a row identical in every field to the row before it at the same time.
+    pub dedupe: bool,
+}
+
+impl std::str::FromStr for Repair {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut r = Repair::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "sort" => r.sort = true,
+                "dedupe" => r.dedupe = true,
+                other => {
+                    return Err(format!(
+                        "unknown repair '{other}': use sort, dedupe or sort,dedupe"
+                    ))
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// How to read a file; every field has a default that suits clean exports.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Field delimiter; sniffed among `,` `;` tab `|` when `None`.
+    pub delimiter: Option<u8>,
+    /// Column roles in file order, for headerless files or to override a header.
+    pub columns: Option<Vec<Role>>,
+    pub date_format: Option<DateFormat>,
+    /// Zone of naive timestamps; `None` reads them as UTC (and says so).
+    pub tz: Option<chrono_tz::Tz>,
+    pub repair: Repair,
+    /// Problems listed before the rest are only counted.
+    pub max_problems: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            delimiter: None,
+            columns: None,
+            date_format: None,
+            tz: None,
+            repair: Repair::default(),
+            max_problems: 20,
+        }
+    }
+}
+
+/// A row changed by `--repair`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RepairDone {
+    pub line: u64,
+    pub symbol: Option<String>,
+    pub action: RepairAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RepairAction {
+    /// Moved into time order.
+    Sorted,
+    /// Dropped as an exact copy of the row on `of_line`.
+    DroppedDuplicate { of_line: u64 },
+}
+
+/// A file read successfully: its series and what was assumed or repaired.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub path: String,
+    pub panel: Panel,
+    /// Assumptions and recognised layouts (preamble, newest-first, zone), in words.
+    pub notes: Vec<String>,
+    pub repairs: Vec<RepairDone>,
+}
+
+/// Reads a CSV file.
+pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
+    let name = path.display().to_string();
+    let io = |source| DataError::Io {
+        path: name.clone(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut prefix = Vec::with_capacity(64 << 10);
+    (&mut file)
+        .take(PREFIX_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(io)?;
+    let whole = prefix.len() < PREFIX_BYTES;
+    let dialect =
+        sniff::sniff(&prefix, whole, opts.delimiter).map_err(|p| DataError::one(&name, p))?;
+    drop(prefix);
+    file.seek(SeekFrom::Start(dialect.data_offset as u64))
+        .map_err(io)?;
+    read_table(
+        &name,
+        std::io::BufReader::with_capacity(256 << 10, file),
+        &dialect,
+        opts,
+    )
+}
+
+/// Reads CSV text held in memory; `name` stands for the path in messages.
+pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Dataset, DataError> {
+    let whole = bytes.len() <= PREFIX_BYTES;
+    let dialect = sniff::sniff(
+        &bytes[..bytes.len().min(PREFIX_BYTES)],
+        whole,
+        opts.delimiter,
+    )
+    .map_err(|p| DataError::one(name, p))?;
+    let rest = bytes.get(dialect.data_offset..).unwrap_or_default();
+    read_table(name, rest, &dialect, opts)
+}
+
+/// Problems found so far: the first `max` kept, all counted.
+struct Problems {
+    list: Vec<Problem>,
+    total: usize,
+    max: usize,
+}
+
+impl Problems {
+    fn push(&mut self, p: Problem) {
+        self.total += 1;
+        if self.list.len() < self.max {
+            self.list.push(p);
+        }
+    }
+}
+
+/// Everything parsed from the data rows, column by column, before ordering.
+#[derive(Default)]
+struct Rows {
+    /// Raw stamps: UTC or naive milliseconds, or packed `a/b/YYYY` parts.
+    ts: Vec<i64>,
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
+    volume: Vec<f64>,
+    symbol: Vec<u32>,
+    line: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StampKind {
+    Naive,
+    Aware,
+    YearLast,
+}
+
+fn pack_year_last(a: u8, b: u8, year: i32, tod_ms: i64) -> i64 {
+    ((year as i64) << 37) | ((a as i64) << 32) | ((b as i64) << 27) | tod_ms
+}
+
+fn unpack_year_last(v: i64) -> (u8, u8, i32, i64) {
+    (
+        (v >> 32 & 31) as u8,
+        (v >> 27 & 31) as u8,
+        (v >> 37) as i32,
+        v & ((1 << 27) - 1),
+    )
+}
+
+/// Stops a runaway line before the csv crate buffers it whole.
+struct LineGuard<R> {
+    inner: R,
+    run: usize,
+    line: u64,
+    tripped: Rc<Cell<Option<u64>>>,
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut last = 0;
+        for p in memchr::memchr_iter(b'\n', &buf[..n]) {
+            if self.run + (p - last) > MAX_LINE_BYTES {
+                break;
+            }
+            self.run = 0;
+            self.line += 1;
+            last = p + 1;
+        }
+        self.run += n - last;
+        if self.run > MAX_LINE_BYTES {
+            self.tripped.set(Some(self.line));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "line too long",
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn read_table<R: Read>(
+    name: &str,
+    input: R,
+    dialect: &Dialect,
+    opts: &ReadOptions,
+) -> Result<Dataset, DataError> {
+    let mut notes = Vec::new();
+    let layout = match (&opts.columns, &dialect.header) {
+        (Some(roles), header) => {
+            if roles.len() != dialect.ncols {
+                return Err(DataError::Usage(format!(
+                    "{name}: --columns names {} column(s) but the file has {}",
+                    roles.len(),
+                    dialect.ncols
+                )));
+            }
+            let names = header
+                .clone()
+                .unwrap_or_else(|| roles.iter().map(Role::to_string).collect());
+            Layout::from_roles(&roles.iter().map(|&r| Some(r)).collect::<Vec<_>>(), names)
+        }
+        (None, Some(header)) => Layout::from_header(header),
+        (None, None) => Layout::default_for(dialect.ncols),
+    }
+    .map_err(|m| {
+        let line = dialect.data_line - u64::from(dialect.header.is_some());
+        DataError::one(name, Problem::at(line, None, m))
+    })?;
+    if dialect.preamble_lines > 0 {
+        notes.push(format!(
+            "skipped {} preamble line(s) before the table",
+            dialect.preamble_lines
+        ));
+    }
+    notes.extend(layout.notes.iter().cloned());
+    if !layout.ignored.is_empty() {
+        notes.push(format!("ignored column(s): {}", layout.ignored.join(", ")));
+    }
+
+    let tripped = Rc::new(Cell::new(None));
+    let guard = LineGuard {
+        inner: input,
+        run: 0,
+        line: dialect.data_line,
+        tripped: tripped.clone(),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(dialect.delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        // `\n` only: with CRLF the csv crate numbers lines one short after the
+        // first record; the `\r` left in the last field is trimmed as white space.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(256 << 10)
+        .from_reader(guard);
+    let line_base = dialect.data_line - 1;
+    let col = |i: usize| {
+        Some(ColumnRef {
+            index: i + 1,
+            name: layout.name(i),
+        })
+    };
+
+    let mut problems = Problems {
+        list: Vec::new(),
+        total: 0,
+        max: opts.max_problems.max(1),
+    };
+    let mut rows = Rows::default();
+    let mut symbols: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut shape: Option<(Shape, u64)> = match &opts.date_format {
+        Some(DateFormat::Strftime(p)) => Some((Shape::Strftime(p.clone()), 0)),
+        _ => None,
+    };
+    let mut kind: Option<(StampKind, u64)> = None;
+    let mut first_offset: Option<i32> = None;
+    let mut ts_buf = String::new();
+    let mut rec = csv::ByteRecord::new();
+    let ts_col = match layout.ts {
+        TsSource::Single(i) | TsSource::Split { date: i, .. } => i,
+    };
+    let fields = [
+        (layout.open, BarField::Open),
+        (layout.high, BarField::High),
+        (layout.low, BarField::Low),
+        (layout.close, BarField::Close),
+    ];
+
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                if let Some(line) = tripped.get() {
+                    problems.push(sniff::too_long(line));
+                    break;
+                }
+                match e.into_kind() {
+                    csv::ErrorKind::Io(source) => {
+                        return Err(DataError::Io {
+                            path: name.to_string(),
+                            source,
+                        })
+                    }
+                    other => {
+                        problems.push(Problem::file(format!("unreadable CSV: {other:?}")));
+                        break;
+                    }
+                }
+            }
+        }
+        let line = line_base + rec.position().map_or(0, |p| p.line());
+        if rec.len() == 1 && rec[0].is_empty() {
+            continue; // a blank line (`\r` only, in CRLF files)
+        }
+        if rec.len() != layout.ncols {
+            problems.push(Problem::at(
+                line,
+                None,
+                format!(
+                    "{} field(s), expected {} like the header",
+                    rec.len(),
+                    layout.ncols
+                ),
+            ));
+            continue;
+        }
+        let before = problems.total;
+
+        // Timestamp text (date and time columns are joined).
+        let text = match layout.ts {
+            TsSource::Single(i) => std::str::from_utf8(&rec[i]).ok(),
+            TsSource::Split { date, time } => {
+                ts_buf.clear();
+                match (
+                    std::str::from_utf8(&rec[date]),
+                    std::str::from_utf8(&rec[time]),
+                ) {
+                    (Ok(d), Ok(t)) => {
+                        ts_buf.push_str(d);
+                        ts_buf.push(' ');
+                        ts_buf.push_str(t);
+                        Some(ts_buf.as_str())
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let stamp = match text {
+            None => Err("not valid UTF-8".to_string()),
+            Some("") => Err("empty timestamp".to_string()),
+            Some(t) => {
+                if shape.is_none() {
+                    shape = time::detect(t).map(|s| (s, line));
+                }
+                match &shape {
+                    None => Err(format!(
+                        "unrecognised timestamp '{t}': accepted are ISO 8601, M/D/YYYY, DD.MM.YYYY, YYYYMMDD HHMMSS and epoch seconds/milliseconds, or give --date-format"
+                    )),
+                    Some((s, first_line)) => time::parse(s, t).map_err(|why| match time::detect(t) {
+                        Some(other) if &other != s => format!(
+                            "mixed date formats: '{t}' looks like {other}, but line {first_line} was {s}"
+                        ),
+                        _ => format!("bad timestamp '{t}': {why}"),
+                    }),
+                }
+            }
+        };
+        let raw_ts = match stamp {
+            Ok(st) => {
+                let (k, v) = match st {
+                    Stamp::Naive(v) => (StampKind::Naive, v),
+                    Stamp::Aware {
+                        utc_ms,
+                        offset_secs,
+                    } => {
+                        first_offset.get_or_insert(offset_secs);
+                        (StampKind::Aware, utc_ms)
+                    }
+                    Stamp::YearLast { a, b, year, tod_ms } => {
+                        (StampKind::YearLast, pack_year_last(a, b, year, tod_ms))
+                    }
+                };
+                match kind {
+                    None => kind = Some((k, line)),
+                    Some((k0, l0)) if k0 != k => {
+                        let what = |k| {
+                            if k == StampKind::Aware {
+                                "with a zone"
+                            } else {
+                                "without a zone"
+                            }
+                        };
+                        problems.push(Problem::at(
+                            line,
+                            col(ts_col),
+                            format!(
+                                "mixed date formats: this timestamp is {}, line {l0}'s is {}",
+                                what(k),
+                                what(k0)
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                v
+            }
+            Err(msg) => {
+                problems.push(Problem::at(line, col(ts_col), msg));
+                0
+            }
+        };
+
+        // Prices and volume.
+        let mut v = [0.0f64; 5];
+        for (slot, &(i, _)) in v.iter_mut().zip(fields.iter()) {
+            match parse_number(&rec[i]) {
+                Ok(x) => *slot = x,
+                Err(msg) => problems.push(Problem::at(line, col(i), msg)),
+            }
+        }
+        if let Some(i) = layout.volume {
+            match parse_number(&rec[i]) {
+                Ok(x) => v[4] = x,
+                Err(msg) => problems.push(Problem::at(line, col(i), msg)),
+            }
+        }
+        if problems.total == before {
+            if let Err(violation) = check_values(v[0], v[1], v[2], v[3], v[4]) {
+                let i = match violation.field() {
+                    BarField::Volume => layout.volume.unwrap_or(layout.close),
+                    f => fields
+                        .iter()
+                        .find(|(_, g)| *g == f)
+                        .map_or(layout.close, |(i, _)| *i),
+                };
+                problems.push(Problem::at(line, col(i), violation.to_string()));
+            }
+        }
+        let sym = match layout.symbol {
+            None => 0,
+            Some(i) => {
+                let s = &rec[i];
+                if s.is_empty() {
+                    problems.push(Problem::at(line, col(i), "empty symbol"));
+                    0
+                } else if let Some(&id) = symbols.get(s) {
+                    id
+                } else {
+                    let id = symbols.len() as u32;
+                    symbols.insert(s.to_vec(), id);
+                    id
+                }
+            }
+        };
+        if problems.total > before {
+            continue;
+        }
+        rows.ts.push(raw_ts);
+        rows.open.push(v[0]);
+        rows.high.push(v[1]);
+        rows.low.push(v[2]);
+        rows.close.push(v[3]);
+        rows.volume.push(v[4]);
+        rows.symbol.push(sym);
+        rows.line.push(line);
+    }
+    if problems.total > 0 {
+        return Err(DataError::invalid(name, problems.list, problems.total));
+    }
+    if rows.ts.is_empty() {
+        return Err(DataError::one(
+            name,
+            Problem::at(dialect.data_line, None, "no data rows"),
+        ));
+    }
+
+    // Timestamps to UTC.
+    let zone = resolve_stamps(
+        &mut rows,
+        kind.map(|k| k.0),
+        first_offset,
+        opts,
+        &mut problems,
+        &mut notes,
+        &col(ts_col),
+    );
+    if problems.total > 0 {
+        return Err(DataError::invalid(name, problems.list, problems.total));
+    }
+
+    // Group by symbol (in name order), put each group in time order.
+    let mut names: Vec<(String, u32)> = symbols
+        .into_iter()
+        .map(|(k, id)| (String::from_utf8_lossy(&k).into_owned(), id))
+        .collect();
+    names.sort();
+    let mut repairs = Vec::new();
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = if layout.symbol.is_none() {
+        vec![(None, (0..rows.ts.len()).collect())]
+    } else {
+        let mut by_id: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (r, &s) in rows.symbol.iter().enumerate() {
+            by_id.entry(s).or_default().push(r);
+        }
+        names
+            .iter()
+            .map(|(n, id)| (Some(n.clone()), by_id.remove(id).unwrap_or_default()))
+            .collect()
+    };
+    for (symbol, idx) in &mut groups {
+        order_group(
+            symbol,
+            idx,
+            &rows,
+            opts.repair,
+            &mut problems,
+            &mut repairs,
+            &mut notes,
+            &col(ts_col),
+        );
+    }
+    if problems.total > 0 {
+        return Err(DataError::invalid(name, problems.list, problems.total));
+    }
+
+    let single_in_place = groups.len() == 1 && groups[0].1.iter().enumerate().all(|(i, &r)| i == r);
+    let series = if single_in_place {
+        let symbol = groups.pop().and_then(|g| g.0);
+        vec![Series::from_columns_unchecked(
+            symbol,
+            zone,
+            rows.ts.into_iter().map(Timestamp).collect(),
+            rows.open,
+            rows.high,
+            rows.low,
+            rows.close,
+            rows.volume,
+        )]
+    } else {
+        let pick = |v: &[f64], idx: &[usize]| idx.iter().map(|&r| v[r]).collect::<Vec<f64>>();
+        groups
+            .into_iter()
+            .map(|(symbol, idx)| {
+                Series::from_columns_unchecked(
+                    symbol,
+                    zone.clone(),
+                    idx.iter().map(|&r| Timestamp(rows.ts[r])).collect(),
+                    pick(&rows.open, &idx),
+                    pick(&rows.high, &idx),
+                    pick(&rows.low, &idx),
+                    pick(&rows.close, &idx),
+                    pick(&rows.volume, &idx),
+                )
+            })
+            .collect()
+    };
+    Ok(Dataset {
+        path: name.to_string(),
+        panel: Panel { series },
+        notes,
+        repairs,
+    })
+}
+
+fn parse_number(b: &[u8]) -> Result<f64, String> {
+    if b.is_empty() {
+        return Err("empty value".into());
+    }
+    match std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        Some(x) => Ok(x),
+        None => Err(format!(
+            "'{}' is not a number",
+            String::from_utf8_lossy(&b[..b.len().min(40)])
+        )),
+    }
+}
+
+/// Turns raw stamps into UTC milliseconds in place and returns the source zone.
+fn resolve_stamps(
+    rows: &mut Rows,
+    kind: Option<StampKind>,
+    first_offset: Option<i32>,
+    opts: &ReadOptions,
+    problems: &mut Problems,
+    notes: &mut Vec<String>,
+    col: &Option<ColumnRef>,
+) -> SourceZone {
+    let Some(kind) = kind else {
+        return SourceZone::AssumedUtc;
+    };
+    if kind == StampKind::Aware {
+        if opts.tz.is_some() {
+            notes.push("--tz ignored: the timestamps carry their own zone".into());
+        }
+        return match first_offset {
+            Some(0) | None => SourceZone::Utc,
+            Some(o) => SourceZone::Offset(o),
+        };
+    }
+    if kind == StampKind::YearLast {
+        let order = match opts.date_format {
+            Some(DateFormat::Order(o)) => o,
+            _ => {
+                let day_first = rows.ts.iter().position(|&v| unpack_year_last(v).0 > 12);
+                let month_first = rows.ts.iter().position(|&v| unpack_year_last(v).1 > 12);
+                match (day_first, month_first) {
+                    (Some(d), None) => {
+                        notes.push(format!(
+                            "dates read day-first: line {} has a first number above 12",
+                            rows.line[d]
+                        ));
+                        DateOrder::DayFirst
+                    }
+                    (None, Some(m)) => {
+                        notes.push(format!(
+                            "dates read month-first: line {} has a second number above 12",
+                            rows.line[m]
+                        ));
+                        DateOrder::MonthFirst
+                    }
+                    (Some(d), Some(m)) => {
+                        problems.push(Problem::at(
+                            rows.line[m],
+                            col.clone(),
+                            format!(
+                                "mixed date formats: month-first here but day-first on line {}",
+                                rows.line[d]
+                            ),
+                        ));
+                        return SourceZone::AssumedUtc;
+                    }
+                    (None, None) => {
+                        problems.push(Problem::at(
+                            rows.line[0],
+                            col.clone(),
+                            "ambiguous dates: day and month are both 12 or less on every row; pass --date-format dmy or --date-format mdy",
+                        ));
+                        return SourceZone::AssumedUtc;
+                    }
+                }
+            }
+        };
+        for (v, &line) in rows.ts.iter_mut().zip(&rows.line) {
+            let (a, b, year, tod) = unpack_year_last(*v);
+            match time::resolve_year_last(order, a, b, year, tod) {
+                Some(ms) => *v = ms,
+                None => problems.push(Problem::at(
+                    line,
+                    col.clone(),
+                    format!("no such date: {a}/{b}/{year} read {order:?}"),
+                )),
+            }
+        }
+    }
+    match opts.tz {
+        None => {
+            notes.push("naive timestamps read as UTC; pass --tz ZONE to localise them".into());
+            SourceZone::AssumedUtc
+        }
+        Some(tz) => {
+            localise(rows, tz, problems, col);
+            SourceZone::Named(tz.name().to_string())
+        }
+    }
+}
+
+/// Local wall-clock times to UTC. In the repeated hour of a DST change the earlier
+/// instant is taken, unless that would not move forward from the previous row.
+fn localise(rows: &mut Rows, tz: chrono_tz::Tz, problems: &mut Problems, col: &Option<ColumnRef>) {
+    use chrono::{LocalResult, TimeZone};
+    let mut prev = i64::MIN;
+    for (v, &line) in rows.ts.iter_mut().zip(&rows.line) {
+        let Some(naive) = chrono::DateTime::from_timestamp_millis(*v).map(|d| d.naive_utc()) else {
+            problems.push(Problem::at(line, col.clone(), "timestamp out of range"));
+            continue;
+        };
+        let utc = match tz.from_local_datetime(&naive) {
+            LocalResult::Single(t) => t.timestamp_millis(),
+            LocalResult::Ambiguous(a, b) => {
+                let (a, b) = (a.timestamp_millis(), b.timestamp_millis());
+                if a > prev {
+                    a
+                } else {
+                    b
+                }
+            }
+            LocalResult::None => {
+                problems.push(Problem::at(
+                    line,
+                    col.clone(),
+                    format!(
+                        "{naive} does not exist in {} (skipped by a daylight-saving change)",
+                        tz.name()
+                    ),
+                ));
+                continue;
+            }
+        };
+        *v = utc;
+        prev = utc;
+    }
+}
+
+/// Puts one symbol's rows in time order: newest-first files are reversed, other
+/// disorder and duplicates are refused unless `repair` allows fixing them.
+#[allow(clippy::too_many_arguments)]
+fn order_group(
+    symbol: &Option<String>,
+    idx: &mut Vec<usize>,
+    rows: &Rows,
+    repair: Repair,
+    problems: &mut Problems,
+    repairs: &mut Vec<RepairDone>,
+    notes: &mut Vec<String>,
+    col: &Option<ColumnRef>,
+) {
+    let ts = &rows.ts;
+    let who = symbol.as_ref().map_or(String::new(), |s| format!("{s}: "));
+    if idx.windows(2).all(|w| ts[w[1]] > ts[w[0]]) {
+        return;
+    }
+    if idx.len() > 1 && idx.windows(2).all(|w| ts[w[1]] <= ts[w[0]]) {
+        idx.reverse();
+        notes.push(format!(
+            "{who}rows were newest-first: reversed into time order"
+        ));
+    } else if idx.windows(2).any(|w| ts[w[1]] < ts[w[0]]) {
+        if repair.sort {
+            let before = idx.clone();
+            idx.sort_by_key(|&r| ts[r]);
+            for (pos, &r) in idx.iter().enumerate() {
+                if before[pos] != r {
+                    repairs.push(RepairDone {
+                        line: rows.line[r],
+                        symbol: symbol.clone(),
+                        action: RepairAction::Sorted,
+                    });
+                }
+            }
+            repairs.sort_by_key(|r| r.line);
+        } else {
+            for w in idx.windows(2).filter(|w| ts[w[1]] < ts[w[0]]) {
+                problems.push(Problem::at(
+                    rows.line[w[1]],
+                    col.clone(),
+                    format!(
+                        "{who}rows out of time order: {} comes after {} on line {}; --repair sort sorts them",
+                        Timestamp(ts[w[1]]),
+                        Timestamp(ts[w[0]]),
+                        rows.line[w[0]]
+                    ),
+                ));
+            }
+            return;
+        }
+    }
+    let same = |a: usize, b: usize| {
+        rows.open[a] == rows.open[b]
+            && rows.high[a] == rows.high[b]
+            && rows.low[a] == rows.low[b]
+            && rows.close[a] == rows.close[b]
+            && rows.volume[a] == rows.volume[b]
+    };
+    let mut kept: Vec<usize> = Vec::with_capacity(idx.len());
+    for &r in idx.iter() {
+        match kept.last() {
+            Some(&k) if ts[k] == ts[r] => {
+                let exact = same(k, r);
+                if exact && repair.dedupe {
+                    repairs.push(RepairDone {
+                        line: rows.line[r],
+                        symbol: symbol.clone(),
+                        action: RepairAction::DroppedDuplicate {
+                            of_line: rows.line[k],
+                        },
+                    });
+                    continue;
+                }
+                let hint = if exact {
+                    "; an exact copy: --repair dedupe drops it"
+                } else {
+                    " with different values"
+                };
+                problems.push(Problem::at(
+                    rows.line[r],
+                    col.clone(),
+                    format!(
+                        "{who}duplicate timestamp {} (also on line {}){hint}",
+                        Timestamp(ts[r]),
+                        rows.line[k]
+                    ),
+                ));
+            }
+            _ => kept.push(r),
+        }
+    }
+    *idx = kept;
+}

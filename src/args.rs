@@ -1,0 +1,87 @@
+//! Command-line flags (clap), kept close to what the user typed; `InputArgs::options`
+//! turns them into the library's typed options before any work starts.
+
+use candlecast_data::{DateFormat, Interval, ReadOptions, Repair, Role};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "candlecast",
+    version,
+    about = "Market time-series forecasting: OHLCV bars to tokens, a small GPT, sample-path forecasts and backtests"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, validate and summarise OHLCV CSV files (rows, range, interval, gaps, problems).
+    ///
+    /// Exit status: 0 when every file is valid, 1 when any file has problems, 2 on usage errors.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// CSV files: single series, or long-format panels with a symbol column.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print one JSON object per file instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How input files are read; shared by every command that reads price history.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// Field delimiter (`,` `;` `tab` `|`); sniffed when not given.
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Column roles in file order, for files without a header, e.g.
+    /// `timestamp,open,close,high,low,volume` (use `skip` for columns to ignore).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<Role>>,
+    /// `dmy` or `mdy` for D/M/YYYY-style dates the data cannot settle, or a strftime
+    /// pattern such as `%Y-%m-%d %H-%p`.
+    #[arg(long)]
+    pub date_format: Option<DateFormat>,
+    /// Time zone of naive timestamps, e.g. `America/New_York`; naive times are
+    /// read as UTC when not given.
+    #[arg(long)]
+    pub tz: Option<chrono_tz::Tz>,
+    /// Fix what is safe to fix and report every row touched: `sort`, `dedupe` or both.
+    #[arg(long)]
+    pub repair: Option<Repair>,
+    /// Aggregate to a coarser interval (`5m`, `1h`, `1d`): buckets aligned to UTC,
+    /// labelled by their start, empty buckets skipped.
+    #[arg(long)]
+    pub resample: Option<Interval>,
+}
+
+impl InputArgs {
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            delimiter: self.delimiter,
+            columns: self.columns.clone(),
+            date_format: self.date_format.clone(),
+            tz: self.tz,
+            repair: self.repair.unwrap_or_default(),
+            ..ReadOptions::default()
+        }
+    }
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "'{s}' is not a delimiter: give one character such as , ; | or the word tab"
+        )),
+    }
+}
