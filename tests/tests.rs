@@ -1,1 +1,7 @@
+//! End-to-end tests of the `candlecast` binary, one module per command.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
+
+mod util;
+
+mod inspect;

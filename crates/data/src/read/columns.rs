@@ -63,7 +63,7 @@ pub(crate) fn normalize(name: &str) -> String {
 /// The role a normalised header name stands for, if any.
 pub(crate) fn role_of(n: &str) -> Option<Role> {
     Some(match n {
-        "timestamp" | "timestamps" | "datetime" | "datetimes" | "dt" | "ts" | "gmttime"
+        "timestamp" | "timestamps" | "t" | "datetime" | "datetimes" | "dt" | "ts" | "gmttime"
         | "localtime" | "opentime" | "timeutc" | "datetimeutc" | "timestamputc" | "unix"
         | "unixtime" | "epoch" => Role::Timestamp,
         "date" | "day" | "tradedate" | "tradingday" | "dateutc" => Role::Date,

@@ -759,7 +759,8 @@ fn order_group(
     if idx.windows(2).all(|w| ts[w[1]] > ts[w[0]]) {
         return;
     }
-    if idx.len() > 1 && idx.windows(2).all(|w| ts[w[1]] <= ts[w[0]]) {
+    let descending = idx.windows(2).all(|w| ts[w[1]] <= ts[w[0]]);
+    if descending && idx.windows(2).any(|w| ts[w[1]] < ts[w[0]]) {
         idx.reverse();
         notes.push(format!(
             "{who}rows were newest-first: reversed into time order"

@@ -266,7 +266,9 @@ fn leading_number(b: &[u8], min: usize, max: usize) -> Option<(u64, &[u8])> {
 
 fn two_digits(b: &[u8]) -> Option<(u64, &[u8])> {
     match b {
-        [x, y, rest @ ..] if x.is_ascii_digit() && y.is_ascii_digit() => Some((num(&[*x, *y]), rest)),
+        [x, y, rest @ ..] if x.is_ascii_digit() && y.is_ascii_digit() => {
+            Some((num(&[*x, *y]), rest))
+        }
         _ => None,
     }
 }
