@@ -132,7 +132,7 @@ fn repairs_report_every_row_they_touch() -> Result<(), candlecast_data::DataErro
 #[test]
 fn preamble_newest_first_and_split_date_time() -> Result<(), candlecast_data::DataError> {
     let text = "Data from somewhere.com\r\n<DATE>;<TIME>;<OPEN>;<HIGH>;<LOW>;<CLOSE>;<VOL>\r\n\
-                20200102;10:00:00;1;2;0.5;1.5;3\r\n20200102;09:00:00;1;2;0.5;1.5;3\r\n";
+                2020.01.02;10:00:00;1;2;0.5;1.5;3\r\n2020.01.02;09:00:00;1;2;0.5;1.5;3\r\n";
     let ds = read_bytes("p.csv", text.as_bytes(), &ReadOptions::default())?;
     let s = &ds.panel.series[0];
     assert_eq!(

@@ -99,7 +99,10 @@ pub(crate) fn detect(s: &str) -> Option<Shape> {
         };
     }
     match (digits, b.get(digits)) {
-        (4, Some(&sep)) if sep == b'-' || sep == b'/' => Some(Shape::YearFirst { sep }),
+        // `2017.01.02` is MetaTrader's export format.
+        (4, Some(&sep)) if sep == b'-' || sep == b'/' || sep == b'.' => {
+            Some(Shape::YearFirst { sep })
+        }
         (8, Some(b' ' | b'T')) => Some(Shape::Compact),
         (1 | 2, Some(&sep)) if sep == b'/' || sep == b'.' || sep == b'-' => {
             Some(Shape::YearLast { sep })
@@ -420,6 +423,7 @@ mod tests {
             detect("2017/01/02 10:00"),
             Some(Shape::YearFirst { sep: b'/' })
         );
+        assert_eq!(detect("2017.01.02"), Some(Shape::YearFirst { sep: b'.' }));
         assert_eq!(detect("1/4/1999"), Some(Shape::YearLast { sep: b'/' }));
         assert_eq!(
             detect("01.01.2017 22:00:00.000"),

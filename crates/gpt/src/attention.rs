@@ -1,0 +1,63 @@
+//! Multi-head causal self-attention that keeps its keys and values in a [`KvCache`].
+
+use crate::cache::KvCache;
+use crate::config::GptConfig;
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::{linear, Linear, VarBuilder};
+
+#[derive(Debug, Clone)]
+pub struct CausalSelfAttention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    n_head: usize,
+    head_dim: usize,
+}
+
+impl CausalSelfAttention {
+    pub fn new(cfg: &GptConfig, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.d_model;
+        Ok(CausalSelfAttention {
+            q: linear(d, d, vb.pp("q"))?,
+            k: linear(d, d, vb.pp("k"))?,
+            v: linear(d, d, vb.pp("v"))?,
+            o: linear(d, d, vb.pp("o"))?,
+            n_head: cfg.n_head,
+            head_dim: cfg.head_dim(),
+        })
+    }
+
+    /// `x` holds the new positions only; earlier ones come from `cache[layer]`.
+    /// `mask` is `(T, past + T)` with `-inf` above the causal diagonal, `None` for one token.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        // 1. Project and split heads: (B, T, d) -> (B, H, T, hd).
+        let heads = |lin: &Linear| -> Result<Tensor> {
+            lin.forward(x)?
+                .reshape((b, t, self.n_head, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (q, k, v) = (heads(&self.q)?, heads(&self.k)?, heads(&self.v)?);
+        // 2. Only this step's K and V are computed; the cache supplies the past.
+        let (k, v) = cache.append(layer, &k, &v)?;
+        // 3. Scaled scores (B, H, T, past+T), future positions masked out.
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let scores = match mask {
+            Some(m) => scores.broadcast_add(m)?,
+            None => scores,
+        };
+        let att = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        // 4. Weighted values, heads concatenated back in order: (B, T, d).
+        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        self.o.forward(&y)
+    }
+}

@@ -1,0 +1,123 @@
+//! A decode session: prompt, then one token per step through the KV cache, sliding
+//! the window when the cache reaches the context limit.
+//!
+//! Learned positional embeddings stop at `max_ctx`, so the cache cannot simply
+//! drop its oldest entry (the rest would sit at the wrong positions). Instead, when
+//! a step would pass the limit, the session keeps the last `keep` tokens, clears
+//! the cache and re-encodes them from position 0; the step then runs as usual. The
+//! logits are exactly those of a full pass over the kept tail plus the new token.
+//! A smaller `keep` re-encodes less often but forgets more.
+
+use crate::cache::KvCache;
+use crate::error::{GptError, Result};
+use crate::model::Gpt;
+use candle_core::Tensor;
+
+pub struct Decoder<'m> {
+    model: &'m Gpt,
+    cache: KvCache,
+    /// The tokens the cache holds, row by row (needed to re-encode on a slide).
+    window: Vec<Vec<u32>>,
+    keep: usize,
+    slides: usize,
+}
+
+impl<'m> Decoder<'m> {
+    /// A session that keeps half the context on a slide.
+    pub fn new(model: &'m Gpt) -> Decoder<'m> {
+        let keep = (model.config().max_ctx / 2).max(1);
+        Decoder {
+            model,
+            cache: model.new_cache(),
+            window: Vec::new(),
+            keep,
+            slides: 0,
+        }
+    }
+
+    /// Keeps `keep` tokens (1 ..= max_ctx - 1) when the window slides.
+    pub fn with_keep(mut self, keep: usize) -> Result<Self> {
+        let max = self.model.config().max_ctx;
+        if keep == 0 || keep >= max {
+            return Err(GptError::Config(format!(
+                "keep = {keep} must be in 1..{max}"
+            )));
+        }
+        self.keep = keep;
+        Ok(self)
+    }
+
+    /// Times the window slid so far.
+    pub fn slides(&self) -> usize {
+        self.slides
+    }
+
+    /// Positions in the cache.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// Starts a session on equal-length prompts (one per batch row) and returns the
+    /// logits `(B, V)` after the last prompt token. Prompts longer than the context
+    /// are cropped to their last `max_ctx` tokens.
+    pub fn prefill(&mut self, prompts: &[Vec<u32>]) -> Result<Tensor> {
+        let len = prompts.first().map_or(0, Vec::len);
+        if len == 0 || prompts.iter().any(|p| p.len() != len) {
+            return Err(GptError::Config(
+                "prompts must be non-empty and of equal length".into(),
+            ));
+        }
+        let max = self.model.config().max_ctx;
+        let start = len.saturating_sub(max);
+        self.window = prompts.iter().map(|p| p[start..].to_vec()).collect();
+        self.cache.reset();
+        let tokens = rows_tensor(&self.window, self.model)?;
+        self.model.forward_last(&tokens, 0, &mut self.cache)
+    }
+
+    /// Feeds one token per row and returns the next logits `(B, V)`.
+    pub fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        if tokens.len() != self.window.len() {
+            return Err(GptError::Config(format!(
+                "{} tokens for a batch of {}",
+                tokens.len(),
+                self.window.len()
+            )));
+        }
+        if self.cache.len() + 1 > self.model.config().max_ctx {
+            self.slide()?;
+        }
+        for (row, &t) in self.window.iter_mut().zip(tokens) {
+            row.push(t);
+        }
+        let pos = self.cache.len();
+        let x = Tensor::from_vec(tokens.to_vec(), (tokens.len(), 1), &device(self.model))?;
+        self.model.forward_last(&x, pos, &mut self.cache)
+    }
+
+    fn slide(&mut self) -> Result<()> {
+        for row in &mut self.window {
+            let cut = row.len().saturating_sub(self.keep);
+            row.drain(..cut);
+        }
+        self.cache.reset();
+        let tokens = rows_tensor(&self.window, self.model)?;
+        self.model.forward_last(&tokens, 0, &mut self.cache)?;
+        self.slides += 1;
+        Ok(())
+    }
+}
+
+fn device(model: &Gpt) -> candle_core::Device {
+    model.device().clone()
+}
+
+fn rows_tensor(rows: &[Vec<u32>], model: &Gpt) -> Result<Tensor> {
+    let t = rows.first().map_or(0, Vec::len);
+    let flat: Vec<u32> = rows.iter().flatten().copied().collect();
+    Ok(Tensor::from_vec(flat, (rows.len(), t), &device(model))?)
+}

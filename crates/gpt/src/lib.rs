@@ -1,0 +1,47 @@
+/*!
+A small decoder-only GPT in candle that sees token ids, nothing about markets.
+
+# Brief overview
+
+- [`GptConfig`]: the shape (`norm = post|pre`, `activation = relu|gelu`, ...).
+- [`Gpt`]: embeddings, [`Block`]s of [`CausalSelfAttention`] and [`Mlp`], a head.
+  [`Gpt::forward`] takes `(tokens, pos, &mut KvCache)`: a full pass and an
+  incremental decode step are the same call.
+- [`KvCache`]: per-layer keys and values, owned by the caller.
+- [`Decoder`]: a decode session over a batch that slides the window when the cache
+  reaches the context limit.
+
+# Example
+
+```
+use candle_core::{Device, Tensor};
+use candlecast_gpt::{Gpt, GptConfig};
+
+let cfg = GptConfig::tiny(32);
+let (model, _vars) = Gpt::init(&cfg, 42, &Device::Cpu)?;
+let tokens = Tensor::new(&[[1u32, 2, 3]], &Device::Cpu)?;
+let logits = model.forward(&tokens, 0, &mut model.new_cache())?;
+assert_eq!(logits.dims(), &[1, 3, 32]);
+# Ok::<(), candlecast_gpt::GptError>(())
+```
+*/
+
+mod attention;
+mod block;
+mod cache;
+mod config;
+mod decode;
+mod error;
+mod layer_norm;
+mod model;
+mod rng;
+
+pub use attention::CausalSelfAttention;
+pub use block::{Block, Mlp};
+pub use cache::KvCache;
+pub use config::{Activation, GptConfig, Norm};
+pub use decode::Decoder;
+pub use error::{GptError, Result};
+pub use layer_norm::LayerNorm;
+pub use model::Gpt;
+pub use rng::Rng;

@@ -1,0 +1,196 @@
+//! The GPT: token + learned positional embeddings, N blocks, a vocabulary head.
+
+use crate::block::Block;
+use crate::cache::KvCache;
+use crate::config::GptConfig;
+use crate::error::{GptError, Result};
+use crate::layer_norm::LayerNorm;
+use crate::rng::Rng;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{embedding, linear_b, Embedding, Linear, VarBuilder, VarMap};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct Gpt {
+    tok_emb: Embedding,
+    pos_emb: Embedding,
+    blocks: Vec<Block>,
+    ln_f: Option<LayerNorm>,
+    head: Linear,
+    cfg: GptConfig,
+}
+
+impl Gpt {
+    /// Builds the model from `vb`, whose names follow the module tree
+    /// (`tok_emb`, `blocks.{i}.attn.q`, ...; see [`GptConfig::param_shapes`]).
+    pub fn new(cfg: &GptConfig, vb: VarBuilder) -> Result<Gpt> {
+        cfg.validate()?;
+        let d = cfg.d_model;
+        let blocks = (0..cfg.n_layer)
+            .map(|i| Block::new(cfg, vb.pp("blocks").pp(i)))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Gpt {
+            tok_emb: embedding(cfg.vocab_size, d, vb.pp("tok_emb"))?,
+            pos_emb: embedding(cfg.max_ctx, d, vb.pp("pos_emb"))?,
+            blocks,
+            ln_f: match cfg.final_ln {
+                true => Some(LayerNorm::new(d, cfg.ln_eps, vb.pp("ln_f"))?),
+                false => None,
+            },
+            head: linear_b(d, cfg.vocab_size, cfg.head_bias, vb.pp("head"))?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Builds the model from named tensors (a loaded checkpoint), checking that every
+    /// expected tensor is there with its shape and that nothing else is.
+    pub fn from_tensors(
+        cfg: &GptConfig,
+        tensors: HashMap<String, Tensor>,
+        device: &Device,
+    ) -> Result<Gpt> {
+        cfg.validate()?;
+        let expected = cfg.param_shapes();
+        for (name, shape) in &expected {
+            match tensors.get(name) {
+                None => return Err(GptError::Config(format!("weights lack tensor '{name}'"))),
+                Some(t) if t.dims() != shape.as_slice() => {
+                    return Err(GptError::Config(format!(
+                        "tensor '{name}' has shape {:?}, the config needs {shape:?}",
+                        t.dims()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(extra) = tensors
+            .keys()
+            .find(|k| !expected.iter().any(|(n, _)| n == *k))
+        {
+            return Err(GptError::Config(format!(
+                "weights hold an unexpected tensor '{extra}'"
+            )));
+        }
+        Gpt::new(cfg, VarBuilder::from_tensors(tensors, DType::F32, device))
+    }
+
+    /// Fresh weights from a seed, in a `VarMap` ready for training: N(0, 0.02) for
+    /// embeddings and projections, the residual projections (`attn.o`, `ffn.down`)
+    /// scaled by 1/sqrt(2 n_layer) as in GPT-2, zero biases, unit LayerNorm gains.
+    pub fn init(cfg: &GptConfig, seed: u64, device: &Device) -> Result<(Gpt, VarMap)> {
+        cfg.validate()?;
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap
+                .data()
+                .lock()
+                .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+            let residual_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
+            for (i, (name, shape)) in cfg.param_shapes().into_iter().enumerate() {
+                let n: usize = shape.iter().product();
+                let mut rng = Rng::fork(seed, i as u64);
+                let is_ln = name.contains("ln") && !name.contains("emb");
+                let values: Vec<f32> = if name.ends_with(".bias") {
+                    vec![0.0; n]
+                } else if is_ln {
+                    vec![1.0; n]
+                } else {
+                    let std =
+                        if name.ends_with("attn.o.weight") || name.ends_with("ffn.down.weight") {
+                            residual_std
+                        } else {
+                            0.02
+                        };
+                    (0..n).map(|_| (rng.normal() * std) as f32).collect()
+                };
+                let t = Tensor::from_vec(values, shape, device)?;
+                data.insert(name, candle_core::Var::from_tensor(&t)?);
+            }
+        }
+        let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+        Ok((model, varmap))
+    }
+
+    pub fn config(&self) -> &GptConfig {
+        &self.cfg
+    }
+
+    pub fn device(&self) -> &Device {
+        self.head.weight().device()
+    }
+
+    /// Logits `(B, T, V)` for `tokens` `(B, T)` (u32) at positions `pos .. pos + T`,
+    /// attending to the `pos` positions already in `cache`, which gains these `T`.
+    /// A full pass is `forward(all, 0, &mut KvCache::new(..))`; a decode step is one
+    /// token with `pos = cache.len()`. Both run the same code.
+    pub fn forward(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+        let x = self.hidden(tokens, pos, cache)?;
+        Ok(self.head.forward(&x)?)
+    }
+
+    /// Logits `(B, V)` of the last position only: what decoding needs, without
+    /// running the head over a whole prompt.
+    pub fn forward_last(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+        let x = self.hidden(tokens, pos, cache)?;
+        let t = x.dim(1)?;
+        Ok(self.head.forward(&x.narrow(1, t - 1, 1)?.squeeze(1)?)?)
+    }
+
+    fn hidden(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+        let (_b, t) = tokens.dims2()?;
+        if t == 0 {
+            return Err(GptError::Config("forward needs at least one token".into()));
+        }
+        if pos + t > self.cfg.max_ctx {
+            return Err(GptError::ContextOverflow {
+                len: pos + t,
+                max: self.cfg.max_ctx,
+            });
+        }
+        if cache.len() != pos {
+            return Err(GptError::Config(format!(
+                "position {pos} does not follow the {} cached positions",
+                cache.len()
+            )));
+        }
+        let top = tokens.max_all()?.to_dtype(DType::U32)?.to_scalar::<u32>()?;
+        if top as usize >= self.cfg.vocab_size {
+            return Err(GptError::TokenOutOfRange {
+                token: top,
+                vocab: self.cfg.vocab_size,
+            });
+        }
+        let device = tokens.device();
+        let positions = Tensor::arange(pos as u32, (pos + t) as u32, device)?;
+        let x = self
+            .tok_emb
+            .forward(tokens)?
+            .broadcast_add(&self.pos_emb.forward(&positions)?)?; // (B, T, d)
+        let mask = causal_mask(t, pos, device)?;
+        let mut x = x;
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, mask.as_ref(), cache, i)?;
+        }
+        if let Some(ln) = &self.ln_f {
+            x = ln.forward(&x)?;
+        }
+        Ok(x)
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.cfg.n_layer)
+    }
+}
+
+/// `(T, past + T)`: 0 where query `past + i` may see key `j` (j <= past + i), -inf after.
+/// `None` for a single token, which may see everything cached.
+fn causal_mask(t: usize, past: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
+    if t == 1 {
+        return Ok(None);
+    }
+    let total = past + t;
+    let m: Vec<f32> = (0..t)
+        .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(m, (t, total), device).map(Some)
+}
