@@ -1,0 +1,388 @@
+//! Next-token training: windows drawn from many token sequences, AdamW, warmup +
+//! cosine learning rate, gradient clipping, time-ordered validation and early
+//! stopping. Everything random comes from one seeded [`Rng`] whose state is part of
+//! the checkpoint, so a resumed run is bit-identical to an uninterrupted one.
+
+use crate::error::{GptError, Result};
+use crate::model::Gpt;
+use crate::optim::{AdamW, AdamWParams};
+use crate::rng::Rng;
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+
+/// The `[train]` (or `[finetune]`) table of a config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Optimiser steps at most.
+    pub steps: u64,
+    pub batch_size: usize,
+    /// Tokens per training window (at most the model's `max_ctx`).
+    pub seq_len: usize,
+    /// Peak learning rate, reached after `warmup_steps`.
+    pub lr: f64,
+    /// The cosine schedule ends here at `steps`.
+    pub min_lr: f64,
+    pub warmup_steps: u64,
+    /// Gradients are scaled down when their global L2 norm exceeds this (0 = off).
+    pub grad_clip: f64,
+    /// Validate every this many steps.
+    pub eval_every: u64,
+    /// Validation windows used at most (taken in time order from each series' tail).
+    pub eval_windows: usize,
+    /// Stop after this many evaluations without a better validation loss (0 = never).
+    pub patience: u64,
+    /// Write a checkpoint every this many steps (0 = only at the end).
+    pub checkpoint_every: u64,
+    pub seed: u64,
+    /// Fine-tuning: freeze the embeddings and the lowest `freeze_blocks` blocks.
+    #[serde(default)]
+    pub freeze_blocks: usize,
+    #[serde(default)]
+    pub optimizer: AdamWParams,
+}
+
+impl TrainConfig {
+    pub fn validate(&self, max_ctx: usize) -> Result<()> {
+        let bad = |m: String| Err(GptError::Config(m));
+        if self.steps == 0 || self.batch_size == 0 || self.eval_every == 0 {
+            return bad("steps, batch_size and eval_every must be at least 1".into());
+        }
+        if self.seq_len == 0 || self.seq_len > max_ctx {
+            return bad(format!(
+                "seq_len = {} must be in 1..={max_ctx} (the model's max_ctx)",
+                self.seq_len
+            ));
+        }
+        if !(self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
+            return bad(format!(
+                "need 0 <= min_lr <= lr and lr > 0 (lr = {}, min_lr = {})",
+                self.lr, self.min_lr
+            ));
+        }
+        Ok(())
+    }
+
+    /// Linear warmup to `lr`, then cosine decay to `min_lr` at `steps`.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
+        let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        self.min_lr
+            + 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()) * (self.lr - self.min_lr)
+    }
+}
+
+/// Token sequences to learn from, one per series, split in time.
+#[derive(Debug, Clone, Default)]
+pub struct TokenData {
+    pub train: Vec<Vec<u32>>,
+    pub val: Vec<Vec<u32>>,
+}
+
+/// One row of the learning curve (`RUN/curve.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub step: u64,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub tokens_per_sec: f64,
+}
+
+/// Everything besides weights and moments that a resumed run needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub step: u64,
+    pub rng: Rng,
+    pub best_val: Option<f64>,
+    pub evals_since_best: u64,
+    pub stopped_early: bool,
+    pub curve: Vec<CurvePoint>,
+}
+
+impl TrainState {
+    pub fn new(seed: u64) -> TrainState {
+        TrainState {
+            step: 0,
+            rng: Rng::new(seed),
+            best_val: None,
+            evals_since_best: 0,
+            stopped_early: false,
+            curve: vec![],
+        }
+    }
+
+    pub fn finished(&self, cfg: &TrainConfig) -> bool {
+        self.stopped_early || self.step >= cfg.steps
+    }
+}
+
+/// A training run in progress: model, variables, optimiser and state.
+pub struct Trainer {
+    pub model: Gpt,
+    pub varmap: VarMap,
+    pub opt: AdamW,
+    pub cfg: TrainConfig,
+    pub state: TrainState,
+}
+
+/// What the caller hears after each step (for a progress bar) and at checkpoints.
+pub enum Event<'a> {
+    Step(&'a CurvePoint),
+    Checkpoint(&'a Trainer),
+}
+
+impl Trainer {
+    pub fn new(model: Gpt, varmap: VarMap, cfg: TrainConfig) -> Result<Trainer> {
+        cfg.validate(model.config().max_ctx)?;
+        let frozen = cfg.freeze_blocks;
+        let opt = AdamW::new(&varmap, cfg.optimizer, |name| !is_frozen(name, frozen))?;
+        let state = TrainState::new(cfg.seed);
+        Ok(Trainer {
+            model,
+            varmap,
+            opt,
+            cfg,
+            state,
+        })
+    }
+
+    /// Runs until `steps` or early stopping; `on` hears every step and is asked to
+    /// checkpoint every `checkpoint_every` steps and at the end.
+    pub fn run(
+        &mut self,
+        data: &TokenData,
+        mut on: impl FnMut(Event<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let windows = Windows::new(&data.train, self.cfg.seq_len)?;
+        let val = val_windows(&data.val, self.cfg.seq_len, self.cfg.eval_windows);
+        let device = self.model.device().clone();
+        while !self.state.finished(&self.cfg) {
+            let started = std::time::Instant::now();
+            let (x, y) = windows.batch(&mut self.state.rng, self.cfg.batch_size, &device)?;
+            let loss = self.loss(&x, &y)?;
+            let grads = loss.backward()?;
+            let norm = self.opt.grad_norm(&grads)?;
+            let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip {
+                self.cfg.grad_clip / norm
+            } else {
+                1.0
+            };
+            let lr = self.cfg.lr_at(self.state.step);
+            self.opt.step(&grads, lr, scale)?;
+            self.state.step += 1;
+            let train_loss = loss.to_scalar::<f32>()? as f64;
+            if !train_loss.is_finite() {
+                return Err(GptError::Config(format!(
+                    "training diverged at step {} (loss {train_loss}); lower lr",
+                    self.state.step
+                )));
+            }
+            let tokens = (self.cfg.batch_size * self.cfg.seq_len) as f64;
+            let mut point = CurvePoint {
+                step: self.state.step,
+                lr,
+                train_loss,
+                val_loss: None,
+                tokens_per_sec: tokens / started.elapsed().as_secs_f64().max(1e-9),
+            };
+            let last = self.state.step >= self.cfg.steps;
+            if self.state.step % self.cfg.eval_every == 0 || last {
+                point.val_loss = self.eval(&val)?;
+                if let Some(v) = point.val_loss {
+                    if self.state.best_val.is_none_or(|b| v < b) {
+                        self.state.best_val = Some(v);
+                        self.state.evals_since_best = 0;
+                    } else {
+                        self.state.evals_since_best += 1;
+                        if self.cfg.patience > 0 && self.state.evals_since_best >= self.cfg.patience
+                        {
+                            self.state.stopped_early = true;
+                        }
+                    }
+                }
+            }
+            on(Event::Step(&point))?;
+            self.state.curve.push(point);
+            let periodic =
+                self.cfg.checkpoint_every > 0 && self.state.step % self.cfg.checkpoint_every == 0;
+            if periodic || self.state.finished(&self.cfg) {
+                on(Event::Checkpoint(self))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Mean next-token cross-entropy (nats) over `x -> y`, both `(B, T)`.
+    pub fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let logits = self.model.forward(x, 0, &mut self.model.new_cache())?;
+        let (b, t, v) = logits.dims3()?;
+        Ok(candle_nn::loss::cross_entropy(
+            &logits.reshape((b * t, v))?,
+            &y.reshape(b * t)?,
+        )?)
+    }
+
+    /// Mean validation loss over the fixed windows, `None` when there are none.
+    pub fn eval(&self, val: &[(Vec<u32>, Vec<u32>)]) -> Result<Option<f64>> {
+        if val.is_empty() {
+            return Ok(None);
+        }
+        let device = self.model.device();
+        let (mut sum, mut n) = (0.0, 0usize);
+        for chunk in val.chunks(self.cfg.batch_size) {
+            let t = chunk[0].0.len();
+            let xs: Vec<u32> = chunk.iter().flat_map(|w| w.0.iter().copied()).collect();
+            let ys: Vec<u32> = chunk.iter().flat_map(|w| w.1.iter().copied()).collect();
+            let x = Tensor::from_vec(xs, (chunk.len(), t), device)?;
+            let y = Tensor::from_vec(ys, (chunk.len(), t), device)?;
+            sum += self.loss(&x, &y)?.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+            n += chunk.len();
+        }
+        Ok(Some(sum / n as f64))
+    }
+
+    /// The validation windows this run uses (for callers that report the loss).
+    pub fn val_windows(&self, data: &TokenData) -> Vec<(Vec<u32>, Vec<u32>)> {
+        val_windows(&data.val, self.cfg.seq_len, self.cfg.eval_windows)
+    }
+}
+
+/// Whether a variable is frozen when the lowest `k` blocks are.
+pub fn is_frozen(name: &str, k: usize) -> bool {
+    if k == 0 {
+        return false;
+    }
+    if name.starts_with("tok_emb.") || name.starts_with("pos_emb.") {
+        return true;
+    }
+    name.strip_prefix("blocks.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|i| i.parse::<usize>().ok())
+        .is_some_and(|i| i < k)
+}
+
+/// Training windows of `seq_len + 1` tokens, drawn uniformly over all valid starts
+/// of all sequences (so series are weighted by length).
+struct Windows<'a> {
+    seqs: Vec<&'a [u32]>,
+    /// Cumulative count of valid starts.
+    cum: Vec<usize>,
+    seq_len: usize,
+}
+
+impl<'a> Windows<'a> {
+    fn new(seqs: &'a [Vec<u32>], seq_len: usize) -> Result<Windows<'a>> {
+        let mut w = Windows {
+            seqs: vec![],
+            cum: vec![],
+            seq_len,
+        };
+        let mut total = 0;
+        for s in seqs.iter().filter(|s| s.len() > seq_len) {
+            total += s.len() - seq_len;
+            w.seqs.push(s);
+            w.cum.push(total);
+        }
+        if total == 0 {
+            return Err(GptError::Config(format!(
+                "no training sequence is longer than seq_len = {seq_len}"
+            )));
+        }
+        Ok(w)
+    }
+
+    fn batch(&self, rng: &mut Rng, b: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+        let total = self.cum.last().copied().unwrap_or(0);
+        let t = self.seq_len;
+        let (mut xs, mut ys) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        for _ in 0..b {
+            let k = rng.below(total);
+            let s = self.cum.partition_point(|&c| c <= k);
+            let start = k - if s == 0 { 0 } else { self.cum[s - 1] };
+            let w = &self.seqs[s][start..start + t + 1];
+            xs.extend_from_slice(&w[..t]);
+            ys.extend_from_slice(&w[1..]);
+        }
+        Ok((
+            Tensor::from_vec(xs, (b, t), device)?,
+            Tensor::from_vec(ys, (b, t), device)?,
+        ))
+    }
+}
+
+/// Non-overlapping windows in time order, at most `max` in all.
+fn val_windows(seqs: &[Vec<u32>], seq_len: usize, max: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
+    let mut out = Vec::new();
+    for s in seqs {
+        let mut start = 0;
+        while start + seq_len < s.len() && out.len() < max {
+            out.push((
+                s[start..start + seq_len].to_vec(),
+                s[start + 1..start + seq_len + 1].to_vec(),
+            ));
+            start += seq_len;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_min() {
+        let cfg = TrainConfig {
+            steps: 100,
+            batch_size: 1,
+            seq_len: 4,
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup_steps: 10,
+            grad_clip: 1.0,
+            eval_every: 10,
+            eval_windows: 4,
+            patience: 0,
+            checkpoint_every: 0,
+            seed: 0,
+            freeze_blocks: 0,
+            optimizer: AdamWParams::default(),
+        };
+        assert!((cfg.lr_at(0) - 1e-4).abs() < 1e-12);
+        assert!((cfg.lr_at(9) - 1e-3).abs() < 1e-12);
+        assert!((cfg.lr_at(10) - 1e-3).abs() < 1e-12);
+        assert!((cfg.lr_at(100) - 1e-4).abs() < 1e-12);
+        assert!(cfg.lr_at(50) < 1e-3 && cfg.lr_at(50) > 1e-4);
+    }
+
+    #[test]
+    fn freezing_covers_embeddings_and_lower_blocks() {
+        assert!(is_frozen("tok_emb.weight", 1));
+        assert!(is_frozen("blocks.0.attn.q.weight", 1));
+        assert!(!is_frozen("blocks.1.attn.q.weight", 1));
+        assert!(!is_frozen("head.weight", 2));
+        assert!(!is_frozen("blocks.0.attn.q.weight", 0));
+    }
+
+    #[test]
+    fn windows_cover_every_start_and_validation_is_in_time_order() -> Result<()> {
+        let seqs = vec![vec![0, 1, 2, 3, 4], vec![10, 11]];
+        let w = Windows::new(&seqs, 2)?;
+        assert_eq!(w.cum, vec![3]); // starts 0, 1, 2 of the first; none of the second
+        let mut rng = Rng::new(3);
+        let (x, y) = w.batch(&mut rng, 50, &Device::Cpu)?;
+        let (x, y) = (x.to_vec2::<u32>()?, y.to_vec2::<u32>()?);
+        assert!(x
+            .iter()
+            .zip(&y)
+            .all(|(a, b)| a[0] + 1 == b[0] && a[1] + 1 == b[1]));
+        let v = val_windows(&seqs, 2, 10);
+        assert_eq!(v, vec![(vec![0, 1], vec![1, 2]), (vec![2, 3], vec![3, 4])]);
+        Ok(())
+    }
+}
