@@ -37,6 +37,7 @@ mod layer_norm;
 mod model;
 mod optim;
 mod rng;
+mod sample;
 mod train;
 
 pub use attention::CausalSelfAttention;
@@ -49,4 +50,5 @@ pub use layer_norm::LayerNorm;
 pub use model::Gpt;
 pub use optim::{AdamW, AdamWParams};
 pub use rng::Rng;
+pub use sample::Sampling;
 pub use train::{is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer};

@@ -1,0 +1,210 @@
+//! Choosing the next token from logits: greedy, temperature, top-k, top-p.
+//!
+//! Each sample path carries its own [`Rng`] (see [`Rng::fork`]), so a path's
+//! tokens do not depend on which other paths or series share its batch.
+
+use crate::error::{GptError, Result};
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+
+/// How to turn logits into a token. `temperature = 0` is greedy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    pub temperature: f64,
+    /// Keep only the `k` most likely tokens.
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// Keep the smallest set of most likely tokens whose probability reaches `p`.
+    #[serde(default)]
+    pub top_p: Option<f64>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+        }
+    }
+}
+
+impl Sampling {
+    pub fn greedy() -> Sampling {
+        Sampling {
+            temperature: 0.0,
+            top_k: None,
+            top_p: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(GptError::Config(format!(
+                "temperature {} must be >= 0",
+                self.temperature
+            )));
+        }
+        if self.top_k == Some(0) {
+            return Err(GptError::Config("top_k must be at least 1".into()));
+        }
+        if let Some(p) = self.top_p {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(GptError::Config(format!("top_p {p} must be in (0, 1]")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The distribution sampling draws from: softmax(logits / T), truncated by
+    /// top-k and top-p and renormalised. Greedy puts all mass on the arg-max.
+    pub fn probs(&self, logits: &[f32]) -> Vec<f64> {
+        let n = logits.len();
+        let mut p = vec![0.0; n];
+        if n == 0 {
+            return p;
+        }
+        if self.temperature == 0.0 {
+            p[argmax(logits)] = 1.0;
+            return p;
+        }
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        for (pi, &l) in p.iter_mut().zip(logits) {
+            *pi = ((l as f64 - max) / self.temperature).exp();
+        }
+        if self.top_k.is_some() || self.top_p.is_some() {
+            let mut order: Vec<usize> = (0..n).collect();
+            // Most likely first; ties by index, so the result is deterministic.
+            order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+            let total: f64 = p.iter().sum();
+            let mut keep = self.top_k.unwrap_or(n).min(n);
+            if let Some(top_p) = self.top_p {
+                let mut acc = 0.0;
+                for (i, &j) in order.iter().enumerate().take(keep) {
+                    acc += p[j] / total;
+                    if acc >= top_p {
+                        keep = i + 1;
+                        break;
+                    }
+                }
+            }
+            for &j in &order[keep..] {
+                p[j] = 0.0;
+            }
+        }
+        let total: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= total);
+        p
+    }
+
+    /// Draws one token id.
+    pub fn sample(&self, logits: &[f32], rng: &mut Rng) -> u32 {
+        if self.temperature == 0.0 {
+            return argmax(logits) as u32;
+        }
+        let p = self.probs(logits);
+        let u = rng.uniform();
+        let mut acc = 0.0;
+        let mut last = 0;
+        for (i, &pi) in p.iter().enumerate() {
+            if pi > 0.0 {
+                acc += pi;
+                last = i;
+                if u < acc {
+                    return i as u32;
+                }
+            }
+        }
+        last as u32
+    }
+}
+
+fn argmax(xs: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_top_k_and_top_p() {
+        let logits = [0.0f32, 2.0, 1.0, 2.0];
+        let mut r = Rng::new(1);
+        assert_eq!(Sampling::greedy().sample(&logits, &mut r), 1);
+        let k1 = Sampling {
+            temperature: 1.0,
+            top_k: Some(1),
+            top_p: None,
+        };
+        assert!((0..50).all(|_| k1.sample(&logits, &mut r) == 1));
+        let p = Sampling {
+            temperature: 1.0,
+            top_k: None,
+            top_p: Some(0.5),
+        }
+        .probs(&logits);
+        assert_eq!(p, vec![0.0, 0.5, 0.0, 0.5]); // the tied pair reaches 0.5 together
+        let p = Sampling {
+            temperature: 1.0,
+            top_k: Some(3),
+            top_p: None,
+        }
+        .probs(&logits);
+        assert_eq!(p[0], 0.0);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sampling_follows_the_distribution() {
+        let logits = [0.0f32, (3.0f32).ln()]; // probabilities 1/4, 3/4
+        let s = Sampling::default();
+        let mut r = Rng::new(9);
+        let ones = (0..20_000)
+            .filter(|_| s.sample(&logits, &mut r) == 1)
+            .count();
+        assert!((ones as f64 / 20_000.0 - 0.75).abs() < 0.01, "{ones}");
+        // High temperature flattens, low temperature sharpens.
+        let hot = Sampling {
+            temperature: 100.0,
+            ..s
+        }
+        .probs(&logits);
+        let cold = Sampling {
+            temperature: 0.1,
+            ..s
+        }
+        .probs(&logits);
+        assert!(hot[1] < 0.51 && cold[1] > 0.99);
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        assert!(Sampling {
+            temperature: -1.0,
+            ..Sampling::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Sampling {
+            top_k: Some(0),
+            ..Sampling::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Sampling {
+            top_p: Some(1.5),
+            ..Sampling::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Sampling::default().validate().is_ok());
+    }
+}
