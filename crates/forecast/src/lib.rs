@@ -3,8 +3,16 @@ Forecasts as distributions of future log-returns, the classical baselines they a
 judged against, and the scores that judge them.
 */
 
+mod baseline;
+mod empirical;
 mod score;
 
+pub use baseline::{
+    ewma_variance, fhs, fhs_range, fit_garch, garch, garman_klass, historical, log_returns,
+    norm_quantile, rw_const, rw_ewma, summarise, BaselineError, Garch, History, OneStep,
+    Predictive, Summary, EWMA_LAMBDA,
+};
+pub use empirical::Empirical;
 pub use score::{
     crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
     quantile_sorted, DieboldMariano,
