@@ -6,6 +6,7 @@ judged against, and the scores that judge them.
 mod baseline;
 mod empirical;
 mod score;
+mod scorecard;
 
 pub use baseline::{
     ewma_variance, fhs, fhs_range, fit_garch, garch, garman_klass, historical, log_returns,
@@ -16,4 +17,8 @@ pub use empirical::Empirical;
 pub use score::{
     crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
     quantile_sorted, DieboldMariano,
+};
+pub use scorecard::{
+    aggregate, markdown, score_series, split_index, verdict, Scores, SeriesCard, PIT_BINS,
+    QUANTILES, TRAIN_FRACTION,
 };

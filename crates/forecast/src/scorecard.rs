@@ -1,0 +1,226 @@
+//! The evaluation protocol: per series, an 80/20 time split, every test bar an
+//! origin, every forecaster scored on the same targets, relative CRPS against the
+//! constant-volatility random walk, and a paired Diebold-Mariano test of each
+//! forecaster against a reference.
+
+use crate::baseline::{self, BaselineError, History, OneStep};
+use crate::score::{diebold_mariano, pinball, DieboldMariano};
+use serde::Serialize;
+
+/// Share of each series used for fitting; the rest is test.
+pub const TRAIN_FRACTION: f64 = 0.8;
+pub const QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
+pub const PIT_BINS: usize = 10;
+
+/// First test bar of a series of `n` bars.
+pub fn split_index(n: usize) -> usize {
+    ((n as f64) * TRAIN_FRACTION).floor() as usize
+}
+
+/// One forecaster's scores on one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scores {
+    pub forecaster: String,
+    pub n: usize,
+    /// Mean CRPS of the one-step log-return forecast (exact for every forecaster here).
+    pub crps: f64,
+    /// `crps` / `crps` of rw-const.
+    pub relative_crps: f64,
+    /// Share of targets inside the central 80% interval (ideal 0.80).
+    pub coverage80: f64,
+    /// Mean pinball loss over the quantiles 0.1, 0.5, 0.9.
+    pub pinball: f64,
+    /// Mean absolute error of the median, over the training mean |r| (the error of
+    /// predicting a zero return).
+    pub mase: f64,
+    /// Share of origins where P(up) > 0.5 called the sign right (a 0.5 call counts half).
+    pub direction: f64,
+    /// Paired test against the reference forecaster (negative: this one is better).
+    pub vs_reference: Option<DieboldMariano>,
+    pub verdict: Option<String>,
+    /// Counts of the PIT values in 10 equal bins (flat when calibrated).
+    pub pit: [usize; PIT_BINS],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesCard {
+    pub series: String,
+    pub bars: usize,
+    pub train_returns: usize,
+    pub test_returns: usize,
+    pub reference: String,
+    pub garch: Option<baseline::Garch>,
+    pub scores: Vec<Scores>,
+}
+
+/// Scores the classical baselines plus `extra` forecasters (e.g. the model) on one
+/// series; paired tests are against `reference` (a forecaster's name).
+pub fn score_series(
+    name: &str,
+    h: &History<'_>,
+    extra: Vec<OneStep>,
+    reference: &str,
+) -> Result<SeriesCard, BaselineError> {
+    let (garch_fc, garch_params) = baseline::garch(h)?;
+    let mut all = vec![
+        baseline::rw_const(h)?,
+        baseline::rw_ewma(h)?,
+        garch_fc,
+        baseline::historical(h)?,
+        baseline::fhs(h)?,
+        baseline::fhs_range(h)?,
+    ];
+    all.extend(extra);
+    let r = baseline::log_returns(h.close);
+    let train = &r[..h.split.saturating_sub(1)];
+    let mae_naive = train.iter().map(|x| x.abs()).sum::<f64>() / train.len().max(1) as f64;
+    let per_origin: Vec<Vec<f64>> = all
+        .iter()
+        .map(|o| {
+            o.preds
+                .iter()
+                .zip(&o.targets)
+                .map(|(p, &y)| p.crps(y))
+                .collect()
+        })
+        .collect();
+    let base_crps = mean(&per_origin[0]);
+    let ref_idx = all.iter().position(|o| o.name == reference);
+    let mut scores = Vec::with_capacity(all.len());
+    for (k, o) in all.iter().enumerate() {
+        let n = o.targets.len();
+        let crps = mean(&per_origin[k]);
+        let mut inside = 0usize;
+        let (mut pin, mut abs_err, mut dir) = (0.0, 0.0, 0.0);
+        let mut pit = [0usize; PIT_BINS];
+        for (p, &y) in o.preds.iter().zip(&o.targets) {
+            let q: Vec<f64> = QUANTILES.iter().map(|&t| p.quantile(t)).collect();
+            inside += usize::from(y >= q[0] && y <= q[2]);
+            pin += QUANTILES
+                .iter()
+                .zip(&q)
+                .map(|(&t, &qv)| pinball(qv, t, y))
+                .sum::<f64>()
+                / QUANTILES.len() as f64;
+            abs_err += (y - q[1]).abs();
+            let up = 1.0 - p.cdf(0.0);
+            dir += if up == 0.5 {
+                0.5
+            } else if (up > 0.5) == (y > 0.0) {
+                1.0
+            } else {
+                0.0
+            };
+            let u = p.cdf(y);
+            pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
+        }
+        let vs_reference = match ref_idx {
+            Some(j) if j != k => {
+                let d: Vec<f64> = per_origin[k]
+                    .iter()
+                    .zip(&per_origin[j])
+                    .map(|(a, b)| a - b)
+                    .collect();
+                diebold_mariano(&d, 1)
+            }
+            _ => None,
+        };
+        scores.push(Scores {
+            forecaster: o.name.to_string(),
+            n,
+            crps,
+            relative_crps: crps / base_crps,
+            coverage80: inside as f64 / n as f64,
+            pinball: pin / n as f64,
+            mase: abs_err / n as f64 / mae_naive,
+            direction: dir / n as f64,
+            verdict: vs_reference.map(|dm| verdict(&dm, reference)),
+            vs_reference,
+            pit,
+        });
+    }
+    Ok(SeriesCard {
+        series: name.to_string(),
+        bars: h.close.len(),
+        train_returns: train.len(),
+        test_returns: r.len() - train.len(),
+        reference: reference.to_string(),
+        garch: Some(garch_params),
+        scores,
+    })
+}
+
+/// Plain words for a paired test at the 5% level (|DM| > 1.96).
+pub fn verdict(dm: &DieboldMariano, reference: &str) -> String {
+    if dm.statistic < -1.96 {
+        format!("better than {reference}, significant")
+    } else if dm.statistic > 1.96 {
+        format!("worse than {reference}, significant")
+    } else {
+        format!("no detectable difference from {reference}")
+    }
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// Geometric mean of relative CRPS per forecaster across series (series missing a
+/// forecaster are skipped for it).
+pub fn aggregate(cards: &[SeriesCard]) -> Vec<(String, f64, usize)> {
+    let mut names: Vec<String> = Vec::new();
+    for c in cards {
+        for s in &c.scores {
+            if !names.contains(&s.forecaster) {
+                names.push(s.forecaster.clone());
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let logs: Vec<f64> = cards
+                .iter()
+                .filter_map(|c| c.scores.iter().find(|s| s.forecaster == name))
+                .map(|s| s.relative_crps.ln())
+                .collect();
+            let g = (logs.iter().sum::<f64>() / logs.len().max(1) as f64).exp();
+            (name, g, logs.len())
+        })
+        .collect()
+}
+
+/// A Markdown table a person reads: one row per series and forecaster.
+pub fn markdown(cards: &[SeriesCard]) -> String {
+    let mut s = String::from(
+        "| series | forecaster | n | CRPS | rel. CRPS | cover 80% | pinball | MASE | direction | DM vs ref | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for c in cards {
+        for r in &c.scores {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.4e} | {:.4} | {:.3} | {:.4e} | {:.3} | {:.3} | {} | {} |\n",
+                md_escape(&c.series),
+                r.forecaster,
+                r.n,
+                r.crps,
+                r.relative_crps,
+                r.coverage80,
+                r.pinball,
+                r.mase,
+                r.direction,
+                r.vs_reference
+                    .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
+                r.verdict.as_deref().unwrap_or("(reference)"),
+            ));
+        }
+    }
+    s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
+    for (name, g, n) in aggregate(cards) {
+        s.push_str(&format!("| {name} | {g:.4} | {n} |\n"));
+    }
+    s
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}

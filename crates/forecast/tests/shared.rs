@@ -1,0 +1,44 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
+//! The baselines on the real series of `../shared/data`: sane calibration and the
+//! ordering the literature leads one to expect.
+
+use candlecast_data::{read_path, ReadOptions};
+use candlecast_forecast::{markdown, score_series, split_index, History};
+
+#[test]
+#[ignore = "needs ../shared"]
+fn baselines_on_every_shared_series() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    let mut cards = Vec::new();
+    for f in files {
+        let ds = read_path(&f, &ReadOptions::default()).unwrap();
+        let s = &ds.panel.series[0];
+        let h = History {
+            open: s.open(),
+            high: s.high(),
+            low: s.low(),
+            close: s.close(),
+            split: split_index(s.len()),
+        };
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let card =
+            score_series(&name, &h, vec![], "rw-ewma").unwrap_or_else(|e| panic!("{name}: {e}"));
+        for sc in &card.scores {
+            assert!(
+                sc.crps.is_finite() && sc.crps > 0.0,
+                "{name} {}",
+                sc.forecaster
+            );
+            assert!(sc.pit.iter().sum::<usize>() == sc.n);
+        }
+        cards.push(card);
+    }
+    println!("{}", markdown(&cards));
+}
