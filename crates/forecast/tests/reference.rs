@@ -1,0 +1,71 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
+//! candlecast's baselines against an independent implementation (numpy/scipy and
+//! the `arch` package, in `bench/baselines_ref.py`). Run by `bench/baselines_check.sh`,
+//! which builds the Python side and passes its JSON in `CANDLECAST_BASELINES_REF`.
+
+use candlecast_data::{read_path, ReadOptions};
+use candlecast_forecast::{score_series, split_index, History};
+
+#[test]
+#[ignore = "needs bench/baselines_check.sh (Python venv with arch) and ../shared"]
+fn baselines_match_the_reference_implementation() {
+    let path = std::env::var("CANDLECAST_BASELINES_REF").unwrap_or_else(|_| {
+        panic!("run bench/baselines_check.sh, which sets CANDLECAST_BASELINES_REF")
+    });
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    let files = reference.as_object().unwrap();
+    assert!(files.len() >= 11, "reference covers {} files", files.len());
+    let mut worst: Vec<(String, f64)> = Vec::new();
+    for (file, want) in files {
+        let ds = read_path(&dir.join(file), &ReadOptions::default()).unwrap();
+        let s = &ds.panel.series[0];
+        let h = History {
+            open: s.open(),
+            high: s.high(),
+            low: s.low(),
+            close: s.close(),
+            split: split_index(s.len()),
+        };
+        let card = score_series(file, &h, vec![], "rw-ewma").unwrap();
+        for (name, crps_tol) in [
+            ("rw-const", 1e-6),
+            ("rw-ewma", 1e-6),
+            ("fhs", 1e-6),
+            ("fhs-range", 1e-6),
+            ("garch", 0.02),
+        ] {
+            let got = card.scores.iter().find(|x| x.forecaster == name).unwrap();
+            let w = want[name].as_array().unwrap();
+            let (crps, cover) = (w[0].as_f64().unwrap(), w[1].as_f64().unwrap());
+            let rel = (got.crps - crps).abs() / crps;
+            println!("{file:40} {name:10} crps {:.6e} ref {crps:.6e} rel {rel:.1e}  cover {:.4} ref {cover:.4}", got.crps, got.coverage80);
+            assert!(
+                rel <= crps_tol,
+                "{file} {name}: CRPS {} vs {crps} (rel {rel:e})",
+                got.crps
+            );
+            if crps_tol < 0.01 {
+                // Coverage counts targets; exact agreement except for a target lying on a bound.
+                assert!(
+                    (got.coverage80 - cover).abs() <= 1.0 / got.n as f64 + 1e-12,
+                    "{file} {name}: coverage {} vs {cover}",
+                    got.coverage80
+                );
+            } else {
+                assert!(
+                    (got.coverage80 - cover).abs() <= 0.02,
+                    "{file} {name}: coverage {} vs {cover}",
+                    got.coverage80
+                );
+            }
+            worst.push((format!("{file} {name}"), rel));
+        }
+    }
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "largest relative CRPS differences: {:?}",
+        &worst[..3.min(worst.len())]
+    );
+}
