@@ -3,6 +3,7 @@
 
 mod args;
 mod inspect;
+mod tokenize;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -28,5 +29,6 @@ fn main() -> ExitCode {
 fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Inspect(a) => inspect::run(&a),
+        args::Command::Tokenize(a) => tokenize::run(&a),
     }
 }

@@ -1,0 +1,177 @@
+//! [`TokenizerConfig`]: the `[tokenizer]` table of a TOML config such as
+//! `configs/tiny.toml`. Every field has a default, unknown keys are refused, and
+//! other tables (`[model]`, `[train]`, ...) are left to their own readers.
+
+use crate::error::TokenizeError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// How bars are scaled and binned. The defaults give 64 x 4 x 4 = 1024 bar tokens
+/// plus the two specials (1026 in all); see the crate docs for the layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenizerConfig {
+    /// EWMA decay of the close log-return variance (RiskMetrics' 0.94): the scale of
+    /// bar t is the EWMA over bars before t only.
+    pub ewma_lambda: f64,
+    /// Weight, in bars, of the prior variance when a segment starts (series start or
+    /// after a gap): the variance is the running mean of squared returns shrunk
+    /// towards the prior with this weight, until the EWMA weight `ewma_lambda` is
+    /// reached (after about `1 / (1 - ewma_lambda) - warmup_prior_bars` returns).
+    pub warmup_prior_bars: f64,
+    /// Close-return bins in all: one for an exact zero return, two tails outside
+    /// `+-return_clip`, and `return_bins - 3` equal-frequency bins inside (with a
+    /// width cap).
+    pub return_bins: u32,
+    /// Edge of the inner range, in scale units: |z| >= clip is a tail bar.
+    pub return_clip: f64,
+    /// Widest inner return bin near zero, in scale units: bins are equal-frequency
+    /// except that none is wider than `max(return_max_width, return_max_rel_width *
+    /// |inner edge|)`, so the sparse outer range gets several bins, not one.
+    pub return_max_width: f64,
+    /// Widest inner return bin far out, as a share of its inner edge's |z|.
+    pub return_max_rel_width: f64,
+    /// Bins of the wick range (high-low range minus the body, in scale units);
+    /// equal-frequency, with a bin of its own for no wicks when those are common.
+    pub wick_bins: u32,
+    /// Bins of volume relative to its EWMA; 1 turns the factor off. It is off
+    /// anyway when the training volume is all zero.
+    pub volume_bins: u32,
+    /// EWMA decay of the volume level the volume factor compares against.
+    pub volume_lambda: f64,
+    /// A bar that follows the previous one by more than `gap_multiple` times the
+    /// series' interval (the lower median of its first 32 spacings) starts a new
+    /// segment: a gap token goes before it and the scale warm-up restarts.
+    pub gap_multiple: f64,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> TokenizerConfig {
+        TokenizerConfig {
+            ewma_lambda: 0.94,
+            warmup_prior_bars: 2.0,
+            return_bins: 64,
+            return_clip: 32.0,
+            return_max_width: 0.5,
+            return_max_rel_width: 0.25,
+            wick_bins: 4,
+            volume_bins: 1,
+            volume_lambda: 0.94,
+            gap_multiple: 10.0,
+        }
+    }
+}
+
+/// Largest vocabulary a config may ask for; far above anything a GPT head wants,
+/// low enough that every id fits a `u32` with room to spare.
+pub const MAX_VOCAB: u64 = 1 << 20;
+
+/// The parts of a config file this crate reads.
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    tokenizer: TokenizerConfig,
+}
+
+impl TokenizerConfig {
+    /// The `[tokenizer]` table of a TOML document (defaults when it is absent).
+    pub fn from_toml_str(text: &str) -> Result<TokenizerConfig, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.tokenizer.validate().map_err(|e| e.to_string())?;
+        Ok(file.tokenizer)
+    }
+
+    /// [`TokenizerConfig::from_toml_str`] on a file; errors name the file.
+    pub fn from_toml_file(path: &Path) -> Result<TokenizerConfig, TokenizeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokenizeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        TokenizerConfig::from_toml_str(&text).map_err(|message| TokenizeError::ConfigFile {
+            path: path.to_path_buf(),
+            message: message.trim_end().to_string(),
+        })
+    }
+
+    /// Checks every field's range, and that the vocabulary is not absurdly large.
+    pub fn validate(&self) -> Result<(), TokenizeError> {
+        fn bad(field: &'static str, value: impl ToString, reason: &'static str) -> TokenizeError {
+            TokenizeError::Config {
+                field,
+                value: value.to_string(),
+                reason,
+            }
+        }
+        let unit = |x: f64| x.is_finite() && x > 0.0 && x < 1.0;
+        if !unit(self.ewma_lambda) {
+            return Err(bad("ewma_lambda", self.ewma_lambda, "must be in (0, 1)"));
+        }
+        if !unit(self.volume_lambda) {
+            return Err(bad(
+                "volume_lambda",
+                self.volume_lambda,
+                "must be in (0, 1)",
+            ));
+        }
+        if !(self.warmup_prior_bars.is_finite() && self.warmup_prior_bars >= 0.0) {
+            return Err(bad(
+                "warmup_prior_bars",
+                self.warmup_prior_bars,
+                "must be finite and >= 0",
+            ));
+        }
+        if self.return_bins < 5 {
+            return Err(bad(
+                "return_bins",
+                self.return_bins,
+                "must be >= 5 (two tails, zero, and at least one bin each side)",
+            ));
+        }
+        if !(self.return_clip.is_finite() && self.return_clip > 0.0 && self.return_clip <= 1e6) {
+            return Err(bad("return_clip", self.return_clip, "must be in (0, 1e6]"));
+        }
+        if !(self.return_max_width.is_finite() && self.return_max_width > 0.0) {
+            return Err(bad(
+                "return_max_width",
+                self.return_max_width,
+                "must be finite and > 0",
+            ));
+        }
+        if !(self.return_max_rel_width.is_finite() && self.return_max_rel_width >= 0.0) {
+            return Err(bad(
+                "return_max_rel_width",
+                self.return_max_rel_width,
+                "must be finite and >= 0",
+            ));
+        }
+        if self.wick_bins < 1 {
+            return Err(bad("wick_bins", self.wick_bins, "must be >= 1"));
+        }
+        if self.volume_bins < 1 {
+            return Err(bad(
+                "volume_bins",
+                self.volume_bins,
+                "must be >= 1 (1 = off)",
+            ));
+        }
+        if !(self.gap_multiple.is_finite() && self.gap_multiple >= 1.0) {
+            return Err(bad(
+                "gap_multiple",
+                self.gap_multiple,
+                "must be finite and >= 1",
+            ));
+        }
+        let vocab = u64::from(self.return_bins)
+            .saturating_mul(u64::from(self.wick_bins))
+            .saturating_mul(crate::tokenizer::SHAPE_CODES as u64)
+            .saturating_mul(u64::from(self.volume_bins));
+        if vocab > MAX_VOCAB {
+            return Err(bad(
+                "return_bins x wick_bins x 4 x volume_bins",
+                vocab,
+                "vocabulary too large (at most 1048576)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
+//! Config files and saved tokenizers: what parses, what is refused, and the exact
+//! messages a user sees.
+
+mod common;
+
+use candlecast_tokenize::{TokenizeError, Tokenizer, TokenizerConfig, FORMAT_VERSION};
+use std::path::{Path, PathBuf};
+
+fn tiny_toml() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../configs/tiny.toml"
+    ))
+}
+
+#[test]
+fn tiny_toml_is_the_default() {
+    let cfg = TokenizerConfig::from_toml_file(&tiny_toml()).unwrap();
+    assert_eq!(cfg, TokenizerConfig::default());
+}
+
+#[test]
+fn other_tables_are_ignored_and_missing_fields_default() {
+    let text = "[model]\nlayers = 2\nwhatever = \"x\"\n\n[tokenizer]\nreturn_bins = 32\n\n[train]\nlr = 1e-3\n";
+    let cfg = TokenizerConfig::from_toml_str(text).unwrap();
+    assert_eq!(
+        cfg,
+        TokenizerConfig {
+            return_bins: 32,
+            ..TokenizerConfig::default()
+        }
+    );
+    assert_eq!(
+        TokenizerConfig::from_toml_str("[model]\nlayers = 2\n").unwrap(),
+        TokenizerConfig::default()
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_refused() {
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nreturn_binz = 32\n").unwrap_err();
+    assert!(e.contains("unknown field `return_binz`"), "{e}");
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\newma_lambda = 1.5\n").unwrap_err();
+    assert_eq!(e, "tokenizer config: ewma_lambda = 1.5: must be in (0, 1)");
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nreturn_bins = 4\n").unwrap_err();
+    assert!(
+        e.starts_with("tokenizer config: return_bins = 4: must be >= 5"),
+        "{e}"
+    );
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nreturn_bins = \"many\"\n").unwrap_err();
+    assert!(e.contains("return_bins"), "{e}");
+    let e = TokenizerConfig::from_toml_str(
+        "[tokenizer]\nreturn_bins = 4096\nwick_bins = 64\nvolume_bins = 8\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("vocabulary too large"), "{e}");
+}
+
+#[test]
+fn a_bad_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(&p, "[tokenizer]\ngap_multiple = 0.5\n").unwrap();
+    let e = TokenizerConfig::from_toml_file(&p).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: tokenizer config: gap_multiple = 0.5: must be finite and >= 1",
+            p.display()
+        )
+    );
+    let missing = dir.path().join("nope.toml");
+    assert!(matches!(
+        TokenizerConfig::from_toml_file(&missing),
+        Err(TokenizeError::Io { .. })
+    ));
+}
+
+#[test]
+fn fit_needs_returns() {
+    let one = common::synth(1, 1);
+    let e = Tokenizer::fit(&TokenizerConfig::default(), &[one]).unwrap_err();
+    assert!(matches!(e, TokenizeError::NoTrainingData(_)), "{e}");
+    assert!(Tokenizer::fit(&TokenizerConfig::default(), &[]).is_err());
+}
+
+fn saved(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let tok = Tokenizer::fit(&TokenizerConfig::default(), &[common::synth(3, 400)]).unwrap();
+    let p = dir.join("tok.json");
+    tok.save(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    (p, v)
+}
+
+#[test]
+fn saved_files_are_checked_on_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, v) = saved(dir.path());
+    assert_eq!(v["format"], "candlecast-tokenizer");
+    assert_eq!(v["version"], FORMAT_VERSION);
+    // no temporary file left behind
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("tok.json")]);
+
+    let write = |v: &serde_json::Value| {
+        std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+        Tokenizer::load(&p)
+    };
+    let mut other = v.clone();
+    other["version"] = serde_json::json!(2);
+    let e = write(&other).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: tokenizer format version 2; this build reads version 1",
+            p.display()
+        )
+    );
+
+    let mut other = v.clone();
+    other["format"] = serde_json::json!("something-else");
+    assert!(matches!(write(&other), Err(TokenizeError::Format { .. })));
+
+    let mut other = v.clone();
+    other["tokenizer"]["returns"]["edges"][3] = serde_json::json!(1e9);
+    let e = write(&other).unwrap_err().to_string();
+    assert!(e.ends_with("returns: edges are not ascending"), "{e}");
+
+    let mut other = v.clone();
+    other["tokenizer"]["returns"]["reps"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    let e = write(&other).unwrap_err().to_string();
+    assert!(
+        e.contains("returns: 63 edges and 63 representatives for 64 bins"),
+        "{e}"
+    );
+
+    let mut other = v.clone();
+    other["tokenizer"]["initial_variance"] = serde_json::json!(-1.0);
+    assert!(write(&other).is_err());
+
+    let mut other = v.clone();
+    other["tokenizer"]["extra"] = serde_json::json!(1);
+    assert!(write(&other).is_err());
+
+    std::fs::write(&p, "not json").unwrap();
+    assert!(matches!(
+        Tokenizer::load(&p),
+        Err(TokenizeError::Format { .. })
+    ));
+
+    write(&v).unwrap();
+}
+
+#[test]
+fn oversized_files_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.json");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(64 << 20).unwrap();
+    let e = Tokenizer::load(&p).unwrap_err().to_string();
+    assert!(e.contains("a saved tokenizer is far smaller"), "{e}");
+}
