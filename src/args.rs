@@ -29,6 +29,37 @@ pub enum Command {
     /// tokens under the training frequencies, and how well representative decoding
     /// gives the close return back.
     Tokenize(TokenizeArgs),
+    /// Pretrain the GPT on many series, fine-tune it (`--init`), or resume a run.
+    ///
+    /// Writes RUN/model.safetensors, RUN/optimizer.safetensors, RUN/meta.json
+    /// (configs, tokenizer, training state, data fingerprints) and RUN/curve.csv.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config with [tokenizer], [model], [train] and (for --init) [finetune]
+    /// tables, e.g. configs/tiny.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// CSV files to learn from (every series of every file).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// The run folder to write.
+    #[arg(long, value_name = "RUN")]
+    pub out: PathBuf,
+    /// Fine-tune: start from this run's weights and tokenizer, with the config's
+    /// [finetune] schedule.
+    #[arg(long, value_name = "RUN", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    /// Continue the interrupted run in --out from its last checkpoint, bit for bit.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 
 mod args;
 mod inspect;
+mod progress;
 mod tokenize;
+mod train;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -30,5 +32,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Tokenize(a) => tokenize::run(&a),
+        args::Command::Train(a) => train::run(&a),
     }
 }

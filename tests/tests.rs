@@ -6,3 +6,4 @@ mod util;
 
 mod inspect;
 mod tokenize;
+mod train;

@@ -14,6 +14,10 @@ impl Dir {
         }
     }
 
+    pub fn path(&self) -> &std::path::Path {
+        self.tmp.path()
+    }
+
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let p = self.tmp.path().join(name);
         std::fs::write(&p, contents).unwrap_or_else(|e| panic!("write {name}: {e}"));

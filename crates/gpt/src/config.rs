@@ -28,7 +28,9 @@ pub enum Activation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GptConfig {
-    /// Token vocabulary, specials included (the tokenizer's `vocab_size()`).
+    /// Token vocabulary, specials included (the tokenizer's `vocab_size()`); left out
+    /// of config files, where it comes from the tokenizer.
+    #[serde(default)]
     pub vocab_size: usize,
     /// Width of the residual stream.
     pub d_model: usize,

@@ -1,0 +1,355 @@
+//! `candlecast train`: pretrain on many series, fine-tune from a checkpoint
+//! (`--init`), or continue an interrupted run (`--resume`).
+//!
+//! Every series is split in time: the first `fit_fraction` (80%) is all training
+//! may see (so `evaluate`'s test part stays unseen), and of that the last
+//! `val_fraction` (10%) is validation for early stopping. The tokenizer is fitted on
+//! the training bars only.
+
+use crate::args::TrainArgs;
+use crate::progress;
+use anyhow::{bail, Context};
+use candle_core::Device;
+use candlecast_data::{read_path, resample, Series};
+use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_gpt::{Event, Gpt, GptConfig, TokenData, TrainConfig, Trainer};
+use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
+use candlecast_tokenize::{Tokenizer, TokenizerConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A config file: `configs/tiny.toml`, `configs/small.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(default)]
+    pub tokenizer: TokenizerConfig,
+    /// `vocab_size` is left out: it comes from the tokenizer.
+    pub model: GptConfig,
+    pub train: TrainConfig,
+    /// The schedule `--init` fine-tunes with.
+    pub finetune: Option<TrainConfig>,
+    #[serde(default)]
+    pub split: DataSplit,
+}
+
+/// How each series is divided in time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSplit {
+    /// Share of each series (its first bars) training may see.
+    pub fit_fraction: f64,
+    /// Share of that part (its last bars) held out for validation.
+    pub val_fraction: f64,
+}
+
+impl Default for DataSplit {
+    fn default() -> Self {
+        DataSplit {
+            fit_fraction: 0.8,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+impl RunConfig {
+    pub fn load(path: &Path) -> anyhow::Result<RunConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+        let cfg: RunConfig = toml::from_str(&text).with_context(|| path.display().to_string())?;
+        cfg.tokenizer
+            .validate()
+            .with_context(|| format!("{}: [tokenizer]", path.display()))?;
+        let s = cfg.split;
+        if !(s.fit_fraction > 0.0
+            && s.fit_fraction <= 1.0
+            && s.val_fraction > 0.0
+            && s.val_fraction < 1.0)
+        {
+            bail!(
+                "{}: [split] needs 0 < fit_fraction <= 1 and 0 < val_fraction < 1",
+                path.display()
+            );
+        }
+        Ok(cfg)
+    }
+}
+
+/// What `meta.json`'s `extra` holds for a candlecast run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunExtra {
+    pub tokenizer: serde_json::Value,
+    pub split: DataSplit,
+    pub data: Vec<Fingerprint>,
+}
+
+/// Identifies the data a run was trained on, so `--resume` refuses other data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub file: String,
+    pub symbol: Option<String>,
+    pub bars: usize,
+    /// FNV-1a over the timestamps and OHLC bits.
+    pub hash: String,
+}
+
+fn fingerprint(file: &str, s: &Series) -> Fingerprint {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for i in 0..s.len() {
+        eat(s.timestamps()[i].0 as u64);
+        for col in [s.open(), s.high(), s.low(), s.close()] {
+            eat(col[i].to_bits());
+        }
+    }
+    Fingerprint {
+        file: file.to_string(),
+        symbol: s.symbol.clone(),
+        bars: s.len(),
+        hash: format!("{h:016x}"),
+    }
+}
+
+/// Every series of every file, resampled if asked.
+pub fn load_series(
+    files: &[PathBuf],
+    input: &crate::args::InputArgs,
+) -> anyhow::Result<Vec<(String, Series)>> {
+    let opts = input.options();
+    let mut out = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let ds = read_path(path, &opts)?;
+        for s in ds.panel.series {
+            let s = match input.resample {
+                Some(every) => resample(&s, every).with_context(|| name.clone())?,
+                None => s,
+            };
+            out.push((name.clone(), s));
+        }
+    }
+    Ok(out)
+}
+
+/// Train and validation token sequences, cut by the bars the tokens describe.
+pub fn token_data(tok: &Tokenizer, series: &[(String, Series)], split: DataSplit) -> TokenData {
+    let mut data = TokenData::default();
+    for (_, s) in series {
+        let fit_end = (s.len() as f64 * split.fit_fraction).floor() as u32;
+        let val_start = fit_end - (fit_end as f64 * split.val_fraction).floor() as u32;
+        let enc = tok.encode(&s.slice(0..fit_end as usize));
+        let (mut tr, mut va) = (Vec::new(), Vec::new());
+        for (t, &bar) in enc.tokens.iter().zip(&enc.bar) {
+            if bar < val_start {
+                tr.push(t.0);
+            } else {
+                va.push(t.0);
+            }
+        }
+        data.train.push(tr);
+        data.val.push(va);
+    }
+    data
+}
+
+#[derive(Serialize)]
+struct Summary {
+    run: String,
+    mode: &'static str,
+    steps: u64,
+    stopped_early: bool,
+    vocab_size: usize,
+    parameters: usize,
+    train_tokens: usize,
+    val_tokens: usize,
+    /// Validation cross-entropy when this command started (for `--init`: of the
+    /// pretrained model on the fine-tuning series), bits per token.
+    start_val_bits: Option<f64>,
+    /// Validation cross-entropy of the final model, bits per token.
+    val_bits: Option<f64>,
+    best_val_bits: Option<f64>,
+    /// The unigram baseline: validation tokens under the training frequencies
+    /// (add-one smoothed), bits per token.
+    unigram_bits: f64,
+    seconds: f64,
+}
+
+pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let device = Device::Cpu;
+    let series = load_series(&args.data, &args.input)?;
+    if series.is_empty() {
+        bail!("no series in the input files");
+    }
+    let prints: Vec<Fingerprint> = series.iter().map(|(f, s)| fingerprint(f, s)).collect();
+    let out = &args.out;
+
+    let (mut trainer, tok, split, mode) = if args.resume {
+        let meta = checkpoint::load_meta(out)?;
+        let extra: RunExtra =
+            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
+        if extra.data != prints {
+            bail!("{}: --resume needs the data the run started with (files, symbols and values differ)", out.display());
+        }
+        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &out.join("meta.json"))?;
+        let (trainer, _) = checkpoint::load_trainer(out, None, &device)?;
+        (trainer, tok, extra.split, "resume")
+    } else if let Some(init) = &args.init {
+        let cfg = RunConfig::load(
+            args.config
+                .as_deref()
+                .context("--init needs --config for its [finetune] schedule")?,
+        )?;
+        let ft = cfg
+            .finetune
+            .clone()
+            .context("the config has no [finetune] table")?;
+        let meta = checkpoint::load_meta(init)?;
+        let extra: RunExtra =
+            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
+        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &init.join("meta.json"))?;
+        let (trainer, _) = checkpoint::load_trainer(init, Some(ft), &device)?;
+        (trainer, tok, cfg.split, "finetune")
+    } else {
+        let cfg = RunConfig::load(args.config.as_deref().context("train needs --config")?)?;
+        let fit: Vec<Series> = series
+            .iter()
+            .map(|(_, s)| {
+                s.slice(
+                    0..(s.len() as f64 * cfg.split.fit_fraction * (1.0 - cfg.split.val_fraction))
+                        as usize,
+                )
+            })
+            .collect();
+        let tok = Tokenizer::fit(&cfg.tokenizer, &fit)?;
+        let model_cfg = GptConfig {
+            vocab_size: tok.vocab_size(),
+            ..cfg.model.clone()
+        };
+        let (model, vars) = Gpt::init(&model_cfg, cfg.train.seed, &device)?;
+        (
+            Trainer::new(model, vars, cfg.train.clone())?,
+            tok,
+            cfg.split,
+            "pretrain",
+        )
+    };
+    if trainer.model.config().vocab_size != tok.vocab_size() {
+        bail!(
+            "the model's vocabulary ({}) does not match its tokenizer's ({})",
+            trainer.model.config().vocab_size,
+            tok.vocab_size()
+        );
+    }
+    let data = token_data(&tok, &series, split);
+    let extra = serde_json::to_value(RunExtra {
+        tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,
+        split,
+        data: prints,
+    })?;
+    let (train_tokens, val_tokens) = (
+        data.train.iter().map(Vec::len).sum::<usize>(),
+        data.val.iter().map(Vec::len).sum::<usize>(),
+    );
+
+    let nats_to_bits = 1.0 / std::f64::consts::LN_2;
+    let start_val_bits = trainer
+        .eval(&trainer.val_windows(&data))?
+        .map(|v| v * nats_to_bits);
+    let bar = progress::bar(trainer.cfg.steps, "train");
+    bar.set_position(trainer.state.step);
+    let mut last_val: Option<f64> = trainer.state.curve.iter().rev().find_map(|p| p.val_loss);
+    trainer.run(&data, |event| {
+        match event {
+            Event::Step(p) => {
+                if let Some(v) = p.val_loss {
+                    last_val = Some(v);
+                }
+                bar.set_position(p.step);
+                bar.set_message(format!(
+                    "loss {:.3} val {} {:.0} tok/s",
+                    p.train_loss,
+                    last_val.map_or("-".into(), |v| format!("{v:.3}")),
+                    p.tokens_per_sec
+                ));
+            }
+            Event::Checkpoint(t) => {
+                checkpoint::save(out, t, &extra)?;
+                write_curve(out, t).map_err(|e| candlecast_gpt::GptError::Config(e.to_string()))?;
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    let val_bits = trainer
+        .eval(&trainer.val_windows(&data))?
+        .map(|v| v * nats_to_bits);
+    let vocab = tok.vocab_size();
+    let to_ids = |seqs: &[Vec<u32>]| -> Vec<candlecast_tokenize::TokenId> {
+        seqs.iter()
+            .flatten()
+            .map(|&t| candlecast_tokenize::TokenId(t))
+            .collect()
+    };
+    let unigram_bits = unigram_cross_entropy_bits(
+        &token_counts(&to_ids(&data.train), vocab),
+        &token_counts(&to_ids(&data.val), vocab),
+    );
+    let summary = Summary {
+        run: out.display().to_string(),
+        mode,
+        steps: trainer.state.step,
+        stopped_early: trainer.state.stopped_early,
+        vocab_size: vocab,
+        parameters: trainer.model.config().n_params(),
+        train_tokens,
+        val_tokens,
+        start_val_bits,
+        val_bits,
+        best_val_bits: trainer.state.best_val.map(|v| v * nats_to_bits),
+        unigram_bits,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{mode} -> {}: {} steps{}, {} parameters, vocab {vocab}, {train_tokens} train / {val_tokens} val tokens",
+            summary.run,
+            summary.steps,
+            if summary.stopped_early { " (stopped early)" } else { "" },
+            summary.parameters
+        );
+        println!(
+            "  val cross-entropy {} bits/token (at start {}, best {}), unigram baseline {unigram_bits:.3} bits/token, {:.1} s",
+            val_bits.map_or("-".into(), |v| format!("{v:.3}")),
+            start_val_bits.map_or("-".into(), |v| format!("{v:.3}")),
+            summary.best_val_bits.map_or("-".into(), |v| format!("{v:.3}")),
+            summary.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `RUN/curve.csv`: the learning curve so far.
+fn write_curve(dir: &Path, t: &Trainer) -> std::io::Result<()> {
+    let mut s = String::from("step,lr,train_loss,val_loss,tokens_per_sec\n");
+    for p in &t.state.curve {
+        s.push_str(&format!(
+            "{},{},{},{},{:.1}\n",
+            p.step,
+            p.lr,
+            p.train_loss,
+            p.val_loss.map_or(String::new(), |v| v.to_string()),
+            p.tokens_per_sec
+        ));
+    }
+    write_atomic(&dir.join("curve.csv"), s.as_bytes())
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}

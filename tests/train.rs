@@ -1,0 +1,278 @@
+use crate::util::{candlecast, stderr, stdout, Dir};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A model small enough that a test run takes seconds.
+const CONFIG: &str = r#"
+[model]
+d_model = 16
+n_head = 2
+n_layer = 2
+max_ctx = 16
+
+[train]
+steps = 60
+batch_size = 8
+seq_len = 16
+lr = 3e-3
+min_lr = 3e-4
+warmup_steps = 5
+grad_clip = 1.0
+eval_every = 10
+eval_windows = 64
+patience = 0
+checkpoint_every = 10
+seed = 7
+
+[finetune]
+steps = 40
+batch_size = 8
+seq_len = 16
+lr = 1e-3
+min_lr = 1e-4
+warmup_steps = 2
+grad_clip = 1.0
+eval_every = 10
+eval_windows = 64
+patience = 0
+checkpoint_every = 10
+seed = 8
+freeze_blocks = 1
+"#;
+
+/// A random walk with volatility clustering, written as a CSV.
+fn walk_csv(seed: u64, n: usize) -> String {
+    let mut s = seed;
+    let mut u = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = String::from("timestamp,open,high,low,close,volume\n");
+    let (mut c, mut vol) = (100.0f64, 0.01f64);
+    for i in 0..n {
+        vol = (0.9 * vol + 0.1 * 0.01 * (1.0 + 3.0 * u())).max(1e-4);
+        let o = c;
+        c = o * (vol * (u() - 0.5) * 3.0).exp();
+        let (h, l) = (o.max(c) * (1.0 + vol * u()), o.min(c) * (1.0 - vol * u()));
+        out.push_str(&format!(
+            "{},{o},{h},{l},{c},1\n",
+            1_600_000_000 + i as i64 * 3600
+        ));
+    }
+    out
+}
+
+fn setup() -> (Dir, String, String, String) {
+    let dir = Dir::new();
+    let cfg = dir.write("c.toml", CONFIG).display().to_string();
+    let a = dir.write("a.csv", walk_csv(1, 1500)).display().to_string();
+    let b = dir.write("b.csv", walk_csv(2, 1500)).display().to_string();
+    (dir, cfg, a, b)
+}
+
+fn train(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["train", "--json"];
+    all.extend_from_slice(args);
+    let out = candlecast(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_str(stdout(&out).trim()).unwrap()
+}
+
+fn weights(run: &Path) -> Vec<u8> {
+    std::fs::read(run.join("model.safetensors")).unwrap()
+}
+
+#[test]
+fn training_beats_the_unigram_baseline_and_is_reproducible() {
+    let (dir, cfg, a, b) = setup();
+    let (r1, r2) = (dir.path().join("r1"), dir.path().join("r2"));
+    let s1 = train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &a,
+        &b,
+        "--out",
+        &r1.display().to_string(),
+    ]);
+    let s2 = train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &a,
+        &b,
+        "--out",
+        &r2.display().to_string(),
+    ]);
+    assert_eq!(weights(&r1), weights(&r2), "same seed, different weights");
+    let (val, unigram) = (
+        s1["val_bits"].as_f64().unwrap(),
+        s1["unigram_bits"].as_f64().unwrap(),
+    );
+    assert!(
+        val < unigram,
+        "val {val} bits is not below the unigram baseline {unigram}"
+    );
+    assert_eq!(s2["steps"], 60);
+    let curve = std::fs::read_to_string(r1.join("curve.csv")).unwrap();
+    assert_eq!(curve.lines().count(), 61);
+}
+
+#[test]
+fn fine_tuning_lowers_the_target_series_loss() {
+    let (dir, cfg, a, b) = setup();
+    let (pre, ft) = (dir.path().join("pre"), dir.path().join("ft"));
+    train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &a,
+        &b,
+        "--out",
+        &pre.display().to_string(),
+    ]);
+    let s = train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &b,
+        "--out",
+        &ft.display().to_string(),
+        "--init",
+        &pre.display().to_string(),
+    ]);
+    let (start, end) = (
+        s["start_val_bits"].as_f64().unwrap(),
+        s["val_bits"].as_f64().unwrap(),
+    );
+    assert!(
+        end < start,
+        "fine-tuning on b: val {start} -> {end} bits/token"
+    );
+    assert_eq!(s["mode"], "finetune");
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_bytes() {
+    let (dir, cfg, a, b) = setup();
+    let (full, cut) = (dir.path().join("full"), dir.path().join("cut"));
+    train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &a,
+        &b,
+        "--out",
+        &full.display().to_string(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_candlecast"))
+        .args([
+            "train",
+            "--config",
+            &cfg,
+            "--data",
+            &a,
+            &b,
+            "--out",
+            &cut.display().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for a checkpoint past the first, then SIGKILL mid-run.
+    let started = std::time::Instant::now();
+    loop {
+        let step = std::fs::read_to_string(cut.join("meta.json"))
+            .ok()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+            .and_then(|m| m["state"]["step"].as_u64())
+            .unwrap_or(0);
+        if step >= 20 || started.elapsed().as_secs() > 120 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    let done = std::fs::read_to_string(cut.join("meta.json")).unwrap();
+    let step = serde_json::from_str::<serde_json::Value>(&done).unwrap()["state"]["step"]
+        .as_u64()
+        .unwrap();
+    assert!(!status.success(), "the run finished before it was killed");
+    assert!(step < 60, "killed too late (step {step})");
+    let s = train(&[
+        "--data",
+        &a,
+        &b,
+        "--out",
+        &cut.display().to_string(),
+        "--resume",
+    ]);
+    assert_eq!(s["mode"], "resume");
+    assert_eq!(
+        weights(&full),
+        weights(&cut),
+        "resumed from step {step}: different weights"
+    );
+    // Resuming on other data is refused.
+    let out = candlecast([
+        "train",
+        "--data",
+        &a,
+        "--out",
+        &cut.display().to_string(),
+        "--resume",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--resume needs the data the run started with"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_configs_are_clear_errors() {
+    let (dir, _, a, _) = setup();
+    let bad = dir
+        .write("bad.toml", CONFIG.replace("n_head = 2", "n_head = 3"))
+        .display()
+        .to_string();
+    let out = candlecast([
+        "train",
+        "--config",
+        &bad,
+        "--data",
+        &a,
+        "--out",
+        &dir.path().join("x").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("n_head = 3 does not divide d_model = 16"),
+        "{}",
+        stderr(&out)
+    );
+    let typo = dir
+        .write("typo.toml", CONFIG.replace("d_model = 16", "d_modle = 16"))
+        .display()
+        .to_string();
+    let out = candlecast([
+        "train",
+        "--config",
+        &typo,
+        "--data",
+        &a,
+        "--out",
+        &dir.path().join("y").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown field `d_modle`"),
+        "{}",
+        stderr(&out)
+    );
+}
