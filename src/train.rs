@@ -353,3 +353,29 @@ fn write_curve(dir: &Path, t: &Trainer) -> std::io::Result<()> {
     write_atomic(&dir.join("curve.csv"), s.as_bytes())
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configs_parse_and_build() {
+        for name in ["tiny", "small"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{name}.toml"));
+            let cfg = RunConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let model = GptConfig {
+                vocab_size: 1026,
+                ..cfg.model.clone()
+            };
+            model.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            cfg.train
+                .validate(model.max_ctx)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            cfg.finetune
+                .as_ref()
+                .map(|f| f.validate(model.max_ctx))
+                .transpose()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}

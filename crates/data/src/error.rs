@@ -60,12 +60,10 @@ impl Problem {
 /// Everything the data crate can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message (not a `source`), so an error chain
+    /// printed with `{:#}` does not repeat it.
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
     /// The file was read to the end (or as far as it could be) and is refused.
     /// `problems` holds the first few; `total` counts all that were found.
     #[error("{}", InvalidDisplay { path, problems, total: *total })]

@@ -114,9 +114,9 @@ pub struct Dataset {
 /// Reads a CSV file.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
     let name = path.display().to_string();
-    let io = |source| DataError::Io {
+    let io = |err| DataError::Io {
         path: name.clone(),
-        source,
+        err,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut prefix = Vec::with_capacity(64 << 10);
@@ -332,10 +332,10 @@ fn read_table<R: Read>(
                     break;
                 }
                 match e.into_kind() {
-                    csv::ErrorKind::Io(source) => {
+                    csv::ErrorKind::Io(err) => {
                         return Err(DataError::Io {
                             path: name.to_string(),
-                            source,
+                            err,
                         })
                     }
                     other => {
