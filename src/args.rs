@@ -34,6 +34,34 @@ pub enum Command {
     /// Writes RUN/model.safetensors, RUN/optimizer.safetensors, RUN/meta.json
     /// (configs, tokenizer, training state, data fingerprints) and RUN/curve.csv.
     Train(TrainArgs),
+    /// Score one-step forecasts of the model in RUN (if given) and of the classical
+    /// baselines on the last 20% of every series: DIR/scorecard.{json,md} and
+    /// DIR/calibration.csv (PIT histograms).
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A run written by `candlecast train`; without it only the baselines are scored.
+    #[arg(long, value_name = "RUN")]
+    pub model: Option<PathBuf>,
+    /// CSV files (every series of every file).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Tokens of context for the model (default: its max_ctx).
+    #[arg(long)]
+    pub context: Option<usize>,
+    /// Divide the model's logits by this (above 1 widens its forecasts).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    #[command(flatten)]
+    pub read: InputArgs,
+    /// Print the scorecard as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

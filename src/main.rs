@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod args;
+mod evaluate;
 mod inspect;
 mod progress;
 mod tokenize;
@@ -33,5 +34,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Tokenize(a) => tokenize::run(&a),
         args::Command::Train(a) => train::run(&a),
+        args::Command::Evaluate(a) => evaluate::run(&a),
     }
 }

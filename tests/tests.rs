@@ -4,6 +4,7 @@
 
 mod util;
 
+mod evaluate;
 mod inspect;
 mod tokenize;
 mod train;

@@ -34,6 +34,11 @@ pub enum Predictive {
         loc: f64,
         scale: f64,
     },
+    /// A finite mixture: `values` ascending, `cum[i]` = P(X <= values[i]).
+    Atoms {
+        values: Vec<f64>,
+        cum: Vec<f64>,
+    },
 }
 
 impl Predictive {
@@ -41,13 +46,56 @@ impl Predictive {
         match self {
             Predictive::Normal { mean, sd } => crps_normal(*mean, *sd, y),
             Predictive::Scaled { dist, loc, scale } => dist.crps(*loc, *scale, y),
+            Predictive::Atoms { values, cum } => {
+                let mut atoms: Vec<(f64, f64)> = values
+                    .iter()
+                    .zip(cum)
+                    .scan(0.0, |prev, (&v, &c)| {
+                        let w = c - *prev;
+                        *prev = c;
+                        Some((v, w))
+                    })
+                    .collect();
+                crate::score::crps_atoms(&mut atoms, y)
+            }
         }
+    }
+
+    /// A mixture from `(value, probability)` pairs (merged and sorted here).
+    pub fn atoms(mut pairs: Vec<(f64, f64)>) -> Predictive {
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: f64 = pairs.iter().map(|p| p.1).sum();
+        let (mut values, mut cum) = (
+            Vec::with_capacity(pairs.len()),
+            Vec::with_capacity(pairs.len()),
+        );
+        let mut acc = 0.0;
+        for (v, w) in pairs {
+            acc += w / total;
+            if values.last() == Some(&v) {
+                if let Some(c) = cum.last_mut() {
+                    *c = acc;
+                }
+            } else {
+                values.push(v);
+                cum.push(acc);
+            }
+        }
+        Predictive::Atoms { values, cum }
     }
 
     pub fn cdf(&self, y: f64) -> f64 {
         match self {
             Predictive::Normal { mean, sd } => norm_cdf((y - mean) / sd),
             Predictive::Scaled { dist, loc, scale } => dist.cdf(*loc, *scale, y),
+            Predictive::Atoms { values, cum } => {
+                let k = values.partition_point(|&v| v <= y);
+                if k == 0 {
+                    0.0
+                } else {
+                    cum[k - 1]
+                }
+            }
         }
     }
 
@@ -55,6 +103,13 @@ impl Predictive {
         match self {
             Predictive::Normal { mean, sd } => mean + sd * norm_quantile(tau),
             Predictive::Scaled { dist, loc, scale } => dist.quantile(*loc, *scale, tau),
+            // The smallest atom whose cumulative probability reaches tau.
+            Predictive::Atoms { values, cum } => {
+                let k = cum
+                    .partition_point(|&c| c < tau - 1e-12)
+                    .min(values.len() - 1);
+                values[k]
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ judged against, and the scores that judge them.
 
 mod baseline;
 mod empirical;
+mod gpt;
 mod score;
 mod scorecard;
 
@@ -14,6 +15,7 @@ pub use baseline::{
     Predictive, Summary, EWMA_LAMBDA,
 };
 pub use empirical::Empirical;
+pub use gpt::{gpt_one_step, GptForecastParams};
 pub use score::{
     crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
     quantile_sorted, DieboldMariano,

@@ -1,0 +1,126 @@
+//! `candlecast evaluate`: the scorecard. Per series (80/20 time split, every test
+//! bar an origin, nothing fitted on the test part) the one-step forecasts of the
+//! model in RUN and of the classical baselines, scored with exact CRPS, coverage,
+//! pinball loss, MASE, direction accuracy and PIT, with a paired Diebold-Mariano
+//! test of every forecaster against the model.
+
+use crate::args::EvaluateArgs;
+use crate::train::{load_series, RunExtra};
+use anyhow::Context;
+use candle_core::Device;
+use candlecast_forecast::{
+    gpt_one_step, markdown, score_series, split_index, GptForecastParams, History, SeriesCard,
+    PIT_BINS,
+};
+use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_tokenize::Tokenizer;
+use std::process::ExitCode;
+
+pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
+    if !(args.temperature > 0.0 && args.temperature.is_finite()) {
+        anyhow::bail!("--temperature must be > 0, got {}", args.temperature);
+    }
+    let series = load_series(&args.input, &args.read)?;
+    let model = match &args.model {
+        None => None,
+        Some(run) => {
+            let (model, meta) = checkpoint::load_model(run, &Device::Cpu)?;
+            let extra: RunExtra =
+                serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
+            let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &run.join("meta.json"))?;
+            if model.config().vocab_size != tok.vocab_size() {
+                anyhow::bail!(
+                    "{}: the model's vocabulary does not match its tokenizer",
+                    run.display()
+                );
+            }
+            Some((model, tok))
+        }
+    };
+    let reference = if model.is_some() { "gpt" } else { "rw-ewma" };
+    let bar = crate::progress::bar(series.len() as u64, "evaluate");
+    let mut cards: Vec<SeriesCard> = Vec::new();
+    for (file, s) in &series {
+        let name = match &s.symbol {
+            Some(sym) => format!("{file}:{sym}"),
+            None => file.clone(),
+        };
+        let split = split_index(s.len());
+        let h = History {
+            open: s.open(),
+            high: s.high(),
+            low: s.low(),
+            close: s.close(),
+            split,
+        };
+        let mut extra = Vec::new();
+        if let Some((m, tok)) = &model {
+            let p = GptForecastParams {
+                context: args.context.unwrap_or(m.config().max_ctx),
+                temperature: args.temperature,
+                batch: 256,
+            };
+            extra.push(gpt_one_step(m, tok, s, split, p).with_context(|| name.clone())?);
+        }
+        cards.push(score_series(&name, &h, extra, reference).with_context(|| name.clone())?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let json = serde_json::json!({
+        "protocol": {
+            "train_fraction": candlecast_forecast::TRAIN_FRACTION,
+            "horizon": 1,
+            "target": "close log-return",
+            "reference": reference,
+            "model": args.model.as_ref().map(|p| p.display().to_string()),
+            "temperature": args.temperature,
+        },
+        "series": cards,
+        "aggregate": candlecast_forecast::aggregate(&cards)
+            .into_iter()
+            .map(|(f, g, n)| serde_json::json!({"forecaster": f, "relative_crps_geomean": g, "series": n}))
+            .collect::<Vec<_>>(),
+    });
+    let md = markdown(&cards);
+    write_atomic(
+        &args.out.join("scorecard.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    write_atomic(&args.out.join("scorecard.md"), md.as_bytes())?;
+    let mut cal = String::from("series,forecaster,bin_lo,bin_hi,count,share\n");
+    for c in &cards {
+        for sc in &c.scores {
+            for (i, &k) in sc.pit.iter().enumerate() {
+                cal.push_str(&format!(
+                    "{},{},{:.1},{:.1},{k},{:.4}\n",
+                    csv_field(&c.series),
+                    sc.forecaster,
+                    i as f64 / PIT_BINS as f64,
+                    (i + 1) as f64 / PIT_BINS as f64,
+                    k as f64 / sc.n.max(1) as f64
+                ));
+            }
+        }
+    }
+    write_atomic(&args.out.join("calibration.csv"), cal.as_bytes())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&json)?);
+    } else {
+        print!("{md}");
+        println!(
+            "\nwritten: {}/{{scorecard.json, scorecard.md, calibration.csv}}",
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,127 @@
+use crate::util::{candlecast, stderr, stdout, Dir};
+
+fn walk_csv(seed: u64, n: usize) -> String {
+    let mut s = seed;
+    let mut u = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = String::from("timestamp,open,high,low,close,volume\n");
+    let mut c = 100.0f64;
+    for i in 0..n {
+        let o = c;
+        c = o * (0.01 * (u() - 0.5) * 3.0).exp();
+        let (h, l) = (
+            o.max(c) * (1.0 + 0.005 * u()),
+            o.min(c) * (1.0 - 0.005 * u()),
+        );
+        out.push_str(&format!(
+            "{},{o},{h},{l},{c},1\n",
+            1_600_000_000 + i as i64 * 3600
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_scorecard_scores_the_model_against_every_baseline() {
+    let dir = Dir::new();
+    let data = dir.write("w.csv", walk_csv(3, 1200)).display().to_string();
+    let cfg = dir
+        .write(
+            "c.toml",
+            "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\nseq_len = 16\n\
+             lr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\neval_windows = 32\npatience = 0\n\
+             checkpoint_every = 0\nseed = 1\n",
+        )
+        .display()
+        .to_string();
+    let run = dir.path().join("run").display().to_string();
+    let out = candlecast(["train", "--config", &cfg, "--data", &data, "--out", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let card = dir.path().join("card");
+    let out = candlecast([
+        "evaluate",
+        "--model",
+        &run,
+        "--input",
+        &data,
+        "--out",
+        &card.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("| gpt |"), "{}", stdout(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(card.join("scorecard.json")).unwrap())
+            .unwrap();
+    let scores = json["series"][0]["scores"].as_array().unwrap();
+    let names: Vec<&str> = scores
+        .iter()
+        .map(|s| s["forecaster"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rw-const",
+            "rw-ewma",
+            "garch",
+            "hs",
+            "fhs",
+            "fhs-range",
+            "gpt"
+        ]
+    );
+    // 1200 bars: test origins are bars 960..1199.
+    assert!(scores.iter().all(|s| s["n"] == 240), "{scores:?}");
+    assert!(scores
+        .iter()
+        .filter(|s| s["forecaster"] != "gpt")
+        .all(|s| s["vs_reference"]["statistic"].is_number()));
+    let cal = std::fs::read_to_string(card.join("calibration.csv")).unwrap();
+    assert_eq!(cal.lines().count(), 1 + 7 * 10);
+    assert!(std::fs::read_to_string(card.join("scorecard.md"))
+        .unwrap()
+        .contains("Geometric mean"));
+}
+
+#[test]
+fn baselines_alone_and_bad_arguments() {
+    let dir = Dir::new();
+    let data = dir.write("w.csv", walk_csv(4, 400)).display().to_string();
+    let card = dir.path().join("card").display().to_string();
+    let out = candlecast(["evaluate", "--input", &data, "--out", &card, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(json["protocol"]["reference"], "rw-ewma");
+    assert_eq!(
+        json["series"][0]["scores"].as_array().map(Vec::len),
+        Some(6)
+    );
+    let out = candlecast([
+        "evaluate",
+        "--input",
+        &data,
+        "--out",
+        &card,
+        "--temperature",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = candlecast([
+        "evaluate",
+        "--model",
+        "/nonexistent",
+        "--input",
+        &data,
+        "--out",
+        &card,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/meta.json"),
+        "{}",
+        stderr(&out)
+    );
+}
