@@ -38,6 +38,51 @@ pub enum Command {
     /// baselines on the last 20% of every series: DIR/scorecard.{json,md} and
     /// DIR/calibration.csv (PIT histograms).
     Evaluate(EvaluateArgs),
+    /// Forecast the next bars of every input series as sample paths from the model
+    /// in RUN: per step the mean, quantiles and P(close up) of the close.
+    Forecast(ForecastArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// A run written by `candlecast train`.
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// CSV files (every series of every file).
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Bars to forecast.
+    #[arg(long, alias = "prediction-length")]
+    pub horizon: usize,
+    /// Sample paths per series.
+    #[arg(long, alias = "num-samples", default_value_t = 100)]
+    pub samples: usize,
+    /// Quantile levels of the close to report.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,0.9")]
+    pub quantiles: Vec<f64>,
+    /// Also write every path (CSV: next to --out as .paths.csv; JSON: inline).
+    #[arg(long)]
+    pub paths: bool,
+    /// Forecast from this time instead of the last bar (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Tokens of context (default: the model's max_ctx).
+    #[arg(long)]
+    pub context: Option<usize>,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file, .csv (long format) or .json.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub read: InputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod evaluate;
+mod forecast;
 mod inspect;
 mod progress;
 mod tokenize;
@@ -35,5 +36,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Tokenize(a) => tokenize::run(&a),
         args::Command::Train(a) => train::run(&a),
         args::Command::Evaluate(a) => evaluate::run(&a),
+        args::Command::Forecast(a) => forecast::run(&a),
     }
 }

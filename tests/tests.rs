@@ -5,6 +5,7 @@
 mod util;
 
 mod evaluate;
+mod forecast;
 mod inspect;
 mod tokenize;
 mod train;

@@ -6,6 +6,7 @@ judged against, and the scores that judge them.
 mod baseline;
 mod empirical;
 mod gpt;
+mod rollout;
 mod score;
 mod scorecard;
 
@@ -16,6 +17,10 @@ pub use baseline::{
 };
 pub use empirical::Empirical;
 pub use gpt::{gpt_one_step, GptForecastParams};
+pub use rollout::{
+    future_timestamps, name_hash, sample_paths, scale_after, summarise_paths, ForecastError,
+    ForecastParams, Paths, StepSummary,
+};
 pub use score::{
     crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
     quantile_sorted, DieboldMariano,

@@ -1,0 +1,218 @@
+//! Autoregressive sample paths: from the last `context` tokens of a series, every
+//! path samples a token, decodes it into a bar (a draw inside its bins), updates its
+//! own scale with the bar's return, and feeds the token back through the KV cache.
+//! All paths of a series decode as one batch; each has its own random streams,
+//! derived from the seed, the series name and the path index, so a path does not
+//! depend on which other paths or series are computed with it.
+
+use candlecast_data::{Bar, Series, Timestamp};
+use candlecast_gpt::{Decoder, Gpt, GptError, Rng, Sampling};
+use candlecast_tokenize::{DecodeMode, SplitMix64, TokenId, Tokenizer, VolState};
+
+/// What to forecast and how to sample it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastParams {
+    /// Tokens of context (at most the model's `max_ctx`).
+    pub context_length: usize,
+    pub horizon: usize,
+    pub num_samples: usize,
+    pub sampling: Sampling,
+    pub seed: u64,
+}
+
+/// `paths[s][h]`: bar `h + 1` after the origin on path `s` (timestamps not set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paths {
+    pub origin_close: f64,
+    pub paths: Vec<Vec<Bar>>,
+}
+
+/// Why a forecast could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    #[error("horizon must be at least 1")]
+    ZeroHorizon,
+    #[error("samples must be at least 1")]
+    ZeroSamples,
+    #[error("the series has {bars} bars; the forecast needs at least {need} (the context)")]
+    TooShort { bars: usize, need: usize },
+    #[error("the model's vocabulary ({model}) does not match the tokenizer's ({tokenizer})")]
+    VocabMismatch { model: usize, tokenizer: usize },
+    #[error(transparent)]
+    Model(#[from] GptError),
+    #[error(transparent)]
+    Tokens(#[from] candlecast_tokenize::TokenizeError),
+}
+
+/// The scale state after the whole series, replaying the tokenizer's own rule
+/// (a gap restarts the warm-up and its return is not observed).
+pub fn scale_after(
+    tok: &Tokenizer,
+    series: &Series,
+    enc: &candlecast_tokenize::Encoded,
+) -> VolState {
+    let mut vs = tok.scale_state();
+    let mut after_gap = vec![false; series.len()];
+    for (t, &b) in enc.tokens.iter().zip(&enc.bar) {
+        if *t == TokenId::GAP {
+            if let Some(g) = after_gap.get_mut(b as usize) {
+                *g = true;
+            }
+        }
+    }
+    let c = series.close();
+    for t in 1..series.len() {
+        if after_gap[t] {
+            vs.restart();
+        } else {
+            vs.observe((c[t] / c[t - 1]).ln());
+        }
+    }
+    vs
+}
+
+/// A stable 64-bit hash of a name, for per-series random streams.
+pub fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Samples `num_samples` paths of `horizon` bars after the last bar of `series`.
+pub fn sample_paths(
+    model: &Gpt,
+    tok: &Tokenizer,
+    name: &str,
+    series: &Series,
+    p: &ForecastParams,
+) -> Result<Paths, ForecastError> {
+    if p.horizon == 0 {
+        return Err(ForecastError::ZeroHorizon);
+    }
+    if p.num_samples == 0 {
+        return Err(ForecastError::ZeroSamples);
+    }
+    if model.config().vocab_size != tok.vocab_size() {
+        return Err(ForecastError::VocabMismatch {
+            model: model.config().vocab_size,
+            tokenizer: tok.vocab_size(),
+        });
+    }
+    p.sampling.validate()?;
+    let ctx = p.context_length.clamp(1, model.config().max_ctx);
+    if series.len() < ctx + 1 {
+        return Err(ForecastError::TooShort {
+            bars: series.len(),
+            need: ctx + 1,
+        });
+    }
+    let enc = tok.encode(series);
+    let start = enc.len().saturating_sub(ctx);
+    let prompt: Vec<u32> = enc.tokens[start..].iter().map(|t| t.0).collect();
+    let vs0 = scale_after(tok, series, &enc);
+    let last_close = *series.close().last().ok_or(ForecastError::TooShort {
+        bars: 0,
+        need: ctx + 1,
+    })?;
+
+    let s = p.num_samples;
+    let key = p.seed ^ name_hash(name);
+    let mut token_rng: Vec<Rng> = (0..s as u64).map(|i| Rng::fork(key, 2 * i)).collect();
+    let mut bar_rng: Vec<SplitMix64> = (0..s as u64)
+        .map(|i| SplitMix64::new(Rng::fork(key, 2 * i + 1).next_u64()))
+        .collect();
+    let mut vol: Vec<VolState> = vec![vs0; s];
+    let mut prev: Vec<f64> = vec![last_close; s];
+    let mut paths: Vec<Vec<Bar>> = vec![Vec::with_capacity(p.horizon); s];
+
+    let mut dec = Decoder::new(model);
+    let mut logits = dec
+        .prefill(&vec![prompt; s])?
+        .to_vec2::<f32>()
+        .map_err(GptError::from)?;
+    for h in 0..p.horizon {
+        let mut next = Vec::with_capacity(s);
+        for i in 0..s {
+            let row = &mut logits[i];
+            // A forecast continues the series: no series-start or gap tokens.
+            for t in row.iter_mut().take(2) {
+                *t = f32::NEG_INFINITY;
+            }
+            let token = TokenId(p.sampling.sample(row, &mut token_rng[i]));
+            let bar = tok.decode(
+                prev[i],
+                vol[i].scale(),
+                token,
+                DecodeMode::Sampled(&mut bar_rng[i]),
+            )?;
+            vol[i].observe((bar.close / prev[i]).ln());
+            prev[i] = bar.close;
+            paths[i].push(bar);
+            next.push(token.0);
+        }
+        if h + 1 < p.horizon {
+            logits = dec.step(&next)?.to_vec2::<f32>().map_err(GptError::from)?;
+        }
+    }
+    Ok(Paths {
+        origin_close: last_close,
+        paths,
+    })
+}
+
+/// Per-step summary of the paths' closes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSummary {
+    pub step: usize,
+    pub mean: f64,
+    pub quantiles: Vec<f64>,
+    /// Share of paths whose close is above the origin's close.
+    pub p_up: f64,
+}
+
+pub fn summarise_paths(p: &Paths, quantile_levels: &[f64]) -> Vec<StepSummary> {
+    let h = p.paths.first().map_or(0, Vec::len);
+    (0..h)
+        .map(|k| {
+            let mut closes: Vec<f64> = p.paths.iter().map(|path| path[k].close).collect();
+            closes.sort_by(f64::total_cmp);
+            let n = closes.len() as f64;
+            StepSummary {
+                step: k + 1,
+                mean: closes.iter().sum::<f64>() / n,
+                quantiles: quantile_levels
+                    .iter()
+                    .map(|&q| crate::score::quantile_sorted(&closes, q))
+                    .collect(),
+                p_up: closes.iter().filter(|&&c| c > p.origin_close).count() as f64 / n,
+            }
+        })
+        .collect()
+}
+
+/// Timestamps of the `horizon` bars after the last one: the series' interval
+/// (median spacing) apart, skipping Saturdays and Sundays for daily bars when the
+/// history has none.
+pub fn future_timestamps(series: &Series, horizon: usize) -> Vec<Timestamp> {
+    let Some(last) = series.last_ts() else {
+        return vec![];
+    };
+    let step = series.interval_ms().unwrap_or(86_400_000).max(1);
+    let day = 86_400_000;
+    let weekday = |t: i64| (t.div_euclid(day) + 4).rem_euclid(7); // 0 = Sunday
+    let skip_weekends = step == day
+        && series
+            .timestamps()
+            .iter()
+            .all(|t| !matches!(weekday(t.0), 0 | 6));
+    let mut out = Vec::with_capacity(horizon);
+    let mut t = last.0;
+    while out.len() < horizon {
+        t += step;
+        if skip_weekends && matches!(weekday(t), 0 | 6) {
+            continue;
+        }
+        out.push(Timestamp(t));
+    }
+    out
+}

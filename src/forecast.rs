@@ -1,0 +1,150 @@
+//! `candlecast forecast`: sample paths from the model for every input series and
+//! per-step quantiles, mean and P(up) of the close, as long-format CSV or JSON.
+
+use crate::args::ForecastArgs;
+use crate::train::{load_series, RunExtra};
+use anyhow::{bail, Context};
+use candle_core::Device;
+use candlecast_data::Timestamp;
+use candlecast_forecast::{future_timestamps, sample_paths, summarise_paths, ForecastParams};
+use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_gpt::Sampling;
+use candlecast_tokenize::Tokenizer;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
+    if args.quantiles.iter().any(|&q| !(q > 0.0 && q < 1.0)) {
+        bail!(
+            "--quantiles must lie strictly between 0 and 1, got {:?}",
+            args.quantiles
+        );
+    }
+    let json = match args.out.extension().and_then(|e| e.to_str()) {
+        Some("csv") => false,
+        Some("json") => true,
+        _ => bail!("--out must end in .csv or .json: {}", args.out.display()),
+    };
+    let (model, meta) = checkpoint::load_model(&args.model, &Device::Cpu)?;
+    let extra: RunExtra =
+        serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
+    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &args.model.join("meta.json"))?;
+    let origin = args.origin.as_deref().map(parse_origin).transpose()?;
+    let params = ForecastParams {
+        context_length: args.context.unwrap_or(model.config().max_ctx),
+        horizon: args.horizon,
+        num_samples: args.samples,
+        sampling: Sampling {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+        },
+        seed: args.seed,
+    };
+    let series = load_series(&args.input, &args.read)?;
+    let bar = crate::progress::bar(series.len() as u64, "forecast");
+    let mut csv = String::from("series,origin,step,timestamp,mean");
+    for q in &args.quantiles {
+        let _ = write!(csv, ",q{q}");
+    }
+    csv.push_str(",p_up\n");
+    let mut paths_csv = String::from("series,origin,step,timestamp,path,open,high,low,close\n");
+    let mut objs = Vec::new();
+    for (file, s) in &series {
+        let name = match &s.symbol {
+            Some(sym) => format!("{file}:{sym}"),
+            None => file.clone(),
+        };
+        let s = match origin {
+            Some(t) => s.slice(0..s.timestamps().partition_point(|&x| x <= t)),
+            None => s.clone(),
+        };
+        let paths = sample_paths(&model, &tok, &name, &s, &params).with_context(|| name.clone())?;
+        let stamps = future_timestamps(&s, args.horizon);
+        let origin_ts = s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default();
+        let steps = summarise_paths(&paths, &args.quantiles);
+        let field = csv_field(&name);
+        for st in &steps {
+            let ts = stamps
+                .get(st.step - 1)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            let _ = write!(csv, "{field},{origin_ts},{},{ts},{}", st.step, st.mean);
+            for q in &st.quantiles {
+                let _ = write!(csv, ",{q}");
+            }
+            let _ = writeln!(csv, ",{}", st.p_up);
+        }
+        if args.paths {
+            for (i, path) in paths.paths.iter().enumerate() {
+                for (k, b) in path.iter().enumerate() {
+                    let ts = stamps.get(k).map(|t| t.to_rfc3339()).unwrap_or_default();
+                    let _ = writeln!(
+                        paths_csv,
+                        "{field},{origin_ts},{},{ts},{i},{},{},{},{}",
+                        k + 1,
+                        b.open,
+                        b.high,
+                        b.low,
+                        b.close
+                    );
+                }
+            }
+        }
+        objs.push(serde_json::json!({
+            "series": name,
+            "origin": origin_ts,
+            "origin_close": paths.origin_close,
+            "steps": steps.iter().map(|st| serde_json::json!({
+                "step": st.step,
+                "timestamp": stamps.get(st.step - 1).map(|t| t.to_rfc3339()),
+                "mean": st.mean,
+                "quantiles": args.quantiles.iter().zip(&st.quantiles).map(|(q, v)| (format!("q{q}"), serde_json::Value::from(*v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                "p_up": st.p_up,
+            })).collect::<Vec<_>>(),
+            "paths": if args.paths { Some(paths.paths.iter().map(|p| p.iter().map(|b| b.close).collect::<Vec<_>>()).collect::<Vec<_>>()) } else { None },
+        }));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // Everything is computed before anything is written: no partial output.
+    if json {
+        write_atomic(&args.out, serde_json::to_string_pretty(&objs)?.as_bytes())?;
+    } else {
+        write_atomic(&args.out, csv.as_bytes())?;
+        if args.paths {
+            write_atomic(&args.out.with_extension("paths.csv"), paths_csv.as_bytes())?;
+        }
+    }
+    eprintln!(
+        "{} series x {} samples x {} steps -> {}",
+        series.len(),
+        args.samples,
+        args.horizon,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--origin`: RFC 3339 (`2018-06-01T00:00:00Z`) or a date (`2018-06-01`, UTC midnight).
+fn parse_origin(s: &str) -> anyhow::Result<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Timestamp(t.timestamp_millis()));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(Timestamp(
+            d.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis(),
+        ));
+    }
+    bail!("--origin '{s}' is not RFC 3339 (2018-06-01T00:00:00Z) or a date (2018-06-01)")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,184 @@
+use crate::util::{candlecast, stderr, Dir};
+
+const CONFIG: &str = "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\n\
+                      seq_len = 16\nlr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\n\
+                      eval_windows = 32\npatience = 0\ncheckpoint_every = 0\nseed = 1\n";
+
+fn csv(seed: u64, n: usize, daily: bool) -> String {
+    let mut s = seed;
+    let mut u = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut out = String::from("timestamp,open,high,low,close,volume\n");
+    let mut c = 50.0f64;
+    let mut day = 0i64;
+    for i in 0..n {
+        let o = c;
+        c = o * (0.01 * (u() - 0.5) * 3.0).exp();
+        let (h, l) = (o.max(c) * 1.002, o.min(c) * 0.998);
+        let t = if daily {
+            // weekdays only: 2020-01-06 was a Monday
+            while (day % 7) >= 5 {
+                day += 1;
+            }
+            day += 1;
+            1_578_268_800 + (day - 1) * 86_400
+        } else {
+            1_600_000_000 + i as i64 * 3600
+        };
+        out.push_str(&format!("{t},{o},{h},{l},{c},1\n"));
+    }
+    out
+}
+
+fn setup() -> (Dir, String, String, String) {
+    let dir = Dir::new();
+    let a = dir.write("a.csv", csv(5, 600, true)).display().to_string();
+    let b = dir.write("b.csv", csv(6, 600, false)).display().to_string();
+    let cfg = dir.write("c.toml", CONFIG).display().to_string();
+    let run = dir.path().join("run").display().to_string();
+    let out = candlecast(["train", "--config", &cfg, "--data", &a, &b, "--out", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (dir, a, b, run)
+}
+
+fn forecast(dir: &Dir, name: &str, args: &[&str]) -> String {
+    let out_path = dir.path().join(name).display().to_string();
+    let mut all = vec!["forecast", "--out", &out_path];
+    all.extend_from_slice(args);
+    let out = candlecast(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::read_to_string(&out_path).unwrap()
+}
+
+#[test]
+fn paths_are_seeded_and_independent_of_the_batch() {
+    let (dir, a, b, run) = setup();
+    let one = forecast(
+        &dir,
+        "1.csv",
+        &[
+            "--model",
+            &run,
+            "--input",
+            &a,
+            "--horizon",
+            "6",
+            "--samples",
+            "16",
+            "--paths",
+        ],
+    );
+    let again = forecast(
+        &dir,
+        "2.csv",
+        &[
+            "--model",
+            &run,
+            "--input",
+            &a,
+            "--horizon",
+            "6",
+            "--samples",
+            "16",
+            "--paths",
+        ],
+    );
+    assert_eq!(one, again, "same seed, different forecast");
+    // With another series in the batch and more samples, series a's first 16 paths are unchanged.
+    forecast(
+        &dir,
+        "3.csv",
+        &[
+            "--model",
+            &run,
+            "--input",
+            &b,
+            &a,
+            "--horizon",
+            "6",
+            "--samples",
+            "40",
+            "--paths",
+        ],
+    );
+    let small = std::fs::read_to_string(dir.path().join("1.paths.csv")).unwrap();
+    let big = std::fs::read_to_string(dir.path().join("3.paths.csv")).unwrap();
+    let rows = |t: &str, series: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with(series))
+            .filter(|l| {
+                l.split(',')
+                    .nth(4)
+                    .and_then(|p| p.parse::<usize>().ok())
+                    .is_some_and(|p| p < 16)
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let (x, y) = (rows(&small, &a), rows(&big, &a));
+    assert_eq!(x.len(), 16 * 6);
+    assert_eq!(x, y, "a path changed with the batch composition");
+    let other = forecast(
+        &dir,
+        "4.csv",
+        &[
+            "--model",
+            &run,
+            "--input",
+            &a,
+            "--horizon",
+            "6",
+            "--samples",
+            "16",
+            "--seed",
+            "9",
+        ],
+    );
+    assert_ne!(one, other);
+    // Daily weekday history: the forecast skips the weekend.
+    let header = one.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "series,origin,step,timestamp,mean,q0.1,q0.5,q0.9,p_up"
+    );
+    for line in one.lines().skip(1) {
+        let ts = line.split(',').nth(3).unwrap();
+        let d = chrono::NaiveDate::parse_from_str(&ts[..10], "%Y-%m-%d").unwrap();
+        assert!(
+            !matches!(
+                chrono::Datelike::weekday(&d),
+                chrono::Weekday::Sat | chrono::Weekday::Sun
+            ),
+            "{ts}"
+        );
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_without_output() {
+    let (dir, a, _, run) = setup();
+    let out_path = dir.path().join("x.csv");
+    let o = out_path.display().to_string();
+    for (args, says) in [
+        (vec!["--horizon", "0"], "horizon must be at least 1"),
+        (
+            vec!["--horizon", "3", "--quantiles", "0.1,1.5"],
+            "--quantiles must lie strictly between 0 and 1",
+        ),
+        (
+            vec!["--horizon", "3", "--origin", "2020-01-08"],
+            "needs at least 17",
+        ),
+    ] {
+        let mut all = vec!["forecast", "--model", &run, "--input", &a, "--out", &o];
+        all.extend_from_slice(&args);
+        let r = candlecast(&all);
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&r).contains(says), "{args:?}: {}", stderr(&r));
+        assert!(!out_path.exists(), "{args:?} left an output file");
+    }
+}
