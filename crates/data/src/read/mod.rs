@@ -130,11 +130,16 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> 
     drop(prefix);
     file.seek(SeekFrom::Start(dialect.data_offset as u64))
         .map_err(io)?;
+    let remaining = file
+        .metadata()
+        .map_or(0, |m| m.len() as usize)
+        .saturating_sub(dialect.data_offset);
     read_table(
         &name,
         std::io::BufReader::with_capacity(256 << 10, file),
         &dialect,
         opts,
+        remaining,
     )
 }
 
@@ -148,7 +153,7 @@ pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Datase
     )
     .map_err(|p| DataError::one(name, p))?;
     let rest = bytes.get(dialect.data_offset..).unwrap_or_default();
-    read_table(name, rest, &dialect, opts)
+    read_table(name, rest, &dialect, opts, rest.len())
 }
 
 /// Problems found so far: the first `max` kept, all counted.
@@ -186,6 +191,21 @@ enum StampKind {
     Naive,
     Aware,
     YearLast,
+}
+
+impl Rows {
+    fn with_capacity(n: usize, symbols: bool) -> Rows {
+        Rows {
+            ts: Vec::with_capacity(n),
+            open: Vec::with_capacity(n),
+            high: Vec::with_capacity(n),
+            low: Vec::with_capacity(n),
+            close: Vec::with_capacity(n),
+            volume: Vec::with_capacity(n),
+            symbol: Vec::with_capacity(if symbols { n } else { 0 }),
+            line: Vec::with_capacity(n),
+        }
+    }
 }
 
 fn pack_year_last(a: u8, b: u8, year: i32, tod_ms: i64) -> i64 {
@@ -233,11 +253,14 @@ impl<R: Read> Read for LineGuard<R> {
     }
 }
 
+/// `remaining_bytes` (the data after the header) sizes the column vectors up front,
+/// from the sampled line length, so they do not regrow and copy.
 fn read_table<R: Read>(
     name: &str,
     input: R,
     dialect: &Dialect,
     opts: &ReadOptions,
+    remaining_bytes: usize,
 ) -> Result<Dataset, DataError> {
     let mut notes = Vec::new();
     let layout = match (&opts.columns, &dialect.header) {
@@ -303,7 +326,8 @@ fn read_table<R: Read>(
         total: 0,
         max: opts.max_problems.max(1),
     };
-    let mut rows = Rows::default();
+    let expected = (remaining_bytes / dialect.line_bytes.max(8) + 16).min(1 << 24);
+    let mut rows = Rows::with_capacity(expected, layout.symbol.is_some());
     let mut symbols: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut shape: Option<(Shape, u64)> = match &opts.date_format {
         Some(DateFormat::Strftime(p)) => Some((Shape::Strftime(p.clone()), 0)),
@@ -499,7 +523,9 @@ fn read_table<R: Read>(
         rows.low.push(v[2]);
         rows.close.push(v[3]);
         rows.volume.push(v[4]);
-        rows.symbol.push(sym);
+        if layout.symbol.is_some() {
+            rows.symbol.push(sym);
+        }
         rows.line.push(line);
     }
     if problems.total > 0 {
@@ -604,10 +630,9 @@ fn parse_number(b: &[u8]) -> Result<f64, String> {
     if b.is_empty() {
         return Err("empty value".into());
     }
-    match std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-    {
+    // fast-float2 parses the bytes directly (correctly rounded, like std's parser)
+    // and skips the UTF-8 check std's `str::parse` needs: a third of the read time.
+    match fast_float2::parse::<f64, _>(b).ok() {
         Some(x) => Ok(x),
         None => Err(format!(
             "'{}' is not a number",

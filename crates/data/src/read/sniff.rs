@@ -22,6 +22,8 @@ pub(crate) struct Dialect {
     pub data_offset: usize,
     pub data_line: u64,
     pub preamble_lines: u64,
+    /// Mean length of the sampled data lines (with the newline), to size buffers.
+    pub line_bytes: usize,
 }
 
 struct Line<'a> {
@@ -121,7 +123,14 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
             }
         }
     };
+    let data_idx = lines
+        .iter()
+        .position(|l| l.number == data.number)
+        .unwrap_or(start);
+    let sample = &lines[data_idx..];
+    let line_bytes = sample.iter().map(|l| l.text.len() + 1).sum::<usize>() / sample.len().max(1);
     Ok(Dialect {
+        line_bytes,
         delimiter,
         ncols,
         header,
