@@ -178,7 +178,7 @@ impl Gpt {
     }
 
     pub fn new_cache(&self) -> KvCache {
-        KvCache::new(self.cfg.n_layer)
+        KvCache::with_capacity(self.cfg.n_layer, self.cfg.max_ctx)
     }
 }
 

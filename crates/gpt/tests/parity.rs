@@ -121,16 +121,18 @@ fn check_variant(variant: &str) {
     // Cached decoding: token t alone at position t, K/V of 0..t-1 from the cache.
     let kv = &cases["kv_cache"];
     let toks = tokens(&kv["tokens"]);
-    let mut cache = KvCache::new(model.config().n_layer);
-    let mut steps = Vec::new();
-    for (t, &tok) in toks[0].iter().enumerate() {
-        let x = Tensor::new(&[[tok]], &Device::Cpu).unwrap();
-        steps.push(model.forward(&x, t, &mut cache).unwrap());
+    // Both cache kinds: concatenating (no capacity) and in place (the model's).
+    for mut cache in [KvCache::new(model.config().n_layer), model.new_cache()] {
+        let mut steps = Vec::new();
+        for (t, &tok) in toks[0].iter().enumerate() {
+            let x = Tensor::new(&[[tok]], &Device::Cpu).unwrap();
+            steps.push(model.forward(&x, t, &mut cache).unwrap());
+        }
+        let steps = Tensor::cat(&steps, 1).unwrap();
+        let d = max_abs_diff(&steps, &flat(&kv["step_logits"]));
+        println!("{variant} kv_cache: step-by-step max |diff| = {d:.2e}");
+        assert!(d < tol, "{variant} cached: {d}");
     }
-    let steps = Tensor::cat(&steps, 1).unwrap();
-    let d = max_abs_diff(&steps, &flat(&kv["step_logits"]));
-    println!("{variant} kv_cache: step-by-step max |diff| = {d:.2e}");
-    assert!(d < tol, "{variant} cached: {d}");
 }
 
 #[test]
