@@ -1,29 +1,4 @@
-use crate::util::{candlecast, stderr, stdout, Dir};
-
-fn walk_csv(seed: u64, n: usize) -> String {
-    let mut s = seed;
-    let mut u = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    let mut out = String::from("timestamp,open,high,low,close,volume\n");
-    let mut c = 100.0f64;
-    for i in 0..n {
-        let o = c;
-        c = o * (0.01 * (u() - 0.5) * 3.0).exp();
-        let (h, l) = (
-            o.max(c) * (1.0 + 0.005 * u()),
-            o.min(c) * (1.0 - 0.005 * u()),
-        );
-        out.push_str(&format!(
-            "{},{o},{h},{l},{c},1\n",
-            1_600_000_000 + i as i64 * 3600
-        ));
-    }
-    out
-}
+use crate::util::{candlecast, stderr, stdout, walk_csv, Dir};
 
 #[test]
 fn the_scorecard_scores_the_model_against_every_baseline() {

@@ -1,4 +1,4 @@
-use crate::util::{candlecast, stderr, stdout, Dir};
+use crate::util::{candlecast, stderr, stdout, walk_csv, Dir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -39,30 +39,6 @@ checkpoint_every = 10
 seed = 8
 freeze_blocks = 1
 "#;
-
-/// A random walk with volatility clustering, written as a CSV.
-fn walk_csv(seed: u64, n: usize) -> String {
-    let mut s = seed;
-    let mut u = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    let mut out = String::from("timestamp,open,high,low,close,volume\n");
-    let (mut c, mut vol) = (100.0f64, 0.01f64);
-    for i in 0..n {
-        vol = (0.9 * vol + 0.1 * 0.01 * (1.0 + 3.0 * u())).max(1e-4);
-        let o = c;
-        c = o * (vol * (u() - 0.5) * 3.0).exp();
-        let (h, l) = (o.max(c) * (1.0 + vol * u()), o.min(c) * (1.0 - vol * u()));
-        out.push_str(&format!(
-            "{},{o},{h},{l},{c},1\n",
-            1_600_000_000 + i as i64 * 3600
-        ));
-    }
-    out
-}
 
 fn setup() -> (Dir, String, String, String) {
     let dir = Dir::new();
