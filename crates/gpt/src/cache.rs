@@ -59,6 +59,25 @@ impl KvCache {
         self.layers.iter_mut().for_each(|l| *l = None);
     }
 
+    /// Repeats every batch row `copies` times in place (row `b` becomes rows
+    /// `b * copies .. (b + 1) * copies`): many sample paths share one prompt, so the
+    /// prompt is encoded once and its keys and values copied, not recomputed.
+    pub fn repeat_rows(&mut self, copies: usize) -> Result<()> {
+        if copies == 1 {
+            return Ok(());
+        }
+        for e in self.layers.iter_mut().flatten() {
+            let b = e.k.dim(0)?;
+            let idx: Vec<u32> = (0..b as u32)
+                .flat_map(|r| std::iter::repeat_n(r, copies))
+                .collect();
+            let idx = Tensor::from_vec(idx, b * copies, e.k.device())?;
+            e.k = e.k.index_select(&idx, 0)?;
+            e.v = e.v.index_select(&idx, 0)?;
+        }
+        Ok(())
+    }
+
     /// Appends this step's keys and values for `layer` and returns all of them.
     pub(crate) fn append(
         &mut self,

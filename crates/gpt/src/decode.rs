@@ -20,6 +20,9 @@ pub struct Decoder<'m> {
     window: Vec<Vec<u32>>,
     keep: usize,
     slides: usize,
+    /// Recompute the whole window at every step instead of using the cache: the
+    /// yardstick the cache is measured against, and a check on it.
+    uncached: bool,
 }
 
 impl<'m> Decoder<'m> {
@@ -32,7 +35,14 @@ impl<'m> Decoder<'m> {
             window: Vec::new(),
             keep,
             slides: 0,
+            uncached: false,
         }
+    }
+
+    /// A session that re-runs the full window at every step (no KV cache reuse).
+    pub fn uncached(mut self) -> Self {
+        self.uncached = true;
+        self
     }
 
     /// Keeps `keep` tokens (1 ..= max_ctx - 1) when the window slides.
@@ -79,6 +89,31 @@ impl<'m> Decoder<'m> {
         self.model.forward_last(&tokens, 0, &mut self.cache)
     }
 
+    /// Like [`Decoder::prefill`], with every prompt followed by `copies - 1` copies
+    /// of itself (rows `b * copies ..`): the prompt is encoded once and its cache
+    /// rows repeated. Returns the logits of all `B * copies` rows.
+    pub fn prefill_repeated(&mut self, prompts: &[Vec<u32>], copies: usize) -> Result<Tensor> {
+        if copies == 0 {
+            return Err(GptError::Config("copies must be at least 1".into()));
+        }
+        let logits = self.prefill(prompts)?;
+        self.window = self
+            .window
+            .iter()
+            .flat_map(|w| std::iter::repeat_n(w.clone(), copies))
+            .collect();
+        if copies == 1 {
+            return Ok(logits);
+        }
+        self.cache.repeat_rows(copies)?;
+        let b = prompts.len() as u32;
+        let idx: Vec<u32> = (0..b)
+            .flat_map(|r| std::iter::repeat_n(r, copies))
+            .collect();
+        let idx = Tensor::from_vec(idx, b as usize * copies, logits.device())?;
+        Ok(logits.index_select(&idx, 0)?)
+    }
+
     /// Feeds one token per row and returns the next logits `(B, V)`.
     pub fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
         if tokens.len() != self.window.len() {
@@ -93,6 +128,14 @@ impl<'m> Decoder<'m> {
         }
         for (row, &t) in self.window.iter_mut().zip(tokens) {
             row.push(t);
+        }
+        if self.uncached {
+            let mut cache = self.model.new_cache();
+            let out =
+                self.model
+                    .forward_last(&rows_tensor(&self.window, self.model)?, 0, &mut cache);
+            self.cache = cache;
+            return out;
         }
         let pos = self.cache.len();
         let x = Tensor::from_vec(tokens.to_vec(), (tokens.len(), 1), &device(self.model))?;

@@ -250,6 +250,45 @@ fn the_window_slides_and_matches_a_full_pass_over_the_kept_tail() {
     assert!(dec.slides() >= 3, "slid {} times", dec.slides());
 }
 
+/// One prompt encoded once and its cache rows repeated decodes exactly like the
+/// prompt repeated in the batch; the uncached session agrees with both.
+#[test]
+#[allow(clippy::needless_range_loop)] // t indexes the time axis of every row
+fn repeated_prefill_and_uncached_steps_equal_the_plain_cached_session() {
+    let model = random_model(Norm::Post, Activation::Relu, 8);
+    let toks = random_tokens(2, 14, 3);
+    let copies = 3;
+    let prompt: Vec<Vec<u32>> = toks.iter().map(|r| r[..6].to_vec()).collect();
+    let repeated: Vec<Vec<u32>> = prompt
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), copies))
+        .collect();
+    let mut plain = Decoder::new(&model).with_keep(5).unwrap();
+    let mut shared = Decoder::new(&model).with_keep(5).unwrap();
+    let mut full = Decoder::new(&model).with_keep(5).unwrap().uncached();
+    let a = plain.prefill(&repeated).unwrap();
+    let b = shared.prefill_repeated(&prompt, copies).unwrap();
+    let c = full.prefill_repeated(&prompt, copies).unwrap();
+    let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(b.dims(), &[2 * copies, 50]);
+    assert!(max_abs_diff(&a, &flat(&b)) < 1e-5 && max_abs_diff(&a, &flat(&c)) < 1e-5);
+    for t in 6..14 {
+        // Rows of one prompt now diverge: every row gets its own token.
+        let step: Vec<u32> = (0..2 * copies)
+            .map(|i| toks[i / copies][t] ^ (i % copies) as u32)
+            .collect();
+        let a = plain.step(&step).unwrap();
+        let b = shared.step(&step).unwrap();
+        let c = full.step(&step).unwrap();
+        // Relative to the logits' size: the scaled-up weights give logits in the hundreds.
+        let size = flat(&a).iter().fold(1f32, |m, x| m.max(x.abs()));
+        assert!(max_abs_diff(&a, &flat(&b)) < 1e-6 * size, "step {t}");
+        let d = max_abs_diff(&a, &flat(&c));
+        assert!(d < 1e-4 * size, "step {t}: {d} (logits up to {size})");
+    }
+    assert!(plain.slides() >= 2 && full.slides() == plain.slides());
+}
+
 #[test]
 fn bad_inputs_are_errors_not_panics() {
     let model = random_model(Norm::Post, Activation::Relu, 8);
