@@ -20,6 +20,98 @@ pub struct GptForecastParams {
     pub batch: usize,
 }
 
+/// The model's raw next-token logits at every target bar, kept so that the
+/// predictive mixture can be formed at any temperature without another forward pass.
+#[derive(Debug, Clone)]
+pub struct GptLogits {
+    /// Per target: logits over the vocabulary (temperature 1).
+    rows: Vec<Vec<f32>>,
+    /// Per target: the bar's scale (return units per scale unit).
+    scales: Vec<f64>,
+    targets: Vec<f64>,
+    /// Return bin of every token id (`None` for specials).
+    bin_of: Vec<Option<usize>>,
+    /// Representative return (scale units) of every bin.
+    bin_rep: Vec<f64>,
+}
+
+impl GptLogits {
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The one-step forecasts with logits divided by `temperature`.
+    pub fn at(&self, name: &'static str, temperature: f64) -> OneStep {
+        let inv = (1.0 / temperature) as f32;
+        let n_bins = self.bin_rep.len();
+        let preds = self
+            .rows
+            .iter()
+            .zip(&self.scales)
+            .map(|(logits, &scale)| {
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut mass = vec![0.0f64; n_bins];
+                for (t, &l) in logits.iter().enumerate() {
+                    if let Some(Some(b)) = self.bin_of.get(t) {
+                        mass[*b] += (((l - max) * inv) as f64).exp();
+                    }
+                }
+                Predictive::atoms(
+                    self.bin_rep
+                        .iter()
+                        .zip(&mass)
+                        .map(|(&r, &m)| (r * scale, m))
+                        .collect(),
+                )
+            })
+            .collect();
+        OneStep {
+            name,
+            preds,
+            targets: self.targets.clone(),
+        }
+    }
+
+    /// The temperature (0.25 ..= 4) with the lowest mean exact CRPS on these
+    /// targets: a golden-section search on log T. CRPS, not log-loss, because CRPS
+    /// is what the scorecard judges and log-loss over-rewards wide tails.
+    pub fn fit_temperature(&self) -> f64 {
+        let crps = |log_t: f64| {
+            let o = self.at("gpt", log_t.exp());
+            o.preds
+                .iter()
+                .zip(&o.targets)
+                .map(|(p, &y)| p.crps(y))
+                .sum::<f64>()
+                / o.targets.len().max(1) as f64
+        };
+        let (mut a, mut b) = (0.25f64.ln(), 4f64.ln());
+        let g = (5f64.sqrt() - 1.0) / 2.0;
+        let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+        let (mut fc, mut fd) = (crps(c), crps(d));
+        for _ in 0..24 {
+            if fc < fd {
+                b = d;
+                d = c;
+                fd = fc;
+                c = b - g * (b - a);
+                fc = crps(c);
+            } else {
+                a = c;
+                c = d;
+                fc = fd;
+                d = a + g * (b - a);
+                fd = crps(d);
+            }
+        }
+        ((a + b) / 2.0).exp()
+    }
+}
+
 /// One-step forecasts of the close log-return of every bar from `split` on.
 pub fn gpt_one_step(
     model: &Gpt,
@@ -28,6 +120,17 @@ pub fn gpt_one_step(
     split: usize,
     p: GptForecastParams,
 ) -> Result<OneStep, GptError> {
+    Ok(gpt_logits(model, tok, series, split, p)?.at("gpt", p.temperature))
+}
+
+/// The logits behind [`gpt_one_step`] (its `temperature` is not used here).
+pub fn gpt_logits(
+    model: &Gpt,
+    tok: &Tokenizer,
+    series: &Series,
+    split: usize,
+    p: GptForecastParams,
+) -> Result<GptLogits, GptError> {
     if model.config().vocab_size != tok.vocab_size() {
         return Err(GptError::Config(format!(
             "the model's vocabulary ({}) does not match the tokenizer's ({})",
@@ -49,63 +152,54 @@ pub fn gpt_one_step(
         .filter(|&t| pos_of_bar[t] != usize::MAX && pos_of_bar[t] >= 1)
         .map(|t| (pos_of_bar[t], (close[t] / close[t - 1]).ln()))
         .collect();
-    // Representative return (in scale units) and bin of every bar token.
     let vocab = tok.vocab_size();
-    let reps: Vec<Option<(usize, f64)>> = (0..vocab as u32)
-        .map(|t| {
-            let id = TokenId(t);
-            Some((tok.factors(id)?.return_bin, tok.return_representative(id)?))
-        })
-        .collect();
     let n_bins = tok.return_bins();
+    let mut bin_of = vec![None; vocab];
     let mut bin_rep = vec![0.0; n_bins];
-    for (b, r) in reps.iter().flatten() {
-        bin_rep[*b] = *r;
+    for t in 0..vocab as u32 {
+        let id = TokenId(t);
+        if let (Some(f), Some(r)) = (tok.factors(id), tok.return_representative(id)) {
+            bin_of[t as usize] = Some(f.return_bin);
+            bin_rep[f.return_bin] = r;
+        }
     }
     let device = Device::Cpu;
     let ids: Vec<u32> = enc.tokens.iter().map(|t| t.0).collect();
-    let mut preds = Vec::with_capacity(targets.len());
+    let mut rows = Vec::with_capacity(targets.len());
+    let mut scales = Vec::with_capacity(targets.len());
+    let mut kept = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(p.batch.max(1)) {
         // Group by available context length so each forward is one rectangle.
         let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
         for (k, &(pos, _)) in chunk.iter().enumerate() {
             groups.entry(pos.min(ctx)).or_default().push(k);
         }
-        let mut rows: Vec<Option<Vec<f32>>> = vec![None; chunk.len()];
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; chunk.len()];
         for (len, members) in groups {
             let flat: Vec<u32> = members
                 .iter()
                 .flat_map(|&k| ids[chunk[k].0 - len..chunk[k].0].iter().copied())
                 .collect();
             let x = Tensor::from_vec(flat, (members.len(), len), &device)?;
-            let logits = model.forward_last(&x, 0, &mut model.new_cache())?;
-            let logits = (logits / p.temperature)?.to_vec2::<f32>()?;
+            let logits = model
+                .forward_last(&x, 0, &mut model.new_cache())?
+                .to_vec2::<f32>()?;
             for (k, l) in members.into_iter().zip(logits) {
-                rows[k] = Some(l);
+                out[k] = Some(l);
             }
         }
-        for (k, &(pos, _)) in chunk.iter().enumerate() {
-            let Some(logits) = &rows[k] else { continue };
-            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut mass = vec![0.0f64; n_bins];
-            for (t, &l) in logits.iter().enumerate() {
-                if let Some(Some((b, _))) = reps.get(t) {
-                    mass[*b] += ((l - max) as f64).exp();
-                }
-            }
-            let scale = enc.scale[pos];
-            preds.push(Predictive::atoms(
-                bin_rep
-                    .iter()
-                    .zip(&mass)
-                    .map(|(&r, &m)| (r * scale, m))
-                    .collect(),
-            ));
+        for (k, &(pos, y)) in chunk.iter().enumerate() {
+            let Some(l) = out[k].take() else { continue };
+            rows.push(l);
+            scales.push(enc.scale[pos]);
+            kept.push(y);
         }
     }
-    Ok(OneStep {
-        name: "gpt",
-        preds,
-        targets: targets.iter().map(|t| t.1).collect(),
+    Ok(GptLogits {
+        rows,
+        scales,
+        targets: kept,
+        bin_of,
+        bin_rep,
     })
 }

@@ -6,6 +6,8 @@ judged against, and the scores that judge them.
 mod baseline;
 mod empirical;
 mod gpt;
+pub mod horizon;
+pub mod html;
 mod rollout;
 mod score;
 mod scorecard;
@@ -16,16 +18,16 @@ pub use baseline::{
     Predictive, Summary, EWMA_LAMBDA,
 };
 pub use empirical::Empirical;
-pub use gpt::{gpt_one_step, GptForecastParams};
+pub use gpt::{gpt_logits, gpt_one_step, GptForecastParams, GptLogits};
 pub use rollout::{
-    future_timestamps, name_hash, sample_paths, scale_after, summarise_paths, ForecastError,
-    ForecastParams, Paths, StepSummary,
+    future_timestamps, name_hash, origin_at_end, origins_at, rollout, sample_paths, scale_after,
+    summarise_paths, ForecastError, ForecastParams, Origin, Paths, StepSummary, MAX_BATCH_ROWS,
 };
 pub use score::{
     crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
     quantile_sorted, DieboldMariano,
 };
 pub use scorecard::{
-    aggregate, markdown, score_series, split_index, verdict, Scores, SeriesCard, PIT_BINS,
-    QUANTILES, TRAIN_FRACTION,
+    aggregate, markdown, score_forecasts, score_series, split_index, verdict, Scores, SeriesCard,
+    PIT_BINS, QUANTILES, TRAIN_FRACTION,
 };

@@ -78,6 +78,103 @@ pub fn name_hash(name: &str) -> u64 {
     })
 }
 
+/// Where a set of paths starts: the context tokens up to and including the origin
+/// bar, the scale state and close after it, and the key of its random streams.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub prompt: Vec<u32>,
+    pub vol: VolState,
+    pub close: f64,
+    /// Path `i` draws its tokens from `Rng::fork(key, 2i)` and its within-bin
+    /// values from `Rng::fork(key, 2i + 1)`: a path never depends on its batch.
+    pub key: u64,
+}
+
+/// Rows (origins x samples) decoded together at most; bounds the logits buffer
+/// (rows x vocabulary floats) and the cache.
+pub const MAX_BATCH_ROWS: usize = 8192;
+
+/// The origin after the last bar of `series`, keyed by `seed` and the series' name.
+pub fn origin_at_end(
+    model: &Gpt,
+    tok: &Tokenizer,
+    name: &str,
+    series: &Series,
+    context_length: usize,
+    seed: u64,
+) -> Result<Origin, ForecastError> {
+    let ctx = context_length.clamp(1, model.config().max_ctx);
+    if series.len() < ctx + 1 {
+        return Err(ForecastError::TooShort {
+            bars: series.len(),
+            need: ctx + 1,
+        });
+    }
+    let enc = tok.encode(series);
+    let start = enc.len().saturating_sub(ctx);
+    let last_close = *series.close().last().ok_or(ForecastError::TooShort {
+        bars: 0,
+        need: ctx + 1,
+    })?;
+    Ok(Origin {
+        prompt: enc.tokens[start..].iter().map(|t| t.0).collect(),
+        vol: scale_after(tok, series, &enc),
+        close: last_close,
+        key: seed ^ name_hash(name),
+    })
+}
+
+/// Origins after each bar in `bars` (ascending) of one series, from a single
+/// encoding and a single pass of the scale recursion. Each prompt holds the last
+/// `context_length` tokens up to the origin bar (fewer near the series start).
+pub fn origins_at(
+    tok: &Tokenizer,
+    series: &Series,
+    bars: &[usize],
+    context_length: usize,
+    key: impl Fn(usize) -> u64,
+) -> Vec<Origin> {
+    let enc = tok.encode(series);
+    let mut last_token = vec![usize::MAX; series.len()];
+    let mut after_gap = vec![false; series.len()];
+    for (i, (t, &b)) in enc.tokens.iter().zip(&enc.bar).enumerate() {
+        if let Some(slot) = last_token.get_mut(b as usize) {
+            *slot = i;
+        }
+        if *t == TokenId::GAP {
+            if let Some(g) = after_gap.get_mut(b as usize) {
+                *g = true;
+            }
+        }
+    }
+    let c = series.close();
+    let mut vs = tok.scale_state();
+    let mut next = 0usize;
+    let mut out = Vec::with_capacity(bars.len());
+    for (k, &o) in bars.iter().enumerate() {
+        if o >= series.len() {
+            break;
+        }
+        while next < o {
+            next += 1;
+            if after_gap[next] {
+                vs.restart();
+            } else {
+                vs.observe((c[next] / c[next - 1]).ln());
+            }
+        }
+        let end = last_token[o].saturating_add(1).min(enc.len());
+        let start = end.saturating_sub(context_length.max(1));
+        out.push(Origin {
+            prompt: enc.tokens[start..end].iter().map(|t| t.0).collect(),
+            vol: vs.clone(),
+            close: c[o],
+            key: key(k),
+        });
+    }
+    out
+}
+
 /// Samples `num_samples` paths of `horizon` bars after the last bar of `series`.
 pub fn sample_paths(
     model: &Gpt,
@@ -86,6 +183,13 @@ pub fn sample_paths(
     series: &Series,
     p: &ForecastParams,
 ) -> Result<Paths, ForecastError> {
+    check(model, tok, p)?;
+    let o = origin_at_end(model, tok, name, series, p.context_length, p.seed)?;
+    let mut out = rollout(model, tok, &[o], p, false)?;
+    out.pop().ok_or(ForecastError::ZeroSamples)
+}
+
+fn check(model: &Gpt, tok: &Tokenizer, p: &ForecastParams) -> Result<(), ForecastError> {
     if p.horizon == 0 {
         return Err(ForecastError::ZeroHorizon);
     }
@@ -99,40 +203,79 @@ pub fn sample_paths(
         });
     }
     p.sampling.validate()?;
-    let ctx = p.context_length.clamp(1, model.config().max_ctx);
-    if series.len() < ctx + 1 {
-        return Err(ForecastError::TooShort {
-            bars: series.len(),
-            need: ctx + 1,
-        });
-    }
-    let enc = tok.encode(series);
-    let start = enc.len().saturating_sub(ctx);
-    let prompt: Vec<u32> = enc.tokens[start..].iter().map(|t| t.0).collect();
-    let vs0 = scale_after(tok, series, &enc);
-    let last_close = *series.close().last().ok_or(ForecastError::TooShort {
-        bars: 0,
-        need: ctx + 1,
-    })?;
+    Ok(())
+}
 
+/// Paths after every origin (`p.context_length` and `p.seed` are not used: the
+/// origins carry their prompts and keys). Origins with prompts of equal length
+/// decode as one batch of origins x samples rows, every step one cached decode
+/// (or, with `uncached`, one full pass over the window: the benchmark's yardstick).
+pub fn rollout(
+    model: &Gpt,
+    tok: &Tokenizer,
+    origins: &[Origin],
+    p: &ForecastParams,
+    uncached: bool,
+) -> Result<Vec<Paths>, ForecastError> {
+    check(model, tok, p)?;
     let s = p.num_samples;
-    let key = p.seed ^ name_hash(name);
-    let mut token_rng: Vec<Rng> = (0..s as u64).map(|i| Rng::fork(key, 2 * i)).collect();
-    let mut bar_rng: Vec<SplitMix64> = (0..s as u64)
-        .map(|i| SplitMix64::new(Rng::fork(key, 2 * i + 1).next_u64()))
-        .collect();
-    let mut vol: Vec<VolState> = vec![vs0; s];
-    let mut prev: Vec<f64> = vec![last_close; s];
-    let mut paths: Vec<Vec<Bar>> = vec![Vec::with_capacity(p.horizon); s];
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, o) in origins.iter().enumerate() {
+        if o.prompt.is_empty() {
+            return Err(ForecastError::TooShort { bars: 0, need: 1 });
+        }
+        groups.entry(o.prompt.len()).or_default().push(i);
+    }
+    let mut out: Vec<Option<Paths>> = vec![None; origins.len()];
+    let per_batch = (MAX_BATCH_ROWS / s).max(1);
+    for members in groups.values() {
+        for chunk in members.chunks(per_batch) {
+            let batch: Vec<&Origin> = chunk.iter().map(|&i| &origins[i]).collect();
+            for (&i, paths) in chunk
+                .iter()
+                .zip(rollout_batch(model, tok, &batch, p, uncached)?)
+            {
+                out[i] = Some(paths);
+            }
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
 
+fn rollout_batch(
+    model: &Gpt,
+    tok: &Tokenizer,
+    origins: &[&Origin],
+    p: &ForecastParams,
+    uncached: bool,
+) -> Result<Vec<Paths>, ForecastError> {
+    let s = p.num_samples;
+    let rows = origins.len() * s;
+    let mut token_rng: Vec<Rng> = Vec::with_capacity(rows);
+    let mut bar_rng: Vec<SplitMix64> = Vec::with_capacity(rows);
+    let mut vol: Vec<VolState> = Vec::with_capacity(rows);
+    let mut prev: Vec<f64> = Vec::with_capacity(rows);
+    for o in origins {
+        for i in 0..s as u64 {
+            token_rng.push(Rng::fork(o.key, 2 * i));
+            bar_rng.push(SplitMix64::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
+            vol.push(o.vol.clone());
+            prev.push(o.close);
+        }
+    }
+    let mut paths: Vec<Vec<Bar>> = vec![Vec::with_capacity(p.horizon); rows];
     let mut dec = Decoder::new(model);
+    if uncached {
+        dec = dec.uncached();
+    }
+    let prompts: Vec<Vec<u32>> = origins.iter().map(|o| o.prompt.clone()).collect();
     let mut logits = dec
-        .prefill(&vec![prompt; s])?
+        .prefill_repeated(&prompts, s)?
         .to_vec2::<f32>()
         .map_err(GptError::from)?;
     for h in 0..p.horizon {
-        let mut next = Vec::with_capacity(s);
-        for i in 0..s {
+        let mut next = Vec::with_capacity(rows);
+        for i in 0..rows {
             let row = &mut logits[i];
             // A forecast continues the series: no series-start or gap tokens.
             for t in row.iter_mut().take(2) {
@@ -154,10 +297,14 @@ pub fn sample_paths(
             logits = dec.step(&next)?.to_vec2::<f32>().map_err(GptError::from)?;
         }
     }
-    Ok(Paths {
-        origin_close: last_close,
-        paths,
-    })
+    let mut it = paths.into_iter();
+    Ok(origins
+        .iter()
+        .map(|o| Paths {
+            origin_close: o.close,
+            paths: it.by_ref().take(s).collect(),
+        })
+        .collect())
 }
 
 /// Per-step summary of the paths' closes.

@@ -50,7 +50,14 @@ pub struct SeriesCard {
     pub test_returns: usize,
     pub reference: String,
     pub garch: Option<baseline::Garch>,
+    /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last 10%.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
+    /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub horizons: Vec<crate::horizon::HorizonScores>,
 }
 
 /// Scores the classical baselines plus `extra` forecasters (e.g. the model) on one
@@ -74,6 +81,29 @@ pub fn score_series(
     let r = baseline::log_returns(h.close);
     let train = &r[..h.split.saturating_sub(1)];
     let mae_naive = train.iter().map(|x| x.abs()).sum::<f64>() / train.len().max(1) as f64;
+    let scores = score_forecasts(&all, 1, mae_naive, reference);
+    Ok(SeriesCard {
+        series: name.to_string(),
+        bars: h.close.len(),
+        train_returns: train.len(),
+        test_returns: r.len() - train.len(),
+        reference: reference.to_string(),
+        garch: Some(garch_params),
+        temperature: None,
+        scores,
+        horizons: Vec::new(),
+    })
+}
+
+/// Scores forecasters of the same targets (the first is the relative-CRPS base);
+/// `horizon` sets the Diebold-Mariano lag for overlapping multi-step targets and
+/// `mae_naive` is the MASE denominator (mean |return| over that horizon in training).
+pub fn score_forecasts(
+    all: &[OneStep],
+    horizon: usize,
+    mae_naive: f64,
+    reference: &str,
+) -> Vec<Scores> {
     let per_origin: Vec<Vec<f64>> = all
         .iter()
         .map(|o| {
@@ -84,7 +114,7 @@ pub fn score_series(
                 .collect()
         })
         .collect();
-    let base_crps = mean(&per_origin[0]);
+    let base_crps = per_origin.first().map_or(f64::NAN, |c| mean(c));
     let ref_idx = all.iter().position(|o| o.name == reference);
     let mut scores = Vec::with_capacity(all.len());
     for (k, o) in all.iter().enumerate() {
@@ -121,7 +151,7 @@ pub fn score_series(
                     .zip(&per_origin[j])
                     .map(|(a, b)| a - b)
                     .collect();
-                diebold_mariano(&d, 1)
+                diebold_mariano(&d, horizon)
             }
             _ => None,
         };
@@ -130,24 +160,16 @@ pub fn score_series(
             n,
             crps,
             relative_crps: crps / base_crps,
-            coverage80: inside as f64 / n as f64,
-            pinball: pin / n as f64,
-            mase: abs_err / n as f64 / mae_naive,
-            direction: dir / n as f64,
+            coverage80: inside as f64 / n.max(1) as f64,
+            pinball: pin / n.max(1) as f64,
+            mase: abs_err / n.max(1) as f64 / mae_naive,
+            direction: dir / n.max(1) as f64,
             verdict: vs_reference.map(|dm| verdict(&dm, reference)),
             vs_reference,
             pit,
         });
     }
-    Ok(SeriesCard {
-        series: name.to_string(),
-        bars: h.close.len(),
-        train_returns: train.len(),
-        test_returns: r.len() - train.len(),
-        reference: reference.to_string(),
-        garch: Some(garch_params),
-        scores,
-    })
+    scores
 }
 
 /// Plain words for a paired test at the 5% level (|DM| > 1.96).
@@ -212,6 +234,65 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
                     .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
                 r.verdict.as_deref().unwrap_or("(reference)"),
             ));
+        }
+    }
+    let temps: Vec<String> = cards
+        .iter()
+        .filter_map(|c| {
+            Some(format!(
+                "{} T = {:.3}",
+                md_escape(&c.series),
+                c.temperature?
+            ))
+        })
+        .collect();
+    if !temps.is_empty() {
+        s.push_str(&format!(
+            "\n`gpt-cal`: the model with its logits divided by a temperature T chosen by CRPS on the last 10% of the training part: {}.\n",
+            temps.join("; ")
+        ));
+    }
+    if let Some(first) = cards.iter().find(|c| !c.horizons.is_empty()) {
+        let hz = first.horizons.len();
+        let mut shown: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+            .take_while(|&k| k < hz)
+            .collect();
+        shown.push(hz);
+        s.push_str(&format!(
+            "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range and the model from {} sample paths per origin), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
+            first.horizons[0].samples
+        ));
+        for k in &shown {
+            s.push_str(&format!(" k={k} |"));
+        }
+        s.push_str(&format!(
+            " cover80 k={hz} | DM vs ref k={hz} |\n|---|---|---:|"
+        ));
+        s.push_str(&"---:|".repeat(shown.len() + 2));
+        s.push('\n');
+        for c in cards.iter().filter(|c| !c.horizons.is_empty()) {
+            for (i, f) in c.horizons[0].scores.iter().enumerate() {
+                s.push_str(&format!(
+                    "| {} | {} | {} |",
+                    md_escape(&c.series),
+                    f.forecaster,
+                    c.horizons[0].origins
+                ));
+                for &k in &shown {
+                    let v = c.horizons.get(k - 1).and_then(|h| h.scores.get(i));
+                    s.push_str(&format!(
+                        " {} |",
+                        v.map_or("-".into(), |v| format!("{:.4}", v.relative_crps))
+                    ));
+                }
+                let last = c.horizons.last().and_then(|h| h.scores.get(i));
+                s.push_str(&format!(
+                    " {} | {} |\n",
+                    last.map_or("-".into(), |v| format!("{:.3}", v.coverage80)),
+                    last.and_then(|v| v.vs_reference)
+                        .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
+                ));
+            }
         }
     }
     s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");

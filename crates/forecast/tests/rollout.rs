@@ -1,12 +1,15 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
 //! The rollout's scale state continues exactly where the tokenizer's encoding ends.
 
+use candle_core::Device;
 use candlecast_data::{Bar, Series, SourceZone, Timestamp};
-use candlecast_forecast::scale_after;
+use candlecast_forecast::{
+    origin_at_end, origins_at, rollout, sample_paths, scale_after, ForecastParams, Origin,
+};
+use candlecast_gpt::{Gpt, GptConfig, Sampling};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 
-#[test]
-fn scale_after_the_history_equals_the_encoders_next_scale() {
+fn series() -> Series {
     let mut c = 100.0f64;
     let mut t = 0i64;
     let bars: Vec<Bar> = (0..500)
@@ -29,7 +32,12 @@ fn scale_after_the_history_equals_the_encoders_next_scale() {
             }
         })
         .collect();
-    let s = Series::from_bars(None, SourceZone::Utc, &bars).unwrap();
+    Series::from_bars(None, SourceZone::Utc, &bars).unwrap()
+}
+
+#[test]
+fn scale_after_the_history_equals_the_encoders_next_scale() {
+    let s = series();
     let tok = Tokenizer::fit(&TokenizerConfig::default(), &[s.slice(0..400)]).unwrap();
     for end in [50, 99, 100, 101, 250, 500] {
         let part = s.slice(0..end);
@@ -42,4 +50,77 @@ fn scale_after_the_history_equals_the_encoders_next_scale() {
             enc.next_scale
         );
     }
+}
+
+fn setup() -> (Series, Tokenizer, Gpt) {
+    let s = series();
+    let tok = Tokenizer::fit(&TokenizerConfig::default(), &[s.slice(0..400)]).unwrap();
+    let mut cfg = GptConfig::tiny(tok.vocab_size());
+    cfg.max_ctx = 16;
+    let (model, _) = Gpt::init(&cfg, 7, &Device::Cpu).unwrap();
+    (s, tok, model)
+}
+
+fn params(horizon: usize, samples: usize) -> ForecastParams {
+    ForecastParams {
+        context_length: 12,
+        horizon,
+        num_samples: samples,
+        sampling: Sampling::default(),
+        seed: 3,
+    }
+}
+
+/// Origins cut from one encoding of the whole series are the origins of its prefixes:
+/// nothing after the origin bar reaches the prompt or the scale.
+#[test]
+fn origins_inside_a_series_equal_origins_at_the_end_of_its_prefixes() {
+    let (s, tok, model) = setup();
+    let bars = [20, 98, 99, 100, 101, 300, 499];
+    let inside = origins_at(&tok, &s, &bars, 12, |_| 0);
+    assert_eq!(inside.len(), bars.len());
+    for (o, &b) in inside.iter().zip(&bars) {
+        let end = origin_at_end(&model, &tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
+        assert_eq!(o.prompt, end.prompt, "bar {b}");
+        assert_eq!(o.close, end.close);
+        let (a, e) = (o.vol.scale(), end.vol.scale());
+        assert!((a - e).abs() <= 1e-12 * e, "bar {b}: {a} vs {e}");
+    }
+}
+
+/// The cache changes the cost, not the paths: a full pass over the window at every
+/// step samples the same bars (window slides included: 12 + 10 > 16).
+#[test]
+fn cached_and_uncached_rollouts_give_the_same_paths() {
+    let (s, tok, model) = setup();
+    let origins = origins_at(&tok, &s, &[200, 350, 499], 12, |k| 100 + k as u64);
+    let p = params(10, 4);
+    let cached = rollout(&model, &tok, &origins, &p, false).unwrap();
+    let full = rollout(&model, &tok, &origins, &p, true).unwrap();
+    assert_eq!(cached.len(), 3);
+    for (a, b) in cached.iter().zip(&full) {
+        for (pa, pb) in a.paths.iter().zip(&b.paths) {
+            for (x, y) in pa.iter().zip(pb) {
+                assert!(
+                    (x.close - y.close).abs() <= 1e-9 * y.close,
+                    "{x:?} vs {y:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A path depends on its origin, key and index only, not on what else is in the batch.
+#[test]
+fn paths_do_not_depend_on_the_batch() {
+    let (s, tok, model) = setup();
+    let all: Vec<Origin> = origins_at(&tok, &s, &[150, 151, 400, 499], 12, |k| 9 + k as u64);
+    let together = rollout(&model, &tok, &all, &params(6, 5), false).unwrap();
+    let alone = rollout(&model, &tok, &all[2..3], &params(6, 3), false).unwrap();
+    assert_eq!(&together[2].paths[..3], &alone[0].paths[..]);
+    // sample_paths is the origin at the end keyed by seed ^ name.
+    let end = sample_paths(&model, &tok, "x", &s, &params(6, 2)).unwrap();
+    let o = origin_at_end(&model, &tok, "x", &s, 12, 3).unwrap();
+    let again = rollout(&model, &tok, &[o], &params(6, 2), false).unwrap();
+    assert_eq!(end, again[0]);
 }
