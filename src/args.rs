@@ -48,7 +48,7 @@ pub struct ForecastArgs {
     /// A run written by `candlecast train`.
     #[arg(long, value_name = "RUN")]
     pub model: PathBuf,
-    /// CSV files (every series of every file).
+    /// CSV files or directories of them (every series of every file).
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// Bars to forecast.
@@ -78,11 +78,51 @@ pub struct ForecastArgs {
     pub top_p: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Forecast only the I-th of N equal, contiguous parts of the input files (in the
+    /// order given, directories expanded and sorted), e.g. `--shard 2/8` in the
+    /// second task of an array job. The shards' rows, concatenated in order under
+    /// one header, are exactly the unsharded output.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
     /// Output file, .csv (long format) or .json.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
     pub read: InputArgs,
+}
+
+/// `--shard I/N`: part I (1-based) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("'{s}' is not I/N with 1 <= I <= N (e.g. 3/8)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// This shard's contiguous part of `items`: sizes differ by at most one.
+    pub fn take<T: Clone>(&self, items: &[T]) -> Vec<T> {
+        let n = items.len();
+        let lo = (self.index - 1) * n / self.count;
+        let hi = self.index * n / self.count;
+        items[lo..hi].to_vec()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +142,24 @@ pub struct EvaluateArgs {
     /// Divide the model's logits by this (above 1 widens its forecasts).
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
+    /// Skip `gpt-cal`: the model with a temperature chosen by CRPS on the last 10% of
+    /// each series' training part.
+    #[arg(long)]
+    pub no_calibration: bool,
+    /// Also score the cumulative return 2..=H bars ahead (sampled CRPS for the
+    /// model and the empirical baselines).
+    #[arg(long, default_value_t = 1, alias = "prediction-length")]
+    pub horizon: usize,
+    /// Sample paths per origin for the multi-step scores.
+    #[arg(long, default_value_t = 100, alias = "num-samples")]
+    pub samples: usize,
+    /// Multi-step origins: every N-th test bar (default: spaced so that a series has
+    /// at most 500). One-step scores always use every test bar.
+    #[arg(long)]
+    pub origins_every: Option<usize>,
+    /// Seed of the sampled multi-step forecasts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub read: InputArgs,
     /// Print the scorecard as JSON.
@@ -222,5 +280,28 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
         _ => Err(format!(
             "'{s}' is not a delimiter: give one character such as , ; | or the word tab"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_cover_the_inputs_once_in_order() {
+        let items: Vec<usize> = (0..11).collect();
+        for count in 1..=13 {
+            let mut all = Vec::new();
+            for index in 1..=count {
+                let s: Shard = format!("{index}/{count}")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                all.extend(s.take(&items));
+            }
+            assert_eq!(all, items, "N = {count}");
+        }
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
     }
 }

@@ -9,16 +9,26 @@ use crate::train::{load_series, RunExtra};
 use anyhow::Context;
 use candle_core::Device;
 use candlecast_forecast::{
-    gpt_one_step, markdown, score_series, split_index, GptForecastParams, History, SeriesCard,
-    PIT_BINS,
+    gpt_logits, horizon, markdown, name_hash, origins_at, rollout, score_series, split_index,
+    ForecastParams, GptForecastParams, History, SeriesCard, PIT_BINS,
 };
 use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;
 use std::process::ExitCode;
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     if !(args.temperature > 0.0 && args.temperature.is_finite()) {
         anyhow::bail!("--temperature must be > 0, got {}", args.temperature);
+    }
+    if args.horizon == 0 {
+        anyhow::bail!("--horizon must be at least 1");
+    }
+    if args.samples == 0 {
+        anyhow::bail!("--samples must be at least 1");
+    }
+    if args.origins_every == Some(0) {
+        anyhow::bail!("--origins-every must be at least 1");
     }
     let series = load_series(&args.input, &args.read)?;
     let model = match &args.model {
@@ -54,15 +64,72 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             split,
         };
         let mut extra = Vec::new();
+        let mut fitted_t = None;
+        let ctx = model
+            .as_ref()
+            .map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
         if let Some((m, tok)) = &model {
             let p = GptForecastParams {
-                context: args.context.unwrap_or(m.config().max_ctx),
+                context: ctx,
                 temperature: args.temperature,
                 batch: 256,
             };
-            extra.push(gpt_one_step(m, tok, s, split, p).with_context(|| name.clone())?);
+            let logits = gpt_logits(m, tok, s, split, p).with_context(|| name.clone())?;
+            extra.push(logits.at("gpt", args.temperature));
+            if !args.no_calibration {
+                // Validation slice: the last 10% of the training part, forecast from
+                // the training part alone.
+                let val_start = split - split / 10;
+                let val = gpt_logits(m, tok, &s.slice(0..split), val_start, p)
+                    .with_context(|| name.clone())?;
+                if !val.is_empty() {
+                    let t = val.fit_temperature();
+                    extra.push(logits.at("gpt-cal", t));
+                    fitted_t = Some(t);
+                }
+            }
         }
-        cards.push(score_series(&name, &h, extra, reference).with_context(|| name.clone())?);
+        let mut card = score_series(&name, &h, extra, reference).with_context(|| name.clone())?;
+        card.temperature = fitted_t;
+        if args.horizon > 1 {
+            let hz = args.horizon;
+            let test = s.len().saturating_sub(split);
+            let every = args.origins_every.unwrap_or(test.div_ceil(500).max(1));
+            let origins = horizon::origins(&h, hz, every);
+            if origins.is_empty() {
+                anyhow::bail!("{name}: no test origin has {hz} bars after it");
+            }
+            let key = args.seed ^ name_hash(&name);
+            let mut fcs = horizon::baselines(&h, &origins, hz, args.samples, key)
+                .with_context(|| name.clone())?;
+            if let Some((m, tok)) = &model {
+                let starts = origins_at(tok, s, &origins, ctx, |k| {
+                    key ^ (origins[k] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                });
+                let mut temps = vec![("gpt", args.temperature)];
+                if let Some(t) = fitted_t {
+                    temps.push(("gpt-cal", t));
+                }
+                for (label, t) in temps {
+                    let fp = ForecastParams {
+                        context_length: ctx,
+                        horizon: hz,
+                        num_samples: args.samples,
+                        sampling: Sampling {
+                            temperature: t,
+                            top_k: None,
+                            top_p: None,
+                        },
+                        seed: args.seed,
+                    };
+                    let paths =
+                        rollout(m, tok, &starts, &fp, false).with_context(|| name.clone())?;
+                    fcs.push(horizon::from_paths(label, &paths, hz));
+                }
+            }
+            card.horizons = horizon::score(&h, &origins, every, fcs, hz, args.samples, reference);
+        }
+        cards.push(card);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -71,7 +138,8 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let json = serde_json::json!({
         "protocol": {
             "train_fraction": candlecast_forecast::TRAIN_FRACTION,
-            "horizon": 1,
+            "horizon": args.horizon,
+            "multi_step_samples": args.samples,
             "target": "close log-return",
             "reference": reference,
             "model": args.model.as_ref().map(|p| p.display().to_string()),
@@ -105,12 +173,16 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     write_atomic(&args.out.join("calibration.csv"), cal.as_bytes())?;
+    write_atomic(
+        &args.out.join("evaluate.html"),
+        candlecast_forecast::html::page(&cards, "candlecast scorecard").as_bytes(),
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&json)?);
     } else {
         print!("{md}");
         println!(
-            "\nwritten: {}/{{scorecard.json, scorecard.md, calibration.csv}}",
+            "\nwritten: {}/{{scorecard.json, scorecard.md, calibration.csv, evaluate.html}}",
             args.out.display()
         );
     }

@@ -2,11 +2,13 @@
 //! per-step quantiles, mean and P(up) of the close, as long-format CSV or JSON.
 
 use crate::args::ForecastArgs;
-use crate::train::{load_series, RunExtra};
+use crate::train::{expand_inputs, load_series, RunExtra};
 use anyhow::{bail, Context};
 use candle_core::Device;
 use candlecast_data::Timestamp;
-use candlecast_forecast::{future_timestamps, sample_paths, summarise_paths, ForecastParams};
+use candlecast_forecast::{
+    future_timestamps, origin_at_end, rollout, summarise_paths, ForecastParams, MAX_BATCH_ROWS,
+};
 use candlecast_gpt::checkpoint::{self, write_atomic};
 use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;
@@ -41,15 +43,28 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
         },
         seed: args.seed,
     };
-    let series = load_series(&args.input, &args.read)?;
-    let bar = crate::progress::bar(series.len() as u64, "forecast");
-    let mut csv = String::from("series,origin,step,timestamp,mean");
-    for q in &args.quantiles {
-        let _ = write!(csv, ",q{q}");
+    if args.horizon == 0 {
+        bail!("--horizon must be at least 1");
     }
-    csv.push_str(",p_up\n");
-    let mut paths_csv = String::from("series,origin,step,timestamp,path,open,high,low,close\n");
-    let mut objs = Vec::new();
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let files = expand_inputs(&args.input)?;
+    let files = match args.shard {
+        Some(shard) => shard.take(&files),
+        None => files,
+    };
+    if files.is_empty() {
+        eprintln!("this shard has no input files: writing an empty forecast");
+    }
+    let series = if files.is_empty() {
+        Vec::new()
+    } else {
+        load_series(&files, &args.read)?
+    };
+    // Every origin first (bad input fails here, before any model work), then the
+    // rollouts: as many series per batch as MAX_BATCH_ROWS rows allow.
+    let mut prepared = Vec::with_capacity(series.len());
     for (file, s) in &series {
         let name = match &s.symbol {
             Some(sym) => format!("{file}:{sym}"),
@@ -59,8 +74,30 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             Some(t) => s.slice(0..s.timestamps().partition_point(|&x| x <= t)),
             None => s.clone(),
         };
-        let paths = sample_paths(&model, &tok, &name, &s, &params).with_context(|| name.clone())?;
-        let stamps = future_timestamps(&s, args.horizon);
+        let o = origin_at_end(&model, &tok, &name, &s, params.context_length, params.seed)
+            .with_context(|| name.clone())?;
+        prepared.push((name, s, o));
+    }
+    let bar = crate::progress::bar(series.len() as u64, "forecast");
+    let mut csv = String::from("series,origin,step,timestamp,mean");
+    for q in &args.quantiles {
+        let _ = write!(csv, ",q{q}");
+    }
+    csv.push_str(",p_up\n");
+    let mut paths_csv = String::from("series,origin,step,timestamp,path,open,high,low,close\n");
+    let mut objs = Vec::new();
+    let per_batch = (MAX_BATCH_ROWS / args.samples).max(1);
+    let mut done = Vec::with_capacity(prepared.len());
+    for chunk in prepared.chunks(per_batch) {
+        let origins: Vec<_> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
+        let paths = rollout(&model, &tok, &origins, &params, false)?;
+        done.extend(chunk.iter().zip(paths).map(|((n, s, _), p)| (n, s, p)));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    for (name, s, paths) in done {
+        let name = name.clone();
+        let stamps = future_timestamps(s, args.horizon);
         let origin_ts = s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default();
         let steps = summarise_paths(&paths, &args.quantiles);
         let field = csv_field(&name);
@@ -104,9 +141,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             })).collect::<Vec<_>>(),
             "paths": if args.paths { Some(paths.paths.iter().map(|p| p.iter().map(|b| b.close).collect::<Vec<_>>()).collect::<Vec<_>>()) } else { None },
         }));
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     // Everything is computed before anything is written: no partial output.
     if json {
         write_atomic(&args.out, serde_json::to_string_pretty(&objs)?.as_bytes())?;

@@ -116,13 +116,38 @@ fn fingerprint(file: &str, s: &Series) -> Fingerprint {
 }
 
 /// Every series of every file, resampled if asked.
+/// The input paths with every directory replaced by its `*.csv` files, sorted by
+/// name (not recursive): one order on every machine, which sharding relies on.
+pub fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| p.display().to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file() && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                })
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("{}: no .csv files in this directory", p.display());
+            }
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 pub fn load_series(
     files: &[PathBuf],
     input: &crate::args::InputArgs,
 ) -> anyhow::Result<Vec<(String, Series)>> {
     let opts = input.options();
     let mut out = Vec::new();
-    for path in files {
+    for path in &expand_inputs(files)? {
         let name = path.display().to_string();
         let ds = read_path(path, &opts)?;
         for s in ds.panel.series {

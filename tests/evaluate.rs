@@ -25,9 +25,16 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         &data,
         "--out",
         &card.display().to_string(),
+        "--horizon",
+        "3",
+        "--samples",
+        "20",
+        "--origins-every",
+        "4",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("| gpt |"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Multi-step"), "{}", stdout(&out));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(card.join("scorecard.json")).unwrap())
             .unwrap();
@@ -45,9 +52,23 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
             "hs",
             "fhs",
             "fhs-range",
-            "gpt"
+            "gpt",
+            "gpt-cal"
         ]
     );
+    let t = json["series"][0]["temperature"].as_f64().unwrap();
+    assert!((0.25..=4.0).contains(&t), "{t}");
+    // Multi-step: horizons 1..=3, origins 959, 963, ... up to bar 1196.
+    let hz = json["series"][0]["horizons"].as_array().unwrap();
+    assert_eq!(hz.len(), 3);
+    for (k, h) in hz.iter().enumerate() {
+        assert_eq!(h["horizon"], k + 1);
+        assert_eq!(h["origins"], (1196 - 959) / 4 + 1);
+        assert_eq!(h["samples"], 20);
+        assert_eq!(h["scores"].as_array().unwrap().len(), 8);
+    }
+    let html = std::fs::read_to_string(card.join("evaluate.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("gpt-cal") && html.ends_with("</html>\n"));
     // 1200 bars: test origins are bars 960..1199.
     assert!(scores.iter().all(|s| s["n"] == 240), "{scores:?}");
     assert!(scores
@@ -55,7 +76,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         .filter(|s| s["forecaster"] != "gpt")
         .all(|s| s["vs_reference"]["statistic"].is_number()));
     let cal = std::fs::read_to_string(card.join("calibration.csv")).unwrap();
-    assert_eq!(cal.lines().count(), 1 + 7 * 10);
+    assert_eq!(cal.lines().count(), 1 + 8 * 10);
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));

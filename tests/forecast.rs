@@ -182,3 +182,64 @@ fn bad_requests_are_refused_without_output() {
         assert!(!out_path.exists(), "{args:?} left an output file");
     }
 }
+
+/// `--shard I/N` over a directory: the shards' rows, concatenated in order under one
+/// header, are the unsharded output byte for byte (one shard may have no file).
+#[test]
+fn shards_of_a_directory_add_up_to_the_whole_forecast() {
+    let (dir, _, _, run) = setup();
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    for (i, seed) in [11u64, 12, 13].iter().enumerate() {
+        std::fs::write(
+            inputs.join(format!("s{i}.csv")),
+            csv(*seed, 300, i % 2 == 0),
+        )
+        .unwrap();
+    }
+    std::fs::write(inputs.join("notes.txt"), "not a csv").unwrap();
+    let input = inputs.display().to_string();
+    let base = [
+        "--model",
+        &run,
+        "--input",
+        &input,
+        "--horizon",
+        "4",
+        "--samples",
+        "8",
+    ];
+    let whole = forecast(&dir, "whole.csv", &base);
+    assert_eq!(whole.lines().count(), 1 + 3 * 4);
+    for n in [2usize, 3, 4] {
+        let mut joined = String::new();
+        for i in 1..=n {
+            let shard = format!("{i}/{n}");
+            let mut args = base.to_vec();
+            args.extend_from_slice(&["--shard", &shard]);
+            let part = forecast(&dir, &format!("part{i}of{n}.csv"), &args);
+            let (head, body) = part.split_once('\n').unwrap();
+            if joined.is_empty() {
+                joined.push_str(head);
+                joined.push('\n');
+            }
+            joined.push_str(body);
+        }
+        assert_eq!(joined, whole, "{n} shards");
+    }
+    let r = candlecast([
+        "forecast",
+        "--model",
+        &run,
+        "--input",
+        &input,
+        "--horizon",
+        "2",
+        "--shard",
+        "4/3",
+        "--out",
+        "x.csv",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(stderr(&r).contains("I/N"), "{}", stderr(&r));
+}
