@@ -25,6 +25,10 @@ pub struct TokenizerConfig {
     pub return_bins: u32,
     /// Edge of the inner range, in scale units: |z| >= clip is a tail bar.
     pub return_clip: f64,
+    /// A bin of its own for an exact zero close return (unchanged price), common in
+    /// ticks-limited data (FX minutes, A-shares); when off, zeros share the first
+    /// positive bin and that inner bin goes to the rest. An option for ablations.
+    pub zero_return_bin: bool,
     /// Widest inner return bin near zero, in scale units: bins are equal-frequency
     /// except that none is wider than `max(return_max_width, return_max_rel_width *
     /// |inner edge|)`, so the sparse outer range gets several bins, not one.
@@ -52,6 +56,7 @@ impl Default for TokenizerConfig {
             warmup_prior_bars: 2.0,
             return_bins: 64,
             return_clip: 32.0,
+            zero_return_bin: true,
             return_max_width: 0.5,
             return_max_rel_width: 0.25,
             wick_bins: 4,

@@ -241,6 +241,8 @@ pub(crate) struct ReturnGrid {
     pub(crate) clip: f64,
     pub(crate) max_width: f64,
     pub(crate) max_rel_width: f64,
+    /// A bin holding exactly zero.
+    pub(crate) zero_bin: bool,
 }
 
 /// The close-return quantiser: a lower tail (< -clip), bins of the negative values
@@ -251,7 +253,10 @@ pub(crate) struct ReturnGrid {
 /// and finite; `grid.bins >= 5`.
 pub(crate) fn fit_returns(sorted: &[f64], grid: ReturnGrid) -> Quantizer {
     let clip = grid.clip;
-    let inner = grid.bins.saturating_sub(3).max(2);
+    let inner = grid
+        .bins
+        .saturating_sub(if grid.zero_bin { 3 } else { 2 })
+        .max(2);
     let neg_start = sorted.partition_point(|&v| v < -clip);
     let zero_start = sorted.partition_point(|&v| v < 0.0);
     let pos_start = sorted.partition_point(|&v| v <= 0.0);
@@ -271,7 +276,9 @@ pub(crate) fn fit_returns(sorted: &[f64], grid: ReturnGrid) -> Quantizer {
     edges.push(-clip);
     edges.extend(capped_edges(&neg_abs, n_neg, grid).iter().rev().map(|e| -e));
     edges.push(0.0);
-    edges.push(SMALLEST_POSITIVE);
+    if grid.zero_bin {
+        edges.push(SMALLEST_POSITIVE);
+    }
     edges.extend(capped_edges(pos, n_pos, grid));
     edges.push(clip);
     Quantizer::with_medians(edges, sorted, false)
@@ -420,6 +427,7 @@ mod tests {
             clip,
             max_width: 100.0,
             max_rel_width: 0.0,
+            zero_bin: true,
         }
     }
 
@@ -438,6 +446,7 @@ mod tests {
             clip: 32.0,
             max_width: 0.5,
             max_rel_width: 0.25,
+            zero_bin: true,
         };
         let e = capped_edges(&v, 30, g);
         assert_eq!(e.len(), 29);
@@ -476,6 +485,18 @@ mod tests {
         }
         // tails: medians of the values beyond the clip
         assert!((q.rep(15) - 9.0).abs() < 0.05, "{}", q.rep(15));
+        // Without the zero bin: as many bins, zeros share a bin with small positives.
+        let q = fit_returns(
+            &v,
+            ReturnGrid {
+                zero_bin: false,
+                ..grid(16, 8.0)
+            },
+        );
+        assert_eq!(q.bins(), 16);
+        q.validate("returns", 16).unwrap();
+        assert_eq!(q.bin(0.0), q.bin(1e-300));
+        assert_eq!(q.bin(-1e-300) + 1, q.bin(0.0));
     }
 
     #[test]
@@ -490,6 +511,7 @@ mod tests {
             clip: 32.0,
             max_width: 0.5,
             max_rel_width: 0.25,
+            zero_bin: true,
         };
         let q = fit_returns(&v, g);
         let lut = BinLut::new(&q);

@@ -446,6 +446,7 @@ impl Tokenizer {
                 clip: config.return_clip,
                 max_width: config.return_max_width,
                 max_rel_width: config.return_max_rel_width,
+                zero_bin: config.zero_return_bin,
             },
         );
         let wick = fit_nonneg(&sorted(wick), config.wick_bins as usize);
