@@ -1,0 +1,373 @@
+//! The walk-forward loop and its broker.
+//!
+//! Per bar `i`: the order decided at bar `i - 1` fills at bar `i`'s open (the
+//! open trade closes first, then the new one opens, sized from the cash after
+//! the close: exclusive orders); equity is marked at the close; then the
+//! strategy sees bars `0..=i` and may place the order for bar `i + 1`. This is
+//! backtesting.py 0.6.6's order of events, including its arithmetic (whole
+//! units by floor division of the available cash by the price plus
+//! commission per unit, commission charged on entry and on exit), so the
+//! numbers agree with it to the last digits.
+
+use crate::config::{BrokerConfig, Units};
+use crate::error::BacktestError;
+use crate::history::History;
+use crate::strategy::{Context, ForecastRecord, Strategy, Target};
+use candlecast_data::Series;
+use serde::Serialize;
+
+/// A closed (or, in [`Run::open_trade`], still open) trade. Bars index the series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trade {
+    /// Units, negative for a short.
+    pub size: f64,
+    pub entry_bar: usize,
+    pub exit_bar: usize,
+    /// Fill prices after spread and slippage.
+    pub entry_price: f64,
+    pub exit_price: f64,
+    /// Profit in cash after both commissions.
+    pub pnl: f64,
+    /// Return on the entry value after commissions, as a fraction
+    /// (backtesting.py's `ReturnPct`).
+    pub ret: f64,
+    /// Entry plus exit commission.
+    pub commission: f64,
+}
+
+/// Why a fill happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillKind {
+    Open,
+    Close,
+    /// Closed on the last bar by `finalize`.
+    Finalize,
+    /// Closed because equity fell to zero.
+    Liquidation,
+}
+
+/// One execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fill {
+    pub bar: usize,
+    pub kind: FillKind,
+    /// Signed units: positive bought, negative sold.
+    pub units: f64,
+    pub price: f64,
+    pub commission: f64,
+}
+
+/// One order as the strategy placed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    /// The bar whose close the decision was made at; it fills at the next open.
+    pub decided_bar: usize,
+    pub target: Target,
+    /// Whether it filled (false: replaced, not enough cash, or no bar left).
+    pub filled: bool,
+}
+
+/// How to walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RunOptions {
+    /// First bar of the backtest window; earlier bars are history only (the
+    /// strategy sees them, nothing is traded or measured there).
+    pub window_start: usize,
+    /// Decide at every Nth bar from the first decision (>= 1).
+    pub decide_every: usize,
+    /// Let the strategy go short; otherwise its short targets mean flat.
+    pub allow_short: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            window_start: 0,
+            decide_every: 1,
+            allow_short: true,
+        }
+    }
+}
+
+/// Everything a run produced; [`crate::metrics::Metrics::compute`] turns it into numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub strategy: String,
+    pub window_start: usize,
+    /// Equity at each bar's close for bars `window_start..`.
+    pub equity: Vec<f64>,
+    pub trades: Vec<Trade>,
+    /// The trade still open at the end, marked at the last close.
+    pub open_trade: Option<Trade>,
+    pub orders: Vec<Order>,
+    pub fills: Vec<Fill>,
+    /// The first bar the strategy decided at.
+    pub first_decision: usize,
+    /// Where buy-and-hold is measured from (backtesting.py: the close of the bar
+    /// before the first decision, i.e. where the slowest indicator starts).
+    pub buy_hold_start: usize,
+    /// Forecasts made by a model-driven strategy.
+    pub forecasts: Vec<ForecastRecord>,
+}
+
+impl Run {
+    /// Total commission of the closed trades (backtesting.py counts those only).
+    pub fn commissions(&self) -> f64 {
+        self.trades.iter().fold(0.0, |a, t| a + t.commission)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OpenTrade {
+    size: f64,
+    entry_bar: usize,
+    entry_price: f64,
+    entry_commission: f64,
+}
+
+struct Broker<'c> {
+    cfg: &'c BrokerConfig,
+    cash: f64,
+    trade: Option<OpenTrade>,
+    trades: Vec<Trade>,
+    fills: Vec<Fill>,
+}
+
+/// Python's float `//`: the division here decides unit counts, and must agree
+/// with backtesting.py even when the quotient is within an ulp of an integer.
+fn py_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let f = div.floor();
+        if div - f > 0.5 {
+            f + 1.0
+        } else {
+            f
+        }
+    } else {
+        0.0f64.copysign(a / b)
+    }
+}
+
+impl Broker<'_> {
+    fn equity(&self, price: f64) -> f64 {
+        match &self.trade {
+            // backtesting.py: cash + (last * size - size * entry).
+            Some(t) => self.cash + (price * t.size - t.size * t.entry_price),
+            None => self.cash,
+        }
+    }
+
+    fn position(&self) -> f64 {
+        self.trade.as_ref().map_or(0.0, |t| t.size)
+    }
+
+    /// Closes the open trade at `price` (before costs) on bar `bar`.
+    fn close(&mut self, price: f64, bar: usize, kind: FillKind) {
+        let Some(t) = self.trade.take() else { return };
+        let px = self.cfg.fill_price(price, t.size < 0.0);
+        let exit_commission = self.cfg.commission_on(t.size, px);
+        self.cash += t.size * (px - t.entry_price) - exit_commission;
+        let commission = exit_commission + t.entry_commission;
+        let sign = if t.size > 0.0 { 1.0 } else { -1.0 };
+        self.trades.push(Trade {
+            size: t.size,
+            entry_bar: t.entry_bar,
+            exit_bar: bar,
+            entry_price: t.entry_price,
+            exit_price: px,
+            pnl: t.size * (px - t.entry_price) - commission,
+            ret: sign * (px / t.entry_price - 1.0) - commission / (t.size.abs() * t.entry_price),
+            commission,
+        });
+        self.fills.push(Fill {
+            bar,
+            kind,
+            units: -t.size,
+            price: px,
+            commission: exit_commission,
+        });
+    }
+
+    /// Fills an order for `target` at `open`; returns whether anything traded.
+    fn execute(&mut self, target: Target, open: f64, bar: usize) -> bool {
+        let had = self.trade.is_some();
+        self.close(open, bar, FillKind::Close);
+        let (fraction, sign) = match target {
+            Target::Flat => return had,
+            Target::Long(f) => (f, 1.0),
+            Target::Short(f) => (f, -1.0),
+        };
+        if fraction.is_nan() || fraction <= 0.0 {
+            return had;
+        }
+        let px = self.cfg.fill_price(open, sign > 0.0);
+        // backtesting.py sizes with the commission at the unadjusted price.
+        let per_unit = px + self.cfg.commission_on(fraction, open) / fraction;
+        let available = self.equity(open).max(0.0);
+        let units = match self.cfg.units {
+            Units::Whole => py_floordiv(available * fraction, per_unit),
+            Units::Fractional => available * fraction / per_unit,
+        };
+        if units.is_nan() || units <= 0.0 || units * per_unit > available {
+            return had;
+        }
+        let size = sign * units;
+        let entry_commission = self.cfg.commission_on(size, px);
+        self.cash -= entry_commission;
+        self.trade = Some(OpenTrade {
+            size,
+            entry_bar: bar,
+            entry_price: px,
+            entry_commission,
+        });
+        self.fills.push(Fill {
+            bar,
+            kind: FillKind::Open,
+            units: size,
+            price: px,
+            commission: entry_commission,
+        });
+        true
+    }
+
+    fn mark(&self, price: f64, bar: usize) -> Option<Trade> {
+        let t = self.trade.as_ref()?;
+        let sign = if t.size > 0.0 { 1.0 } else { -1.0 };
+        Some(Trade {
+            size: t.size,
+            entry_bar: t.entry_bar,
+            exit_bar: bar,
+            entry_price: t.entry_price,
+            exit_price: price,
+            pnl: t.size * (price - t.entry_price) - t.entry_commission,
+            ret: sign * (price / t.entry_price - 1.0)
+                - t.entry_commission / (t.size.abs() * t.entry_price),
+            commission: t.entry_commission,
+        })
+    }
+}
+
+/// Walks `strategy` through `series` with `broker`.
+///
+/// `on_bar` is called after each bar of the window (for progress bars).
+pub fn run(
+    series: &Series,
+    strategy: &mut dyn Strategy,
+    broker: &BrokerConfig,
+    opts: &RunOptions,
+    on_bar: &mut dyn FnMut(usize),
+) -> Result<Run, BacktestError> {
+    broker.validate()?;
+    let n = series.len();
+    let ws = opts.window_start;
+    if ws >= n {
+        return Err(BacktestError::EmptyWindow(format!(
+            "the series has {n} bars and the window starts at bar {ws}"
+        )));
+    }
+    let every = opts.decide_every.max(1);
+    let first_decision = strategy.first_decision().max(ws);
+    let buy_hold_start = first_decision.saturating_sub(1).max(ws).min(n - 1);
+    let (open, close) = (series.open(), series.close());
+    let mut b = Broker {
+        cfg: broker,
+        cash: broker.cash,
+        trade: None,
+        trades: Vec::new(),
+        fills: Vec::new(),
+    };
+    let mut equity = Vec::with_capacity(n - ws);
+    let mut orders: Vec<Order> = Vec::new();
+    let mut pending: Option<usize> = None;
+    let mut broke = false;
+    for i in 0..n {
+        let history = History::new(series, i + 1);
+        strategy.observe(&history);
+        if i < ws {
+            continue;
+        }
+        if let Some(k) = pending.take() {
+            let filled = b.execute(orders[k].target, open[i], i);
+            orders[k].filled = filled;
+        }
+        let e = b.equity(close[i]);
+        if e <= 0.0 {
+            // Out of money: liquidate at the close and stop, as backtesting.py does.
+            b.close(close[i], i, FillKind::Liquidation);
+            b.cash = 0.0;
+            equity.resize(n - ws, 0.0);
+            broke = true;
+            on_bar(i);
+            break;
+        }
+        equity.push(e);
+        if i >= first_decision && (i - first_decision) % every == 0 {
+            let ctx = Context {
+                history,
+                position: b.position(),
+                allow_short: opts.allow_short,
+            };
+            if let Some(mut target) = strategy.decide(&ctx)? {
+                if !opts.allow_short {
+                    if let Target::Short(_) = target {
+                        target = Target::Flat;
+                    }
+                }
+                pending = Some(orders.len());
+                orders.push(Order {
+                    decided_bar: i,
+                    target,
+                    filled: false,
+                });
+            }
+        }
+        on_bar(i);
+    }
+    if broker.finalize && !broke {
+        // backtesting.py closes the open trade and re-runs its broker on the last
+        // bar: the close, and any order placed at the last close, fill at that
+        // bar's open.
+        let last = n - 1;
+        b.close(open[last], last, FillKind::Finalize);
+        if let Some(k) = pending.take() {
+            let filled = b.execute(orders[k].target, open[last], last);
+            orders[k].filled = filled;
+        }
+        if let Some(e) = equity.last_mut() {
+            *e = b.equity(close[last]);
+        }
+    }
+    let open_trade = b.mark(close[n - 1], n - 1);
+    Ok(Run {
+        strategy: strategy.name(),
+        window_start: ws,
+        equity,
+        trades: b.trades,
+        open_trade,
+        orders,
+        fills: b.fills,
+        first_decision,
+        buy_hold_start,
+        forecasts: strategy.forecasts().to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floordiv_is_pythons() {
+        assert_eq!(py_floordiv(7.0, 2.0), 3.0);
+        assert_eq!(py_floordiv(-7.0, 2.0), -4.0);
+        assert_eq!(py_floordiv(0.3, 0.1), 2.0); // Python: 0.3 // 0.1 == 2.0
+        assert_eq!(py_floordiv(9999.999999999998, 100.2), 99.0);
+        assert_eq!(py_floordiv(1.0, 3.0), 0.0);
+    }
+}

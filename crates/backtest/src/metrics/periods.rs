@@ -1,0 +1,155 @@
+//! Period returns and annualisation, as backtesting.py 0.6.6 derives them from
+//! the bar timestamps: the bar interval is the median spacing of the last 100
+//! bars; daily-or-finer data is annualised with 252 periods (365 when weekend
+//! bars are common), weekly with 52, monthly with 12, yearly with 1; the equity
+//! is sampled at the last bar of each calendar period (UTC).
+
+use candlecast_data::Timestamp;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The calendar period equity is sampled at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    /// Weeks ending on Sunday (pandas `W`).
+    Week,
+    Month,
+    Year,
+}
+
+/// Periods per year and the period to sample at, for bars stamped `ts`.
+pub fn annualisation(ts: &[Timestamp]) -> (f64, Period) {
+    let tail = &ts[ts.len().saturating_sub(100)..];
+    let mut d: Vec<i64> = tail.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let median_ms = if d.is_empty() {
+        0.0
+    } else {
+        d.sort_unstable();
+        let m = d.len() / 2;
+        if d.len() % 2 == 1 {
+            d[m] as f64
+        } else {
+            (d[m - 1] as f64 + d[m] as f64) / 2.0
+        }
+    };
+    // pandas' Timedelta.days: whole days, rounded down.
+    let freq_days = (median_ms / DAY_MS as f64).floor() as i64;
+    match freq_days {
+        7 => (52.0, Period::Week),
+        31 => (12.0, Period::Month),
+        365 => (1.0, Period::Year),
+        _ => {
+            let weekend = ts.iter().filter(|t| weekday(t.0) >= 5).count() as f64;
+            let have_weekends = weekend / (ts.len().max(1) as f64) > 2.0 / 7.0 * 0.6;
+            (if have_weekends { 365.0 } else { 252.0 }, Period::Day)
+        }
+    }
+}
+
+/// Monday = 0 ... Sunday = 6 (1970-01-01 was a Thursday).
+fn weekday(ms: i64) -> i64 {
+    (ms.div_euclid(DAY_MS) + 3).rem_euclid(7)
+}
+
+/// A key that is equal for bars in the same period.
+fn period_key(ms: i64, p: Period) -> i64 {
+    let day = ms.div_euclid(DAY_MS);
+    match p {
+        Period::Day => day,
+        Period::Week => day + (6 - weekday(ms)),
+        Period::Month | Period::Year => {
+            let (y, m) = chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| {
+                    use chrono::Datelike;
+                    (t.year() as i64, t.month() as i64)
+                })
+                .unwrap_or((0, 0));
+            if p == Period::Month {
+                y * 12 + m
+            } else {
+                y
+            }
+        }
+    }
+}
+
+/// Simple returns between the last equity values of consecutive periods that
+/// have bars (pandas: `resample(freq).last().dropna().pct_change().dropna()`).
+pub fn period_returns(ts: &[Timestamp], equity: &[f64], p: Period) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut prev_last: Option<f64> = None;
+    let mut cur: Option<(i64, f64)> = None;
+    for (t, &e) in ts.iter().zip(equity) {
+        let k = period_key(t.0, p);
+        match cur {
+            Some((ck, _)) if ck == k => cur = Some((k, e)),
+            Some((_, last)) => {
+                if let Some(pl) = prev_last {
+                    out.push(last / pl - 1.0);
+                }
+                prev_last = Some(last);
+                cur = Some((k, e));
+            }
+            None => cur = Some((k, e)),
+        }
+    }
+    if let (Some((_, last)), Some(pl)) = (cur, prev_last) {
+        out.push(last / pl - 1.0);
+    }
+    out
+}
+
+/// backtesting.py's `geometric_mean`: 0 when any return is -100% or worse, NaN
+/// for none.
+pub fn geometric_mean(returns: &[f64]) -> f64 {
+    if returns.iter().any(|r| r + 1.0 <= 0.0) {
+        return 0.0;
+    }
+    if returns.is_empty() {
+        return f64::NAN;
+    }
+    let s: f64 = returns.iter().map(|r| (r + 1.0).ln()).sum();
+    (s / returns.len() as f64).exp() - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(ds: &[i64]) -> Vec<Timestamp> {
+        ds.iter().map(|d| Timestamp(d * DAY_MS)).collect()
+    }
+
+    #[test]
+    fn weekday_daily_bars_are_252_and_calendar_days_365() {
+        // 1970-01-05 was a Monday: weekdays only.
+        let wk: Vec<i64> = (0..200).map(|i| 4 + (i / 5) * 7 + i % 5).collect();
+        assert_eq!(annualisation(&days(&wk)), (252.0, Period::Day));
+        let all: Vec<i64> = (0..200).collect();
+        assert_eq!(annualisation(&days(&all)), (365.0, Period::Day));
+        let weekly: Vec<i64> = (0..50).map(|i| 7 * i).collect();
+        assert_eq!(annualisation(&days(&weekly)), (52.0, Period::Week));
+    }
+
+    #[test]
+    fn period_returns_take_the_last_value_of_each_period() {
+        let h = 3_600_000;
+        let ts: Vec<Timestamp> = [0, h, 2 * h, DAY_MS, DAY_MS + h, 3 * DAY_MS]
+            .iter()
+            .map(|&t| Timestamp(t))
+            .collect();
+        let eq = [100.0, 101.0, 102.0, 99.0, 110.0, 121.0];
+        let r = period_returns(&ts, &eq, Period::Day);
+        assert_eq!(r.len(), 2);
+        assert!((r[0] - (110.0 / 102.0 - 1.0)).abs() < 1e-15);
+        assert!((r[1] - 0.1).abs() < 1e-15);
+    }
+
+    #[test]
+    fn geometric_mean_of_a_wipeout_is_zero() {
+        assert_eq!(geometric_mean(&[0.1, -1.0]), 0.0);
+        assert!((geometric_mean(&[0.21, 0.0]) - 0.1).abs() < 1e-12);
+        assert!(geometric_mean(&[]).is_nan());
+    }
+}

@@ -1,0 +1,133 @@
+//! The report's CSV files.
+
+use super::Report;
+use crate::engine::Run;
+use crate::metrics::drawdowns;
+use crate::strategy::Target;
+use candlecast_data::Series;
+use candlecast_forecast::future_timestamps;
+use std::fmt::Write as _;
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn ts(series: &Series, i: usize) -> String {
+    series
+        .timestamps()
+        .get(i)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// One row per trade; the trade still open at the end comes last, marked at
+/// the last close, with `status` open.
+pub fn trades(series: &Series, run: &Run) -> String {
+    let mut out = String::from(
+        "entry_time,exit_time,side,size,entry_price,exit_price,pnl,return_pct,commission,entry_bar,exit_bar,status\n",
+    );
+    let closed = run.trades.iter().map(|t| (t, "closed"));
+    for (t, status) in closed.chain(run.open_trade.iter().map(|t| (t, "open"))) {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{status}",
+            ts(series, t.entry_bar),
+            ts(series, t.exit_bar),
+            if t.size > 0.0 { "long" } else { "short" },
+            t.size.abs(),
+            t.entry_price,
+            t.exit_price,
+            t.pnl,
+            t.ret * 100.0,
+            t.commission,
+            t.entry_bar,
+            t.exit_bar,
+        );
+    }
+    out
+}
+
+/// Per bar of the window: the close, the strategy's equity and drawdown,
+/// buy-and-hold (no costs) from the same start, and the comparison strategies'
+/// equity.
+pub fn equity(r: &Report<'_>) -> String {
+    let run = r.main.run;
+    let ws = run.window_start;
+    let mut out = String::from("timestamp,close,equity,drawdown_pct,buy_hold_equity");
+    for e in &r.compare {
+        let _ = write!(out, ",{}", field(&format!("equity_{}", e.spec)));
+    }
+    out.push('\n');
+    let dd = drawdowns(&run.equity);
+    let bh = super::plot::buy_hold(r.series, run, r.broker.cash);
+    let close = r.series.close();
+    for (k, &e) in run.equity.iter().enumerate() {
+        let i = ws + k;
+        let _ = write!(
+            out,
+            "{},{},{e},{},{}",
+            ts(r.series, i),
+            close.get(i).copied().unwrap_or(f64::NAN),
+            dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0),
+            bh.get(k).copied().unwrap_or(f64::NAN),
+        );
+        for c in &r.compare {
+            let _ = write!(out, ",{}", c.run.equity.get(k).copied().unwrap_or(f64::NAN));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Long format, one row per forecast origin and step: the forecast close's mean
+/// and quantiles, P(up over the horizon), the position the rule wanted, and
+/// what actually happened when the data has that bar.
+pub fn forecasts(series: &Series, run: &Run) -> String {
+    let mut out = String::from(
+        "origin,origin_close,step,timestamp,mean,q0.1,q0.5,q0.9,p_up,wanted,wanted_fraction,actual\n",
+    );
+    let n = series.len();
+    for f in &run.forecasts {
+        let (wanted, frac) = match f.wanted {
+            Target::Flat => ("flat", 0.0),
+            Target::Long(x) => ("long", x),
+            Target::Short(x) => ("short", x),
+        };
+        let beyond = (f.origin_bar + f.mean.len() + 1).saturating_sub(n);
+        let future = if beyond > 0 {
+            future_timestamps(series, beyond)
+        } else {
+            vec![]
+        };
+        for (k, (mean, q)) in f.mean.iter().zip(&f.quantiles).enumerate() {
+            let i = f.origin_bar + k + 1;
+            let (stamp, actual) = if i < n {
+                (ts(series, i), series.close()[i].to_string())
+            } else {
+                (
+                    future
+                        .get(i - n)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default(),
+                    String::new(),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "{},{},{},{stamp},{mean},{},{},{},{},{wanted},{frac},{actual}",
+                ts(series, f.origin_bar),
+                f.origin_close,
+                k + 1,
+                q[0],
+                q[1],
+                q[2],
+                f.p_up,
+            );
+        }
+    }
+    out
+}

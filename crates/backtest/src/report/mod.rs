@@ -1,0 +1,268 @@
+//! The report folder: `stats.json`, `trades.csv`, `equity.csv`, `forecasts.csv`
+//! (model-driven runs) and `report.html`, all rendered from one [`Report`] and
+//! written atomically: into a temporary folder beside the target, renamed into
+//! place only when every file is written, so a failed run never leaves a
+//! half-written report.
+
+mod csv;
+mod html;
+mod plot;
+
+use crate::config::BrokerConfig;
+use crate::engine::{Run, RunOptions};
+use crate::error::BacktestError;
+use crate::metrics::{Metrics, METRICS};
+use candlecast_data::Series;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One strategy's run and its statistics.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// The strategy spec as given (`sma-cross:10,20`).
+    pub spec: String,
+    pub run: &'a Run,
+    pub metrics: Metrics,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    /// What was backtested, e.g. the input file and symbol (HTML-escaped on output).
+    pub title: String,
+    /// The series the runs walked (bars after the window end already cut).
+    pub series: &'a Series,
+    pub main: Entry<'a>,
+    /// Other strategies on the same window, for comparison.
+    pub compare: Vec<Entry<'a>>,
+    pub broker: &'a BrokerConfig,
+    pub options: &'a RunOptions,
+    /// The model run a forecast strategy used.
+    pub model: Option<String>,
+}
+
+impl Report<'_> {
+    fn entries(&self) -> impl Iterator<Item = &Entry<'_>> {
+        std::iter::once(&self.main).chain(&self.compare)
+    }
+
+    /// `stats.json`: the window, the settings, the main strategy's metrics under
+    /// DESIGN.md's keys, and the comparison strategies' metrics.
+    pub fn stats_json(&self) -> Value {
+        let s = self.series;
+        let ts = |i: usize| s.timestamps().get(i).map(|t| t.to_rfc3339());
+        let ws = self.main.run.window_start;
+        json!({
+            "title": self.title,
+            "strategy": self.main.spec,
+            "model": self.model,
+            "window": {
+                "start": ts(ws),
+                "end": ts(s.len().saturating_sub(1)),
+                "bars": s.len().saturating_sub(ws),
+                "first_decision": ts(self.main.run.first_decision),
+            },
+            "broker": self.broker,
+            "options": self.options,
+            "metrics": self.main.metrics,
+            "open_trade": self.main.run.open_trade,
+            "compare": self.compare.iter().map(|e| json!({
+                "strategy": e.spec,
+                "metrics": e.metrics,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The statistics as an aligned text table, one column per strategy.
+    pub fn table(&self) -> String {
+        let entries: Vec<&Entry<'_>> = self.entries().collect();
+        let mut rows: Vec<Vec<String>> = vec![std::iter::once(String::new())
+            .chain(entries.iter().map(|e| e.spec.clone()))
+            .collect()];
+        for (key, label) in METRICS {
+            let mut row = vec![(*label).to_string()];
+            for e in &entries {
+                row.push(format_metric(key, e.metrics.get(key).unwrap_or(f64::NAN)));
+            }
+            rows.push(row);
+        }
+        let cols = rows.first().map_or(0, Vec::len);
+        let width: Vec<usize> = (0..cols)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for r in &rows {
+            for (c, cell) in r.iter().enumerate() {
+                if c == 0 {
+                    let _ = write!(out, "{cell:<w$}", w = width[c]);
+                } else {
+                    let _ = write!(out, "  {cell:>w$}", w = width[c]);
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A metric for people: whole trades, cents for money, 3 decimals otherwise.
+pub fn format_metric(key: &str, v: f64) -> String {
+    if v.is_nan() {
+        return "-".into();
+    }
+    match key {
+        "n_trades" => format!("{v:.0}"),
+        "equity_final" | "commissions" => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
+    }
+}
+
+/// Renders every file of the report in memory.
+pub fn render(r: &Report<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, BacktestError> {
+    let stats =
+        serde_json::to_string_pretty(&r.stats_json()).map_err(|e| BacktestError::Output {
+            path: PathBuf::from("stats.json"),
+            message: e.to_string(),
+        })?;
+    let mut files = vec![
+        ("stats.json", stats.into_bytes()),
+        ("trades.csv", csv::trades(r.series, r.main.run).into_bytes()),
+        ("equity.csv", csv::equity(r).into_bytes()),
+    ];
+    if !r.main.run.forecasts.is_empty() {
+        files.push((
+            "forecasts.csv",
+            csv::forecasts(r.series, r.main.run).into_bytes(),
+        ));
+    }
+    files.push(("report.html", html::render(r)?.into_bytes()));
+    Ok(files)
+}
+
+/// Writes the report into `dir`, replacing an earlier report there; refuses a
+/// folder that holds anything else.
+pub fn write(dir: &Path, r: &Report<'_>) -> Result<(), BacktestError> {
+    let files = render(r)?;
+    write_files(dir, &files)
+}
+
+/// Writes `files` into `dir` through a temporary sibling folder and a rename.
+pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), BacktestError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| BacktestError::Output {
+            path: dir.to_path_buf(),
+            message: "not a folder name".into(),
+        })?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if dir.exists() {
+        let is_report = dir.is_dir()
+            && (dir.join("stats.json").is_file()
+                || std::fs::read_dir(dir)
+                    .map_err(BacktestError::io(dir))?
+                    .next()
+                    .is_none());
+        if !is_report {
+            return Err(BacktestError::Output {
+                path: dir.to_path_buf(),
+                message:
+                    "exists and is not a backtest report folder; remove it or choose another --out"
+                        .into(),
+            });
+        }
+    }
+    std::fs::create_dir_all(&parent).map_err(BacktestError::io(&parent))?;
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(BacktestError::io(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(BacktestError::io(&tmp))?;
+    let written = files.iter().try_for_each(|(f, bytes)| {
+        let p = tmp.join(f);
+        std::fs::write(&p, bytes).map_err(BacktestError::io(p))
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{pid}"));
+        std::fs::rename(dir, &old).map_err(BacktestError::io(dir))?;
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            let _ = std::fs::rename(&old, dir);
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(BacktestError::io(dir)(e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else if let Err(e) = std::fs::rename(&tmp, dir) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(BacktestError::io(dir)(e));
+    }
+    Ok(())
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn a_folder_with_other_files_is_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("thesis.tex"), "precious").unwrap();
+        let err = write_files(&dir, &[("stats.json", b"{}".to_vec())]).unwrap_err();
+        assert!(err.to_string().contains("not a backtest report folder"));
+        assert!(dir.join("thesis.tex").is_file());
+        // An earlier report is replaced whole.
+        let rep = tmp.path().join("rep");
+        write_files(
+            &rep,
+            &[("stats.json", b"1".to_vec()), ("x.csv", b"x".to_vec())],
+        )
+        .unwrap();
+        write_files(&rep, &[("stats.json", b"2".to_vec())]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(rep.join("stats.json")).unwrap(),
+            "2"
+        );
+        assert!(!rep.join("x.csv").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Strategies: given what was known at a bar's close, the position wanted from
+//! the next bar's open.
+
+mod buy_hold;
+mod forecast;
+mod sma_cross;
+
+pub use buy_hold::BuyHold;
+pub use forecast::{ForecastRecord, ForecastStrategy, QUANTILE_LEVELS};
+pub use sma_cross::{rolling_mean, SmaCross};
+
+use crate::error::BacktestError;
+use crate::history::History;
+use serde::Serialize;
+
+/// The position a strategy asks for. An order for a target closes the open
+/// trade (exclusive orders, as backtesting.py's `exclusive_orders=True`) and
+/// opens the new one, sized from the cash available after the close.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Flat,
+    /// Long with this fraction of the available equity, in (0, 1].
+    Long(f64),
+    /// Short with this fraction of the available equity, in (0, 1].
+    Short(f64),
+}
+
+impl Target {
+    /// -1, 0 or 1.
+    pub fn side(self) -> i8 {
+        match self {
+            Target::Flat => 0,
+            Target::Long(_) => 1,
+            Target::Short(_) => -1,
+        }
+    }
+}
+
+/// What a strategy sees at a decision: the bars so far and its own position.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub history: History<'a>,
+    /// Units held now (negative when short), after this bar's fills.
+    pub position: f64,
+    /// Whether short targets are allowed (the engine turns them into flat otherwise).
+    pub allow_short: bool,
+}
+
+/// A trading rule.
+///
+/// The engine calls [`Strategy::observe`] at every bar's close (for state such as
+/// moving averages) and [`Strategy::decide`] at decision bars; the answer is
+/// filled at the next bar's open. Neither can see a bar after the current one.
+pub trait Strategy {
+    /// A short name for tables and file names, e.g. `sma-cross:10,20`.
+    fn name(&self) -> String;
+
+    /// Index of the first bar at which a decision can be made: the bars before
+    /// it are the strategy's warm-up (backtesting.py starts one bar after the
+    /// slowest indicator's first value).
+    fn first_decision(&self) -> usize;
+
+    /// Updates incremental state with the newest bar of `history`.
+    fn observe(&mut self, _history: &History<'_>) {}
+
+    /// The position wanted from the next open, or `None` to leave things as they are.
+    fn decide(&mut self, ctx: &Context<'_>) -> Result<Option<Target>, BacktestError>;
+
+    /// Forecasts the strategy made, for `forecasts.csv` and the fan chart.
+    fn forecasts(&self) -> &[ForecastRecord] {
+        &[]
+    }
+}
