@@ -41,6 +41,97 @@ pub enum Command {
     /// Forecast the next bars of every input series as sample paths from the model
     /// in RUN: per step the mean, quantiles and P(close up) of the close.
     Forecast(ForecastArgs),
+    /// Replay history with a strategy and write a report folder.
+    ///
+    /// At each bar's close the strategy sees the bars up to that close only; its
+    /// orders fill at the next bar's open (exclusive orders: the open trade closes
+    /// first). Writes DIR/stats.json, trades.csv, equity.csv, forecasts.csv (forecast
+    /// strategy) and report.html, and prints the statistics beside buy-and-hold and
+    /// sma-cross:10,20 on the same window.
+    ///
+    /// Strategies: buy-hold, sma-cross:FAST,SLOW, and
+    /// forecast[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed] (needs --model):
+    /// long when P(close up after `horizon` bars) > threshold, short when below
+    /// 1 - threshold, flat otherwise; sized by the paths' mean/variance of log-return,
+    /// capped at `cap` of equity; the position changes only when the side does.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// A CSV file (a panel needs --symbol).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The series of a multi-symbol file to backtest.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// A run written by `candlecast train` (for the forecast strategy).
+    #[arg(long, value_name = "RUN")]
+    pub model: Option<PathBuf>,
+    /// buy-hold, sma-cross:FAST,SLOW or forecast[:options] (see above).
+    #[arg(long, value_name = "SPEC")]
+    pub strategy: String,
+    /// Starting cash.
+    #[arg(long, default_value_t = 10_000.0, allow_negative_numbers = true)]
+    pub cash: f64,
+    /// Commission as a fraction of traded value, charged on entry and exit (0.002 = 0.2%).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub commission: f64,
+    /// Full bid-ask spread, half paid on each fill: basis points (`5bps`) or price units (`0.01`).
+    #[arg(long, value_name = "COST")]
+    pub spread: Option<candlecast_backtest::Cost>,
+    /// Extra adverse price move per fill: basis points (`2bps`) or price units.
+    #[arg(long, value_name = "COST")]
+    pub slippage: Option<candlecast_backtest::Cost>,
+    /// Trade fractional units instead of whole ones.
+    #[arg(long)]
+    pub fractional: bool,
+    /// Close the open trade on the last bar (at its open, as backtesting.py does) so
+    /// it counts in the trade statistics.
+    #[arg(long)]
+    pub finalize: bool,
+    /// Never go short: short signals mean flat.
+    #[arg(long)]
+    pub long_only: bool,
+    /// Decide only every N bars (the forecast strategy's cost is per decision).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub decide_every: u64,
+    /// First bar of the backtest window (RFC 3339 or YYYY-MM-DD); earlier bars are
+    /// history the strategy may look at. For a model, the default is the first bar
+    /// after the part of this file it was trained on, when the run records it.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Last bar of the window (RFC 3339, or YYYY-MM-DD for the whole day); later bars are ignored.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Rule strategies to run beside it on the same window (default: buy-hold and
+    /// sma-cross:10,20).
+    #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with = "no_compare")]
+    pub compare: Vec<String>,
+    /// Run the strategy alone.
+    #[arg(long)]
+    pub no_compare: bool,
+    /// Tokens of context for the model (default: its max_ctx).
+    #[arg(long)]
+    pub context: Option<usize>,
+    /// Sampling temperature for the model's paths.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Seed of the model's sample paths: the same seed gives the same report.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The report folder to write (replaced whole if it holds an earlier report).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the statistics as JSON (stats.json) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub read: InputArgs,
 }
 
 #[derive(Debug, Args)]

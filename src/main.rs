@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod args;
+mod backtest;
 mod evaluate;
 mod forecast;
 mod inspect;
@@ -37,5 +38,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Train(a) => train::run(&a),
         args::Command::Evaluate(a) => evaluate::run(&a),
         args::Command::Forecast(a) => forecast::run(&a),
+        args::Command::Backtest(a) => backtest::run(&a),
     }
 }

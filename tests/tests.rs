@@ -4,6 +4,7 @@
 
 mod util;
 
+mod backtest;
 mod evaluate;
 mod forecast;
 mod inspect;

@@ -67,7 +67,7 @@ pub fn render(r: &Report<'_>) -> Result<String, BacktestError> {
             html,
             "<th{}>{}</th>",
             if k == 0 { " class=\"main\"" } else { "" },
-            escape_html(&e.spec)
+            escape_html(&e.label())
         );
     }
     html.push_str("</tr>\n");
@@ -102,7 +102,7 @@ pub fn render(r: &Report<'_>) -> Result<String, BacktestError> {
     // Equity beside buy-and-hold and the comparison strategies.
     let bh = plot::buy_hold(s, run, r.broker.cash);
     let mut lines = vec![Line {
-        label: r.main.spec.clone(),
+        label: r.main.label(),
         points: plot::reduce(&x, &run.equity),
         color: &BLUE_,
         width: 2,
@@ -115,7 +115,7 @@ pub fn render(r: &Report<'_>) -> Result<String, BacktestError> {
     });
     for (k, e) in r.compare.iter().enumerate() {
         lines.push(Line {
-            label: e.spec.clone(),
+            label: e.label(),
             points: plot::reduce(&x, &e.run.equity),
             color: &PALETTE[k % PALETTE.len()],
             width: 1,

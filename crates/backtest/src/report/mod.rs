@@ -42,6 +42,17 @@ pub struct Report<'a> {
     pub model: Option<String>,
 }
 
+impl Entry<'_> {
+    /// The name in table headers and legends: the spec, except the forecast
+    /// strategy's long option list (the report's heading shows it whole).
+    pub fn label(&self) -> String {
+        match self.spec.split_once(':') {
+            Some(("forecast", _)) => "forecast".into(),
+            _ => self.spec.clone(),
+        }
+    }
+}
+
 impl Report<'_> {
     fn entries(&self) -> impl Iterator<Item = &Entry<'_>> {
         std::iter::once(&self.main).chain(&self.compare)
@@ -78,7 +89,7 @@ impl Report<'_> {
     pub fn table(&self) -> String {
         let entries: Vec<&Entry<'_>> = self.entries().collect();
         let mut rows: Vec<Vec<String>> = vec![std::iter::once(String::new())
-            .chain(entries.iter().map(|e| e.spec.clone()))
+            .chain(entries.iter().map(|e| e.label()))
             .collect()];
         for (key, label) in METRICS {
             let mut row = vec![(*label).to_string()];

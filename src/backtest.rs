@@ -1,0 +1,271 @@
+//! `candlecast backtest`: resolve the flags into a window of one series, a broker
+//! and strategies (loading the model for the forecast strategy), run them, print
+//! the statistics and write the report folder. Everything that can be refused is
+//! refused before any output exists; the folder itself is written atomically.
+
+use crate::args::BacktestArgs;
+use crate::train::{load_series, RunExtra};
+use anyhow::{bail, Context};
+use candle_core::Device;
+use candlecast_backtest::report::{self, Entry, Report};
+use candlecast_backtest::{
+    rule_strategy, run as run_backtest, BacktestError, BrokerConfig, ForecastStrategy, Metrics,
+    Run, RunOptions, Strategy, StrategySpec, Units,
+};
+use candlecast_data::{Series, Timestamp};
+use candlecast_gpt::{checkpoint, Gpt, Sampling};
+use candlecast_tokenize::Tokenizer;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
+    let spec: StrategySpec = args.strategy.parse()?;
+    let compare = compare_specs(args, &spec)?;
+    let broker = BrokerConfig {
+        cash: args.cash,
+        commission: args.commission,
+        spread: args.spread,
+        slippage: args.slippage,
+        units: if args.fractional {
+            Units::Fractional
+        } else {
+            Units::Whole
+        },
+        finalize: args.finalize,
+    };
+    broker.validate()?;
+    if spec.needs_model() && args.model.is_none() {
+        bail!("--strategy {spec} needs --model RUN (a run written by `candlecast train`)");
+    }
+    let from = args
+        .from
+        .as_deref()
+        .map(|s| parse_time(s, "--from", false))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|s| parse_time(s, "--to", true))
+        .transpose()?;
+
+    let (name, full) = pick_series(args)?;
+    // Bars after --to do not exist for this backtest.
+    let end = match to {
+        Some(t) => full.timestamps().partition_point(|x| *x <= t),
+        None => full.len(),
+    };
+    let series = full.slice(0..end);
+
+    let model = match &args.model {
+        Some(dir) if spec.needs_model() => Some(load_model(dir)?),
+        _ => None,
+    };
+    let mut window_start = match from {
+        Some(t) => series.timestamps().partition_point(|x| *x < t),
+        None => 0,
+    };
+    if let Some((_, _, extra)) = &model {
+        if let Some(trained) = trained_bars(extra, &name, &full) {
+            if from.is_none() {
+                window_start = trained;
+                eprintln!(
+                    "note: the window starts after the {trained} bars of {name} the model was trained on (--from to change)"
+                );
+            } else if window_start < trained {
+                eprintln!(
+                    "warning: the window starts inside the {trained} bars of {name} the model was trained on: the forecasts there are in-sample"
+                );
+            }
+        }
+    }
+    if window_start >= series.len() {
+        return Err(BacktestError::EmptyWindow(describe_window(
+            &full,
+            args.from.as_deref(),
+            args.to.as_deref(),
+        ))
+        .into());
+    }
+
+    let opts = RunOptions {
+        window_start,
+        decide_every: args.decide_every as usize,
+        allow_short: !args.long_only,
+    };
+    let main_run = match (&spec, &model) {
+        (StrategySpec::Forecast(rule), Some((dir, (gpt, tok), _))) => {
+            let ctx = args.context.unwrap_or(gpt.config().max_ctx);
+            let sampling = Sampling {
+                temperature: args.temperature,
+                top_k: args.top_k,
+                top_p: args.top_p,
+            };
+            let mut strategy =
+                ForecastStrategy::new(gpt, tok, &name, *rule, ctx, sampling, args.seed)
+                    .with_context(|| format!("model {}", dir.display()))?;
+            let bar = crate::progress::bar((series.len() - window_start) as u64, "backtest");
+            let mut tick = |_: usize| bar.inc(1);
+            let r = run_backtest(&series, &mut strategy, &broker, &opts, &mut tick)?;
+            bar.finish_and_clear();
+            r
+        }
+        _ => {
+            let mut strategy = rule_strategy(&spec)
+                .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
+            run_backtest(&series, strategy.as_mut(), &broker, &opts, &mut |_| {})?
+        }
+    };
+    let compare_opts = RunOptions {
+        decide_every: 1,
+        ..opts
+    };
+    let mut compare_runs: Vec<(String, Run)> = Vec::new();
+    for c in &compare {
+        let mut s: Box<dyn Strategy> = rule_strategy(c)
+            .with_context(|| format!("--compare {c}: only rule strategies can be compared"))?;
+        compare_runs.push((
+            c.to_string(),
+            run_backtest(&series, s.as_mut(), &broker, &compare_opts, &mut |_| {})?,
+        ));
+    }
+
+    let title = match &series.symbol {
+        Some(sym) => format!("{name} ({sym})"),
+        None => name.clone(),
+    };
+    let rep = Report {
+        title,
+        series: &series,
+        main: Entry {
+            spec: spec.to_string(),
+            run: &main_run,
+            metrics: Metrics::compute(&main_run, &series),
+        },
+        compare: compare_runs
+            .iter()
+            .map(|(spec, r)| Entry {
+                spec: spec.clone(),
+                run: r,
+                metrics: Metrics::compute(r, &series),
+            })
+            .collect(),
+        broker: &broker,
+        options: &opts,
+        model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
+    };
+    report::write(&args.out, &rep)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rep.stats_json())?);
+    } else {
+        print!("{}", rep.table());
+        eprintln!("report -> {}", args.out.join("report.html").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--compare`, or buy-hold and sma-cross:10,20 beside anything else.
+fn compare_specs(args: &BacktestArgs, main: &StrategySpec) -> anyhow::Result<Vec<StrategySpec>> {
+    if args.no_compare {
+        return Ok(vec![]);
+    }
+    if !args.compare.is_empty() {
+        return args
+            .compare
+            .iter()
+            .map(|s| {
+                let spec: StrategySpec = s.parse()?;
+                if spec.needs_model() {
+                    bail!("--compare {s}: only rule strategies (buy-hold, sma-cross:FAST,SLOW) can be compared");
+                }
+                Ok(spec)
+            })
+            .collect();
+    }
+    Ok([
+        StrategySpec::BuyHold,
+        StrategySpec::SmaCross { fast: 10, slow: 20 },
+    ]
+    .into_iter()
+    .filter(|s| s != main)
+    .collect())
+}
+
+/// The one series of --input (or the --symbol of a panel), named by its file.
+fn pick_series(args: &BacktestArgs) -> anyhow::Result<(String, Series)> {
+    let mut all = load_series(std::slice::from_ref(&args.input), &args.read)?;
+    let name = args.input.display().to_string();
+    let pos = match &args.symbol {
+        Some(sym) => all
+            .iter()
+            .position(|(_, s)| s.symbol.as_deref() == Some(sym.as_str()))
+            .with_context(|| {
+                format!(
+                    "{name}: no series with symbol '{sym}' (symbols: {})",
+                    symbols(&all)
+                )
+            })?,
+        None if all.len() == 1 => 0,
+        None => bail!(
+            "{name} holds {} series ({}); choose one with --symbol",
+            all.len(),
+            symbols(&all)
+        ),
+    };
+    let (_, s) = all.swap_remove(pos);
+    if s.is_empty() {
+        bail!("{name}: no bars");
+    }
+    Ok((name, s))
+}
+
+fn symbols(all: &[(String, Series)]) -> String {
+    all.iter()
+        .map(|(_, s)| s.symbol.clone().unwrap_or_else(|| "-".into()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Loaded = (std::path::PathBuf, (Gpt, Tokenizer), RunExtra);
+
+fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
+    let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;
+    let extra: RunExtra = serde_json::from_value(meta.extra)
+        .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;
+    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join("meta.json"))?;
+    Ok((dir.to_path_buf(), (model, tok), extra))
+}
+
+/// How many leading bars of this series the model's training saw, when the run
+/// records training on this very file (same name, symbol and bars).
+fn trained_bars(extra: &RunExtra, name: &str, s: &Series) -> Option<usize> {
+    let f = extra
+        .data
+        .iter()
+        .find(|f| f.file == name && f.symbol == s.symbol && f.bars == s.len())?;
+    Some((f.bars as f64 * extra.split.fit_fraction).floor() as usize)
+}
+
+fn describe_window(s: &Series, from: Option<&str>, to: Option<&str>) -> String {
+    format!(
+        "no bars from {} to {}; the file covers {} to {}",
+        from.unwrap_or("the start"),
+        to.unwrap_or("the end"),
+        s.first_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
+        s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
+    )
+}
+
+/// RFC 3339, or a date (UTC midnight; with `end_of_day`, the day's last millisecond).
+fn parse_time(s: &str, flag: &str, end_of_day: bool) -> anyhow::Result<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Timestamp(t.timestamp_millis()));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let ms = d
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis();
+        return Ok(Timestamp(if end_of_day { ms + 86_399_999 } else { ms }));
+    }
+    bail!("{flag} '{s}' is not RFC 3339 (2018-06-01T00:00:00Z) or a date (2018-06-01)")
+}
