@@ -41,6 +41,10 @@ pub enum Command {
     /// Forecast the next bars of every input series as sample paths from the model
     /// in RUN: per step the mean, quantiles and P(close up) of the close.
     Forecast(ForecastArgs),
+    /// The whole pipeline on the bundled data (built into the binary): pretrain,
+    /// fine-tune, forecast, evaluate, backtest, and DIR/index.html linking the
+    /// scorecard and the backtest report.
+    Demo(DemoArgs),
     /// Replay history with a strategy and write a report folder.
     ///
     /// At each bar's close the strategy sees the bars up to that close only; its
@@ -132,6 +136,19 @@ pub struct BacktestArgs {
     pub json: bool,
     #[command(flatten)]
     pub read: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where everything is written.
+    #[arg(long, value_name = "DIR", default_value = "out/demo")]
+    pub out: PathBuf,
+    /// A cut-down run of every stage (seconds, not minutes): a smoke test.
+    #[arg(long)]
+    pub quick: bool,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

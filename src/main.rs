@@ -3,6 +3,7 @@
 
 mod args;
 mod backtest;
+mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;
@@ -39,5 +40,6 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Evaluate(a) => evaluate::run(&a),
         args::Command::Forecast(a) => forecast::run(&a),
         args::Command::Backtest(a) => backtest::run(&a),
+        args::Command::Demo(a) => demo::run(&a),
     }
 }

@@ -5,6 +5,7 @@
 mod util;
 
 mod backtest;
+mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;

@@ -1,0 +1,268 @@
+//! `candlecast demo`: the whole product on the bundled data, from any directory.
+//!
+//! The four permissive CSVs of `data/` and `configs/tiny.toml` are compiled into
+//! the binary, written under DIR, and then driven through the same subcommands a
+//! user types (parsed by the same clap definitions, so the demo cannot drift from
+//! the CLI): pretrain on all four series, fine-tune on the S&P 500, forecast every
+//! series, score the model against the baselines, backtest the forecast strategy
+//! beside buy-and-hold and an SMA cross on the S&P 500's test window, and link it
+//! all from DIR/index.html.
+
+use crate::args::{Cli, DemoArgs};
+use anyhow::Context;
+use candlecast_gpt::checkpoint::write_atomic;
+use clap::Parser;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The bundled data, as shipped in `data/` (see data/README.md for sources and licences).
+const DATA: [(&str, &[u8]); 4] = [
+    (
+        "btcusd_1h_coinbase_cdd.csv",
+        include_bytes!("../data/btcusd_1h_coinbase_cdd.csv"),
+    ),
+    (
+        "eurusd_1h_ask_gymanytrading.csv",
+        include_bytes!("../data/eurusd_1h_ask_gymanytrading.csv"),
+    ),
+    (
+        "sh600977_5m_kronos.csv",
+        include_bytes!("../data/sh600977_5m_kronos.csv"),
+    ),
+    ("spx_1d_arch.csv", include_bytes!("../data/spx_1d_arch.csv")),
+];
+const TINY: &str = include_str!("../configs/tiny.toml");
+const TARGET: &str = "spx_1d_arch.csv";
+
+/// The tiny config, cut down for `--quick` (a smoke test of every stage, not a
+/// model worth reading).
+fn config(quick: bool) -> anyhow::Result<String> {
+    if !quick {
+        return Ok(TINY.to_string());
+    }
+    let mut t: toml::Table = TINY.parse().context("embedded configs/tiny.toml")?;
+    let set = |t: &mut toml::Table, table: &str, key: &str, v: i64| {
+        if let Some(toml::Value::Table(tab)) = t.get_mut(table) {
+            tab.insert(key.to_string(), toml::Value::Integer(v));
+        }
+    };
+    for (table, steps) in [("train", 40), ("finetune", 10)] {
+        set(&mut t, table, "steps", steps);
+        set(&mut t, table, "eval_every", 10);
+        set(&mut t, table, "warmup_steps", 2);
+        set(&mut t, table, "checkpoint_every", 0);
+        set(&mut t, table, "eval_windows", 32);
+    }
+    Ok(toml::to_string(&t)?)
+}
+
+fn stage(n: usize, total: usize, what: &str) {
+    eprintln!("\n[{n}/{total}] {what}");
+}
+
+/// Runs one subcommand as if typed; a failure names the stage.
+fn sub(argv: &[String]) -> anyhow::Result<()> {
+    let cli =
+        Cli::try_parse_from(std::iter::once("candlecast".to_string()).chain(argv.iter().cloned()))
+            .with_context(|| format!("demo: bad arguments for `candlecast {}`", argv.join(" ")))?;
+    let code = crate::run(cli).with_context(|| format!("`candlecast {}`", argv.join(" ")))?;
+    if code != ExitCode::SUCCESS {
+        anyhow::bail!("`candlecast {}` did not succeed", argv.join(" "));
+    }
+    Ok(())
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let t0 = Instant::now();
+    let out = &args.out;
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() && !args.force {
+        anyhow::bail!(
+            "{} exists and is not empty: pass --force to overwrite, or another --out",
+            out.display()
+        );
+    }
+    let data = out.join("data");
+    std::fs::create_dir_all(&data).with_context(|| s(&data))?;
+    let mut files = Vec::new();
+    for (name, bytes) in DATA {
+        let p = data.join(name);
+        write_atomic(&p, bytes)?;
+        files.push(s(&p));
+    }
+    let cfg = out.join("tiny.toml");
+    write_atomic(&cfg, config(args.quick)?.as_bytes())?;
+    let runs = out.join("runs");
+    let (pre, fine) = (runs.join("pretrain"), runs.join("finetune-spx"));
+    let target = s(&data.join(TARGET));
+    let total = 6;
+    let (samples, horizon) = if args.quick {
+        ("16", "3")
+    } else {
+        ("200", "5")
+    };
+
+    stage(
+        1,
+        total,
+        "pretrain configs/tiny.toml on the four bundled series",
+    );
+    let mut a = vec!["train", "--config", &s(&cfg), "--out", &s(&pre), "--data"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    a.extend(files.iter().cloned());
+    sub(&a)?;
+
+    stage(2, total, "fine-tune on the S&P 500's training part");
+    sub(&[
+        "train".into(),
+        "--config".into(),
+        s(&cfg),
+        "--init".into(),
+        s(&pre),
+        "--data".into(),
+        target.clone(),
+        "--out".into(),
+        s(&fine),
+    ])?;
+
+    stage(
+        3,
+        total,
+        "forecast every series (sample paths through the KV cache)",
+    );
+    let mut a: Vec<String> = ["forecast", "--model"].map(String::from).to_vec();
+    a.extend([
+        s(&pre),
+        "--horizon".into(),
+        horizon.into(),
+        "--samples".into(),
+        samples.into(),
+        "--out".into(),
+        s(&out.join("forecast.csv")),
+        "--input".into(),
+    ]);
+    a.extend(files.iter().cloned());
+    sub(&a)?;
+
+    stage(
+        4,
+        total,
+        "score the model against the baselines on every test part",
+    );
+    let mut a: Vec<String> = ["evaluate", "--model"].map(String::from).to_vec();
+    a.extend([
+        s(&pre),
+        "--out".into(),
+        s(&out.join("scorecard")),
+        "--input".into(),
+    ]);
+    a.extend(files.iter().cloned());
+    sub(&a)?;
+
+    stage(
+        5,
+        total,
+        "backtest the forecast strategy on the S&P 500's test window",
+    );
+    // The fine-tuned model saw the first 80% of the series: trade only after it.
+    let ds =
+        candlecast_data::read_path(&data.join(TARGET), &candlecast_data::ReadOptions::default())?;
+    let spx = ds
+        .panel
+        .series
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("{TARGET}: no series"))?;
+    let split = candlecast_forecast::split_index(spx.len());
+    let from = spx
+        .timestamps()
+        .get(split)
+        .map(|t| t.to_rfc3339())
+        .ok_or_else(|| anyhow::anyhow!("{TARGET}: too short"))?;
+    let strategy = format!("forecast:horizon={horizon},samples={samples},threshold=0.55");
+    let mut a: Vec<String> = ["backtest", "--input"].map(String::from).to_vec();
+    a.extend([
+        target.clone(),
+        "--model".into(),
+        s(&fine),
+        "--strategy".into(),
+        strategy,
+        "--from".into(),
+        from,
+        "--cash".into(),
+        "10000".into(),
+        "--commission".into(),
+        "0.001".into(),
+        "--decide-every".into(),
+        if args.quick { "20" } else { "5" }.into(),
+        "--out".into(),
+        s(&out.join("backtest")),
+    ]);
+    sub(&a)?;
+
+    stage(6, total, "write index.html");
+    write_atomic(&out.join("index.html"), index(args.quick).as_bytes())?;
+
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "\ndemo finished in {:.0} s. Open {}/index.html; everything is under {}:",
+        secs,
+        out.display(),
+        out.display()
+    );
+    for (path, what) in [
+        ("index.html", "links to everything below"),
+        (
+            "runs/pretrain",
+            "the pretrained model (model.safetensors, meta.json, curve.csv)",
+        ),
+        (
+            "runs/finetune-spx",
+            "fine-tuned on the S&P 500's training part",
+        ),
+        (
+            "forecast.csv",
+            "per-step quantiles, mean and P(up) for every series",
+        ),
+        (
+            "scorecard/",
+            "scorecard.md/.json, calibration.csv, evaluate.html",
+        ),
+        (
+            "backtest/",
+            "report.html, stats.json, trades.csv, equity.csv, forecasts.csv",
+        ),
+    ] {
+        println!("  {path:<20} {what}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn index(quick: bool) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>candlecast demo</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:900px}}li{{margin:.4em 0}}</style></head><body>
+<h1>candlecast demo</h1>
+<p>configs/tiny.toml{quick} pretrained on the four bundled series (BTC/USD hourly, EUR/USD hourly,
+an A-share at 5 minutes, the S&amp;P 500 daily), fine-tuned on the S&amp;P 500's first 80%,
+and judged on the rest.</p>
+<ul>
+<li><a href="scorecard/evaluate.html">Scorecard</a>: one-step forecasts against the classical baselines,
+with Diebold-Mariano verdicts and calibration plots (<a href="scorecard/scorecard.md">Markdown</a>,
+<a href="scorecard/scorecard.json">JSON</a>, <a href="scorecard/calibration.csv">PIT histograms</a>).</li>
+<li><a href="backtest/report.html">Backtest report</a>: the forecast strategy on the S&amp;P 500's test
+window beside buy-and-hold and an SMA cross (<a href="backtest/stats.json">stats</a>,
+<a href="backtest/trades.csv">trades</a>, <a href="backtest/equity.csv">equity</a>,
+<a href="backtest/forecasts.csv">forecasts</a>).</li>
+<li><a href="forecast.csv">Forecasts</a> of the next bars of every series (quantiles, mean, P(up)).</li>
+<li>Models: <code>runs/pretrain</code>, <code>runs/finetune-spx</code> (training curves in <code>curve.csv</code>).</li>
+</ul></body></html>
+"#,
+        quick = if quick { " (cut down: --quick)" } else { "" }
+    )
+}

@@ -1,0 +1,86 @@
+use crate::util::{candlecast, stderr, stdout, Dir};
+use std::path::Path;
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| {
+            rec.unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let width = rows[0].len();
+    assert!(
+        rows.iter().all(|row| row.len() == width),
+        "{}: ragged rows",
+        path.display()
+    );
+    rows
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `candlecast demo --quick` runs every stage from an empty directory and leaves
+/// every output file in place and well formed.
+#[test]
+fn quick_demo_writes_every_output() {
+    let dir = Dir::new();
+    let out = dir.path().join("demo");
+    let r = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert!(stdout(&r).contains("demo finished"), "{}", stdout(&r));
+    for run in ["runs/pretrain", "runs/finetune-spx"] {
+        for f in ["model.safetensors", "optimizer.safetensors"] {
+            assert!(out.join(run).join(f).metadata().unwrap().len() > 1000);
+        }
+        assert!(json(&out.join(run).join("meta.json")).is_object());
+        assert!(csv_rows(&out.join(run).join("curve.csv")).len() > 1);
+    }
+    let fc = csv_rows(&out.join("forecast.csv"));
+    assert_eq!(
+        fc[0][..5],
+        ["series", "origin", "step", "timestamp", "mean"]
+    );
+    assert_eq!(fc.len(), 1 + 4 * 3, "4 series x 3 steps");
+    let card = json(&out.join("scorecard/scorecard.json"));
+    assert_eq!(card["series"].as_array().unwrap().len(), 4);
+    assert!(csv_rows(&out.join("scorecard/calibration.csv")).len() > 1);
+    assert!(std::fs::read_to_string(out.join("scorecard/scorecard.md"))
+        .unwrap()
+        .contains("| gpt |"));
+    let stats = json(&out.join("backtest/stats.json"));
+    assert!(stats.is_object());
+    for f in ["trades.csv", "equity.csv", "forecasts.csv"] {
+        assert!(!csv_rows(&out.join("backtest").join(f)).is_empty(), "{f}");
+    }
+    for page in [
+        "index.html",
+        "scorecard/evaluate.html",
+        "backtest/report.html",
+    ] {
+        let html = std::fs::read_to_string(out.join(page)).unwrap();
+        assert!(html.trim_end().ends_with("</html>"), "{page}");
+    }
+    // index.html links to pages that exist.
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for link in index.split("href=\"").skip(1) {
+        let target = &link[..link.find('"').unwrap()];
+        assert!(
+            out.join(target).exists(),
+            "index.html links to missing {target}"
+        );
+    }
+    // A second run into the same folder needs --force.
+    let again = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+}
