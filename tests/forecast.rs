@@ -243,3 +243,58 @@ fn shards_of_a_directory_add_up_to_the_whole_forecast() {
     assert_eq!(r.status.code(), Some(2));
     assert!(stderr(&r).contains("I/N"), "{}", stderr(&r));
 }
+
+/// A run whose meta.json carries another tokenizer (another vocabulary) than its
+/// weights were trained with is refused before anything is written.
+#[test]
+fn a_model_with_another_tokenizer_is_refused() {
+    let (dir, a, _, run) = setup();
+    let cfg16 = dir.write(
+        "c16.toml",
+        format!("[tokenizer]\nreturn_bins = 16\n\n{CONFIG}").replace("steps = 20", "steps = 2"),
+    );
+    let run16 = dir.path().join("run16").display().to_string();
+    let out = candlecast([
+        "train",
+        "--config",
+        &cfg16.display().to_string(),
+        "--data",
+        &a,
+        "--out",
+        &run16,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::copy(
+        std::path::Path::new(&run).join("model.safetensors"),
+        mixed.join("model.safetensors"),
+    )
+    .unwrap();
+    let read = |p: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let mut meta = read(std::path::Path::new(&run).join("meta.json"));
+    meta["extra"]["tokenizer"] =
+        read(std::path::Path::new(&run16).join("meta.json"))["extra"]["tokenizer"].clone();
+    std::fs::write(mixed.join("meta.json"), meta.to_string()).unwrap();
+    let out_path = dir.path().join("never.csv");
+    let r = candlecast([
+        "forecast",
+        "--model",
+        &mixed.display().to_string(),
+        "--input",
+        &a,
+        "--horizon",
+        "3",
+        "--out",
+        &out_path.display().to_string(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        stderr(&r).contains("does not match the tokenizer"),
+        "{}",
+        stderr(&r)
+    );
+    assert!(!out_path.exists());
+}
