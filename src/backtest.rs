@@ -54,7 +54,13 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         Some(t) => full.timestamps().partition_point(|x| *x <= t),
         None => full.len(),
     };
-    let series = full.slice(0..end);
+    let (full_len, covers) = (full.len(), covers(&full));
+    // Cut only when --to cuts: a copy of a long series is not free.
+    let series = if end == full_len {
+        full
+    } else {
+        full.slice(0..end)
+    };
 
     let model = match &args.model {
         Some(dir) if spec.needs_model() => Some(load_model(dir)?),
@@ -65,7 +71,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         None => 0,
     };
     if let Some((_, _, extra)) = &model {
-        if let Some(trained) = trained_bars(extra, &name, &full) {
+        if let Some(trained) = trained_bars(extra, &name, series.symbol.as_deref(), full_len) {
             if from.is_none() {
                 window_start = trained;
                 eprintln!(
@@ -79,10 +85,10 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if window_start >= series.len() {
-        return Err(BacktestError::EmptyWindow(describe_window(
-            &full,
-            args.from.as_deref(),
-            args.to.as_deref(),
+        return Err(BacktestError::EmptyWindow(format!(
+            "no bars from {} to {}; the file covers {covers}",
+            args.from.as_deref().unwrap_or("the start"),
+            args.to.as_deref().unwrap_or("the end"),
         ))
         .into());
     }
@@ -237,19 +243,17 @@ fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
 
 /// How many leading bars of this series the model's training saw, when the run
 /// records training on this very file (same name, symbol and bars).
-fn trained_bars(extra: &RunExtra, name: &str, s: &Series) -> Option<usize> {
+fn trained_bars(extra: &RunExtra, name: &str, symbol: Option<&str>, bars: usize) -> Option<usize> {
     let f = extra
         .data
         .iter()
-        .find(|f| f.file == name && f.symbol == s.symbol && f.bars == s.len())?;
+        .find(|f| f.file == name && f.symbol.as_deref() == symbol && f.bars == bars)?;
     Some((f.bars as f64 * extra.split.fit_fraction).floor() as usize)
 }
 
-fn describe_window(s: &Series, from: Option<&str>, to: Option<&str>) -> String {
+fn covers(s: &Series) -> String {
     format!(
-        "no bars from {} to {}; the file covers {} to {}",
-        from.unwrap_or("the start"),
-        to.unwrap_or("the end"),
+        "{} to {}",
         s.first_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
         s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
     )

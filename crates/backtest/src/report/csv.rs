@@ -6,7 +6,7 @@ use crate::metrics::drawdowns;
 use crate::strategy::Target;
 use candlecast_data::Series;
 use candlecast_forecast::future_timestamps;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 fn field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -26,13 +26,13 @@ fn ts(series: &Series, i: usize) -> String {
 
 /// One row per trade; the trade still open at the end comes last, marked at
 /// the last close, with `status` open.
-pub fn trades(series: &Series, run: &Run) -> String {
-    let mut out = String::from(
-        "entry_time,exit_time,side,size,entry_price,exit_price,pnl,return_pct,commission,entry_bar,exit_bar,status\n",
-    );
+pub fn trades(series: &Series, run: &Run, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(
+        b"entry_time,exit_time,side,size,entry_price,exit_price,pnl,return_pct,commission,entry_bar,exit_bar,status\n",
+    )?;
     let closed = run.trades.iter().map(|t| (t, "closed"));
     for (t, status) in closed.chain(run.open_trade.iter().map(|t| (t, "open"))) {
-        let _ = writeln!(
+        writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{status}",
             ts(series, t.entry_bar),
@@ -46,50 +46,50 @@ pub fn trades(series: &Series, run: &Run) -> String {
             t.commission,
             t.entry_bar,
             t.exit_bar,
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// Per bar of the window: the close, the strategy's equity and drawdown,
 /// buy-and-hold (no costs) from the same start, and the comparison strategies'
 /// equity.
-pub fn equity(r: &Report<'_>) -> String {
+pub fn equity(r: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let run = r.main.run;
     let ws = run.window_start;
-    let mut out = String::from("timestamp,close,equity,drawdown_pct,buy_hold_equity");
+    out.write_all(b"timestamp,close,equity,drawdown_pct,buy_hold_equity")?;
     for e in &r.compare {
-        let _ = write!(out, ",{}", field(&format!("equity_{}", e.spec)));
+        write!(out, ",{}", field(&format!("equity_{}", e.spec)))?;
     }
-    out.push('\n');
+    out.write_all(b"\n")?;
     let dd = drawdowns(&run.equity);
     let bh = super::plot::buy_hold(r.series, run, r.broker.cash);
     let close = r.series.close();
     for (k, &e) in run.equity.iter().enumerate() {
         let i = ws + k;
-        let _ = write!(
+        write!(
             out,
             "{},{},{e},{},{}",
             ts(r.series, i),
             close.get(i).copied().unwrap_or(f64::NAN),
             dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0),
             bh.get(k).copied().unwrap_or(f64::NAN),
-        );
+        )?;
         for c in &r.compare {
-            let _ = write!(out, ",{}", c.run.equity.get(k).copied().unwrap_or(f64::NAN));
+            write!(out, ",{}", c.run.equity.get(k).copied().unwrap_or(f64::NAN))?;
         }
-        out.push('\n');
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 /// Long format, one row per forecast origin and step: the forecast close's mean
 /// and quantiles, P(up over the horizon), the position the rule wanted, and
 /// what actually happened when the data has that bar.
-pub fn forecasts(series: &Series, run: &Run) -> String {
-    let mut out = String::from(
-        "origin,origin_close,step,timestamp,mean,q0.1,q0.5,q0.9,p_up,wanted,wanted_fraction,actual\n",
-    );
+pub fn forecasts(series: &Series, run: &Run, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(
+        b"origin,origin_close,step,timestamp,mean,q0.1,q0.5,q0.9,p_up,wanted,wanted_fraction,actual\n",
+    )?;
     let n = series.len();
     for f in &run.forecasts {
         let (wanted, frac) = match f.wanted {
@@ -116,7 +116,7 @@ pub fn forecasts(series: &Series, run: &Run) -> String {
                     String::new(),
                 )
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "{},{},{},{stamp},{mean},{},{},{},{},{wanted},{frac},{actual}",
                 ts(series, f.origin_bar),
@@ -126,8 +126,8 @@ pub fn forecasts(series: &Series, run: &Run) -> String {
                 q[1],
                 q[2],
                 f.p_up,
-            );
+            )?;
         }
     }
-    out
+    Ok(())
 }

@@ -15,6 +15,8 @@ use crate::metrics::{Metrics, METRICS};
 use candlecast_data::Series;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 /// One strategy's run and its statistics.
@@ -129,37 +131,57 @@ pub fn format_metric(key: &str, v: f64) -> String {
     }
 }
 
-/// Renders every file of the report in memory.
-pub fn render(r: &Report<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, BacktestError> {
-    let stats =
-        serde_json::to_string_pretty(&r.stats_json()).map_err(|e| BacktestError::Output {
-            path: PathBuf::from("stats.json"),
-            message: e.to_string(),
-        })?;
-    let mut files = vec![
-        ("stats.json", stats.into_bytes()),
-        ("trades.csv", csv::trades(r.series, r.main.run).into_bytes()),
-        ("equity.csv", csv::equity(r).into_bytes()),
-    ];
-    if !r.main.run.forecasts.is_empty() {
-        files.push((
-            "forecasts.csv",
-            csv::forecasts(r.series, r.main.run).into_bytes(),
-        ));
-    }
-    files.push(("report.html", html::render(r)?.into_bytes()));
-    Ok(files)
-}
-
 /// Writes the report into `dir`, replacing an earlier report there; refuses a
-/// folder that holds anything else.
+/// folder that holds anything else. Files are rendered one at a time (a long
+/// backtest's equity.csv is large), into the temporary folder.
 pub fn write(dir: &Path, r: &Report<'_>) -> Result<(), BacktestError> {
-    let files = render(r)?;
-    write_files(dir, &files)
+    write_dir(dir, |tmp| {
+        let put = |name: &str, text: String| {
+            let p = tmp.join(name);
+            std::fs::write(&p, text).map_err(BacktestError::io(p))
+        };
+        let stream = |name: &str, f: &dyn Fn(&mut BufWriter<File>) -> std::io::Result<()>| {
+            let p = tmp.join(name);
+            File::create(&p)
+                .and_then(|file| {
+                    let mut w = BufWriter::new(file);
+                    f(&mut w)?;
+                    w.flush()
+                })
+                .map_err(BacktestError::io(p))
+        };
+        let stats =
+            serde_json::to_string_pretty(&r.stats_json()).map_err(|e| BacktestError::Output {
+                path: dir.join("stats.json"),
+                message: e.to_string(),
+            })?;
+        put("stats.json", stats)?;
+        stream("trades.csv", &|w| csv::trades(r.series, r.main.run, w))?;
+        stream("equity.csv", &|w| csv::equity(r, w))?;
+        if !r.main.run.forecasts.is_empty() {
+            stream("forecasts.csv", &|w| {
+                csv::forecasts(r.series, r.main.run, w)
+            })?;
+        }
+        put("report.html", html::render(r)?)
+    })
 }
 
-/// Writes `files` into `dir` through a temporary sibling folder and a rename.
+/// Writes `files` into `dir` the same way.
 pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), BacktestError> {
+    write_dir(dir, |tmp| {
+        files.iter().try_for_each(|(f, bytes)| {
+            let p = tmp.join(f);
+            std::fs::write(&p, bytes).map_err(BacktestError::io(p))
+        })
+    })
+}
+
+/// Runs `fill` on a temporary folder beside `dir`, then renames it to `dir`.
+fn write_dir(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), BacktestError>,
+) -> Result<(), BacktestError> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -194,11 +216,7 @@ pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), Backtest
         std::fs::remove_dir_all(&tmp).map_err(BacktestError::io(&tmp))?;
     }
     std::fs::create_dir(&tmp).map_err(BacktestError::io(&tmp))?;
-    let written = files.iter().try_for_each(|(f, bytes)| {
-        let p = tmp.join(f);
-        std::fs::write(&p, bytes).map_err(BacktestError::io(p))
-    });
-    if let Err(e) = written {
+    if let Err(e) = fill(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
