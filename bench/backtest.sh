@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Backtest speed (issue 7), all in one run on one machine: sma-cross 10/20 with
 # full statistics on the same 1,000,000 seeded one-minute random-walk bars in
-#   candlecast   crates/backtest/examples/sma_bench.rs (best of 5; walk built before timing)
+#   candlecast   crates/backtest/examples/sma_bench.rs (best and median of 5; walk built before timing)
 #   backtesting.py 0.6.6   Backtest(...).run()            (one run)
 #   vectorbt     Portfolio.from_signals(...).stats()      (one run after a small warm-up
 #                                                          run that JIT-compiles numba)

@@ -286,6 +286,8 @@ pub fn run(
     let mut orders: Vec<Order> = Vec::new();
     let mut pending: Option<usize> = None;
     let mut broke = false;
+    // Bars until the next decision (a countdown, not a modulo per bar).
+    let mut until_decision = 0usize;
     for i in 0..n {
         let history = History::new(series, i + 1);
         strategy.observe(&history);
@@ -307,7 +309,12 @@ pub fn run(
             break;
         }
         equity.push(e);
-        if i >= first_decision && (i - first_decision) % every == 0 {
+        let decide = i >= first_decision && {
+            let now = until_decision == 0;
+            until_decision = if now { every - 1 } else { until_decision - 1 };
+            now
+        };
+        if decide {
             let ctx = Context {
                 history,
                 position: b.position(),

@@ -77,8 +77,7 @@ impl Metrics {
             _ => (f64::NAN, f64::NAN),
         };
 
-        let dd = drawdowns(eq);
-        let (max_dd, mean_dd) = max_and_mean_peak(&dd);
+        let (max_dd, mean_dd) = max_and_mean_peak(eq);
 
         let (periods_per_year, period) = annualisation(ts);
         let rets = period_returns(ts, eq, period);
@@ -102,17 +101,18 @@ impl Metrics {
         let nz = |x: f64| if x == 0.0 { f64::NAN } else { x };
 
         // Bars with a position, counting closed trades only (backtesting.py).
-        let mut held = vec![false; n];
+        // Trades come in time order and may share a bar (exit, then entry).
+        let mut held = 0usize;
+        let mut covered_to = 0usize; // bars before this are counted
         for t in &run.trades {
-            let (a, b) = (
-                t.entry_bar.saturating_sub(ws),
-                t.exit_bar.saturating_sub(ws),
-            );
-            for h in held.iter_mut().take(b + 1).skip(a) {
-                *h = true;
+            let a = t.entry_bar.saturating_sub(ws).max(covered_to);
+            let b = t.exit_bar.saturating_sub(ws) + 1;
+            if b > a {
+                held += b - a;
+                covered_to = b;
             }
         }
-        let exposure = held.iter().filter(|&&h| h).count() as f64 / n.max(1) as f64 * 100.0;
+        let exposure = held.min(n) as f64 / n.max(1) as f64 * 100.0;
 
         let bh0 = close.get(run.buy_hold_start).copied().unwrap_or(f64::NAN);
         let bh1 = close.last().copied().unwrap_or(f64::NAN);

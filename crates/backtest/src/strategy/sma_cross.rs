@@ -20,8 +20,9 @@ pub struct RollingMean {
     neg: usize,
     same_run: usize,
     prev: f64,
-    /// The last `window` values, as a ring.
+    /// The last `window` values, as a ring; `slot` is the oldest.
     ring: Vec<f64>,
+    slot: usize,
     seen: usize,
 }
 
@@ -37,13 +38,14 @@ impl RollingMean {
             same_run: 0,
             prev: f64::NAN,
             ring: vec![0.0; window.max(1)],
+            slot: 0,
             seen: 0,
         }
     }
 
     /// Adds `x` and returns the mean of the last `window` values (NaN until there are that many).
     pub fn push(&mut self, x: f64) -> f64 {
-        let slot = self.seen % self.window;
+        let slot = self.slot;
         if self.seen >= self.window {
             let old = self.ring[slot];
             // remove_mean
@@ -75,6 +77,7 @@ impl RollingMean {
         }
         self.prev = x;
         self.ring[slot] = x;
+        self.slot = if slot + 1 == self.window { 0 } else { slot + 1 };
         self.seen += 1;
         // calc_mean
         if self.nobs < self.window {
