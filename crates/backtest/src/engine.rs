@@ -368,6 +368,113 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::{BuyHold, SmaCross};
+    use candlecast_data::{Bar, SourceZone, Timestamp};
+
+    fn series(ohlc: &[(f64, f64)]) -> Series {
+        let bars: Vec<Bar> = ohlc
+            .iter()
+            .enumerate()
+            .map(|(i, &(o, c))| Bar {
+                ts: Timestamp(i as i64 * 86_400_000),
+                open: o,
+                high: o.max(c),
+                low: o.min(c),
+                close: c,
+                volume: 1.0,
+            })
+            .collect();
+        Series::from_bars(None, SourceZone::Utc, &bars).unwrap()
+    }
+
+    /// Always wants the same target.
+    struct Always(Target);
+    impl Strategy for Always {
+        fn name(&self) -> String {
+            "always".into()
+        }
+        fn first_decision(&self) -> usize {
+            0
+        }
+        fn decide(&mut self, _: &Context<'_>) -> Result<Option<Target>, BacktestError> {
+            Ok(Some(self.0))
+        }
+    }
+
+    #[test]
+    fn whole_units_commission_and_marking_by_hand() {
+        let s = series(&[(10.0, 10.0), (10.0, 11.0), (12.0, 12.5)]);
+        let b = BrokerConfig {
+            cash: 1000.0,
+            commission: 0.01,
+            ..Default::default()
+        };
+        let r = run(&s, &mut BuyHold, &b, &RunOptions::default(), &mut |_| {}).unwrap();
+        // Decided at bar 0, filled at bar 1's open: floor(1000 / (10 + 0.1)) = 99 units,
+        // entry commission 99 * 10 * 0.01 = 9.9.
+        assert_eq!(r.fills[0].units, 99.0);
+        assert_eq!(r.fills[0].bar, 1);
+        assert!((r.equity[1] - (1000.0 - 9.9 + 99.0 * 1.0)).abs() < 1e-9);
+        assert!((r.equity[2] - (1000.0 - 9.9 + 99.0 * 2.5)).abs() < 1e-9);
+        assert!(r.trades.is_empty() && r.open_trade.is_some());
+        // Finalize closes at the last bar's open (backtesting.py) and pays the exit commission.
+        let b = BrokerConfig {
+            finalize: true,
+            ..b
+        };
+        let r = run(&s, &mut BuyHold, &b, &RunOptions::default(), &mut |_| {}).unwrap();
+        let t = &r.trades[0];
+        assert_eq!((t.exit_bar, t.exit_price), (2, 12.0));
+        assert!((t.commission - (9.9 + 99.0 * 12.0 * 0.01)).abs() < 1e-9);
+        assert!((r.equity[2] - (1000.0 - 9.9 + 99.0 * 2.0 - 11.88)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shorts_fractional_units_and_costs() {
+        let s = series(&[(100.0, 100.0), (100.0, 90.0), (90.0, 80.0)]);
+        let b = BrokerConfig {
+            cash: 1000.0,
+            units: Units::Fractional,
+            slippage: Some(crate::Cost::Price(1.0)),
+            ..Default::default()
+        };
+        let mut st = Always(Target::Short(0.5));
+        let r = run(&s, &mut st, &b, &RunOptions::default(), &mut |_| {}).unwrap();
+        // Sold at 100 - 1 = 99 with half the equity: 500 / 99 units.
+        let u = 500.0 / 99.0;
+        assert!((r.fills[0].units + u).abs() < 1e-12);
+        assert_eq!(r.fills[0].price, 99.0);
+        assert!((r.equity[1] - (1000.0 + u * 9.0)).abs() < 1e-9);
+        // The same target again closes (bought back at 90 + 1) and reopens (exclusive orders).
+        assert_eq!(r.trades.len(), 1);
+        assert!((r.trades[0].pnl - u * (99.0 - 91.0)).abs() < 1e-9);
+        // Long-only turns the shorts into flat: nothing trades.
+        let opts = RunOptions {
+            allow_short: false,
+            ..Default::default()
+        };
+        let r = run(&s, &mut Always(Target::Short(0.5)), &b, &opts, &mut |_| {}).unwrap();
+        assert!(r.fills.is_empty());
+        assert!(r.orders.iter().all(|o| o.target == Target::Flat));
+    }
+
+    #[test]
+    fn decisions_every_n_bars_from_the_first() {
+        let s = series(&vec![(10.0, 10.0); 30]);
+        let opts = RunOptions {
+            window_start: 3,
+            decide_every: 4,
+            ..Default::default()
+        };
+        let b = BrokerConfig::default();
+        let r = run(&s, &mut Always(Target::Flat), &b, &opts, &mut |_| {}).unwrap();
+        let bars: Vec<usize> = r.orders.iter().map(|o| o.decided_bar).collect();
+        assert_eq!(bars, [3, 7, 11, 15, 19, 23, 27]);
+        assert_eq!(r.equity.len(), 27);
+        let r = run(&s, &mut SmaCross::new(2, 25), &b, &opts, &mut |_| {}).unwrap();
+        assert_eq!(r.first_decision, 25);
+        assert_eq!(r.buy_hold_start, 24);
+    }
 
     #[test]
     fn floordiv_is_pythons() {
