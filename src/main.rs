@@ -14,6 +14,12 @@ mod train;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc keeps freed memory for reuse; glibc's malloc mmaps, zero-fills and unmaps
+/// every large temporary tensor, which cost training 59% of its cycles in page faults
+/// (BENCHMARKS.md, "GPT (issue 5)").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match run(cli) {

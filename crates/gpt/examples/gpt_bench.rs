@@ -37,6 +37,11 @@ use candlecast_gpt::{
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// The allocator the `candlecast` binary uses, so the benchmark measures what users get
+/// (glibc's malloc page-faults on every large temporary; see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PROMPT: usize = 128;
 const NEW: usize = 128;
 const SEQ: usize = 256;
