@@ -1,8 +1,9 @@
 //! Multi-head causal self-attention that keeps its keys and values in a [`KvCache`].
 
 use crate::cache::KvCache;
+use crate::causal_softmax::causal_softmax;
 use crate::config::GptConfig;
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
 #[derive(Debug, Clone)]
@@ -28,15 +29,9 @@ impl CausalSelfAttention {
         })
     }
 
-    /// `x` holds the new positions only; earlier ones come from `cache[layer]`.
-    /// `mask` is `(T, past + T)` with `-inf` above the causal diagonal, `None` for one token.
-    pub fn forward(
-        &self,
-        x: &Tensor,
-        mask: Option<&Tensor>,
-        cache: &mut KvCache,
-        layer: usize,
-    ) -> Result<Tensor> {
+    /// `x` holds the new positions only; earlier ones come from `cache[layer]`. New
+    /// position `i` attends to every cached position and to new positions `..= i`.
+    pub fn forward(&self, x: &Tensor, cache: &mut KvCache, layer: usize) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         // 1. Project and split heads: (B, T, d) -> (B, H, T, hd).
         let heads = |lin: &Linear| -> Result<Tensor> {
@@ -48,14 +43,10 @@ impl CausalSelfAttention {
         let (q, k, v) = (heads(&self.q)?, heads(&self.k)?, heads(&self.v)?);
         // 2. Only this step's K and V are computed; the cache supplies the past.
         let (k, v) = cache.append(layer, &k, &v)?;
-        // 3. Scaled scores (B, H, T, past+T), future positions masked out.
+        // 3. Attention weights (B, H, T, past+T): scores scaled, future positions masked
+        //    out and softmax taken in one fused pass (one backward pass too).
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        let att = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let att = causal_softmax(&q.matmul(&k.t()?)?, scale)?;
         // 4. Weighted values, heads concatenated back in order: (B, T, d).
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.o.forward(&y)

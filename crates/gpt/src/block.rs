@@ -57,23 +57,17 @@ impl Block {
         })
     }
 
-    pub fn forward(
-        &self,
-        x: &Tensor,
-        mask: Option<&Tensor>,
-        cache: &mut KvCache,
-        layer: usize,
-    ) -> Result<Tensor> {
+    pub fn forward(&self, x: &Tensor, cache: &mut KvCache, layer: usize) -> Result<Tensor> {
         match self.norm {
             Norm::Post => {
                 let x = self
                     .ln1
-                    .forward(&(x + self.attn.forward(x, mask, cache, layer)?)?)?;
+                    .forward(&(x + self.attn.forward(x, cache, layer)?)?)?;
                 self.ln2.forward(&(&x + self.ffn.forward(&x)?)?)
             }
             Norm::Pre => {
                 let h = self.ln1.forward(x)?;
-                let x = (x + self.attn.forward(&h, mask, cache, layer)?)?;
+                let x = (x + self.attn.forward(&h, cache, layer)?)?;
                 let h = self.ln2.forward(&x)?;
                 &x + self.ffn.forward(&h)?
             }

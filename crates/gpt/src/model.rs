@@ -166,10 +166,9 @@ impl Gpt {
             .tok_emb
             .forward(tokens)?
             .broadcast_add(&self.pos_emb.forward(&positions)?)?; // (B, T, d)
-        let mask = causal_mask(t, pos, device)?;
         let mut x = x;
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x, mask.as_ref(), cache, i)?;
+            x = block.forward(&x, cache, i)?;
         }
         if let Some(ln) = &self.ln_f {
             x = ln.forward(&x)?;
@@ -180,17 +179,4 @@ impl Gpt {
     pub fn new_cache(&self) -> KvCache {
         KvCache::with_capacity(self.cfg.n_layer, self.cfg.max_ctx)
     }
-}
-
-/// `(T, past + T)`: 0 where query `past + i` may see key `j` (j <= past + i), -inf after.
-/// `None` for a single token, which may see everything cached.
-fn causal_mask(t: usize, past: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
-    if t == 1 {
-        return Ok(None);
-    }
-    let total = past + t;
-    let m: Vec<f32> = (0..t)
-        .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
-    Tensor::from_vec(m, (t, total), device).map(Some)
 }
