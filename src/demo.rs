@@ -198,6 +198,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "10000".into(),
         "--commission".into(),
         "0.001".into(),
+        // Close what is open on the last bar, so every strategy's trades are counted.
+        "--finalize".into(),
         "--decide-every".into(),
         if args.quick { "20" } else { "5" }.into(),
         "--out".into(),

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const META_FILE: &str = "meta.json";
+/// The best-validation weights of an unfinished run (a finished run's model file
+/// holds them, and this file is removed).
+pub const BEST_FILE: &str = "best.safetensors";
 /// Bumped when the layout of a checkpoint changes.
 pub const CHECKPOINT_VERSION: u32 = 1;
 
@@ -85,6 +88,18 @@ pub fn save(dir: &Path, trainer: &Trainer, extra: &serde_json::Value) -> Result<
     };
     save_tensors(&dir.join(MODEL_FILE), &weights)?;
     save_tensors(&dir.join(OPTIMIZER_FILE), &trainer.opt.state())?;
+    let best_path = dir.join(BEST_FILE);
+    match &trainer.best {
+        Some(best) if !trainer.state.finished(&trainer.cfg) => save_tensors(&best_path, best)?,
+        _ => {
+            if best_path.exists() {
+                std::fs::remove_file(&best_path).map_err(|source| GptError::Io {
+                    path: best_path.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+    }
     let meta = Meta {
         version: CHECKPOINT_VERSION,
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -204,6 +219,10 @@ pub fn load_trainer(
                 .load_state(state, meta.state.step)
                 .map_err(|e| ck_err(&opt_path, e.to_string()))?;
             trainer.state = meta.state.clone();
+            let best_path = dir.join(BEST_FILE);
+            if best_path.exists() {
+                trainer.best = Some(load_tensors(&best_path, meta.model.n_params(), device)?);
+            }
             Ok((trainer, meta))
         }
     }

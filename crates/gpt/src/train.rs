@@ -10,6 +10,7 @@ use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// The `[train]` (or `[finetune]`) table of a config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +129,10 @@ pub struct Trainer {
     pub opt: AdamW,
     pub cfg: TrainConfig,
     pub state: TrainState,
+    /// The weights at the best validation loss so far. Early stopping stops
+    /// *after* `patience` evaluations without improvement, so the last weights
+    /// are the overfitted ones: a finished run ends with these restored.
+    pub best: Option<HashMap<String, Tensor>>,
 }
 
 /// What the caller hears after each step (for a progress bar) and at checkpoints.
@@ -148,7 +153,38 @@ impl Trainer {
             opt,
             cfg,
             state,
+            best: None,
         })
+    }
+
+    /// Copies of every variable, by name.
+    pub fn weights(&self) -> Result<HashMap<String, Tensor>> {
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+        data.iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
+            .collect()
+    }
+
+    /// Sets the variables to the best-validation weights, if there are any.
+    pub fn restore_best(&mut self) -> Result<()> {
+        let Some(best) = &self.best else {
+            return Ok(());
+        };
+        let data = self
+            .varmap
+            .data()
+            .lock()
+            .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+        for (name, var) in data.iter() {
+            if let Some(t) = best.get(name) {
+                var.set(t)?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs until `steps` or early stopping; `on` hears every step and is asked to
@@ -197,6 +233,7 @@ impl Trainer {
                     if self.state.best_val.is_none_or(|b| v < b) {
                         self.state.best_val = Some(v);
                         self.state.evals_since_best = 0;
+                        self.best = Some(self.weights()?);
                     } else {
                         self.state.evals_since_best += 1;
                         if self.cfg.patience > 0 && self.state.evals_since_best >= self.cfg.patience
@@ -210,7 +247,10 @@ impl Trainer {
             self.state.curve.push(point);
             let periodic =
                 self.cfg.checkpoint_every > 0 && self.state.step % self.cfg.checkpoint_every == 0;
-            if periodic || self.state.finished(&self.cfg) {
+            if self.state.finished(&self.cfg) {
+                self.restore_best()?;
+                on(Event::Checkpoint(self))?;
+            } else if periodic {
                 on(Event::Checkpoint(self))?;
             }
         }

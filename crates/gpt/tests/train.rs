@@ -111,6 +111,69 @@ fn loss_falls_well_below_the_unigram_entropy() {
     assert!(before > 2.2 && after < 1.2, "{before} -> {after}");
 }
 
+/// A run ends with the weights of its best validation loss, not its last ones,
+/// and a run resumed after the best keeps that best.
+#[test]
+fn a_finished_run_keeps_its_best_validation_weights() {
+    let d = data();
+    let make = || {
+        let mut t = trainer(60);
+        t.cfg.lr = 3e-2;
+        t.cfg.min_lr = 3e-2;
+        t.cfg.eval_every = 5;
+        t
+    };
+    let mut t = make();
+    t.run(&d, |_| Ok(())).unwrap();
+    let vals: Vec<f64> = t.state.curve.iter().filter_map(|p| p.val_loss).collect();
+    let best = t.state.best_val.unwrap();
+    let last = *vals.last().unwrap();
+    // The setting is chosen so that the last evaluation is not the best one.
+    assert!(last > best + 1e-4, "last {last} best {best}: {vals:?}");
+    let now = t.eval(&t.val_windows(&d)).unwrap().unwrap();
+    assert!(
+        (now - best).abs() < 1e-6,
+        "final weights give {now}, best was {best}"
+    );
+    // Interrupted after the best (at a checkpoint), resumed: same final bytes.
+    let tmp = tempdir();
+    let (a, c) = (tmp.join("a"), tmp.join("c"));
+    let extra = serde_json::json!({});
+    let best_step = t
+        .state
+        .curve
+        .iter()
+        .find(|p| p.val_loss == Some(best))
+        .unwrap()
+        .step;
+    let mut full = make();
+    full.run(&d, |e| match e {
+        Event::Checkpoint(t) => checkpoint::save(&a, t, &extra),
+        Event::Step(_) => Ok(()),
+    })
+    .unwrap();
+    assert!(!a.join(checkpoint::BEST_FILE).exists());
+    let mut part = make();
+    part.cfg.checkpoint_every = best_step + 5;
+    let r = part.run(&d, |e| match e {
+        Event::Checkpoint(t) => {
+            checkpoint::save(&c, t, &extra)?;
+            Err(candlecast_gpt::GptError::Config("interrupted".into()))
+        }
+        Event::Step(_) => Ok(()),
+    });
+    assert!(r.is_err() && c.join(checkpoint::BEST_FILE).exists());
+    let (mut resumed, _) = checkpoint::load_trainer(&c, None, &Device::Cpu).unwrap();
+    resumed.cfg.checkpoint_every = 0;
+    resumed
+        .run(&d, |e| match e {
+            Event::Checkpoint(t) => checkpoint::save(&c, t, &extra),
+            Event::Step(_) => Ok(()),
+        })
+        .unwrap();
+    assert_eq!(bytes(&a), bytes(&c));
+}
+
 fn bytes(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     (
         std::fs::read(dir.join(MODEL_FILE)).unwrap(),
