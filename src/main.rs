@@ -20,7 +20,21 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option `purge_delay` (the same value in its v2 and v3 C headers, which
+/// keep option numbers stable).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Never return freed memory to the OS: a training step frees and reallocates the same
+/// large tensors every few seconds, and mimalloc's default (purge after 1 s) made each
+/// step page-fault them in again (5-8 s of system time per 8 steps, against 0.7 s).
+fn keep_freed_memory() {
+    // SAFETY: sets one integer option; called first thing in `main`, before any other
+    // thread exists (`mi_option_set` is not thread-safe).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = args::Cli::parse();
     match run(cli) {
         Ok(code) => code,
