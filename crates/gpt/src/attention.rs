@@ -3,8 +3,9 @@
 use crate::cache::KvCache;
 use crate::causal_softmax::causal_softmax;
 use crate::config::GptConfig;
+use crate::linear::{linear, Linear};
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 #[derive(Debug, Clone)]
 pub struct CausalSelfAttention {

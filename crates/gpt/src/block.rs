@@ -5,8 +5,9 @@ use crate::attention::CausalSelfAttention;
 use crate::cache::KvCache;
 use crate::config::{Activation, GptConfig, Norm};
 use crate::layer_norm::LayerNorm;
+use crate::linear::{linear, Linear};
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// Linear(d, d_ff) -> activation -> Linear(d_ff, d).
 #[derive(Debug, Clone)]

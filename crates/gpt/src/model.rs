@@ -5,9 +5,10 @@ use crate::cache::KvCache;
 use crate::config::GptConfig;
 use crate::error::{GptError, Result};
 use crate::layer_norm::LayerNorm;
+use crate::linear::{add_rows, linear_b, Linear};
 use crate::rng::Rng;
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{embedding, linear_b, Embedding, Linear, VarBuilder, VarMap};
+use candle_nn::{embedding, Embedding, VarBuilder, VarMap};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -162,10 +163,10 @@ impl Gpt {
         }
         let device = tokens.device();
         let positions = Tensor::arange(pos as u32, (pos + t) as u32, device)?;
-        let x = self
-            .tok_emb
-            .forward(tokens)?
-            .broadcast_add(&self.pos_emb.forward(&positions)?)?; // (B, T, d)
+        let x = add_rows(
+            &self.tok_emb.forward(tokens)?,
+            &self.pos_emb.forward(&positions)?,
+        )?; // (B, T, d)
         let mut x = x;
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(&x, cache, i)?;

@@ -4,7 +4,7 @@
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Module;
-use candlecast_gpt::{causal_softmax, causal_softmax_composite, layer_norm_composite};
+use candlecast_gpt::{add_rows, causal_softmax, causal_softmax_composite, layer_norm_composite};
 use candlecast_gpt::{LayerNorm, Rng};
 
 fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Tensor {
@@ -191,6 +191,39 @@ fn layer_norm_gradient_matches_finite_differences() {
                 "tensor {which} element {i}: analytic {} numeric {numeric}",
                 analytic[i]
             );
+        }
+    }
+}
+
+#[test]
+fn add_rows_matches_broadcast_add_values_and_gradients() {
+    let mut rng = Rng::new(15);
+    for (xs, rs) in [
+        (vec![70, 9], vec![9]),
+        (vec![3, 5, 4], vec![5, 4]),
+        (vec![2, 3], vec![2, 3]),
+    ] {
+        let x = Var::from_tensor(&randn(&mut rng, &xs, 1.0)).unwrap();
+        let r = Var::from_tensor(&randn(&mut rng, &rs, 1.0)).unwrap();
+        let w = randn(&mut rng, &xs, 1.0);
+        let fused = add_rows(x.as_tensor(), r.as_tensor()).unwrap();
+        let reference = x.as_tensor().broadcast_add(r.as_tensor()).unwrap();
+        assert_eq!(flat(&fused), flat(&reference), "{xs:?} + {rs:?}");
+        let gf = (&fused * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let gr = (&reference * &w)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &r] {
+            let diff = max_abs_diff(gf.get(v).unwrap(), gr.get(v).unwrap());
+            assert!(diff < 1e-5, "{xs:?} + {rs:?}: {diff}");
         }
     }
 }
