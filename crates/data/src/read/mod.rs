@@ -6,6 +6,7 @@
 //! vectors that become the [`Series`] without another copy.
 
 mod columns;
+mod parallel;
 mod sniff;
 mod time;
 
@@ -18,11 +19,10 @@ use crate::error::{ColumnRef, DataError, Problem};
 use crate::series::{Panel, Series, SourceZone};
 use columns::{Layout, TsSource};
 use sniff::Dialect;
-use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use time::{Shape, Stamp};
 
 /// Bytes read up front for sniffing.
@@ -111,8 +111,17 @@ pub struct Dataset {
     pub repairs: Vec<RepairDone>,
 }
 
-/// Reads a CSV file.
+/// Reads a CSV file. Large files are parsed on several threads (see
+/// [`parallel`]); the result, problems and line numbers are those of one pass.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
+    read_path_split(path, opts, &parallel::Split::auto())
+}
+
+fn read_path_split(
+    path: &Path,
+    opts: &ReadOptions,
+    split: &parallel::Split,
+) -> Result<Dataset, DataError> {
     let name = path.display().to_string();
     let io = |err| DataError::Io {
         path: name.clone(),
@@ -127,20 +136,32 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> 
     let whole = prefix.len() < PREFIX_BYTES;
     let dialect =
         sniff::sniff(&prefix, whole, opts.delimiter).map_err(|p| DataError::one(&name, p))?;
-    drop(prefix);
-    file.seek(SeekFrom::Start(dialect.data_offset as u64))
-        .map_err(io)?;
-    let remaining = file
-        .metadata()
-        .map_or(0, |m| m.len() as usize)
-        .saturating_sub(dialect.data_offset);
-    read_table(
-        &name,
-        std::io::BufReader::with_capacity(256 << 10, file),
-        &dialect,
+    let (layout, notes) = prepare(&name, &dialect, opts)?;
+    let file_len = file.metadata().map_or(0, |m| m.len());
+    let ctx = parallel::Ctx {
+        name: &name,
+        path,
+        dialect: &dialect,
+        layout: &layout,
         opts,
-        remaining,
-    )
+    };
+    let scanned = match parallel::scan_file(&ctx, &file, prefix, file_len, split)? {
+        Some(scanned) => scanned,
+        None => {
+            file.seek(SeekFrom::Start(dialect.data_offset as u64))
+                .map_err(io)?;
+            let remaining = (file_len as usize).saturating_sub(dialect.data_offset);
+            scan_all(
+                &name,
+                std::io::BufReader::with_capacity(256 << 10, file),
+                &dialect,
+                &layout,
+                opts,
+                remaining,
+            )?
+        }
+    };
+    finish(&name, &dialect, opts, &layout, notes, scanned)
 }
 
 /// Reads CSV text held in memory; `name` stands for the path in messages.
@@ -152,8 +173,10 @@ pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Datase
         opts.delimiter,
     )
     .map_err(|p| DataError::one(name, p))?;
+    let (layout, notes) = prepare(name, &dialect, opts)?;
     let rest = bytes.get(dialect.data_offset..).unwrap_or_default();
-    read_table(name, rest, &dialect, opts, rest.len())
+    let scanned = scan_all(name, rest, &dialect, &layout, opts, rest.len())?;
+    finish(name, &dialect, opts, &layout, notes, scanned)
 }
 
 /// Problems found so far: the first `max` kept, all counted.
@@ -164,6 +187,14 @@ struct Problems {
 }
 
 impl Problems {
+    fn new(max: usize) -> Problems {
+        Problems {
+            list: Vec::new(),
+            total: 0,
+            max: max.max(1),
+        }
+    }
+
     fn push(&mut self, p: Problem) {
         self.total += 1;
         if self.list.len() < self.max {
@@ -183,7 +214,34 @@ struct Rows {
     close: Vec<f64>,
     volume: Vec<f64>,
     symbol: Vec<u32>,
-    line: Vec<u64>,
+    /// The line of each row, as runs of consecutive lines.
+    line: LineMap,
+}
+
+/// Row index to line number, stored as the rows where the line does not follow
+/// the row before (the first row, and rows after blank lines or refused rows)
+/// with their lines: a clean file needs one entry, not one per row.
+#[derive(Default)]
+struct LineMap {
+    runs: Vec<(usize, u64)>,
+}
+
+impl LineMap {
+    /// Row `row` (the next one) is on `line`.
+    fn push(&mut self, row: usize, line: u64) {
+        match self.runs.last() {
+            Some(&(r0, l0)) if l0 + (row - r0) as u64 == line => {}
+            _ => self.runs.push((row, line)),
+        }
+    }
+
+    fn get(&self, row: usize) -> u64 {
+        let i = self.runs.partition_point(|&(r0, _)| r0 <= row);
+        match i.checked_sub(1).and_then(|i| self.runs.get(i)) {
+            Some(&(r0, l0)) => l0 + (row - r0) as u64,
+            None => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +261,7 @@ impl Rows {
             close: Vec::with_capacity(n),
             volume: Vec::with_capacity(n),
             symbol: Vec::with_capacity(if symbols { n } else { 0 }),
-            line: Vec::with_capacity(n),
+            line: LineMap::default(),
         }
     }
 }
@@ -221,17 +279,32 @@ fn unpack_year_last(v: i64) -> (u8, u8, i32, i64) {
     )
 }
 
-/// Stops a runaway line before the csv crate buffers it whole.
-struct LineGuard<R> {
+/// Stops a runaway line before the csv crate buffers it whole; counts lines.
+struct LineGuard<'w, R> {
     inner: R,
     run: usize,
+    /// Line number of the next byte.
     line: u64,
-    tripped: Rc<Cell<Option<u64>>>,
+    /// The line that ran over [`MAX_LINE_BYTES`].
+    tripped: Option<u64>,
+    /// Set when quotes are not allowed (a parallel part): a `"` anywhere, here or
+    /// in another part, stops the read with `aborted`.
+    watch: Option<&'w AtomicBool>,
+    aborted: bool,
 }
 
-impl<R: Read> Read for LineGuard<R> {
+impl<R: Read> Read for LineGuard<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if let Some(flag) = self.watch {
+            if memchr::memchr(b'"', &buf[..n]).is_some() {
+                flag.store(true, Ordering::Relaxed);
+            }
+            if flag.load(Ordering::Relaxed) {
+                self.aborted = true;
+                return Err(std::io::Error::other("a quote: parallel read abandoned"));
+            }
+        }
         let mut last = 0;
         for p in memchr::memchr_iter(b'\n', &buf[..n]) {
             if self.run + (p - last) > MAX_LINE_BYTES {
@@ -243,7 +316,7 @@ impl<R: Read> Read for LineGuard<R> {
         }
         self.run += n - last;
         if self.run > MAX_LINE_BYTES {
-            self.tripped.set(Some(self.line));
+            self.tripped = Some(self.line);
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "line too long",
@@ -253,15 +326,47 @@ impl<R: Read> Read for LineGuard<R> {
     }
 }
 
-/// `remaining_bytes` (the data after the header) sizes the column vectors up front,
-/// from the sampled line length, so they do not regrow and copy.
-fn read_table<R: Read>(
+/// The csv reader every scan uses.
+fn csv_reader<R: Read>(delimiter: u8, input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        // `\n` only: with CRLF the csv crate numbers lines one short after the
+        // first record; the `\r` left in the last field is trimmed as white space.
+        // Fields are trimmed here, not by the csv crate, whose trimming allocates a
+        // record per row (a fifth of the read time).
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(256 << 10)
+        .from_reader(input)
+}
+
+/// Column `i` (0-based) as messages name it.
+fn column(layout: &Layout, i: usize) -> Option<ColumnRef> {
+    Some(ColumnRef {
+        index: i + 1,
+        name: layout.name(i),
+    })
+}
+
+fn ts_column(layout: &Layout) -> usize {
+    match layout.ts {
+        TsSource::Single(i) | TsSource::Split { date: i, .. } => i,
+    }
+}
+
+/// Column vector capacity for `bytes` of data, from the sampled line length.
+fn expected_rows(bytes: usize, dialect: &Dialect) -> usize {
+    (bytes / dialect.line_bytes.max(8) + 16).min(1 << 24)
+}
+
+/// The column layout (from `--columns`, the header or the default order) and the
+/// notes it brings.
+fn prepare(
     name: &str,
-    input: R,
     dialect: &Dialect,
     opts: &ReadOptions,
-    remaining_bytes: usize,
-) -> Result<Dataset, DataError> {
+) -> Result<(Layout, Vec<String>), DataError> {
     let mut notes = Vec::new();
     let layout = match (&opts.columns, &dialect.header) {
         (Some(roles), header) => {
@@ -294,85 +399,86 @@ fn read_table<R: Read>(
     if !layout.ignored.is_empty() {
         notes.push(format!("ignored column(s): {}", layout.ignored.join(", ")));
     }
+    Ok((layout, notes))
+}
 
-    let tripped = Rc::new(Cell::new(None));
-    let guard = LineGuard {
-        inner: input,
-        run: 0,
-        line: dialect.data_line,
-        tripped: tripped.clone(),
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(dialect.delimiter)
-        .flexible(true)
-        // `\n` only: with CRLF the csv crate numbers lines one short after the
-        // first record; the `\r` left in the last field is trimmed as white space.
-        // Fields are trimmed here, not by the csv crate, whose trimming allocates a
-        // record per row (a fifth of the read time).
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(256 << 10)
-        .from_reader(guard);
-    let line_base = dialect.data_line - 1;
-    let col = |i: usize| {
-        Some(ColumnRef {
-            index: i + 1,
-            name: layout.name(i),
-        })
-    };
+/// The row-by-row parse shared by every reader, with the state that crosses rows.
+/// `shape` and `kind` are set once, by the first row that decides them, and never
+/// change after: a later part of a file can start from them (see [`parallel`]).
+struct Scanner<'a> {
+    layout: &'a Layout,
+    ts_col: usize,
+    fields: [(usize, BarField); 4],
+    /// The timestamp shape and the line of the first row it was recognised on.
+    shape: Option<(Shape, u64)>,
+    /// Zone or not, and the line of the first timestamp that parsed.
+    kind: Option<(StampKind, u64)>,
+    /// The offset of the first timestamp with a zone.
+    first_offset: Option<i32>,
+    symbols: HashMap<Vec<u8>, u32>,
+    ts_buf: String,
+}
 
-    let mut problems = Problems {
-        list: Vec::new(),
-        total: 0,
-        max: opts.max_problems.max(1),
-    };
-    let expected = (remaining_bytes / dialect.line_bytes.max(8) + 16).min(1 << 24);
-    let mut rows = Rows::with_capacity(expected, layout.symbol.is_some());
-    let mut symbols: HashMap<Vec<u8>, u32> = HashMap::new();
-    let mut shape: Option<(Shape, u64)> = match &opts.date_format {
-        Some(DateFormat::Strftime(p)) => Some((Shape::Strftime(p.clone()), 0)),
-        _ => None,
-    };
-    let mut kind: Option<(StampKind, u64)> = None;
-    let mut first_offset: Option<i32> = None;
-    let mut ts_buf = String::new();
-    let mut rec = csv::ByteRecord::new();
-    let ts_col = match layout.ts {
-        TsSource::Single(i) | TsSource::Split { date: i, .. } => i,
-    };
-    let fields = [
-        (layout.open, BarField::Open),
-        (layout.high, BarField::High),
-        (layout.low, BarField::Low),
-        (layout.close, BarField::Close),
-    ];
+/// What a scan found: the rows, the problems and the state the later steps need.
+struct Scanned {
+    rows: Rows,
+    problems: Problems,
+    kind: Option<(StampKind, u64)>,
+    first_offset: Option<i32>,
+    symbols: HashMap<Vec<u8>, u32>,
+}
 
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                if let Some(line) = tripped.get() {
-                    problems.push(sniff::too_long(line));
-                    break;
-                }
-                match e.into_kind() {
-                    csv::ErrorKind::Io(err) => {
-                        return Err(DataError::Io {
-                            path: name.to_string(),
-                            err,
-                        })
-                    }
-                    other => {
-                        problems.push(Problem::file(format!("unreadable CSV: {other:?}")));
-                        break;
-                    }
-                }
-            }
+/// How a scan of one stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanEnd {
+    /// Read to the end; `newlines` counts the line ends seen.
+    Done { newlines: u64 },
+    /// Stopped at a problem that ends the read (a runaway line, unreadable CSV).
+    Stopped,
+    /// A quote in a parallel part (see [`LineGuard::watch`]).
+    Aborted,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(layout: &'a Layout, opts: &ReadOptions) -> Scanner<'a> {
+        Scanner {
+            layout,
+            ts_col: ts_column(layout),
+            fields: [
+                (layout.open, BarField::Open),
+                (layout.high, BarField::High),
+                (layout.low, BarField::Low),
+                (layout.close, BarField::Close),
+            ],
+            shape: match &opts.date_format {
+                Some(DateFormat::Strftime(p)) => Some((Shape::Strftime(p.clone()), 0)),
+                _ => None,
+            },
+            kind: None,
+            first_offset: None,
+            symbols: HashMap::new(),
+            ts_buf: String::new(),
         }
-        let line = line_base + rec.position().map_or(0, |p| p.line());
+    }
+
+    fn into_scanned(self, rows: Rows, problems: Problems) -> Scanned {
+        Scanned {
+            rows,
+            problems,
+            kind: self.kind,
+            first_offset: self.first_offset,
+            symbols: self.symbols,
+        }
+    }
+
+    /// Parses and checks one record found on `line`: a good row goes to `rows`, a
+    /// bad one only to `problems`.
+    fn row(&mut self, rec: &csv::ByteRecord, line: u64, rows: &mut Rows, problems: &mut Problems) {
+        let layout = self.layout;
+        let col = |i: usize| column(layout, i);
+        let fields = &self.fields;
         if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
-            continue; // a blank line (`\r` only, in CRLF files)
+            return; // a blank line (`\r` only, in CRLF files)
         }
         if rec.len() != layout.ncols {
             problems.push(Problem::at(
@@ -384,7 +490,7 @@ fn read_table<R: Read>(
                     layout.ncols
                 ),
             ));
-            continue;
+            return;
         }
         let before = problems.total;
 
@@ -392,16 +498,16 @@ fn read_table<R: Read>(
         let text = match layout.ts {
             TsSource::Single(i) => std::str::from_utf8(rec[i].trim_ascii()).ok(),
             TsSource::Split { date, time } => {
-                ts_buf.clear();
+                self.ts_buf.clear();
                 match (
                     std::str::from_utf8(rec[date].trim_ascii()),
                     std::str::from_utf8(rec[time].trim_ascii()),
                 ) {
                     (Ok(d), Ok(t)) => {
-                        ts_buf.push_str(d);
-                        ts_buf.push(' ');
-                        ts_buf.push_str(t);
-                        Some(ts_buf.as_str())
+                        self.ts_buf.push_str(d);
+                        self.ts_buf.push(' ');
+                        self.ts_buf.push_str(t);
+                        Some(self.ts_buf.as_str())
                     }
                     _ => None,
                 }
@@ -411,10 +517,10 @@ fn read_table<R: Read>(
             None => Err("not valid UTF-8".to_string()),
             Some("") => Err("empty timestamp".to_string()),
             Some(t) => {
-                if shape.is_none() {
-                    shape = time::detect(t).map(|s| (s, line));
+                if self.shape.is_none() {
+                    self.shape = time::detect(t).map(|s| (s, line));
                 }
-                match &shape {
+                match &self.shape {
                     None => Err(format!(
                         "unrecognised timestamp '{t}': accepted are ISO 8601, M/D/YYYY, DD.MM.YYYY, YYYYMMDD HHMMSS and epoch seconds/milliseconds, or give --date-format"
                     )),
@@ -435,15 +541,15 @@ fn read_table<R: Read>(
                         utc_ms,
                         offset_secs,
                     } => {
-                        first_offset.get_or_insert(offset_secs);
+                        self.first_offset.get_or_insert(offset_secs);
                         (StampKind::Aware, utc_ms)
                     }
                     Stamp::YearLast { a, b, year, tod_ms } => {
                         (StampKind::YearLast, pack_year_last(a, b, year, tod_ms))
                     }
                 };
-                match kind {
-                    None => kind = Some((k, line)),
+                match self.kind {
+                    None => self.kind = Some((k, line)),
                     Some((k0, l0)) if k0 != k => {
                         let what = |k| {
                             if k == StampKind::Aware {
@@ -454,7 +560,7 @@ fn read_table<R: Read>(
                         };
                         problems.push(Problem::at(
                             line,
-                            col(ts_col),
+                            col(self.ts_col),
                             format!(
                                 "mixed date formats: this timestamp is {}, line {l0}'s is {}",
                                 what(k),
@@ -467,7 +573,7 @@ fn read_table<R: Read>(
                 v
             }
             Err(msg) => {
-                problems.push(Problem::at(line, col(ts_col), msg));
+                problems.push(Problem::at(line, col(self.ts_col), msg));
                 0
             }
         };
@@ -505,17 +611,17 @@ fn read_table<R: Read>(
                 if s.is_empty() {
                     problems.push(Problem::at(line, col(i), "empty symbol"));
                     0
-                } else if let Some(&id) = symbols.get(s) {
+                } else if let Some(&id) = self.symbols.get(s) {
                     id
                 } else {
-                    let id = symbols.len() as u32;
-                    symbols.insert(s.to_vec(), id);
+                    let id = self.symbols.len() as u32;
+                    self.symbols.insert(s.to_vec(), id);
                     id
                 }
             }
         };
         if problems.total > before {
-            continue;
+            return;
         }
         rows.ts.push(raw_ts);
         rows.open.push(v[0]);
@@ -526,8 +632,116 @@ fn read_table<R: Read>(
         if layout.symbol.is_some() {
             rows.symbol.push(sym);
         }
-        rows.line.push(line);
+        rows.line.push(rows.ts.len() - 1, line);
     }
+}
+
+/// Reads every record of `input` through `sc`. The first line of `input` is line
+/// `line_base + 1`. `watch`: see [`LineGuard::watch`].
+#[allow(clippy::too_many_arguments)]
+fn scan<R: Read>(
+    name: &str,
+    input: R,
+    delimiter: u8,
+    line_base: u64,
+    watch: Option<&AtomicBool>,
+    sc: &mut Scanner<'_>,
+    rows: &mut Rows,
+    problems: &mut Problems,
+) -> Result<ScanEnd, DataError> {
+    let guard = LineGuard {
+        inner: input,
+        run: 0,
+        line: line_base + 1,
+        tripped: None,
+        watch,
+        aborted: false,
+    };
+    let mut rdr = csv_reader(delimiter, guard);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let guard = rdr.get_ref();
+                if guard.aborted {
+                    return Ok(ScanEnd::Aborted);
+                }
+                if let Some(line) = guard.tripped {
+                    problems.push(sniff::too_long(line));
+                    return Ok(ScanEnd::Stopped);
+                }
+                match e.into_kind() {
+                    csv::ErrorKind::Io(err) => {
+                        return Err(DataError::Io {
+                            path: name.to_string(),
+                            err,
+                        })
+                    }
+                    other => {
+                        problems.push(Problem::file(format!("unreadable CSV: {other:?}")));
+                        return Ok(ScanEnd::Stopped);
+                    }
+                }
+            }
+        }
+        let line = line_base + rec.position().map_or(0, |p| p.line());
+        sc.row(&rec, line, rows, problems);
+    }
+    Ok(ScanEnd::Done {
+        newlines: rdr.get_ref().line - (line_base + 1),
+    })
+}
+
+/// One pass over all the data rows. `remaining_bytes` (the data after the header)
+/// sizes the column vectors up front, so they do not regrow and copy.
+fn scan_all<R: Read>(
+    name: &str,
+    input: R,
+    dialect: &Dialect,
+    layout: &Layout,
+    opts: &ReadOptions,
+    remaining_bytes: usize,
+) -> Result<Scanned, DataError> {
+    let mut sc = Scanner::new(layout, opts);
+    let mut rows = Rows::with_capacity(
+        expected_rows(remaining_bytes, dialect),
+        layout.symbol.is_some(),
+    );
+    let mut problems = Problems::new(opts.max_problems);
+    scan(
+        name,
+        input,
+        dialect.delimiter,
+        dialect.data_line - 1,
+        None,
+        &mut sc,
+        &mut rows,
+        &mut problems,
+    )?;
+    Ok(sc.into_scanned(rows, problems))
+}
+
+/// From the scanned rows to the dataset: stamps to UTC, symbols grouped, each
+/// group put in time order, or the problems found.
+fn finish(
+    name: &str,
+    dialect: &Dialect,
+    opts: &ReadOptions,
+    layout: &Layout,
+    mut notes: Vec<String>,
+    scanned: Scanned,
+) -> Result<Dataset, DataError> {
+    let Scanned {
+        mut rows,
+        mut problems,
+        kind,
+        first_offset,
+        symbols,
+    } = scanned;
+    let col = |i: usize| column(layout, i);
+    let ts_col = ts_column(layout);
     if problems.total > 0 {
         return Err(DataError::invalid(name, problems.list, problems.total));
     }
@@ -673,31 +887,31 @@ fn resolve_stamps(
                     (Some(d), None) => {
                         notes.push(format!(
                             "dates read day-first: line {} has a first number above 12",
-                            rows.line[d]
+                            rows.line.get(d)
                         ));
                         DateOrder::DayFirst
                     }
                     (None, Some(m)) => {
                         notes.push(format!(
                             "dates read month-first: line {} has a second number above 12",
-                            rows.line[m]
+                            rows.line.get(m)
                         ));
                         DateOrder::MonthFirst
                     }
                     (Some(d), Some(m)) => {
                         problems.push(Problem::at(
-                            rows.line[m],
+                            rows.line.get(m),
                             col.clone(),
                             format!(
                                 "mixed date formats: month-first here but day-first on line {}",
-                                rows.line[d]
+                                rows.line.get(d)
                             ),
                         ));
                         return SourceZone::AssumedUtc;
                     }
                     (None, None) => {
                         problems.push(Problem::at(
-                            rows.line[0],
+                            rows.line.get(0),
                             col.clone(),
                             "ambiguous dates: day and month are both 12 or less on every row; pass --date-format dmy or --date-format mdy",
                         ));
@@ -706,7 +920,8 @@ fn resolve_stamps(
                 }
             }
         };
-        for (v, &line) in rows.ts.iter_mut().zip(&rows.line) {
+        for (r, v) in rows.ts.iter_mut().enumerate() {
+            let line = rows.line.get(r);
             let (a, b, year, tod) = unpack_year_last(*v);
             match time::resolve_year_last(order, a, b, year, tod) {
                 Some(ms) => *v = ms,
@@ -735,7 +950,8 @@ fn resolve_stamps(
 fn localise(rows: &mut Rows, tz: chrono_tz::Tz, problems: &mut Problems, col: &Option<ColumnRef>) {
     use chrono::{LocalResult, TimeZone};
     let mut prev = i64::MIN;
-    for (v, &line) in rows.ts.iter_mut().zip(&rows.line) {
+    for (r, v) in rows.ts.iter_mut().enumerate() {
+        let line = rows.line.get(r);
         let Some(naive) = chrono::DateTime::from_timestamp_millis(*v).map(|d| d.naive_utc()) else {
             problems.push(Problem::at(line, col.clone(), "timestamp out of range"));
             continue;
@@ -798,7 +1014,7 @@ fn order_group(
             for (pos, &r) in idx.iter().enumerate() {
                 if before[pos] != r {
                     repairs.push(RepairDone {
-                        line: rows.line[r],
+                        line: rows.line.get(r),
                         symbol: symbol.clone(),
                         action: RepairAction::Sorted,
                     });
@@ -808,13 +1024,13 @@ fn order_group(
         } else {
             for w in idx.windows(2).filter(|w| ts[w[1]] < ts[w[0]]) {
                 problems.push(Problem::at(
-                    rows.line[w[1]],
+                    rows.line.get(w[1]),
                     col.clone(),
                     format!(
                         "{who}rows out of time order: {} comes after {} on line {}; --repair sort sorts them",
                         Timestamp(ts[w[1]]),
                         Timestamp(ts[w[0]]),
-                        rows.line[w[0]]
+                        rows.line.get(w[0])
                     ),
                 ));
             }
@@ -835,10 +1051,10 @@ fn order_group(
                 let exact = same(k, r);
                 if exact && repair.dedupe {
                     repairs.push(RepairDone {
-                        line: rows.line[r],
+                        line: rows.line.get(r),
                         symbol: symbol.clone(),
                         action: RepairAction::DroppedDuplicate {
-                            of_line: rows.line[k],
+                            of_line: rows.line.get(k),
                         },
                     });
                     continue;
@@ -849,12 +1065,12 @@ fn order_group(
                     " with different values"
                 };
                 problems.push(Problem::at(
-                    rows.line[r],
+                    rows.line.get(r),
                     col.clone(),
                     format!(
                         "{who}duplicate timestamp {} (also on line {}){hint}",
                         Timestamp(ts[r]),
-                        rows.line[k]
+                        rows.line.get(k)
                     ),
                 ));
             }

@@ -1,0 +1,598 @@
+//! Reading a large file on several threads, with the result of one pass.
+//!
+//! The data part is cut into byte ranges at line starts; each thread opens the
+//! file, streams its own range through the same [`Scanner`] as the one-pass reader
+//! (so memory stays the columns plus a read buffer per thread) and the parts are
+//! joined in order. What makes the join exact:
+//!
+//! - Records are lines: this path is only taken when the data holds no `"` (a
+//!   quoted field may hold a newline or a delimiter). The sniffed prefix is checked
+//!   first and every part watches its bytes; one quote anywhere abandons the
+//!   parallel read for the one-pass reader.
+//! - Line numbers: each later part counts its lines from 1 and is renumbered after
+//!   the join by the line ends of the parts before it.
+//! - State that crosses rows: the timestamp shape and kind are fixed by the first
+//!   row that decides them and never change after, so a probe over the first rows
+//!   finds the state every later part starts from. When the deciding row is not in
+//!   the first part (no row of the first part decides), the file is read in one
+//!   pass. The first zone offset is taken from the first part that has one; symbol
+//!   ids are renumbered into one table.
+//! - Problems: the first `max` in line order are kept and all are counted; a part
+//!   that ends the read (a runaway line) drops the parts after it, and an I/O error
+//!   is reported from the first part that has one, as the one pass would.
+
+use super::{
+    csv_reader, expected_rows, scan, Dialect, Layout, Problems, ReadOptions, Rows, ScanEnd,
+    Scanned, Scanner, Shape, StampKind,
+};
+use crate::error::DataError;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+/// Files with less data than this are read in one pass.
+const MIN_BYTES: u64 = 4 << 20;
+/// Each part gets at least this much data.
+const MIN_PART_BYTES: u64 = 1 << 20;
+/// How far past a cut point a line end is looked for.
+const CUT_WINDOW: u64 = 64 << 10;
+
+/// When and how finely to cut a file.
+#[derive(Debug, Clone)]
+pub(super) struct Split {
+    /// Data bytes below which the file is read in one pass.
+    pub min_bytes: u64,
+    /// Data bytes each part gets at least.
+    pub min_part_bytes: u64,
+    /// Most parts (threads).
+    pub parts: usize,
+}
+
+impl Split {
+    /// One part per core, for files of at least [`MIN_BYTES`] of data.
+    pub fn auto() -> Split {
+        Split {
+            min_bytes: MIN_BYTES,
+            min_part_bytes: MIN_PART_BYTES,
+            parts: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// What every part needs to know.
+pub(super) struct Ctx<'a> {
+    pub name: &'a str,
+    pub path: &'a Path,
+    pub dialect: &'a Dialect,
+    pub layout: &'a Layout,
+    pub opts: &'a ReadOptions,
+}
+
+/// The cross-row state a later part starts from.
+#[derive(Clone)]
+struct Seed {
+    shape: Option<(Shape, u64)>,
+    kind: Option<(StampKind, u64)>,
+}
+
+/// Scans the data of `file` (`file_len` bytes; `prefix` holds its start) on
+/// several threads. `Ok(None)`: not worth it or not possible exactly; read the
+/// file in one pass instead.
+pub(super) fn scan_file(
+    ctx: &Ctx<'_>,
+    file: &File,
+    prefix: Vec<u8>,
+    file_len: u64,
+    split: &Split,
+) -> Result<Option<Scanned>, DataError> {
+    let start = ctx.dialect.data_offset as u64;
+    let data_len = file_len.saturating_sub(start);
+    let parts = split
+        .parts
+        .min(usize::try_from(data_len / split.min_part_bytes.max(1)).unwrap_or(usize::MAX));
+    if data_len < split.min_bytes || parts < 2 {
+        return Ok(None);
+    }
+    // Whole lines of the prefix's data part: no quotes, and the probe.
+    let data = prefix.get(ctx.dialect.data_offset..).unwrap_or_default();
+    let data = &data[..memchr::memrchr(b'\n', data).map_or(0, |p| p + 1)];
+    if memchr::memchr(b'"', data).is_some() {
+        return Ok(None);
+    }
+    let Some((seed, decided_at)) = probe(ctx, data) else {
+        return Ok(None);
+    };
+    drop(prefix);
+    let io = |err| DataError::Io {
+        path: ctx.name.to_string(),
+        err,
+    };
+    let Some(bounds) = cut_points(file, start, file_len, parts).map_err(io)? else {
+        return Ok(None);
+    };
+    if bounds.len() < 3 || bounds.get(1).is_none_or(|&b| start + decided_at >= b) {
+        return Ok(None);
+    }
+
+    let abort = AtomicBool::new(false);
+    let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let last = ranges.len() - 1;
+    let results: Vec<Option<Result<(Scanned, ScanEnd), DataError>>> = std::thread::scope(|s| {
+        let (seed, abort) = (&seed, &abort);
+        let handles: Vec<_> = ranges
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, &(lo, hi))| {
+                s.spawn(move || scan_part(ctx, lo, hi, i == last, Some(seed), data_len, abort))
+            })
+            .collect();
+        let (lo, hi) = ranges[0];
+        let mut out = vec![Some(scan_part(ctx, lo, hi, false, None, data_len, abort))];
+        out.extend(handles.into_iter().map(|h| h.join().ok()));
+        out
+    });
+
+    // Join in file order.
+    let mut merged: Option<Scanned> = None;
+    let mut line_offset = ctx.dialect.data_line - 1;
+    for (i, result) in results.into_iter().enumerate() {
+        let Some(result) = result else {
+            return Ok(None); // a part's thread died: leave it to the one pass
+        };
+        let (mut part, end) = result?;
+        if end == ScanEnd::Aborted {
+            return Ok(None);
+        }
+        if i > 0 {
+            for p in &mut part.problems.list {
+                if let Some(l) = &mut p.line {
+                    *l += line_offset;
+                }
+            }
+        }
+        merged = Some(match merged {
+            None => part,
+            Some(m) => join(m, part, line_offset),
+        });
+        match end {
+            ScanEnd::Done { newlines } => {
+                line_offset = if i == 0 {
+                    ctx.dialect.data_line - 1 + newlines
+                } else {
+                    line_offset + newlines
+                };
+            }
+            ScanEnd::Stopped | ScanEnd::Aborted => break,
+        }
+    }
+    #[cfg(test)]
+    tests::USED.with(|u| u.set(merged.is_some()));
+    Ok(merged)
+}
+
+/// Finds the state the first rows decide: the shape and kind of the timestamps,
+/// and the offset (in `data`) of the row that decided the last of them.
+fn probe(ctx: &Ctx<'_>, data: &[u8]) -> Option<(Seed, u64)> {
+    let mut sc = Scanner::new(ctx.layout, ctx.opts);
+    let mut rdr = csv_reader(ctx.dialect.delimiter, data);
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = Rows::default();
+    let mut problems = Problems::new(1);
+    while let Ok(true) = rdr.read_byte_record(&mut rec) {
+        let pos = rec.position()?;
+        sc.row(
+            &rec,
+            ctx.dialect.data_line - 1 + pos.line(),
+            &mut rows,
+            &mut problems,
+        );
+        if sc.shape.is_some() && sc.kind.is_some() {
+            let seed = Seed {
+                shape: sc.shape,
+                kind: sc.kind,
+            };
+            return Some((seed, pos.byte()));
+        }
+        rows = Rows::default();
+        problems = Problems::new(1);
+    }
+    None
+}
+
+/// Part boundaries: `start`, a line start near each `k/parts` of the data, and
+/// `end`. `None` when no line end is near a cut point (a line far longer than
+/// any OHLCV row: the one pass reports it).
+fn cut_points(
+    file: &File,
+    start: u64,
+    end: u64,
+    parts: usize,
+) -> std::io::Result<Option<Vec<u64>>> {
+    let mut f = file;
+    let mut bounds = vec![start];
+    let mut buf = Vec::with_capacity(CUT_WINDOW as usize);
+    let len = end - start;
+    for k in 1..parts as u64 {
+        let prev = bounds.last().copied().unwrap_or(start);
+        let from = (start + len / parts as u64 * k).saturating_sub(1).max(prev);
+        f.seek(SeekFrom::Start(from))?;
+        buf.clear();
+        (&mut f).take(CUT_WINDOW).read_to_end(&mut buf)?;
+        let Some(p) = memchr::memchr(b'\n', &buf) else {
+            return Ok(None);
+        };
+        let cut = from + p as u64 + 1;
+        if cut > prev && cut < end {
+            bounds.push(cut);
+        }
+    }
+    bounds.push(end);
+    Ok(Some(bounds))
+}
+
+/// Scans bytes `lo..hi` of the file (`lo..` to the end for the last part) in a
+/// handle of its own. The first part numbers lines as in the file; later parts
+/// from 1, starting from `seed`.
+fn scan_part(
+    ctx: &Ctx<'_>,
+    lo: u64,
+    hi: u64,
+    to_end: bool,
+    seed: Option<&Seed>,
+    data_len: u64,
+    abort: &AtomicBool,
+) -> Result<(Scanned, ScanEnd), DataError> {
+    let io = |err| DataError::Io {
+        path: ctx.name.to_string(),
+        err,
+    };
+    let mut file = File::open(ctx.path).map_err(io)?;
+    file.seek(SeekFrom::Start(lo)).map_err(io)?;
+    let input = file.take(if to_end { u64::MAX } else { hi - lo });
+    let mut sc = Scanner::new(ctx.layout, ctx.opts);
+    // The first part's columns get room for the whole file: the others are
+    // appended to them.
+    let (line_base, bytes) = match seed {
+        None => (ctx.dialect.data_line - 1, data_len),
+        Some(seed) => {
+            sc.shape = seed.shape.clone();
+            sc.kind = seed.kind;
+            (0, hi - lo)
+        }
+    };
+    let mut rows = Rows::with_capacity(
+        expected_rows(usize::try_from(bytes).unwrap_or(usize::MAX), ctx.dialect),
+        ctx.layout.symbol.is_some(),
+    );
+    let mut problems = Problems::new(ctx.opts.max_problems);
+    let end = scan(
+        ctx.name,
+        input,
+        ctx.dialect.delimiter,
+        line_base,
+        Some(abort),
+        &mut sc,
+        &mut rows,
+        &mut problems,
+    )?;
+    Ok((sc.into_scanned(rows, problems), end))
+}
+
+/// `b` after `a`; `b`'s lines are moved down by `line_offset`.
+fn join(mut a: Scanned, b: Scanned, line_offset: u64) -> Scanned {
+    a.problems.total += b.problems.total;
+    let room = a.problems.max.saturating_sub(a.problems.list.len());
+    a.problems
+        .list
+        .extend(b.problems.list.into_iter().take(room));
+    a.kind = a.kind.or(b.kind);
+    a.first_offset = a.first_offset.or(b.first_offset);
+    // b's symbol ids into a's table.
+    let mut ids = vec![0u32; b.symbols.len()];
+    let mut named: Vec<(Vec<u8>, u32)> = b.symbols.into_iter().collect();
+    named.sort_by_key(|&(_, id)| id);
+    for (name, id) in named {
+        let next = a.symbols.len() as u32;
+        let global = *a.symbols.entry(name).or_insert(next);
+        if let Some(slot) = ids.get_mut(id as usize) {
+            *slot = global;
+        }
+    }
+    let r = &mut a.rows;
+    let base = r.ts.len();
+    for &(r0, l0) in &b.rows.line.runs {
+        r.line.push(base + r0, l0 + line_offset);
+    }
+    r.ts.extend_from_slice(&b.rows.ts);
+    r.open.extend_from_slice(&b.rows.open);
+    r.high.extend_from_slice(&b.rows.high);
+    r.low.extend_from_slice(&b.rows.low);
+    r.close.extend_from_slice(&b.rows.close);
+    r.volume.extend_from_slice(&b.rows.volume);
+    r.symbol.extend(
+        b.rows
+            .symbol
+            .iter()
+            .map(|&s| ids.get(s as usize).copied().unwrap_or(s)),
+    );
+    a
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::{read_bytes, read_path_split, DateFormat, DateOrder, ReadOptions, Repair};
+    use super::Split;
+    use std::cell::Cell;
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+
+    thread_local! {
+        /// Whether the last `scan_file` on this thread joined parallel parts.
+        pub(super) static USED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn split(parts: usize) -> Split {
+        Split {
+            min_bytes: 0,
+            min_part_bytes: 1,
+            parts,
+        }
+    }
+
+    /// Reads `text` through a file with `parts` parts and in one pass from memory;
+    /// the two must agree exactly (datasets, or every problem and the count).
+    /// Returns whether the parallel join was used, and the one-pass result.
+    fn both(text: &[u8], opts: &ReadOptions, parts: usize) -> (bool, String) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text).unwrap();
+        f.flush().unwrap();
+        let name = f.path().display().to_string();
+        USED.with(|u| u.set(false));
+        let par = read_path_split(f.path(), opts, &split(parts));
+        let used = USED.with(Cell::get);
+        let seq = read_bytes(&name, text, opts);
+        let show = |r: &Result<super::super::Dataset, crate::DataError>| match r {
+            Ok(ds) => format!("{ds:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        let (p, s) = (show(&par), show(&seq));
+        assert_eq!(p, s, "parts {parts}: parallel and one-pass reads differ");
+        (used, s)
+    }
+
+    fn rows(n: usize, symbols: bool, crlf: bool, bad: impl Fn(usize) -> Option<String>) -> String {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut s = String::new();
+        if symbols {
+            write!(s, "symbol,timestamp,open,high,low,close,volume{nl}").unwrap();
+        } else {
+            write!(s, "timestamp,open,high,low,close,volume{nl}").unwrap();
+        }
+        for i in 0..n {
+            if let Some(line) = bad(i) {
+                write!(s, "{line}{nl}").unwrap();
+                continue;
+            }
+            let t = 1_483_228_800 + 60 * i as i64;
+            let ts = chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%SZ");
+            let p = 1.05 + (i % 97) as f64 * 1e-4;
+            if symbols {
+                // A third symbol only in the second half.
+                let sym = ["EURUSD", "GBPUSD", "USDJPY"][i % if i > n / 2 { 3 } else { 2 }];
+                write!(s, "{sym},").unwrap();
+            }
+            write!(
+                s,
+                "{ts},{p:.5},{:.5},{:.5},{p:.5},{}{nl}",
+                p + 2e-4,
+                p - 1e-4,
+                i % 7
+            )
+            .unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn clean_file_in_parts_equals_one_pass() {
+        let text = rows(5_000, false, false, |_| None);
+        for parts in [2, 3, 4, 7] {
+            let (used, out) = both(text.as_bytes(), &ReadOptions::default(), parts);
+            assert!(used, "parts {parts}: the parallel path was not taken");
+            assert!(!out.starts_with("error"), "{out}");
+        }
+    }
+
+    #[test]
+    fn crlf_and_blank_lines_at_the_cuts() {
+        let text = rows(4_000, false, true, |i| {
+            (i % 500 == 0 && i > 0).then(String::new)
+        });
+        for parts in [2, 3, 5] {
+            let (used, out) = both(text.as_bytes(), &ReadOptions::default(), parts);
+            assert!(used);
+            assert!(!out.starts_with("error"), "{out}");
+        }
+    }
+
+    /// Bad rows everywhere, several on either side of each cut point; with the
+    /// default 20 listed problems and with all of them listed.
+    #[test]
+    fn bad_rows_near_the_cuts_give_the_same_problems() {
+        let n = 6_000;
+        // Rows within two of each cut point for 2 to 6 parts (lines are of similar
+        // length, so the k-th of p cuts falls near row n * k / p).
+        let near =
+            |i: usize| (2..7).any(|p| (1..p).any(|k| (i as i64 - (n * k / p) as i64).abs() <= 2));
+        let bad = |i: usize| {
+            if !(near(i) || i % 401 == 7) {
+                return None;
+            }
+            Some(match i % 6 {
+                0 => "2017-01-01T00:00:00Z,1.1,x,1.0,1.1,1".to_string(),
+                1 => "2017-01-01T00:00:00Z,1.1,1.0,1.2,1.1,1".to_string(),
+                2 => "2017-01-01T00:00:00Z,1.1,1.2".to_string(),
+                3 => "2017-01-05 00:00:00,1.1,1.2,1.0,1.1,1".to_string(),
+                4 => "05/01/2017,1.1,1.2,1.0,1.1,1".to_string(),
+                _ => "nonsense,1.1,1.2,1.0,1.1,1".to_string(),
+            })
+        };
+        let text = rows(n, false, false, bad);
+        for max in [20, 100_000] {
+            let opts = ReadOptions {
+                max_problems: max,
+                ..ReadOptions::default()
+            };
+            for parts in [2, 3, 4, 5, 6] {
+                let (used, out) = both(text.as_bytes(), &opts, parts);
+                assert!(used);
+                assert!(out.contains("mixed date formats"), "{out}");
+            }
+        }
+    }
+
+    #[test]
+    fn panel_with_a_symbol_first_seen_in_a_later_part() {
+        let text = rows(6_000, true, false, |_| None);
+        for parts in [2, 3, 4] {
+            let (used, out) = both(text.as_bytes(), &ReadOptions::default(), parts);
+            assert!(used);
+            assert!(out.contains("USDJPY") && !out.starts_with("error"), "{out}");
+        }
+        // An empty symbol and a duplicate across the cut.
+        let text = rows(6_000, true, true, |i| match i {
+            2_999 => Some("EURUSD,2017-01-01T00:00:00Z,1.1,1.2,1.0,1.1,1".into()),
+            3_001 => Some(",2017-01-01T00:00:00Z,1.1,1.2,1.0,1.1,1".into()),
+            _ => None,
+        });
+        for parts in [2, 3] {
+            assert!(both(text.as_bytes(), &ReadOptions::default(), parts).0);
+        }
+    }
+
+    #[test]
+    fn order_problems_and_repairs_across_the_cut() {
+        let mut lines: Vec<String> = rows(4_000, false, false, |_| None)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.swap(1_999, 2_003);
+        lines.insert(2_500, lines[2_500].clone());
+        let text = lines.join("\n") + "\n";
+        for repair in [
+            Repair::default(),
+            Repair {
+                sort: true,
+                dedupe: true,
+            },
+        ] {
+            let opts = ReadOptions {
+                repair,
+                ..ReadOptions::default()
+            };
+            for parts in [2, 3] {
+                assert!(both(text.as_bytes(), &opts, parts).0);
+            }
+        }
+        // Newest first.
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.remove(2_501);
+        lines[1..].reverse();
+        let text = lines.join("\n") + "\n";
+        assert!(both(text.as_bytes(), &ReadOptions::default(), 2).0);
+    }
+
+    /// Day/month order decided by a row in a later part; zones; split date and time.
+    #[test]
+    fn cross_row_decisions_match() {
+        let mut s = String::from("Title line\n<DATE>;<TIME>;<OPEN>;<HIGH>;<LOW>;<CLOSE>\n");
+        for i in 0..5_000 {
+            let (d, m) = (1 + (i / 1_440) % 12, 1 + i / 3_000);
+            let (h, mi) = ((i / 60) % 24, i % 60);
+            writeln!(s, "{d:02}/{m:02}/2017;{h:02}:{mi:02};1.1;1.2;1.0;1.1").unwrap();
+        }
+        for parts in [2, 4] {
+            let (used, out) = both(s.as_bytes(), &ReadOptions::default(), parts);
+            assert!(used);
+            assert!(
+                out.contains("error") || out.contains("day-first") || out.contains("month-first"),
+                "{out}"
+            );
+        }
+        let opts = ReadOptions {
+            date_format: Some(DateFormat::Order(DateOrder::DayFirst)),
+            tz: Some(chrono_tz::Europe::Berlin),
+            ..ReadOptions::default()
+        };
+        assert!(both(s.as_bytes(), &opts, 3).0);
+        // Naive stamps first, zoned ones later: the message names the first row's line.
+        let text = rows(3_000, false, false, |i| {
+            (i < 10).then(|| format!("2016-12-31 00:{i:02}:00,1.1,1.2,1.0,1.1,1"))
+        });
+        let (used, out) = both(text.as_bytes(), &ReadOptions::default(), 2);
+        assert!(used && out.contains("line 2's is without a zone"), "{out}");
+    }
+
+    /// What the one pass must decide stays with it: quotes, undecided first part,
+    /// a runaway line (its later parts are never read).
+    #[test]
+    fn fallbacks_and_a_runaway_line() {
+        let text = rows(3_000, false, false, |i| {
+            (i == 2_500).then(|| "\"2017-01-01T00:00:00Z\",1.1,1.2,1.0,1.1,1".into())
+        });
+        assert!(!both(text.as_bytes(), &ReadOptions::default(), 2).0);
+        let text = rows(3_000, false, false, |i| {
+            (i < 2_700).then(|| "junk,1.1,1.2,1.0,1.1,1".into())
+        });
+        assert!(!both(text.as_bytes(), &ReadOptions::default(), 2).0);
+        // Unrecognised first rows decided in the first part: parallel.
+        let text = rows(3_000, false, false, |i| {
+            (i < 20).then(|| "junk,1.1,1.2,1.0,1.1,1".into())
+        });
+        assert!(both(text.as_bytes(), &ReadOptions::default(), 2).0);
+        let long = format!(
+            "2017-01-01T00:00:00Z,1.1,1.2,1.0,{}",
+            "1".repeat(super::super::MAX_LINE_BYTES + 10)
+        );
+        let text = rows(60_000, false, false, |i| match i {
+            30_000 => Some(long.clone()),
+            45_000 | 55_000 | 100 => Some("2017-01-01T00:00:00Z,1.1,x,1.0,1.1,1".into()),
+            _ => None,
+        });
+        for parts in [2, 3, 4] {
+            let (_, out) = both(text.as_bytes(), &ReadOptions::default(), parts);
+            assert!(out.contains("longer than"), "{out}");
+        }
+    }
+
+    /// A file above the real threshold, cut in two as on a two-core machine.
+    #[test]
+    fn large_file_with_default_thresholds() {
+        let text = rows(90_000, false, false, |i| {
+            (i == 45_000).then(|| "2017-01-01T00:00:00Z,1.1,1.0,1.2,1.1,1".into())
+        });
+        assert!(text.len() as u64 > super::MIN_BYTES);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        let name = f.path().display().to_string();
+        let sp = Split {
+            parts: 2,
+            ..Split::auto()
+        };
+        USED.with(|u| u.set(false));
+        let par = read_path_split(f.path(), &ReadOptions::default(), &sp)
+            .map(|d| format!("{d:?}"))
+            .map_err(|e| e.to_string());
+        assert!(USED.with(Cell::get));
+        let seq = read_bytes(&name, text.as_bytes(), &ReadOptions::default())
+            .map(|d| format!("{d:?}"))
+            .map_err(|e| e.to_string());
+        assert_eq!(par, seq);
+        assert!(matches!(&par, Err(e) if e.contains(":45002:")), "{par:?}");
+    }
+}
