@@ -251,7 +251,41 @@ enum StampKind {
     YearLast,
 }
 
+/// Where the scan puts good rows.
+trait Sink {
+    fn push(&mut self, ts: i64, v: [f64; 5], symbol: Option<u32>, line: u64);
+}
+
+impl Sink for Rows {
+    fn push(&mut self, ts: i64, v: [f64; 5], symbol: Option<u32>, line: u64) {
+        self.line.push(self.ts.len(), line);
+        self.ts.push(ts);
+        self.open.push(v[0]);
+        self.high.push(v[1]);
+        self.low.push(v[2]);
+        self.close.push(v[3]);
+        self.volume.push(v[4]);
+        if let Some(s) = symbol {
+            self.symbol.push(s);
+        }
+    }
+}
+
 impl Rows {
+    /// `n` rows of zeros (the parallel parts fill them in place).
+    fn zeroed(n: usize, symbols: bool) -> Rows {
+        Rows {
+            ts: vec![0; n],
+            open: vec![0.0; n],
+            high: vec![0.0; n],
+            low: vec![0.0; n],
+            close: vec![0.0; n],
+            volume: vec![0.0; n],
+            symbol: vec![0; if symbols { n } else { 0 }],
+            line: LineMap::default(),
+        }
+    }
+
     fn with_capacity(n: usize, symbols: bool) -> Rows {
         Rows {
             ts: Vec::with_capacity(n),
@@ -473,7 +507,13 @@ impl<'a> Scanner<'a> {
 
     /// Parses and checks one record found on `line`: a good row goes to `rows`, a
     /// bad one only to `problems`.
-    fn row(&mut self, rec: &csv::ByteRecord, line: u64, rows: &mut Rows, problems: &mut Problems) {
+    fn row<S: Sink>(
+        &mut self,
+        rec: &csv::ByteRecord,
+        line: u64,
+        rows: &mut S,
+        problems: &mut Problems,
+    ) {
         let layout = self.layout;
         let col = |i: usize| column(layout, i);
         let fields = &self.fields;
@@ -623,30 +663,21 @@ impl<'a> Scanner<'a> {
         if problems.total > before {
             return;
         }
-        rows.ts.push(raw_ts);
-        rows.open.push(v[0]);
-        rows.high.push(v[1]);
-        rows.low.push(v[2]);
-        rows.close.push(v[3]);
-        rows.volume.push(v[4]);
-        if layout.symbol.is_some() {
-            rows.symbol.push(sym);
-        }
-        rows.line.push(rows.ts.len() - 1, line);
+        rows.push(raw_ts, v, layout.symbol.map(|_| sym), line);
     }
 }
 
 /// Reads every record of `input` through `sc`. The first line of `input` is line
 /// `line_base + 1`. `watch`: see [`LineGuard::watch`].
 #[allow(clippy::too_many_arguments)]
-fn scan<R: Read>(
+fn scan<R: Read, S: Sink>(
     name: &str,
     input: R,
     delimiter: u8,
     line_base: u64,
     watch: Option<&AtomicBool>,
     sc: &mut Scanner<'_>,
-    rows: &mut Rows,
+    rows: &mut S,
     problems: &mut Problems,
 ) -> Result<ScanEnd, DataError> {
     let guard = LineGuard {

@@ -22,10 +22,11 @@
 //!   is reported from the first part that has one, as the one pass would.
 
 use super::{
-    csv_reader, expected_rows, scan, Dialect, Layout, Problems, ReadOptions, Rows, ScanEnd,
-    Scanned, Scanner, Shape, StampKind,
+    csv_reader, expected_rows, scan, Dialect, Layout, LineMap, Problems, ReadOptions, Rows,
+    ScanEnd, Scanned, Scanner, Shape, Sink, StampKind,
 };
 use crate::error::DataError;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -115,27 +116,41 @@ pub(super) fn scan_file(
         return Ok(None);
     }
 
-    let abort = AtomicBool::new(false);
+    // One set of columns for the whole file, a share of it per part: the parts
+    // write their rows in place and the join only moves them down, so memory is
+    // that of the one-pass reader.
     let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let caps: Vec<usize> = ranges
+        .iter()
+        .map(|&(lo, hi)| expected_rows(usize::try_from(hi - lo).unwrap_or(usize::MAX), ctx.dialect))
+        .collect();
+    let total: usize = caps.iter().sum();
+    let symbols = ctx.layout.symbol.is_some();
+    let mut cols = Rows::zeroed(total, symbols);
+    let Some(slots) = Slots::carve(&mut cols, &caps, symbols) else {
+        return Ok(None);
+    };
+    let abort = AtomicBool::new(false);
     let last = ranges.len() - 1;
-    let results: Vec<Option<Result<(Scanned, ScanEnd), DataError>>> = std::thread::scope(|s| {
+    let results: Vec<Option<Result<(Part, ScanEnd), DataError>>> = std::thread::scope(|s| {
         let (seed, abort) = (&seed, &abort);
-        let handles: Vec<_> = ranges
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, &(lo, hi))| {
-                s.spawn(move || scan_part(ctx, lo, hi, i == last, Some(seed), data_len, abort))
+        let mut jobs = ranges.iter().zip(slots).enumerate();
+        let first = jobs.next();
+        let handles: Vec<_> = jobs
+            .map(|(i, (&(lo, hi), slots))| {
+                s.spawn(move || scan_part(ctx, lo, hi, i == last, Some(seed), slots, abort))
             })
             .collect();
-        let (lo, hi) = ranges[0];
-        let mut out = vec![Some(scan_part(ctx, lo, hi, false, None, data_len, abort))];
+        let mut out = Vec::with_capacity(ranges.len());
+        if let Some((_, (&(lo, hi), slots))) = first {
+            out.push(Some(scan_part(ctx, lo, hi, false, None, slots, abort)));
+        }
         out.extend(handles.into_iter().map(|h| h.join().ok()));
         out
     });
 
     // Join in file order.
-    let mut merged: Option<Scanned> = None;
+    let mut parts: Vec<Part> = Vec::with_capacity(results.len());
     let mut line_offset = ctx.dialect.data_line - 1;
     for (i, result) in results.into_iter().enumerate() {
         let Some(result) = result else {
@@ -152,10 +167,9 @@ pub(super) fn scan_file(
                 }
             }
         }
-        merged = Some(match merged {
-            None => part,
-            Some(m) => join(m, part, line_offset),
-        });
+        part.line_offset = if i == 0 { 0 } else { line_offset };
+        part.start = caps.iter().take(i).sum();
+        parts.push(part);
         match end {
             ScanEnd::Done { newlines } => {
                 line_offset = if i == 0 {
@@ -167,9 +181,10 @@ pub(super) fn scan_file(
             ScanEnd::Stopped | ScanEnd::Aborted => break,
         }
     }
+    let merged = join(cols, parts);
     #[cfg(test)]
-    tests::USED.with(|u| u.set(merged.is_some()));
-    Ok(merged)
+    tests::USED.with(|u| u.set(true));
+    Ok(Some(merged))
 }
 
 /// Finds the state the first rows decide: the shape and kind of the timestamps,
@@ -232,6 +247,97 @@ fn cut_points(
     Ok(Some(bounds))
 }
 
+/// A part's share of the columns: rows go to the slices while they have room,
+/// then to `spill`.
+struct Slots<'a> {
+    ts: &'a mut [i64],
+    open: &'a mut [f64],
+    high: &'a mut [f64],
+    low: &'a mut [f64],
+    close: &'a mut [f64],
+    volume: &'a mut [f64],
+    /// Empty when the file has no symbol column.
+    symbol: &'a mut [u32],
+    n: usize,
+    line: LineMap,
+    spill: Rows,
+}
+
+impl<'a> Slots<'a> {
+    /// Cuts `cols` into consecutive shares of `caps` rows.
+    fn carve(cols: &'a mut Rows, caps: &[usize], symbols: bool) -> Option<Vec<Slots<'a>>> {
+        fn cut<'a, T>(mut v: &'a mut [T], caps: &[usize], on: bool) -> Option<Vec<&'a mut [T]>> {
+            let mut out = Vec::with_capacity(caps.len());
+            for &c in caps {
+                let (head, rest) = v.split_at_mut_checked(if on { c } else { 0 })?;
+                out.push(head);
+                v = rest;
+            }
+            Some(out)
+        }
+        let mut ts = cut(&mut cols.ts, caps, true)?.into_iter();
+        let mut open = cut(&mut cols.open, caps, true)?.into_iter();
+        let mut high = cut(&mut cols.high, caps, true)?.into_iter();
+        let mut low = cut(&mut cols.low, caps, true)?.into_iter();
+        let mut close = cut(&mut cols.close, caps, true)?.into_iter();
+        let mut volume = cut(&mut cols.volume, caps, true)?.into_iter();
+        let mut symbol = cut(&mut cols.symbol, caps, symbols)?.into_iter();
+        let mut out = Vec::with_capacity(caps.len());
+        for _ in caps {
+            out.push(Slots {
+                ts: ts.next()?,
+                open: open.next()?,
+                high: high.next()?,
+                low: low.next()?,
+                close: close.next()?,
+                volume: volume.next()?,
+                symbol: symbol.next()?,
+                n: 0,
+                line: LineMap::default(),
+                spill: Rows::default(),
+            });
+        }
+        Some(out)
+    }
+}
+
+impl Sink for Slots<'_> {
+    fn push(&mut self, ts: i64, v: [f64; 5], symbol: Option<u32>, line: u64) {
+        self.line.push(self.n + self.spill.ts.len(), line);
+        let i = self.n;
+        // All the slices but an absent symbol column have the same length.
+        if i < self.ts.len() {
+            self.ts[i] = ts;
+            self.open[i] = v[0];
+            self.high[i] = v[1];
+            self.low[i] = v[2];
+            self.close[i] = v[3];
+            self.volume[i] = v[4];
+            if let (Some(s), Some(slot)) = (symbol, self.symbol.get_mut(i)) {
+                *slot = s;
+            }
+            self.n += 1;
+        } else {
+            self.spill.push(ts, v, symbol, line);
+        }
+    }
+}
+
+/// What a part found, its rows held as a count of slots filled plus a spill.
+struct Part {
+    n: usize,
+    spill: Rows,
+    line: LineMap,
+    problems: Problems,
+    kind: Option<(StampKind, u64)>,
+    first_offset: Option<i32>,
+    symbols: HashMap<Vec<u8>, u32>,
+    /// Where the part's share of the columns starts.
+    start: usize,
+    /// Added to the part's line numbers.
+    line_offset: u64,
+}
+
 /// Scans bytes `lo..hi` of the file (`lo..` to the end for the last part) in a
 /// handle of its own. The first part numbers lines as in the file; later parts
 /// from 1, starting from `seed`.
@@ -241,9 +347,9 @@ fn scan_part(
     hi: u64,
     to_end: bool,
     seed: Option<&Seed>,
-    data_len: u64,
+    mut slots: Slots<'_>,
     abort: &AtomicBool,
-) -> Result<(Scanned, ScanEnd), DataError> {
+) -> Result<(Part, ScanEnd), DataError> {
     let io = |err| DataError::Io {
         path: ctx.name.to_string(),
         err,
@@ -252,20 +358,14 @@ fn scan_part(
     file.seek(SeekFrom::Start(lo)).map_err(io)?;
     let input = file.take(if to_end { u64::MAX } else { hi - lo });
     let mut sc = Scanner::new(ctx.layout, ctx.opts);
-    // The first part's columns get room for the whole file: the others are
-    // appended to them.
-    let (line_base, bytes) = match seed {
-        None => (ctx.dialect.data_line - 1, data_len),
+    let line_base = match seed {
+        None => ctx.dialect.data_line - 1,
         Some(seed) => {
             sc.shape = seed.shape.clone();
             sc.kind = seed.kind;
-            (0, hi - lo)
+            0
         }
     };
-    let mut rows = Rows::with_capacity(
-        expected_rows(usize::try_from(bytes).unwrap_or(usize::MAX), ctx.dialect),
-        ctx.layout.symbol.is_some(),
-    );
     let mut problems = Problems::new(ctx.opts.max_problems);
     let end = scan(
         ctx.name,
@@ -274,50 +374,135 @@ fn scan_part(
         line_base,
         Some(abort),
         &mut sc,
-        &mut rows,
+        &mut slots,
         &mut problems,
     )?;
-    Ok((sc.into_scanned(rows, problems), end))
+    Ok((
+        Part {
+            n: slots.n,
+            spill: slots.spill,
+            line: slots.line,
+            problems,
+            kind: sc.kind,
+            first_offset: sc.first_offset,
+            symbols: sc.symbols,
+            start: 0,
+            line_offset: 0,
+        },
+        end,
+    ))
 }
 
-/// `b` after `a`; `b`'s lines are moved down by `line_offset`.
-fn join(mut a: Scanned, b: Scanned, line_offset: u64) -> Scanned {
-    a.problems.total += b.problems.total;
-    let room = a.problems.max.saturating_sub(a.problems.list.len());
-    a.problems
-        .list
-        .extend(b.problems.list.into_iter().take(room));
-    a.kind = a.kind.or(b.kind);
-    a.first_offset = a.first_offset.or(b.first_offset);
-    // b's symbol ids into a's table.
-    let mut ids = vec![0u32; b.symbols.len()];
-    let mut named: Vec<(Vec<u8>, u32)> = b.symbols.into_iter().collect();
-    named.sort_by_key(|&(_, id)| id);
-    for (name, id) in named {
-        let next = a.symbols.len() as u32;
-        let global = *a.symbols.entry(name).or_insert(next);
-        if let Some(slot) = ids.get_mut(id as usize) {
-            *slot = global;
+/// The parts' rows, in order, as one set of columns, with the rest of their findings.
+fn join(mut cols: Rows, parts: Vec<Part>) -> Scanned {
+    let mut problems: Option<Problems> = None;
+    let mut kind = None;
+    let mut first_offset = None;
+    let mut symbols: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut line = LineMap::default();
+    let mut base = 0;
+    let mut ids: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    for p in &parts {
+        match &mut problems {
+            None => {
+                problems = Some(Problems {
+                    list: p.problems.list.clone(),
+                    total: p.problems.total,
+                    max: p.problems.max,
+                })
+            }
+            Some(all) => {
+                all.total += p.problems.total;
+                let room = all.max.saturating_sub(all.list.len());
+                all.list.extend(p.problems.list.iter().take(room).cloned());
+            }
+        }
+        kind = kind.or(p.kind);
+        first_offset = first_offset.or(p.first_offset);
+        for &(r0, l0) in &p.line.runs {
+            line.push(base + r0, l0 + p.line_offset);
+        }
+        base += p.n + p.spill.ts.len();
+        // The part's symbol ids into one table.
+        let mut map = vec![0u32; p.symbols.len()];
+        let mut named: Vec<(&Vec<u8>, u32)> = p.symbols.iter().map(|(k, &v)| (k, v)).collect();
+        named.sort_by_key(|&(_, id)| id);
+        for (name, id) in named {
+            let next = symbols.len() as u32;
+            let global = *symbols.entry(name.clone()).or_insert(next);
+            if let Some(slot) = map.get_mut(id as usize) {
+                *slot = global;
+            }
+        }
+        ids.push(map);
+    }
+
+    // Rows in place when only the last part ran past its share (the usual case),
+    // else copied into new columns.
+    let shares: Vec<(usize, usize)> = parts.iter().map(|p| (p.start, p.n)).collect();
+    let in_place = parts.iter().rev().skip(1).all(|p| p.spill.ts.is_empty());
+    let tail = parts.last().map(|p| &p.spill);
+    let spills: Vec<&Rows> = parts.iter().map(|p| &p.spill).collect();
+    macro_rules! gather {
+        ($c:ident) => {
+            if in_place {
+                compact(&mut cols.$c, &shares, tail.map_or(&[][..], |t| &t.$c[..]));
+            } else {
+                cols.$c = concat(&cols.$c, &shares, spills.iter().map(|s| &s.$c[..]));
+            }
+        };
+    }
+    gather!(ts);
+    gather!(open);
+    gather!(high);
+    gather!(low);
+    gather!(close);
+    gather!(volume);
+    if !cols.symbol.is_empty() {
+        gather!(symbol);
+        let mut at = 0;
+        for (p, map) in parts.iter().zip(&ids) {
+            let n = p.n + p.spill.ts.len();
+            for s in cols.symbol.iter_mut().skip(at).take(n) {
+                *s = map.get(*s as usize).copied().unwrap_or(*s);
+            }
+            at += n;
         }
     }
-    let r = &mut a.rows;
-    let base = r.ts.len();
-    for &(r0, l0) in &b.rows.line.runs {
-        r.line.push(base + r0, l0 + line_offset);
+    cols.line = line;
+    Scanned {
+        rows: cols,
+        problems: problems.unwrap_or_else(|| Problems::new(1)),
+        kind,
+        first_offset,
+        symbols,
     }
-    r.ts.extend_from_slice(&b.rows.ts);
-    r.open.extend_from_slice(&b.rows.open);
-    r.high.extend_from_slice(&b.rows.high);
-    r.low.extend_from_slice(&b.rows.low);
-    r.close.extend_from_slice(&b.rows.close);
-    r.volume.extend_from_slice(&b.rows.volume);
-    r.symbol.extend(
-        b.rows
-            .symbol
-            .iter()
-            .map(|&s| ids.get(s as usize).copied().unwrap_or(s)),
-    );
-    a
+}
+
+/// Moves each share (`start`, `n`) of `col` down to follow the one before, and
+/// appends `tail`.
+fn compact<T: Copy>(col: &mut Vec<T>, shares: &[(usize, usize)], tail: &[T]) {
+    let mut w = 0;
+    for &(start, n) in shares {
+        col.copy_within(start..start + n, w);
+        w += n;
+    }
+    col.truncate(w);
+    col.extend_from_slice(tail);
+}
+
+/// Each share of `col` followed by its part's spill, as a new column.
+fn concat<'a, T: Copy + 'a>(
+    col: &[T],
+    shares: &[(usize, usize)],
+    spills: impl Iterator<Item = &'a [T]>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (&(start, n), spill) in shares.iter().zip(spills) {
+        out.extend_from_slice(col.get(start..start + n).unwrap_or_default());
+        out.extend_from_slice(spill);
+    }
+    out
 }
 
 #[cfg(test)]
