@@ -22,7 +22,6 @@ use sniff::Dialect;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use time::{Shape, Stamp};
 
 /// Bytes read up front for sniffing.
@@ -251,6 +250,22 @@ enum StampKind {
     YearLast,
 }
 
+/// The fields of one record.
+trait Record {
+    fn len(&self) -> usize;
+    /// Field `i`, empty when there is none.
+    fn field(&self, i: usize) -> &[u8];
+}
+
+impl Record for csv::ByteRecord {
+    fn len(&self) -> usize {
+        csv::ByteRecord::len(self)
+    }
+    fn field(&self, i: usize) -> &[u8] {
+        self.get(i).unwrap_or_default()
+    }
+}
+
 /// Where the scan puts good rows.
 trait Sink {
     fn push(&mut self, ts: i64, v: [f64; 5], symbol: Option<u32>, line: u64);
@@ -314,31 +329,18 @@ fn unpack_year_last(v: i64) -> (u8, u8, i32, i64) {
 }
 
 /// Stops a runaway line before the csv crate buffers it whole; counts lines.
-struct LineGuard<'w, R> {
+struct LineGuard<R> {
     inner: R,
     run: usize,
     /// Line number of the next byte.
     line: u64,
     /// The line that ran over [`MAX_LINE_BYTES`].
     tripped: Option<u64>,
-    /// Set when quotes are not allowed (a parallel part): a `"` anywhere, here or
-    /// in another part, stops the read with `aborted`.
-    watch: Option<&'w AtomicBool>,
-    aborted: bool,
 }
 
-impl<R: Read> Read for LineGuard<'_, R> {
+impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Some(flag) = self.watch {
-            if memchr::memchr(b'"', &buf[..n]).is_some() {
-                flag.store(true, Ordering::Relaxed);
-            }
-            if flag.load(Ordering::Relaxed) {
-                self.aborted = true;
-                return Err(std::io::Error::other("a quote: parallel read abandoned"));
-            }
-        }
         let mut last = 0;
         for p in memchr::memchr_iter(b'\n', &buf[..n]) {
             if self.run + (p - last) > MAX_LINE_BYTES {
@@ -469,7 +471,7 @@ enum ScanEnd {
     Done { newlines: u64 },
     /// Stopped at a problem that ends the read (a runaway line, unreadable CSV).
     Stopped,
-    /// A quote in a parallel part (see [`LineGuard::watch`]).
+    /// A quote in a parallel part: the parts are dropped for one pass.
     Aborted,
 }
 
@@ -509,7 +511,7 @@ impl<'a> Scanner<'a> {
     /// bad one only to `problems`.
     fn row<S: Sink>(
         &mut self,
-        rec: &csv::ByteRecord,
+        rec: &impl Record,
         line: u64,
         rows: &mut S,
         problems: &mut Problems,
@@ -517,7 +519,7 @@ impl<'a> Scanner<'a> {
         let layout = self.layout;
         let col = |i: usize| column(layout, i);
         let fields = &self.fields;
-        if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
+        if rec.len() == 1 && rec.field(0).trim_ascii().is_empty() {
             return; // a blank line (`\r` only, in CRLF files)
         }
         if rec.len() != layout.ncols {
@@ -536,12 +538,12 @@ impl<'a> Scanner<'a> {
 
         // Timestamp text (date and time columns are joined).
         let text = match layout.ts {
-            TsSource::Single(i) => std::str::from_utf8(rec[i].trim_ascii()).ok(),
+            TsSource::Single(i) => std::str::from_utf8(rec.field(i).trim_ascii()).ok(),
             TsSource::Split { date, time } => {
                 self.ts_buf.clear();
                 match (
-                    std::str::from_utf8(rec[date].trim_ascii()),
-                    std::str::from_utf8(rec[time].trim_ascii()),
+                    std::str::from_utf8(rec.field(date).trim_ascii()),
+                    std::str::from_utf8(rec.field(time).trim_ascii()),
                 ) {
                     (Ok(d), Ok(t)) => {
                         self.ts_buf.push_str(d);
@@ -621,13 +623,13 @@ impl<'a> Scanner<'a> {
         // Prices and volume.
         let mut v = [0.0f64; 5];
         for (slot, &(i, _)) in v.iter_mut().zip(fields.iter()) {
-            match parse_number(rec[i].trim_ascii()) {
+            match parse_number(rec.field(i).trim_ascii()) {
                 Ok(x) => *slot = x,
                 Err(msg) => problems.push(Problem::at(line, col(i), msg)),
             }
         }
         if let Some(i) = layout.volume {
-            match parse_number(rec[i].trim_ascii()) {
+            match parse_number(rec.field(i).trim_ascii()) {
                 Ok(x) => v[4] = x,
                 Err(msg) => problems.push(Problem::at(line, col(i), msg)),
             }
@@ -647,7 +649,7 @@ impl<'a> Scanner<'a> {
         let sym = match layout.symbol {
             None => 0,
             Some(i) => {
-                let s = rec[i].trim_ascii();
+                let s = rec.field(i).trim_ascii();
                 if s.is_empty() {
                     problems.push(Problem::at(line, col(i), "empty symbol"));
                     0
@@ -668,14 +670,12 @@ impl<'a> Scanner<'a> {
 }
 
 /// Reads every record of `input` through `sc`. The first line of `input` is line
-/// `line_base + 1`. `watch`: see [`LineGuard::watch`].
-#[allow(clippy::too_many_arguments)]
+/// `line_base + 1`.
 fn scan<R: Read, S: Sink>(
     name: &str,
     input: R,
     delimiter: u8,
     line_base: u64,
-    watch: Option<&AtomicBool>,
     sc: &mut Scanner<'_>,
     rows: &mut S,
     problems: &mut Problems,
@@ -685,8 +685,6 @@ fn scan<R: Read, S: Sink>(
         run: 0,
         line: line_base + 1,
         tripped: None,
-        watch,
-        aborted: false,
     };
     let mut rdr = csv_reader(delimiter, guard);
     let mut rec = csv::ByteRecord::new();
@@ -696,9 +694,6 @@ fn scan<R: Read, S: Sink>(
             Ok(false) => break,
             Err(e) => {
                 let guard = rdr.get_ref();
-                if guard.aborted {
-                    return Ok(ScanEnd::Aborted);
-                }
                 if let Some(line) = guard.tripped {
                     problems.push(sniff::too_long(line));
                     return Ok(ScanEnd::Stopped);
@@ -746,7 +741,6 @@ fn scan_all<R: Read>(
         input,
         dialect.delimiter,
         dialect.data_line - 1,
-        None,
         &mut sc,
         &mut rows,
         &mut problems,

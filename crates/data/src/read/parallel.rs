@@ -21,21 +21,24 @@
 //!   that ends the read (a runaway line) drops the parts after it, and an I/O error
 //!   is reported from the first part that has one, as the one pass would.
 
+use super::sniff::too_long;
 use super::{
-    csv_reader, expected_rows, scan, Dialect, Layout, LineMap, Problems, ReadOptions, Rows,
-    ScanEnd, Scanned, Scanner, Shape, Sink, StampKind,
+    csv_reader, expected_rows, Dialect, Layout, LineMap, Problems, ReadOptions, Record, Rows,
+    ScanEnd, Scanned, Scanner, Shape, Sink, StampKind, MAX_LINE_BYTES,
 };
 use crate::error::DataError;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Files with less data than this are read in one pass.
 const MIN_BYTES: u64 = 4 << 20;
 /// Each part gets at least this much data.
 const MIN_PART_BYTES: u64 = 1 << 20;
+/// Read size of a part.
+const READ_BYTES: usize = 256 << 10;
 /// How far past a cut point a line end is looked for.
 const CUT_WINDOW: u64 = 64 << 10;
 
@@ -185,6 +188,109 @@ pub(super) fn scan_file(
     #[cfg(test)]
     tests::USED.with(|u| u.set(true));
     Ok(Some(merged))
+}
+
+/// A line cut at every delimiter (no quoting).
+struct Fields<'a> {
+    text: &'a [u8],
+    /// Where each field ends (the delimiter's offset, or the line's length).
+    ends: &'a [usize],
+}
+
+impl Record for Fields<'_> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn field(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(j) => self.ends.get(j).map_or(self.text.len(), |&e| e + 1),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// [`scan`] for text without quotes: a record is a line, a field what lies
+/// between delimiters, as the csv crate reads such text (empty lines skipped,
+/// the `\r` of CRLF left in the last field), without its per-byte state machine
+/// and record copy. The first line of `input` is line `line_base + 1`.
+#[allow(clippy::too_many_arguments)]
+fn scan_plain<R: Read, S: Sink>(
+    name: &str,
+    mut input: R,
+    delimiter: u8,
+    line_base: u64,
+    abort: &AtomicBool,
+    sc: &mut Scanner<'_>,
+    rows: &mut S,
+    problems: &mut Problems,
+) -> Result<ScanEnd, DataError> {
+    let mut buf = vec![0u8; READ_BYTES];
+    let mut ends: Vec<usize> = Vec::with_capacity(64);
+    let (mut start, mut end) = (0, 0);
+    let mut line = line_base + 1;
+    let mut eof = false;
+    loop {
+        while let Some(p) = memchr::memchr(b'\n', &buf[start..end]) {
+            let text = &buf[start..start + p];
+            if text.len() > MAX_LINE_BYTES {
+                problems.push(too_long(line));
+                return Ok(ScanEnd::Stopped);
+            }
+            if !text.is_empty() {
+                ends.clear();
+                ends.extend(memchr::memchr_iter(delimiter, text));
+                ends.push(text.len());
+                sc.row(&Fields { text, ends: &ends }, line, rows, problems);
+            }
+            line += 1;
+            start += p + 1;
+        }
+        if end - start > MAX_LINE_BYTES {
+            problems.push(too_long(line));
+            return Ok(ScanEnd::Stopped);
+        }
+        if eof {
+            let text = &buf[start..end];
+            if !text.is_empty() {
+                ends.clear();
+                ends.extend(memchr::memchr_iter(delimiter, text));
+                ends.push(text.len());
+                sc.row(&Fields { text, ends: &ends }, line, rows, problems);
+            }
+            return Ok(ScanEnd::Done {
+                newlines: line - (line_base + 1),
+            });
+        }
+        // Keep the partial line, make room, read on.
+        buf.copy_within(start..end, 0);
+        end -= start;
+        start = 0;
+        if end == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = loop {
+            match input.read(&mut buf[end..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    return Err(DataError::Io {
+                        path: name.to_string(),
+                        err,
+                    })
+                }
+            }
+        };
+        if memchr::memchr(b'"', &buf[end..end + n]).is_some() {
+            abort.store(true, Ordering::Relaxed);
+        }
+        if abort.load(Ordering::Relaxed) {
+            return Ok(ScanEnd::Aborted);
+        }
+        eof = n == 0;
+        end += n;
+    }
 }
 
 /// Finds the state the first rows decide: the shape and kind of the timestamps,
@@ -367,12 +473,12 @@ fn scan_part(
         }
     };
     let mut problems = Problems::new(ctx.opts.max_problems);
-    let end = scan(
+    let end = scan_plain(
         ctx.name,
         input,
         ctx.dialect.delimiter,
         line_base,
-        Some(abort),
+        abort,
         &mut sc,
         &mut slots,
         &mut problems,
@@ -591,6 +697,15 @@ mod tests {
             assert!(used, "parts {parts}: the parallel path was not taken");
             assert!(!out.starts_with("error"), "{out}");
         }
+        // No newline after the last row; a last row with a bad number.
+        let text = text.trim_end();
+        assert!(both(text.as_bytes(), &ReadOptions::default(), 3).0);
+        let text = format!("{text}\n2030-01-01T00:00:00Z,1.1,1.2,1.0,x,1");
+        let (used, out) = both(text.as_bytes(), &ReadOptions::default(), 2);
+        assert!(
+            used && out.contains(":5002:5: 'x' is not a number"),
+            "{out}"
+        );
     }
 
     #[test]
