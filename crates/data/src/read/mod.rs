@@ -869,6 +869,9 @@ fn parse_number(b: &[u8]) -> Result<f64, String> {
     if b.is_empty() {
         return Err("empty value".into());
     }
+    if let Some(x) = plain_decimal(b) {
+        return Ok(x);
+    }
     // fast-float2 parses the bytes directly (correctly rounded, like std's parser)
     // and skips the UTF-8 check std's `str::parse` needs: a third of the read time.
     match fast_float2::parse::<f64, _>(b).ok() {
@@ -878,6 +881,46 @@ fn parse_number(b: &[u8]) -> Result<f64, String> {
             String::from_utf8_lossy(&b[..b.len().min(40)])
         )),
     }
+}
+
+/// Powers of ten that are exact in an `f64`.
+const EXACT_POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Plain decimals (`42`, `1.05155`: digits on both sides of at most one point, 15
+/// digits at most) by Clinger's fast path: the digits as an integer below 2^53
+/// and 10^k are both exact, so the one division is correctly rounded, the same
+/// value as fast-float2's (or std's). Anything else is `None`. Prices are nearly
+/// always of this form, and this is several times faster than the general parser.
+fn plain_decimal(b: &[u8]) -> Option<f64> {
+    let mut m: u64 = 0;
+    let mut digits = 0usize;
+    let mut point: Option<usize> = None;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            m = m * 10 + u64::from(d);
+            digits += 1;
+            if digits > 15 {
+                return None;
+            }
+        } else if c == b'.' && point.is_none() {
+            point = Some(digits);
+        } else {
+            return None;
+        }
+    }
+    let k = match point {
+        None => 0,
+        Some(p) if p > 0 && p < digits => digits - p,
+        Some(_) => return None,
+    };
+    if digits == 0 {
+        return None;
+    }
+    Some(m as f64 / *EXACT_POW10.get(k)?)
 }
 
 /// Turns raw stamps into UTC milliseconds in place and returns the source zone.
@@ -1103,4 +1146,69 @@ fn order_group(
         }
     }
     *idx = kept;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_number, plain_decimal};
+
+    /// The fast path gives std's value, bit for bit, and declines what it does not cover.
+    #[test]
+    fn plain_decimals_match_std() {
+        let same = |s: &str| {
+            let want = s.parse::<f64>().ok().map(f64::to_bits);
+            assert_eq!(
+                parse_number(s.as_bytes()).ok().map(f64::to_bits),
+                want,
+                "{s}"
+            );
+            if let Some(x) = plain_decimal(s.as_bytes()) {
+                assert_eq!(Some(x.to_bits()), want, "{s}");
+            }
+        };
+        for s in [
+            "0",
+            "00.5",
+            "1.05155",
+            "999999999999999",
+            "99999999999999.9",
+            "0.000000000000001",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "1.",
+            ".5",
+            "1.2.3",
+            "-1.5",
+            "+2",
+            "1e5",
+            "inf",
+            "NaN",
+            "",
+            "0.1",
+            "0.3",
+            "2.675",
+            "1.0000000000000002",
+        ] {
+            same(s);
+        }
+        assert_eq!(plain_decimal(b"1."), None);
+        assert_eq!(plain_decimal(b".5"), None);
+        assert_eq!(plain_decimal(b"1234567890123456"), None);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 15 + 1) as usize;
+            let point = (x >> 8) as usize % (digits + 1);
+            let mut s: String = (0..digits)
+                .map(|i| char::from(b'0' + ((x >> (i * 4 % 60)) % 10) as u8))
+                .collect();
+            if point > 0 && point < digits {
+                s.insert(point, '.');
+            }
+            same(&s);
+        }
+    }
 }
