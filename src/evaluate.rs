@@ -9,11 +9,10 @@ use crate::train::{load_series, RunExtra};
 use anyhow::Context;
 use candle_core::Device;
 use candlecast_forecast::{
-    gpt_logits, horizon, markdown, name_hash, origins_at, rollout, score_series, split_index,
-    ForecastParams, GptForecastParams, History, SeriesCard, PIT_BINS,
+    gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
+    GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
 use candlecast_gpt::checkpoint::{self, write_atomic};
-use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;
 use std::process::ExitCode;
 
@@ -100,33 +99,33 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{name}: no test origin has {hz} bars after it");
             }
             let key = args.seed ^ name_hash(&name);
-            let mut fcs = horizon::baselines(&h, &origins, hz, args.samples, key)
-                .with_context(|| name.clone())?;
+            let mut forecasters: Vec<Box<dyn Forecaster + '_>> = BASELINES
+                .iter()
+                .map(|&b| Box::new(b) as Box<dyn Forecaster>)
+                .collect();
             if let Some((m, tok)) = &model {
-                let starts = origins_at(tok, s, &origins, ctx, |k| {
-                    key ^ (origins[k] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                });
-                let mut temps = vec![("gpt", args.temperature)];
+                let gpt = GptForecaster {
+                    name: "gpt",
+                    model: m,
+                    tokenizer: tok,
+                    context: ctx,
+                    temperature: args.temperature,
+                    batch: 256,
+                };
+                forecasters.push(Box::new(gpt));
                 if let Some(t) = fitted_t {
-                    temps.push(("gpt-cal", t));
-                }
-                for (label, t) in temps {
-                    let fp = ForecastParams {
-                        context_length: ctx,
-                        horizon: hz,
-                        num_samples: args.samples,
-                        sampling: Sampling {
-                            temperature: t,
-                            top_k: None,
-                            top_p: None,
-                        },
-                        seed: args.seed,
-                    };
-                    let paths =
-                        rollout(m, tok, &starts, &fp, false).with_context(|| name.clone())?;
-                    fcs.push(horizon::from_paths(label, &paths, hz));
+                    forecasters.push(Box::new(GptForecaster {
+                        name: "gpt-cal",
+                        temperature: t,
+                        ..gpt
+                    }));
                 }
             }
+            let fcs = forecasters
+                .iter()
+                .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| name.clone())?;
             card.horizons = horizon::score(&h, &origins, every, fcs, hz, args.samples, reference);
         }
         cards.push(card);

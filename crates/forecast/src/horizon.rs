@@ -52,10 +52,6 @@ pub fn baselines(
     samples: usize,
     seed: u64,
 ) -> Result<Vec<MultiStep>, BaselineError> {
-    let first = h.split.saturating_sub(1);
-    let one = |o: &OneStep, origin: usize| -> Option<Predictive> {
-        o.preds.get(origin.checked_sub(first)?).cloned()
-    };
     let (garch_fc, g) = baseline::garch(h)?;
     let fits = [
         baseline::rw_const(h)?,
@@ -65,62 +61,92 @@ pub fn baselines(
         baseline::fhs(h)?,
         baseline::fhs_range(h)?,
     ];
-    let persistence = g.alpha + g.beta;
-    let long_run = g.omega / (1.0 - persistence).max(1e-12);
-    let mut out = Vec::with_capacity(fits.len());
-    for (f, fit) in fits.iter().enumerate() {
-        let mut preds: Vec<Vec<Predictive>> = vec![Vec::with_capacity(origins.len()); horizon];
-        for (j, &o) in origins.iter().enumerate() {
-            let Some(p) = one(fit, o) else {
-                return Err(BaselineError::TooShort {
-                    train: first,
-                    test: 0,
-                });
-            };
-            match p {
-                Predictive::Normal { mean, sd } => {
-                    let mut var = 0.0;
-                    for (k, slot) in preds.iter_mut().enumerate() {
-                        var += if fit.name == "garch" {
-                            long_run + persistence.powi(k as i32) * (sd * sd - long_run)
-                        } else {
-                            sd * sd
-                        };
-                        slot.push(Predictive::Normal {
-                            mean: mean * (k + 1) as f64,
-                            sd: var.sqrt(),
-                        });
-                    }
-                }
-                Predictive::Scaled { dist, loc, scale } => {
-                    let z = dist.sorted();
-                    let mut sums = vec![vec![0.0; samples]; horizon];
-                    for s in 0..samples {
-                        let mut rng =
-                            Rng::fork(seed ^ ((f as u64) << 56), (j * samples + s) as u64);
-                        let mut acc = 0.0;
-                        for row in sums.iter_mut() {
-                            acc += loc + scale * z[rng.below(z.len())];
-                            row[s] = acc;
-                        }
-                    }
-                    for (slot, row) in preds.iter_mut().zip(sums) {
-                        slot.push(Predictive::atoms(
-                            row.into_iter().map(|v| (v, 1.0)).collect(),
-                        ));
-                    }
-                }
-                Predictive::Atoms { .. } => {
-                    return Err(BaselineError::Flat);
+    fits.iter()
+        .enumerate()
+        .map(|(f, fit)| {
+            let garch = (fit.name == "garch").then_some(&g);
+            extend(
+                fit,
+                garch,
+                h.split,
+                origins,
+                horizon,
+                samples,
+                stream(seed, f),
+            )
+        })
+        .collect()
+}
+
+/// The random stream of the `index`-th baseline (in `BASELINES` order).
+pub(crate) fn stream(seed: u64, index: usize) -> u64 {
+    seed ^ ((index as u64) << 56)
+}
+
+/// One baseline's one-step fit carried to `1..=horizon` steps at `origins`: normal
+/// forecasts in closed form (`garch` given: its variance term structure, else the
+/// variance held flat), empirical ones by `samples` simulated sums.
+pub fn extend(
+    fit: &OneStep,
+    garch: Option<&baseline::Garch>,
+    split: usize,
+    origins: &[usize],
+    horizon: usize,
+    samples: usize,
+    seed: u64,
+) -> Result<MultiStep, BaselineError> {
+    let first = split.saturating_sub(1);
+    let (persistence, long_run) = match garch {
+        Some(g) => {
+            let p = g.alpha + g.beta;
+            (p, g.omega / (1.0 - p).max(1e-12))
+        }
+        None => (1.0, 0.0),
+    };
+    let mut preds: Vec<Vec<Predictive>> = vec![Vec::with_capacity(origins.len()); horizon];
+    for (j, &o) in origins.iter().enumerate() {
+        let Some(p) = o.checked_sub(first).and_then(|i| fit.preds.get(i)) else {
+            return Err(BaselineError::TooShort {
+                train: first,
+                test: 0,
+            });
+        };
+        match p {
+            Predictive::Normal { mean, sd } => {
+                let mut var = 0.0;
+                for (k, slot) in preds.iter_mut().enumerate() {
+                    // Flat variance is the term structure with persistence 1.
+                    var += long_run + persistence.powi(k as i32) * (sd * sd - long_run);
+                    slot.push(Predictive::Normal {
+                        mean: mean * (k + 1) as f64,
+                        sd: var.sqrt(),
+                    });
                 }
             }
+            Predictive::Scaled { dist, loc, scale } => {
+                let z = dist.sorted();
+                let mut sums = vec![vec![0.0; samples]; horizon];
+                for s in 0..samples {
+                    let mut rng = Rng::fork(seed, (j * samples + s) as u64);
+                    let mut acc = 0.0;
+                    for row in sums.iter_mut() {
+                        acc += loc + scale * z[rng.below(z.len())];
+                        row[s] = acc;
+                    }
+                }
+                for (slot, row) in preds.iter_mut().zip(sums) {
+                    slot.push(Predictive::atoms(
+                        row.into_iter().map(|v| (v, 1.0)).collect(),
+                    ));
+                }
+            }
+            Predictive::Atoms { .. } => return Err(BaselineError::Flat),
         }
-        out.push(MultiStep {
-            name: fit.name,
-            preds,
-        });
     }
-    Ok(out)
+    Ok(MultiStep {
+        name: fit.name,
+        preds,
+    })
 }
 
 /// The model's paths (one `Paths` per origin) as multi-step predictive distributions.

@@ -5,6 +5,7 @@ judged against, and the scores that judge them.
 
 mod baseline;
 mod empirical;
+mod forecaster;
 mod gpt;
 pub mod horizon;
 pub mod html;
@@ -18,6 +19,7 @@ pub use baseline::{
     Predictive, Summary, EWMA_LAMBDA,
 };
 pub use empirical::Empirical;
+pub use forecaster::{Baseline, Forecaster, GptForecaster, BASELINES};
 pub use gpt::{gpt_logits, gpt_one_step, GptForecastParams, GptLogits};
 pub use rollout::{
     future_timestamps, name_hash, origin_at_end, origins_at, rollout, sample_paths, scale_after,

@@ -42,6 +42,8 @@ pub enum ForecastError {
     Model(#[from] GptError),
     #[error(transparent)]
     Tokens(#[from] candlecast_tokenize::TokenizeError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
 }
 
 /// The scale state after the whole series, replaying the tokenizer's own rule

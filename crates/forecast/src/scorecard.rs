@@ -4,6 +4,7 @@
 //! forecaster against a reference.
 
 use crate::baseline::{self, BaselineError, History, OneStep};
+use crate::forecaster::BASELINES;
 use crate::score::{diebold_mariano, pinball, DieboldMariano};
 use serde::Serialize;
 
@@ -68,15 +69,13 @@ pub fn score_series(
     extra: Vec<OneStep>,
     reference: &str,
 ) -> Result<SeriesCard, BaselineError> {
-    let (garch_fc, garch_params) = baseline::garch(h)?;
-    let mut all = vec![
-        baseline::rw_const(h)?,
-        baseline::rw_ewma(h)?,
-        garch_fc,
-        baseline::historical(h)?,
-        baseline::fhs(h)?,
-        baseline::fhs_range(h)?,
-    ];
+    let mut garch_params = None;
+    let mut all = Vec::with_capacity(BASELINES.len() + extra.len());
+    for b in BASELINES {
+        let (o, g) = b.fit(h)?;
+        garch_params = garch_params.or(g);
+        all.push(o);
+    }
     all.extend(extra);
     let r = baseline::log_returns(h.close);
     let train = &r[..h.split.saturating_sub(1)];
@@ -88,7 +87,7 @@ pub fn score_series(
         train_returns: train.len(),
         test_returns: r.len() - train.len(),
         reference: reference.to_string(),
-        garch: Some(garch_params),
+        garch: garch_params,
         temperature: None,
         scores,
         horizons: Vec::new(),

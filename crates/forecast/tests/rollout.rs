@@ -124,3 +124,42 @@ fn paths_do_not_depend_on_the_batch() {
     let again = rollout(&model, &tok, &[o], &params(6, 2), false).unwrap();
     assert_eq!(end, again[0]);
 }
+
+/// The GPT behind the `Forecaster` trait: multi-step distributions at an origin do
+/// not depend on the other origins asked for, and step 1 of the paths agrees with
+/// the exact one-step mixture in the mean of its CRPS (sampling noise only).
+#[test]
+fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
+    use candlecast_forecast::{Forecaster, GptForecaster};
+    let (s, tok, model) = setup();
+    let f = GptForecaster {
+        name: "gpt",
+        model: &model,
+        tokenizer: &tok,
+        context: 12,
+        temperature: 1.0,
+        batch: 64,
+    };
+    let split = 400;
+    let origins: Vec<usize> = (399..499).collect();
+    let all = f.multi_step(&s, split, &origins, 3, 400, 5).unwrap();
+    let one = f
+        .multi_step(&s, split, &origins[10..11], 3, 400, 5)
+        .unwrap();
+    for k in 0..3 {
+        let (a, b) = (&all.preds[k][10], &one.preds[k][0]);
+        for y in [-0.02, 0.0, 0.01] {
+            assert_eq!(a.crps(y), b.crps(y));
+        }
+    }
+    let exact = f.one_step(&s, split).unwrap();
+    let c = s.close();
+    let (mut sampled, mut mixture) = (0.0, 0.0);
+    for (j, &o) in origins.iter().enumerate() {
+        let y = (c[o + 1] / c[o]).ln();
+        sampled += all.preds[0][j].crps(y);
+        mixture += exact.preds[o + 1 - split].crps(y);
+    }
+    let rel = sampled / mixture;
+    assert!((rel - 1.0).abs() < 0.05, "sampled / exact CRPS = {rel}");
+}

@@ -1,0 +1,183 @@
+//! One interface for every forecaster the scorecard judges: the six classical
+//! baselines and the GPT answer the same two questions about a series split in
+//! time, so `evaluate` (and a user's own code) can treat them alike.
+
+use crate::baseline::{self, BaselineError, History, OneStep};
+use crate::gpt::{gpt_logits, GptForecastParams};
+use crate::horizon::{self, MultiStep};
+use crate::rollout::{name_hash, origins_at, rollout, ForecastError, ForecastParams};
+use candlecast_data::Series;
+use candlecast_gpt::{Gpt, Sampling};
+use candlecast_tokenize::Tokenizer;
+
+/// A forecaster of close log-returns, fitted on the bars before `split` only.
+pub trait Forecaster {
+    fn name(&self) -> &'static str;
+
+    /// The predictive distribution of `ln(C[o+1] / C[o])` at every test origin
+    /// `o = split - 1 ..= n - 2`.
+    fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError>;
+
+    /// The distributions of `ln(C[o+k] / C[o])`, `k = 1..=horizon`, at `origins`
+    /// (bar indices from `split - 1` on). Forecasters without a closed form use
+    /// `samples` simulated paths, seeded by `seed`.
+    fn multi_step(
+        &self,
+        series: &Series,
+        split: usize,
+        origins: &[usize],
+        horizon: usize,
+        samples: usize,
+        seed: u64,
+    ) -> Result<MultiStep, ForecastError>;
+}
+
+/// The classical baselines, in the scorecard's order (`rw-const` first: the base
+/// of relative CRPS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    RwConst,
+    RwEwma,
+    Garch,
+    Historical,
+    Fhs,
+    FhsRange,
+}
+
+pub const BASELINES: [Baseline; 6] = [
+    Baseline::RwConst,
+    Baseline::RwEwma,
+    Baseline::Garch,
+    Baseline::Historical,
+    Baseline::Fhs,
+    Baseline::FhsRange,
+];
+
+fn history(series: &Series, split: usize) -> History<'_> {
+    History {
+        open: series.open(),
+        high: series.high(),
+        low: series.low(),
+        close: series.close(),
+        split,
+    }
+}
+
+impl Baseline {
+    /// The one-step forecasts on prices alone (and GARCH's fitted parameters).
+    pub fn fit(self, h: &History<'_>) -> Result<(OneStep, Option<baseline::Garch>), BaselineError> {
+        Ok(match self {
+            Baseline::RwConst => (baseline::rw_const(h)?, None),
+            Baseline::RwEwma => (baseline::rw_ewma(h)?, None),
+            Baseline::Garch => {
+                let (o, g) = baseline::garch(h)?;
+                (o, Some(g))
+            }
+            Baseline::Historical => (baseline::historical(h)?, None),
+            Baseline::Fhs => (baseline::fhs(h)?, None),
+            Baseline::FhsRange => (baseline::fhs_range(h)?, None),
+        })
+    }
+
+    fn index(self) -> usize {
+        BASELINES.iter().position(|&b| b == self).unwrap_or(0)
+    }
+}
+
+impl Forecaster for Baseline {
+    fn name(&self) -> &'static str {
+        match self {
+            Baseline::RwConst => "rw-const",
+            Baseline::RwEwma => "rw-ewma",
+            Baseline::Garch => "garch",
+            Baseline::Historical => "hs",
+            Baseline::Fhs => "fhs",
+            Baseline::FhsRange => "fhs-range",
+        }
+    }
+
+    fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError> {
+        Ok(self.fit(&history(series, split))?.0)
+    }
+
+    fn multi_step(
+        &self,
+        series: &Series,
+        split: usize,
+        origins: &[usize],
+        horizon: usize,
+        samples: usize,
+        seed: u64,
+    ) -> Result<MultiStep, ForecastError> {
+        let (fit, garch) = self.fit(&history(series, split))?;
+        Ok(horizon::extend(
+            &fit,
+            garch.as_ref(),
+            split,
+            origins,
+            horizon,
+            samples,
+            horizon::stream(seed, self.index()),
+        )?)
+    }
+}
+
+/// The GPT as a forecaster: one step = its next-token mixture (exact CRPS), several
+/// steps = its sample paths through the KV cache.
+#[derive(Clone, Copy)]
+pub struct GptForecaster<'a> {
+    pub name: &'static str,
+    pub model: &'a Gpt,
+    pub tokenizer: &'a Tokenizer,
+    /// Tokens of context (at most the model's `max_ctx`).
+    pub context: usize,
+    /// Logits are divided by this, in both modes.
+    pub temperature: f64,
+    /// Origins per forward pass of the one-step mode.
+    pub batch: usize,
+}
+
+impl Forecaster for GptForecaster<'_> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError> {
+        let p = GptForecastParams {
+            context: self.context,
+            temperature: self.temperature,
+            batch: self.batch,
+        };
+        Ok(gpt_logits(self.model, self.tokenizer, series, split, p)?
+            .at(self.name, self.temperature))
+    }
+
+    /// Paths keyed by `seed`, the origin bar and nothing else, so a path does not
+    /// depend on which other origins share its batch.
+    fn multi_step(
+        &self,
+        series: &Series,
+        _split: usize,
+        origins: &[usize],
+        horizon: usize,
+        samples: usize,
+        seed: u64,
+    ) -> Result<MultiStep, ForecastError> {
+        let starts = origins_at(self.tokenizer, series, origins, self.context, |k| {
+            seed ^ name_hash(self.name) ^ (origins[k] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        let p = ForecastParams {
+            context_length: self.context,
+            horizon,
+            num_samples: samples,
+            sampling: Sampling {
+                temperature: self.temperature,
+                top_k: None,
+                top_p: None,
+            },
+            seed,
+        };
+        let paths = rollout(self.model, self.tokenizer, &starts, &p, false)?;
+        Ok(horizon::from_paths(self.name, &paths, horizon))
+    }
+}
