@@ -261,7 +261,7 @@ impl Trainer {
     pub fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let logits = self.model.forward(x, 0, &mut self.model.new_cache())?;
         let (b, t, v) = logits.dims3()?;
-        Ok(candle_nn::loss::cross_entropy(
+        Ok(crate::loss::cross_entropy(
             &logits.reshape((b * t, v))?,
             &y.reshape(b * t)?,
         )?)

@@ -4,7 +4,9 @@
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Module;
-use candlecast_gpt::{add_rows, causal_softmax, causal_softmax_composite, layer_norm_composite};
+use candlecast_gpt::{
+    add_rows, causal_softmax, causal_softmax_composite, cross_entropy, layer_norm_composite,
+};
 use candlecast_gpt::{LayerNorm, Rng};
 
 fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Tensor {
@@ -226,4 +228,33 @@ fn add_rows_matches_broadcast_add_values_and_gradients() {
             assert!(diff < 1e-5, "{xs:?} + {rs:?}: {diff}");
         }
     }
+}
+
+#[test]
+fn cross_entropy_matches_candle_nn_values_and_gradients() {
+    let mut rng = Rng::new(16);
+    for (n, v) in [(70, 11), (3, 1024), (1, 2)] {
+        let x = Var::from_tensor(&randn(&mut rng, &[n, v], 3.0)).unwrap();
+        let t: Vec<u32> = (0..n).map(|_| rng.below(v) as u32).collect();
+        let t = Tensor::from_vec(t, n, &Device::Cpu).unwrap();
+        let fused = cross_entropy(x.as_tensor(), &t).unwrap();
+        let reference = candle_nn::loss::cross_entropy(x.as_tensor(), &t).unwrap();
+        let (f, r) = (
+            fused.to_scalar::<f32>().unwrap(),
+            reference.to_scalar::<f32>().unwrap(),
+        );
+        assert!(
+            (f - r).abs() < 1e-5 * r.abs().max(1.0),
+            "{n}x{v}: {f} vs {r}"
+        );
+        // Scaled, as the loss is when something downstream multiplies it.
+        let gf = (fused * 3.0).unwrap().backward().unwrap();
+        let gr = (reference * 3.0).unwrap().backward().unwrap();
+        let diff = max_abs_diff(gf.get(&x).unwrap(), gr.get(&x).unwrap());
+        assert!(diff < 1e-6, "{n}x{v}: {diff}");
+    }
+    // A target outside the vocabulary is an error, not a panic.
+    let x = randn(&mut rng, &[2, 4], 1.0);
+    let t = Tensor::new(&[1u32, 4], &Device::Cpu).unwrap();
+    assert!(cross_entropy(&x, &t).is_err());
 }
