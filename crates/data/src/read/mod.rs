@@ -865,12 +865,20 @@ fn finish(
     })
 }
 
+/// A number field: the fast path inline (the five of a row then overlap), the rest
+/// out of line.
+#[inline(always)]
 fn parse_number(b: &[u8]) -> Result<f64, String> {
+    match plain_decimal(b) {
+        Some(x) => Ok(x),
+        None => parse_number_slow(b),
+    }
+}
+
+#[inline(never)]
+fn parse_number_slow(b: &[u8]) -> Result<f64, String> {
     if b.is_empty() {
         return Err("empty value".into());
-    }
-    if let Some(x) = plain_decimal(b) {
-        return Ok(x);
     }
     // fast-float2 parses the bytes directly (correctly rounded, like std's parser)
     // and skips the UTF-8 check std's `str::parse` needs: a third of the read time.
@@ -894,6 +902,7 @@ const EXACT_POW10: [f64; 23] = [
 /// and 10^k are both exact, so the one division is correctly rounded, the same
 /// value as fast-float2's (or std's). Anything else is `None`. Prices are nearly
 /// always of this form, and this is several times faster than the general parser.
+#[inline(always)]
 fn plain_decimal(b: &[u8]) -> Option<f64> {
     let mut m: u64 = 0;
     let mut digits = 0usize;

@@ -232,21 +232,29 @@ fn scan_plain<R: Read, S: Sink>(
     let mut line = line_base + 1;
     let mut eof = false;
     loop {
-        while let Some(p) = memchr::memchr(b'\n', &buf[start..end]) {
-            let text = &buf[start..start + p];
+        // One pass over the complete lines for delimiters and line ends together.
+        let mut from = start;
+        ends.clear();
+        for p in memchr::memchr2_iter(delimiter, b'\n', &buf[start..end]) {
+            let at = start + p;
+            if buf[at] == delimiter {
+                ends.push(at - from);
+                continue;
+            }
+            let text = &buf[from..at];
             if text.len() > MAX_LINE_BYTES {
                 problems.push(too_long(line));
                 return Ok(ScanEnd::Stopped);
             }
             if !text.is_empty() {
-                ends.clear();
-                ends.extend(memchr::memchr_iter(delimiter, text));
                 ends.push(text.len());
                 sc.row(&Fields { text, ends: &ends }, line, rows, problems);
             }
+            ends.clear();
             line += 1;
-            start += p + 1;
+            from = at + 1;
         }
+        start = from;
         if end - start > MAX_LINE_BYTES {
             problems.push(too_long(line));
             return Ok(ScanEnd::Stopped);
