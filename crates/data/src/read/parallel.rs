@@ -95,7 +95,10 @@ pub(super) fn scan_file(
     let parts = split
         .parts
         .min(usize::try_from(data_len / split.min_part_bytes.max(1)).unwrap_or(usize::MAX));
-    if data_len < split.min_bytes || parts < 2 {
+    // Lines and fields are cut at these bytes; the csv crate would read such
+    // delimiters differently.
+    let odd_delimiter = matches!(ctx.dialect.delimiter, b'\n' | b'\r' | b'"');
+    if data_len < split.min_bytes || parts < 2 || odd_delimiter {
         return Ok(None);
     }
     // Whole lines of the prefix's data part: no quotes, and the probe.
@@ -232,27 +235,48 @@ fn scan_plain<R: Read, S: Sink>(
     let mut line = line_base + 1;
     let mut eof = false;
     loop {
-        // One pass over the complete lines for delimiters and line ends together.
+        // One pass over the buffer for delimiters and line ends together, eight
+        // bytes at a time (a delimiter or line end every eight bytes or so makes
+        // memchr's per-match overhead the larger cost).
         let mut from = start;
         ends.clear();
-        for p in memchr::memchr2_iter(delimiter, b'\n', &buf[start..end]) {
-            let at = start + p;
-            if buf[at] == delimiter {
-                ends.push(at - from);
-                continue;
+        macro_rules! hit {
+            ($at:expr) => {{
+                let at = $at;
+                if buf[at] == delimiter {
+                    ends.push(at - from);
+                } else {
+                    let text = &buf[from..at];
+                    if text.len() > MAX_LINE_BYTES {
+                        problems.push(too_long(line));
+                        return Ok(ScanEnd::Stopped);
+                    }
+                    if !text.is_empty() {
+                        ends.push(text.len());
+                        sc.row(&Fields { text, ends: &ends }, line, rows, problems);
+                    }
+                    ends.clear();
+                    line += 1;
+                    from = at + 1;
+                }
+            }};
+        }
+        let (splat_d, splat_n) = (splat(delimiter), splat(b'\n'));
+        let mut at = start;
+        while at + 8 <= end {
+            let w = <[u8; 8]>::try_from(&buf[at..at + 8]).map_or(0, u64::from_le_bytes);
+            let mut m = zero_bytes(w ^ splat_d) | zero_bytes(w ^ splat_n);
+            while m != 0 {
+                hit!(at + (m.trailing_zeros() / 8) as usize);
+                m &= m - 1;
             }
-            let text = &buf[from..at];
-            if text.len() > MAX_LINE_BYTES {
-                problems.push(too_long(line));
-                return Ok(ScanEnd::Stopped);
+            at += 8;
+        }
+        while at < end {
+            if buf[at] == delimiter || buf[at] == b'\n' {
+                hit!(at);
             }
-            if !text.is_empty() {
-                ends.push(text.len());
-                sc.row(&Fields { text, ends: &ends }, line, rows, problems);
-            }
-            ends.clear();
-            line += 1;
-            from = at + 1;
+            at += 1;
         }
         start = from;
         if end - start > MAX_LINE_BYTES {
@@ -299,6 +323,17 @@ fn scan_plain<R: Read, S: Sink>(
         eof = n == 0;
         end += n;
     }
+}
+
+/// `b` in every byte.
+fn splat(b: u8) -> u64 {
+    u64::from(b) * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each byte of `x` that is zero, and no other bit.
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// Finds the state the first rows decide: the shape and kind of the timestamps,
