@@ -453,6 +453,7 @@ struct Scanner<'a> {
     first_offset: Option<i32>,
     symbols: HashMap<Vec<u8>, u32>,
     ts_buf: String,
+    days: time::DayCache,
 }
 
 /// What a scan found: the rows, the problems and the state the later steps need.
@@ -494,6 +495,7 @@ impl<'a> Scanner<'a> {
             first_offset: None,
             symbols: HashMap::new(),
             ts_buf: String::new(),
+            days: time::DayCache::default(),
         }
     }
 
@@ -566,7 +568,7 @@ impl<'a> Scanner<'a> {
                     None => Err(format!(
                         "unrecognised timestamp '{t}': accepted are ISO 8601, M/D/YYYY, DD.MM.YYYY, YYYYMMDD HHMMSS and epoch seconds/milliseconds, or give --date-format"
                     )),
-                    Some((s, first_line)) => time::parse(s, t).map_err(|why| match time::detect(t) {
+                    Some((s, first_line)) => time::parse_with(s, t, &mut self.days).map_err(|why| match time::detect(t) {
                         Some(other) if &other != s => format!(
                             "mixed date formats: '{t}' looks like {other}, but line {first_line} was {s}"
                         ),

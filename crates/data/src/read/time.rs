@@ -115,8 +115,42 @@ fn is_epoch_fraction(b: &[u8]) -> bool {
     !b.is_empty() && b.iter().all(u8::is_ascii_digit)
 }
 
+/// The date part last parsed (`YYYY-MM-DD`, `YYYYMMDD`) and its day number:
+/// consecutive rows of intraday data share the date, and the day number is a pure
+/// function of those bytes.
+#[derive(Debug, Default)]
+pub(crate) struct DayCache {
+    key: [u8; 10],
+    len: usize,
+    days: i64,
+}
+
+impl DayCache {
+    fn get(&self, b: &[u8], n: usize) -> Option<i64> {
+        (self.len == n && b.get(..n) == self.key.get(..n)).then_some(self.days)
+    }
+
+    fn put(&mut self, b: &[u8], days: i64) {
+        if let (Some(k), Some(v)) = (self.key.get_mut(..b.len()), b.get(..)) {
+            k.copy_from_slice(v);
+            self.len = b.len();
+            self.days = days;
+        }
+    }
+}
+
 /// Parses one value of a known shape. `Err` carries a short reason.
+#[cfg(test)]
 pub(crate) fn parse(shape: &Shape, s: &str) -> Result<Stamp, &'static str> {
+    parse_with(shape, s, &mut DayCache::default())
+}
+
+/// [`parse`], remembering the last date in `cache` (one per shape).
+pub(crate) fn parse_with(
+    shape: &Shape,
+    s: &str,
+    cache: &mut DayCache,
+) -> Result<Stamp, &'static str> {
     let b = s.as_bytes();
     match shape {
         Shape::EpochSeconds => {
@@ -145,26 +179,40 @@ pub(crate) fn parse(shape: &Shape, s: &str) -> Result<Stamp, &'static str> {
             })
         }
         Shape::Compact => {
-            if b.len() < 8 || !b[..8].iter().all(u8::is_ascii_digit) {
-                return Err("expected YYYYMMDD");
-            }
-            let year = num(&b[0..4]) as i32;
-            let month = num(&b[4..6]) as u32;
-            let day = num(&b[6..8]) as u32;
-            let days = civil_days(year, month, day).ok_or("no such date")?;
+            let days = match cache.get(b, 8) {
+                Some(days) => days,
+                None => {
+                    if b.len() < 8 || !b[..8].iter().all(u8::is_ascii_digit) {
+                        return Err("expected YYYYMMDD");
+                    }
+                    let year = num(&b[0..4]) as i32;
+                    let month = num(&b[4..6]) as u32;
+                    let day = num(&b[6..8]) as u32;
+                    let days = civil_days(year, month, day).ok_or("no such date")?;
+                    cache.put(&b[..8], days);
+                    days
+                }
+            };
             let (tod_ms, off) = parse_time(&b[8..], true)?;
             Ok(finish(days, tod_ms, off))
         }
         Shape::YearFirst { sep } => {
-            if b.len() < 10 || b[4] != *sep || b[7] != *sep {
-                return Err("expected YYYY-MM-DD");
-            }
-            let (y, m, d) = (&b[0..4], &b[5..7], &b[8..10]);
-            if ![y, m, d].iter().all(|p| p.iter().all(u8::is_ascii_digit)) {
-                return Err("expected YYYY-MM-DD");
-            }
-            let days =
-                civil_days(num(y) as i32, num(m) as u32, num(d) as u32).ok_or("no such date")?;
+            let days = match cache.get(b, 10) {
+                Some(days) => days,
+                None => {
+                    if b.len() < 10 || b[4] != *sep || b[7] != *sep {
+                        return Err("expected YYYY-MM-DD");
+                    }
+                    let (y, m, d) = (&b[0..4], &b[5..7], &b[8..10]);
+                    if ![y, m, d].iter().all(|p| p.iter().all(u8::is_ascii_digit)) {
+                        return Err("expected YYYY-MM-DD");
+                    }
+                    let days = civil_days(num(y) as i32, num(m) as u32, num(d) as u32)
+                        .ok_or("no such date")?;
+                    cache.put(&b[..10], days);
+                    days
+                }
+            };
             let (tod_ms, off) = parse_time(&b[10..], false)?;
             Ok(finish(days, tod_ms, off))
         }
@@ -509,6 +557,35 @@ mod tests {
             assert_eq!(civil_days(y, m, d), c);
         }
         assert_eq!(civil_days(1900, 2, 29), None);
+    }
+
+    /// A shared day cache changes nothing, whatever came before.
+    #[test]
+    fn day_cache_is_transparent() {
+        let seq = [
+            "2017-01-02T07:00:00Z",
+            "2017-01-02T07:01:00Z",
+            "2017-01-02 25:00",
+            "2017-01-02",
+            "2017-01-03T00:00:00+01:00",
+            "2017-01-0x",
+            "2017-02-30",
+            "2017-01-03 12:00",
+            "2017/01/03 12:00",
+            "20170103 120000",
+            "20170103",
+            "2017010",
+        ];
+        for shape in [
+            Shape::YearFirst { sep: b'-' },
+            Shape::YearFirst { sep: b'/' },
+            Shape::Compact,
+        ] {
+            let mut cache = DayCache::default();
+            for s in seq {
+                assert_eq!(parse_with(&shape, s, &mut cache), parse(&shape, s), "{s}");
+            }
+        }
     }
 
     #[test]
