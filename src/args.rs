@@ -250,8 +250,12 @@ pub struct EvaluateArgs {
     /// Divide the model's logits by this (above 1 widens its forecasts).
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
-    /// Skip `gpt-cal`: the model with a temperature chosen by CRPS on the last 10% of
-    /// each series' training part.
+    /// Keep only the most likely tokens up to this probability, for the model's
+    /// one-step mixture and its sampled paths alike (default: all tokens).
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Skip `gpt-cal`: the model with a temperature and top-p chosen by CRPS on the
+    /// last 10% of each series' training part.
     #[arg(long)]
     pub no_calibration: bool,
     /// Also score the cumulative return 2..=H bars ahead (sampled CRPS for the

@@ -13,6 +13,7 @@ use candlecast_forecast::{
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
 use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;
 use std::process::ExitCode;
 
@@ -22,6 +23,11 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     if args.horizon == 0 {
         anyhow::bail!("--horizon must be at least 1");
+    }
+    if let Some(p) = args.top_p {
+        if !(p > 0.0 && p <= 1.0) {
+            anyhow::bail!("--top-p must be in (0, 1], got {p}");
+        }
     }
     if args.samples == 0 {
         anyhow::bail!("--samples must be at least 1");
@@ -63,7 +69,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             split,
         };
         let mut extra = Vec::new();
-        let mut fitted_t = None;
+        let mut fitted: Option<Sampling> = None;
         let ctx = model
             .as_ref()
             .map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
@@ -74,7 +80,12 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 batch: 256,
             };
             let logits = gpt_logits(m, tok, s, split, p).with_context(|| name.clone())?;
-            extra.push(logits.at("gpt", args.temperature));
+            let sampling = |temperature| Sampling {
+                temperature,
+                top_k: None,
+                top_p: args.top_p,
+            };
+            extra.push(logits.sampled("gpt", sampling(args.temperature)));
             if !args.no_calibration {
                 // Validation slice: the last 10% of the training part, forecast from
                 // the training part alone.
@@ -82,14 +93,15 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 let val = gpt_logits(m, tok, &s.slice(0..split), val_start, p)
                     .with_context(|| name.clone())?;
                 if !val.is_empty() {
-                    let t = val.fit_temperature();
-                    extra.push(logits.at("gpt-cal", t));
-                    fitted_t = Some(t);
+                    let fit = val.fit_sampling();
+                    extra.push(logits.sampled("gpt-cal", fit));
+                    fitted = Some(fit);
                 }
             }
         }
         let mut card = score_series(&name, &h, extra, reference).with_context(|| name.clone())?;
-        card.temperature = fitted_t;
+        card.temperature = fitted.map(|f| f.temperature);
+        card.top_p = fitted.and_then(|f| f.top_p);
         if args.horizon > 1 {
             let hz = args.horizon;
             let test = s.len().saturating_sub(split);
@@ -110,13 +122,15 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                     tokenizer: tok,
                     context: ctx,
                     temperature: args.temperature,
+                    top_p: args.top_p,
                     batch: 256,
                 };
                 forecasters.push(Box::new(gpt));
-                if let Some(t) = fitted_t {
+                if let Some(f) = fitted {
                     forecasters.push(Box::new(GptForecaster {
                         name: "gpt-cal",
-                        temperature: t,
+                        temperature: f.temperature,
+                        top_p: f.top_p,
                         ..gpt
                     }));
                 }
@@ -143,6 +157,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             "reference": reference,
             "model": args.model.as_ref().map(|p| p.display().to_string()),
             "temperature": args.temperature,
+            "top_p": args.top_p,
         },
         "series": cards,
         "aggregate": candlecast_forecast::aggregate(&cards)

@@ -133,8 +133,20 @@ pub struct GptForecaster<'a> {
     pub context: usize,
     /// Logits are divided by this, in both modes.
     pub temperature: f64,
+    /// Nucleus truncation, in both modes (`None`: the whole distribution).
+    pub top_p: Option<f64>,
     /// Origins per forward pass of the one-step mode.
     pub batch: usize,
+}
+
+impl GptForecaster<'_> {
+    fn sampling(&self) -> Sampling {
+        Sampling {
+            temperature: self.temperature,
+            top_k: None,
+            top_p: self.top_p,
+        }
+    }
 }
 
 impl Forecaster for GptForecaster<'_> {
@@ -170,11 +182,7 @@ impl Forecaster for GptForecaster<'_> {
             context_length: self.context,
             horizon,
             num_samples: samples,
-            sampling: Sampling {
-                temperature: self.temperature,
-                top_k: None,
-                top_p: None,
-            },
+            sampling: self.sampling(),
             seed,
         };
         let paths = rollout(self.model, self.tokenizer, &starts, &p, false)?;

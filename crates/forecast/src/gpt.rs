@@ -6,7 +6,7 @@
 use crate::baseline::{OneStep, Predictive};
 use candle_core::{Device, Tensor};
 use candlecast_data::Series;
-use candlecast_gpt::{Gpt, GptError};
+use candlecast_gpt::{Gpt, GptError, Sampling};
 use candlecast_tokenize::{TokenId, Tokenizer};
 
 /// How to run the model as a forecaster.
@@ -46,18 +46,38 @@ impl GptLogits {
 
     /// The one-step forecasts with logits divided by `temperature`.
     pub fn at(&self, name: &'static str, temperature: f64) -> OneStep {
-        let inv = (1.0 / temperature) as f32;
+        self.sampled(
+            name,
+            Sampling {
+                temperature,
+                top_k: None,
+                top_p: None,
+            },
+        )
+    }
+
+    /// The one-step forecasts as the rollout samples them: series-start and gap
+    /// tokens excluded, then `sampling`'s temperature, top-k and top-p.
+    pub fn sampled(&self, name: &'static str, sampling: Sampling) -> OneStep {
         let n_bins = self.bin_rep.len();
+        let mut row = Vec::new();
         let preds = self
             .rows
             .iter()
             .zip(&self.scales)
             .map(|(logits, &scale)| {
-                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                row.clear();
+                row.extend(logits.iter().zip(&self.bin_of).map(|(&l, b)| {
+                    if b.is_some() {
+                        l
+                    } else {
+                        f32::NEG_INFINITY
+                    }
+                }));
                 let mut mass = vec![0.0f64; n_bins];
-                for (t, &l) in logits.iter().enumerate() {
-                    if let Some(Some(b)) = self.bin_of.get(t) {
-                        mass[*b] += (((l - max) * inv) as f64).exp();
+                for (p, b) in sampling.probs(&row).into_iter().zip(&self.bin_of) {
+                    if let Some(b) = b {
+                        mass[*b] += p;
                     }
                 }
                 Predictive::atoms(
@@ -77,11 +97,19 @@ impl GptLogits {
     }
 
     /// The temperature (0.25 ..= 4) with the lowest mean exact CRPS on these
-    /// targets: a golden-section search on log T. CRPS, not log-loss, because CRPS
-    /// is what the scorecard judges and log-loss over-rewards wide tails.
-    pub fn fit_temperature(&self) -> f64 {
+    /// targets, at a given top-p: a golden-section search on log T. CRPS, not
+    /// log-loss, because CRPS is what the scorecard judges and log-loss
+    /// over-rewards wide tails.
+    pub fn fit_temperature(&self, top_p: Option<f64>) -> (f64, f64) {
         let crps = |log_t: f64| {
-            let o = self.at("gpt", log_t.exp());
+            let o = self.sampled(
+                "gpt",
+                Sampling {
+                    temperature: log_t.exp(),
+                    top_k: None,
+                    top_p,
+                },
+            );
             o.preds
                 .iter()
                 .zip(&o.targets)
@@ -93,7 +121,7 @@ impl GptLogits {
         let g = (5f64.sqrt() - 1.0) / 2.0;
         let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
         let (mut fc, mut fd) = (crps(c), crps(d));
-        for _ in 0..24 {
+        for _ in 0..20 {
             if fc < fd {
                 b = d;
                 d = c;
@@ -108,7 +136,33 @@ impl GptLogits {
                 fd = crps(d);
             }
         }
-        ((a + b) / 2.0).exp()
+        let t = ((a + b) / 2.0).exp();
+        (t, crps(t.ln()))
+    }
+
+    /// Temperature and top-p fitted together by exact CRPS on these targets: the
+    /// model's far tails are where a small network is least sure (a little mass
+    /// spread over many extreme bins), and over several steps that mass compounds
+    /// through each path's volatility.
+    pub fn fit_sampling(&self) -> Sampling {
+        let mut best = (f64::INFINITY, 1.0, None);
+        for top_p in [
+            None,
+            Some(0.99),
+            Some(0.97),
+            Some(0.94),
+            Some(0.9),
+        ] {
+            let (t, c) = self.fit_temperature(top_p);
+            if c < best.0 {
+                best = (c, t, top_p);
+            }
+        }
+        Sampling {
+            temperature: best.1,
+            top_k: None,
+            top_p: best.2,
+        }
     }
 }
 

@@ -128,8 +128,10 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
             esc(&c.series),
             c.bars,
             c.test_returns,
-            c.temperature
-                .map_or(String::new(), |t| format!("; gpt-cal temperature {t:.3}"))
+            c.temperature.map_or(String::new(), |t| format!(
+                "; gpt-cal temperature {t:.3}{}",
+                c.top_p.map_or(String::new(), |p| format!(", top-p {p}"))
+            ))
         );
         for r in &c.scores {
             let _ = write!(

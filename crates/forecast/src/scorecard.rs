@@ -54,6 +54,9 @@ pub struct SeriesCard {
     /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last 10%.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// `gpt-cal`'s top-p, fitted with the temperature (absent: no truncation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
     /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
@@ -89,6 +92,7 @@ pub fn score_series(
         reference: reference.to_string(),
         garch: garch_params,
         temperature: None,
+        top_p: None,
         scores,
         horizons: Vec::new(),
     })
@@ -239,15 +243,16 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
         .iter()
         .filter_map(|c| {
             Some(format!(
-                "{} T = {:.3}",
+                "{} T = {:.3}{}",
                 md_escape(&c.series),
-                c.temperature?
+                c.temperature?,
+                c.top_p.map_or(String::new(), |p| format!(", top-p {p}"))
             ))
         })
         .collect();
     if !temps.is_empty() {
         s.push_str(&format!(
-            "\n`gpt-cal`: the model with its logits divided by a temperature T chosen by CRPS on the last 10% of the training part: {}.\n",
+            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p) chosen by CRPS on the last 10% of the training part: {}.\n",
             temps.join("; ")
         ));
     }

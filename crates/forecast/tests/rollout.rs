@@ -138,6 +138,7 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
         tokenizer: &tok,
         context: 12,
         temperature: 1.0,
+        top_p: None,
         batch: 64,
     };
     let split = 400;
