@@ -127,7 +127,11 @@ fn read_path_split(
         err,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut prefix = Vec::with_capacity(64 << 10);
+    let file_len = file.metadata().map_or(0, |m| m.len());
+    // Sized up front: growing by doubling touched twice the prefix, and the
+    // freed blocks stay resident under an allocator that keeps them.
+    let mut prefix =
+        Vec::with_capacity(usize::try_from(file_len).map_or(PREFIX_BYTES, |n| n.min(PREFIX_BYTES)));
     (&mut file)
         .take(PREFIX_BYTES as u64)
         .read_to_end(&mut prefix)
@@ -136,7 +140,6 @@ fn read_path_split(
     let dialect =
         sniff::sniff(&prefix, whole, opts.delimiter).map_err(|p| DataError::one(&name, p))?;
     let (layout, notes) = prepare(&name, &dialect, opts)?;
-    let file_len = file.metadata().map_or(0, |m| m.len());
     let ctx = parallel::Ctx {
         name: &name,
         path,
