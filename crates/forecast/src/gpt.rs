@@ -146,13 +146,7 @@ impl GptLogits {
     /// through each path's volatility.
     pub fn fit_sampling(&self) -> Sampling {
         let mut best = (f64::INFINITY, 1.0, None);
-        for top_p in [
-            None,
-            Some(0.99),
-            Some(0.97),
-            Some(0.94),
-            Some(0.9),
-        ] {
+        for top_p in [None, Some(0.99), Some(0.97), Some(0.94), Some(0.9)] {
             let (t, c) = self.fit_temperature(top_p);
             if c < best.0 {
                 best = (c, t, top_p);
