@@ -37,7 +37,10 @@ SECTION=$OUT/section.md
 } > "$SECTION"
 for i in "${!NAMES[@]}"; do
   name=${NAMES[$i]} cmd=${CMDS[$i]}
-  if [[ " $SKIP " == *" $name "* ]]; then continue; fi
+  if [[ " $SKIP " == *" $name "* ]]; then
+    printf '### %s\n\nSkipped this run (`SKIP`): see its own section below for the latest figures.\n\n' "$name" >> "$SECTION"
+    continue
+  fi
   echo "== $name: $cmd" >&2
   start=$(date +%s)
   if bash -c "$cmd" > "$OUT/$name.log" 2>&1; then status=ok; else status="FAILED (exit $?)"; fi
