@@ -115,19 +115,8 @@ pub struct BacktestArgs {
     /// Run the strategy alone.
     #[arg(long)]
     pub no_compare: bool,
-    /// Tokens of context for the model (default: its max_ctx).
-    #[arg(long)]
-    pub context: Option<usize>,
-    /// Sampling temperature for the model's paths.
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
-    #[arg(long)]
-    pub top_k: Option<usize>,
-    #[arg(long)]
-    pub top_p: Option<f64>,
-    /// Seed of the model's sample paths: the same seed gives the same report.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// The report folder to write (replaced whole if it holds an earlier report).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -174,18 +163,8 @@ pub struct ForecastArgs {
     /// Forecast from this time instead of the last bar (RFC 3339 or YYYY-MM-DD).
     #[arg(long)]
     pub origin: Option<String>,
-    /// Tokens of context (default: the model's max_ctx).
-    #[arg(long)]
-    pub context: Option<usize>,
-    /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
-    #[arg(long)]
-    pub top_k: Option<usize>,
-    #[arg(long)]
-    pub top_p: Option<f64>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Forecast only the I-th of N equal, contiguous parts of the input files (in the
     /// order given, directories expanded and sorted), e.g. `--shard 2/8` in the
     /// second task of an array job. The shards' rows, concatenated in order under
@@ -197,6 +176,41 @@ pub struct ForecastArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub read: InputArgs,
+}
+
+/// How the model's sample paths are drawn; shared by `forecast` and `backtest`.
+#[derive(Debug, Args, Clone)]
+pub struct SamplingArgs {
+    /// Tokens of context for the model (default: its max_ctx).
+    #[arg(long)]
+    pub context: Option<usize>,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Keep only the k most likely tokens.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Keep only the most likely tokens up to this probability.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Seed of the sample paths: the same seed gives the same output.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl SamplingArgs {
+    pub fn sampling(&self) -> candlecast_gpt::Sampling {
+        candlecast_gpt::Sampling {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+        }
+    }
+
+    /// `--context`, or the model's whole context.
+    pub fn context(&self, max_ctx: usize) -> usize {
+        self.context.unwrap_or(max_ctx)
+    }
 }
 
 /// `--shard I/N`: part I (1-based) of N.

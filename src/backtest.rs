@@ -13,7 +13,7 @@ use candlecast_backtest::{
     Run, RunOptions, Strategy, StrategySpec, Units,
 };
 use candlecast_data::{Series, Timestamp};
-use candlecast_gpt::{checkpoint, Gpt, Sampling};
+use candlecast_gpt::{checkpoint, Gpt};
 use candlecast_tokenize::Tokenizer;
 use std::path::Path;
 use std::process::ExitCode;
@@ -100,15 +100,17 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     };
     let main_run = match (&spec, &model) {
         (StrategySpec::Forecast(rule), Some((dir, (gpt, tok), _))) => {
-            let ctx = args.context.unwrap_or(gpt.config().max_ctx);
-            let sampling = Sampling {
-                temperature: args.temperature,
-                top_k: args.top_k,
-                top_p: args.top_p,
-            };
-            let mut strategy =
-                ForecastStrategy::new(gpt, tok, &name, *rule, ctx, sampling, args.seed)
-                    .with_context(|| format!("model {}", dir.display()))?;
+            let ctx = args.sampling.context(gpt.config().max_ctx);
+            let mut strategy = ForecastStrategy::new(
+                gpt,
+                tok,
+                &name,
+                *rule,
+                ctx,
+                args.sampling.sampling(),
+                args.sampling.seed,
+            )
+            .with_context(|| format!("model {}", dir.display()))?;
             let bar = crate::progress::bar((series.len() - window_start) as u64, "backtest");
             let mut tick = |_: usize| bar.inc(1);
             let r = run_backtest(&series, &mut strategy, &broker, &opts, &mut tick)?;

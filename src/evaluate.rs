@@ -61,13 +61,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             None => file.clone(),
         };
         let split = split_index(s.len());
-        let h = History {
-            open: s.open(),
-            high: s.high(),
-            low: s.low(),
-            close: s.close(),
-            split,
-        };
+        let h = History::of(s, split);
         let mut extra = Vec::new();
         let mut fitted: Option<Sampling> = None;
         let ctx = model

@@ -10,7 +10,6 @@ use candlecast_forecast::{
     future_timestamps, origin_at_end, rollout, summarise_paths, ForecastParams, MAX_BATCH_ROWS,
 };
 use candlecast_gpt::checkpoint::{self, write_atomic};
-use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -33,15 +32,11 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &args.model.join("meta.json"))?;
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {
-        context_length: args.context.unwrap_or(model.config().max_ctx),
+        context_length: args.sampling.context(model.config().max_ctx),
         horizon: args.horizon,
         num_samples: args.samples,
-        sampling: Sampling {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-        },
-        seed: args.seed,
+        sampling: args.sampling.sampling(),
+        seed: args.sampling.seed,
     };
     if args.horizon == 0 {
         bail!("--horizon must be at least 1");

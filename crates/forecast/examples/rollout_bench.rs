@@ -16,7 +16,7 @@
 use candle_core::{Device, Tensor};
 use candlecast_data::{Bar, Series, SourceZone, Timestamp};
 use candlecast_forecast::{origin_at_end, rollout, ForecastParams};
-use candlecast_gpt::{Activation, Gpt, GptConfig, Norm, Rng, Sampling};
+use candlecast_gpt::{Gpt, GptConfig, Rng, Sampling};
 use candlecast_tokenize::stats::token_counts;
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use std::time::Instant;
@@ -61,18 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let series: Vec<Series> = (0..n as u64).map(|i| walk(i + 1, 400)).collect();
     let tok = Tokenizer::fit(&TokenizerConfig::default(), &series)?;
+    // small.toml's [model]: tiny's block, twice as wide and deep.
     let cfg = GptConfig {
-        vocab_size: tok.vocab_size(),
         d_model: 128,
-        n_head: 4,
         n_layer: 4,
-        max_ctx: 64,
-        d_ff: None,
-        norm: Norm::Post,
-        activation: Activation::Relu,
-        final_ln: false,
-        head_bias: true,
-        ln_eps: 1e-5,
+        ..GptConfig::tiny(tok.vocab_size())
     };
     let context = arg("--context", cfg.max_ctx.saturating_sub(horizon).max(1));
     let (model, vars) = Gpt::init(&cfg, 42, &Device::Cpu)?;

@@ -183,6 +183,19 @@ pub struct History<'a> {
     pub split: usize,
 }
 
+impl<'a> History<'a> {
+    /// A series' prices, split at bar `split`.
+    pub fn of(series: &'a candlecast_data::Series, split: usize) -> History<'a> {
+        History {
+            open: series.open(),
+            high: series.high(),
+            low: series.low(),
+            close: series.close(),
+            split,
+        }
+    }
+}
+
 /// One forecaster's predictions at every test origin and what happened.
 #[derive(Debug, Clone)]
 pub struct OneStep {

@@ -53,16 +53,6 @@ pub const BASELINES: [Baseline; 6] = [
     Baseline::FhsRange,
 ];
 
-fn history(series: &Series, split: usize) -> History<'_> {
-    History {
-        open: series.open(),
-        high: series.high(),
-        low: series.low(),
-        close: series.close(),
-        split,
-    }
-}
-
 impl Baseline {
     /// The one-step forecasts on prices alone (and GARCH's fitted parameters).
     pub fn fit(self, h: &History<'_>) -> Result<(OneStep, Option<baseline::Garch>), BaselineError> {
@@ -77,6 +67,28 @@ impl Baseline {
             Baseline::Fhs => (baseline::fhs(h)?, None),
             Baseline::FhsRange => (baseline::fhs_range(h)?, None),
         })
+    }
+
+    /// The one-step fit carried to `1..=horizon` steps at `origins` (see
+    /// [`horizon::extend`]); each baseline draws from its own stream of `seed`.
+    pub fn multi_step_on(
+        self,
+        h: &History<'_>,
+        origins: &[usize],
+        horizon: usize,
+        samples: usize,
+        seed: u64,
+    ) -> Result<MultiStep, BaselineError> {
+        let (fit, garch) = self.fit(h)?;
+        horizon::extend(
+            &fit,
+            garch.as_ref(),
+            h.split,
+            origins,
+            horizon,
+            samples,
+            horizon::stream(seed, self.index()),
+        )
     }
 
     fn index(self) -> usize {
@@ -97,7 +109,7 @@ impl Forecaster for Baseline {
     }
 
     fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError> {
-        Ok(self.fit(&history(series, split))?.0)
+        Ok(self.fit(&History::of(series, split))?.0)
     }
 
     fn multi_step(
@@ -109,16 +121,7 @@ impl Forecaster for Baseline {
         samples: usize,
         seed: u64,
     ) -> Result<MultiStep, ForecastError> {
-        let (fit, garch) = self.fit(&history(series, split))?;
-        Ok(horizon::extend(
-            &fit,
-            garch.as_ref(),
-            split,
-            origins,
-            horizon,
-            samples,
-            horizon::stream(seed, self.index()),
-        )?)
+        Ok(self.multi_step_on(&History::of(series, split), origins, horizon, samples, seed)?)
     }
 }
 

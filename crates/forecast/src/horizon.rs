@@ -44,40 +44,6 @@ pub fn origins(h: &History<'_>, horizon: usize, every: usize) -> Vec<usize> {
     (first..n - horizon).step_by(every.max(1)).collect()
 }
 
-/// The baselines over `1..=horizon` steps at `origins`, from their one-step fits.
-pub fn baselines(
-    h: &History<'_>,
-    origins: &[usize],
-    horizon: usize,
-    samples: usize,
-    seed: u64,
-) -> Result<Vec<MultiStep>, BaselineError> {
-    let (garch_fc, g) = baseline::garch(h)?;
-    let fits = [
-        baseline::rw_const(h)?,
-        baseline::rw_ewma(h)?,
-        garch_fc,
-        baseline::historical(h)?,
-        baseline::fhs(h)?,
-        baseline::fhs_range(h)?,
-    ];
-    fits.iter()
-        .enumerate()
-        .map(|(f, fit)| {
-            let garch = (fit.name == "garch").then_some(&g);
-            extend(
-                fit,
-                garch,
-                h.split,
-                origins,
-                horizon,
-                samples,
-                stream(seed, f),
-            )
-        })
-        .collect()
-}
-
 /// The random stream of the `index`-th baseline (in `BASELINES` order).
 pub(crate) fn stream(seed: u64, index: usize) -> u64 {
     seed ^ ((index as u64) << 56)
@@ -240,7 +206,11 @@ mod tests {
         let orig = origins(&h, 5, 1);
         assert_eq!(orig.first(), Some(&799));
         assert_eq!(orig.last(), Some(&994));
-        let multi = baselines(&h, &orig, 5, 2000, 1).unwrap_or_else(|e| panic!("{e}"));
+        let multi: Vec<MultiStep> = crate::forecaster::BASELINES
+            .iter()
+            .map(|b| b.multi_step_on(&h, &orig, 5, 2000, 1))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
         let card = crate::scorecard::score_series("x", &h, vec![], "rw-ewma")
             .unwrap_or_else(|e| panic!("{e}"));
         let scored = score(&h, &orig, 1, multi, 5, 2000, "rw-ewma");
