@@ -1,7 +1,7 @@
 //! Multi-head causal self-attention that keeps its keys and values in a [`KvCache`].
 
+use crate::attention_op::causal_attention;
 use crate::cache::KvCache;
-use crate::causal_softmax::causal_softmax;
 use crate::config::GptConfig;
 use crate::linear::{linear, Linear};
 use candle_core::{Module, Result, Tensor};
@@ -34,22 +34,21 @@ impl CausalSelfAttention {
     /// position `i` attends to every cached position and to new positions `..= i`.
     pub fn forward(&self, x: &Tensor, cache: &mut KvCache, layer: usize) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
-        // 1. Project and split heads: (B, T, d) -> (B, H, T, hd).
+        // 1. Project and split heads: (B, T, d) -> (B, H, T, hd), a view.
         let heads = |lin: &Linear| -> Result<Tensor> {
             lin.forward(x)?
                 .reshape((b, t, self.n_head, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
+                .transpose(1, 2)
         };
         let (q, k, v) = (heads(&self.q)?, heads(&self.k)?, heads(&self.v)?);
         // 2. Only this step's K and V are computed; the cache supplies the past.
         let (k, v) = cache.append(layer, &k, &v)?;
-        // 3. Attention weights (B, H, T, past+T): scores scaled, future positions masked
-        //    out and softmax taken in one fused pass (one backward pass too).
+        // 3. softmax(Q Kᵀ / sqrt(hd) + causal mask) V in one op (one backward too), then
+        //    the heads concatenated back in order: (B, T, d).
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let att = causal_softmax(&q.matmul(&k.t()?)?, scale)?;
-        // 4. Weighted values, heads concatenated back in order: (B, T, d).
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        let y = causal_attention(&q, &k, &v, scale)?
+            .transpose(1, 2)?
+            .reshape((b, t, d))?;
         self.o.forward(&y)
     }
 }

@@ -29,10 +29,9 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.up.forward(x)?;
         let h = match self.activation {
-            Activation::Relu => h.relu()?,
-            Activation::Gelu => h.gelu()?, // tanh approximation
+            Activation::Relu => self.up.forward_relu(x)?,
+            Activation::Gelu => self.up.forward(x)?.gelu()?, // tanh approximation
         };
         self.down.forward(&h)
     }

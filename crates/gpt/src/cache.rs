@@ -72,8 +72,9 @@ impl KvCache {
                 .flat_map(|r| std::iter::repeat_n(r, copies))
                 .collect();
             let idx = Tensor::from_vec(idx, b * copies, e.k.device())?;
-            e.k = e.k.index_select(&idx, 0)?;
-            e.v = e.v.index_select(&idx, 0)?;
+            // A first append keeps the projection's head view, which is strided.
+            e.k = e.k.contiguous()?.index_select(&idx, 0)?;
+            e.v = e.v.contiguous()?.index_select(&idx, 0)?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! reference in tests).
 
 use crate::causal_softmax::with_cpu_f32;
+use crate::rows;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, D};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -73,8 +74,8 @@ impl FusedLayerNorm {
     /// Mean and 1 / sqrt(var + eps) of one row, as the composite ops compute them.
     fn stats(&self, x: &[f32]) -> (f32, f32) {
         let n = self.d as f32;
-        let mean = x.iter().sum::<f32>() / n;
-        let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        let mean = rows::sum(x) / n;
+        let var = rows::sum_by(x, |v| (v - mean) * (v - mean)) / n;
         (mean, 1.0 / (var + self.eps as f32).sqrt())
     }
 }

@@ -27,6 +27,7 @@ assert_eq!(logits.dims(), &[1, 3, 32]);
 */
 
 mod attention;
+mod attention_op;
 mod block;
 mod cache;
 mod causal_softmax;
@@ -34,19 +35,22 @@ pub mod checkpoint;
 mod config;
 mod decode;
 mod error;
+mod gemm;
 mod layer_norm;
 mod linear;
 mod loss;
 mod model;
 mod optim;
 mod rng;
+mod rows;
 mod sample;
 mod train;
 
 pub use attention::CausalSelfAttention;
+pub use attention_op::{causal_attention, causal_attention_composite};
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
-pub use causal_softmax::{causal_mask, causal_softmax, causal_softmax_composite};
+pub use causal_softmax::{causal_mask, causal_softmax_composite};
 pub use config::{Activation, GptConfig, Norm};
 pub use decode::Decoder;
 pub use error::{GptError, Result};

@@ -1,12 +1,19 @@
-//! Linear layers whose bias add has a fast backward.
+//! Linear layers as one op each, and a bias add with a fast backward.
 //!
-//! candle's `broadcast_add` of a bias differentiates into a strided `sum_keepdim` over
-//! the leading dimensions, which walked a (B*T, out) gradient column by column and
-//! took ~20% of a training step. [`add_rows`] adds a tensor to every row and sums the
-//! gradient row by row instead (CPU, f32; candle's ops elsewhere).
+//! A candle-nn `Linear` is several graph nodes (reshape or broadcast of the weight, its
+//! transpose, a batched matmul, a broadcast bias add), and candle's autograd gives each
+//! node a gradient of the full activation size, zero-filled and then accumulated:
+//! that bookkeeping, not the products, was a fifth of a training step. [`Linear`] is a
+//! single node on the CPU in f32: forward `y = x Wᵀ + b` is one gemm into rows that
+//! start as the bias (and the ReLU of the feed-forward layer is applied in the same
+//! pass), backward is `dx = dy W`, `dW = dyᵀ x` (one gemm over all B*T rows) and
+//! `db` = row sums. [`add_rows`] adds a tensor to every row (positional embeddings).
 
 use crate::causal_softmax::with_cpu_f32;
-use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
+use crate::gemm::{matmul, Mat, MatMut, Parallelism};
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor,
+};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 
@@ -17,17 +24,57 @@ const ROWS_PER_TASK: usize = 64;
 /// `x @ weight.T + bias`, weight `[out, in]` as in candle-nn and PyTorch.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    inner: candle_nn::Linear,
+    weight: Tensor,
     bias: Option<Tensor>,
 }
 
 impl Linear {
+    /// From a `[out, in]` weight and an optional `[out]` bias.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear { weight, bias }
+    }
+
     pub fn weight(&self) -> &Tensor {
-        self.inner.weight()
+        &self.weight
     }
 
     pub fn bias(&self) -> Option<&Tensor> {
         self.bias.as_ref()
+    }
+
+    /// `relu(x @ weight.T + bias)`, the activation in the same pass.
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x, true)
+    }
+
+    fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
+        let (out, inp) = self.weight.dims2()?;
+        let fused = x.device().is_cpu()
+            && [Some(x), Some(&self.weight), self.bias.as_ref()]
+                .iter()
+                .flatten()
+                .all(|t| t.dtype() == DType::F32);
+        if !fused {
+            let y = x.broadcast_matmul(&self.weight.t()?)?;
+            let y = match &self.bias {
+                Some(b) => y.broadcast_add(b)?,
+                None => y,
+            };
+            return if relu { y.relu() } else { Ok(y) };
+        }
+        if x.dims().last() != Some(&inp) {
+            bail!("linear: input {:?} for a ({out}, {inp}) weight", x.dims());
+        }
+        let bias = match &self.bias {
+            Some(b) => b.clone(),
+            // Not a variable, so autograd never asks for its gradient.
+            None => Tensor::zeros(out, DType::F32, x.device())?,
+        };
+        x.contiguous()?.apply_op3(
+            &self.weight.contiguous()?,
+            &bias.contiguous()?,
+            LinearOp { relu },
+        )
     }
 }
 
@@ -43,19 +90,190 @@ pub fn linear_b(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Re
         true => Some(vb.get(out_dim, "bias")?),
         false => None,
     };
-    Ok(Linear {
-        inner: candle_nn::Linear::new(weight, None),
-        bias,
-    })
+    Ok(Linear { weight, bias })
 }
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.inner.forward(x)?;
-        match &self.bias {
-            Some(b) => add_rows(&y, b),
-            None => Ok(y),
+        self.apply(x, false)
+    }
+}
+
+/// The gemm split candle's own matmul would use.
+fn parallelism() -> Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => Parallelism::None,
+        n => Parallelism::Rayon(n),
+    }
+}
+
+/// A row-major `rows x cols` matrix over a whole slice.
+fn dense(data: &[f32], rows: usize, cols: usize) -> Mat<'_> {
+    Mat {
+        data,
+        off: 0,
+        rows,
+        cols,
+        rs: cols,
+        cs: 1,
+    }
+}
+
+fn dense_mut(data: &mut [f32], rows: usize, cols: usize) -> MatMut<'_> {
+    MatMut {
+        data,
+        off: 0,
+        rows,
+        cols,
+        rs: cols,
+        cs: 1,
+    }
+}
+
+fn f32_of<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => bail!("linear: expected a contiguous f32 {what}"),
+    }
+}
+
+/// Column sums of a row-major `(rows, m)` matrix, in fixed chunks of rows.
+fn column_sums(dy: &[f32], m: usize) -> Vec<f32> {
+    let partial: Vec<Vec<f32>> = dy
+        .par_chunks(ROWS_PER_TASK * m)
+        .map(|rows| {
+            let mut acc = vec![0f32; m];
+            for row in rows.chunks(m) {
+                for (a, &g) in acc.iter_mut().zip(row) {
+                    *a += g;
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut sums = vec![0f32; m];
+    for p in &partial {
+        for (a, &g) in sums.iter_mut().zip(p) {
+            *a += g;
         }
+    }
+    sums
+}
+
+/// `(x, weight, bias) -> [relu](x Wᵀ + b)` over the last dimension of `x`.
+struct LinearOp {
+    relu: bool,
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (
+            f32_of(s1, l1, "input")?,
+            f32_of(s2, l2, "weight")?,
+            f32_of(s3, l3, "bias")?,
+        );
+        let (out, inp) = l2.shape().dims2()?;
+        let lead = match l1.dims() {
+            [lead @ .., last] if *last == inp && b.len() == out => lead,
+            _ => bail!(
+                "linear: {:?} @ {:?}ᵀ + {:?}",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            ),
+        };
+        let rows: usize = lead.iter().product();
+        let mut y: Vec<f32> = Vec::with_capacity(rows * out);
+        for _ in 0..rows {
+            y.extend_from_slice(b);
+        }
+        matmul(
+            dense_mut(&mut y, rows, out),
+            dense(x, rows, inp),
+            dense(w, out, inp).t(),
+            true,
+            parallelism(),
+        )?;
+        if self.relu {
+            y.par_chunks_mut(ROWS_PER_TASK * out.max(1))
+                .for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0)));
+        }
+        let mut shape = lead.to_vec();
+        shape.push(out);
+        Ok((CpuStorage::F32(y), Shape::from(shape)))
+    }
+
+    /// dz = dy (⊙ [y > 0] after a ReLU); dx = dz W, dW = dzᵀ x, db = column sums of dz.
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (out, inp) = w.dims2()?;
+        let rows = x.elem_count() / inp.max(1);
+        let dy = dy.contiguous()?;
+        let (x, w) = (x.contiguous()?, w.contiguous()?);
+        let mut dz = with_cpu_f32(&dy, |dy| Ok(dy.to_vec()))?;
+        if self.relu {
+            with_cpu_f32(y, |y| {
+                if y.len() != dz.len() {
+                    bail!("linear: output and gradient sizes differ");
+                }
+                dz.par_chunks_mut(ROWS_PER_TASK * out.max(1))
+                    .zip(y.par_chunks(ROWS_PER_TASK * out.max(1)))
+                    .for_each(|(d, y)| {
+                        for (d, &y) in d.iter_mut().zip(y) {
+                            if y <= 0.0 {
+                                *d = 0.0;
+                            }
+                        }
+                    });
+                Ok(())
+            })?;
+        }
+        let (dx, dw) = with_cpu_f32(&x, |xs| {
+            with_cpu_f32(&w, |ws| {
+                let mut dx = vec![0f32; rows * inp];
+                let mut dw = vec![0f32; out * inp];
+                let dzm = dense(&dz, rows, out);
+                matmul(
+                    dense_mut(&mut dx, rows, inp),
+                    dzm,
+                    dense(ws, out, inp),
+                    false,
+                    parallelism(),
+                )?;
+                matmul(
+                    dense_mut(&mut dw, out, inp),
+                    dzm.t(),
+                    dense(xs, rows, inp),
+                    false,
+                    parallelism(),
+                )?;
+                Ok((dx, dw))
+            })
+        })?;
+        let db = column_sums(&dz, out);
+        Ok((
+            Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+            Some(Tensor::from_vec(dw, (out, inp), w.device())?),
+            Some(Tensor::from_vec(db, b.shape(), b.device())?),
+        ))
     }
 }
 
@@ -119,27 +337,7 @@ impl CustomOp2 for AddRows {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let m = r.elem_count();
         let dy = dy.contiguous()?;
-        let dr = with_cpu_f32(&dy, |dy| {
-            let partial: Vec<Vec<f32>> = dy
-                .par_chunks(ROWS_PER_TASK * m)
-                .map(|rows| {
-                    let mut acc = vec![0f32; m];
-                    for row in rows.chunks(m) {
-                        for (a, &g) in acc.iter_mut().zip(row) {
-                            *a += g;
-                        }
-                    }
-                    acc
-                })
-                .collect();
-            let mut dr = vec![0f32; m];
-            for p in &partial {
-                for (a, &g) in dr.iter_mut().zip(p) {
-                    *a += g;
-                }
-            }
-            Ok(dr)
-        })?;
+        let dr = with_cpu_f32(&dy, |dy| Ok(column_sums(dy, m)))?;
         Ok((
             Some(dy.clone()),
             Some(Tensor::from_vec(dr, r.shape(), r.device())?),

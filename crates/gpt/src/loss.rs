@@ -7,6 +7,7 @@
 //! CPU, f32 logits and u32 targets; candle-nn's ops elsewhere.
 
 use crate::causal_softmax::with_cpu_f32;
+use crate::rows;
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
@@ -33,9 +34,8 @@ struct CrossEntropy;
 
 /// log(sum(exp(row))) computed stably, as log-softmax does.
 fn log_sum_exp(row: &[f32]) -> (f32, f32) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
-    (max, sum.ln())
+    let max = rows::max(row);
+    (max, rows::sum_exp(row, max).ln())
 }
 
 fn check_targets(targets: &[u32], n: usize, v: usize) -> Result<()> {
@@ -115,7 +115,7 @@ impl CustomOp2 for CrossEntropy {
                 .for_each(|(d, (row, &t))| {
                     let (max, lse) = log_sum_exp(row);
                     for (d, &x) in d.iter_mut().zip(row) {
-                        *d = g * (x - max - lse).exp();
+                        *d = g * rows::exp(x - max - lse);
                     }
                     d[t as usize] -= g;
                 });

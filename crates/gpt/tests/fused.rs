@@ -1,13 +1,13 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
-//! The fused CPU kernels (causal softmax, LayerNorm) against candle's differentiable
+//! The fused CPU kernels (causal attention, LayerNorm, bias add, cross-entropy) against candle's differentiable
 //! composite ops and against finite differences: values and gradients.
 
 use candle_core::{Device, Tensor, Var};
 use candle_nn::Module;
 use candlecast_gpt::{
-    add_rows, causal_softmax, causal_softmax_composite, cross_entropy, layer_norm_composite,
+    add_rows, causal_attention, causal_attention_composite, cross_entropy, layer_norm_composite,
 };
-use candlecast_gpt::{LayerNorm, Rng};
+use candlecast_gpt::{LayerNorm, Linear, Rng};
 
 fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Tensor {
     let n: usize = shape.iter().product();
@@ -37,74 +37,116 @@ fn weighted_sum(out: &Tensor, w: &Tensor) -> f64 {
         .sum()
 }
 
-/// (B, H, T, past + T) shapes: a full pass, a prefill after a cached past, one token.
-const SOFTMAX_SHAPES: [[usize; 4]; 4] = [[2, 3, 6, 6], [2, 2, 4, 9], [1, 2, 1, 5], [1, 1, 1, 1]];
+/// (B, H, T, past + T, hd): a full pass, a prefill after a cached past, one token
+/// after a past, one token alone, and more query rows than one block (64) of the op.
+const ATTENTION_SHAPES: [[usize; 5]; 5] = [
+    [2, 3, 6, 6, 4],
+    [2, 2, 4, 9, 8],
+    [1, 2, 1, 5, 4],
+    [1, 1, 1, 1, 2],
+    [2, 2, 70, 75, 3],
+];
+
+/// q, k, v as the model makes them: heads split off a `(B, T, H * hd)` projection by
+/// a transpose, so the op reads them through strides.
+fn heads(rng: &mut Rng, b: usize, h: usize, t: usize, hd: usize) -> Var {
+    Var::from_tensor(&randn(rng, &[b, t, h, hd], 1.0)).unwrap()
+}
+
+fn split(x: &Var) -> Tensor {
+    x.as_tensor().transpose(1, 2).unwrap()
+}
 
 #[test]
-fn causal_softmax_matches_the_composite_ops_values_and_gradients() {
+fn causal_attention_matches_the_composite_ops_values_and_gradients() {
     let mut rng = Rng::new(11);
-    for shape in SOFTMAX_SHAPES {
-        let scale = 1.0 / (8f64).sqrt();
-        let x = Var::from_tensor(&randn(&mut rng, &shape, 3.0)).unwrap();
-        let w = randn(&mut rng, &shape, 1.0);
-        let fused = causal_softmax(x.as_tensor(), scale).unwrap();
-        let reference = causal_softmax_composite(x.as_tensor(), scale).unwrap();
-        assert!(max_abs_diff(&fused, &reference) < 1e-6, "values {shape:?}");
-        // Masked entries are exactly 0 and rows sum to 1.
-        let (t, s) = (shape[2], shape[3]);
-        for (r, row) in flat(&fused).chunks(s).enumerate() {
-            let visible = s - t + r % t + 1;
-            assert!(
-                row[visible..].iter().all(|&p| p == 0.0),
-                "{shape:?} row {r}"
-            );
-            let sum: f32 = row.iter().sum();
-            assert!((sum - 1.0).abs() < 1e-5);
+    for [b, h, t, s, hd] in ATTENTION_SHAPES {
+        let scale = 1.0 / (hd as f64).sqrt();
+        let (q, k, v) = (
+            heads(&mut rng, b, h, t, hd),
+            heads(&mut rng, b, h, s, hd),
+            heads(&mut rng, b, h, s, hd),
+        );
+        let w = randn(&mut rng, &[b, h, t, hd], 1.0);
+        let fused = causal_attention(&split(&q), &split(&k), &split(&v), scale).unwrap();
+        let reference =
+            causal_attention_composite(&split(&q), &split(&k), &split(&v), scale).unwrap();
+        let shape = [b, h, t, s, hd];
+        assert!(max_abs_diff(&fused, &reference) < 1e-5, "values {shape:?}");
+        let loss = |y: &Tensor| (y * &w).unwrap().sum_all().unwrap();
+        let g_fused = loss(&fused).backward().unwrap();
+        let g_ref = loss(&reference).backward().unwrap();
+        for (name, x) in [("q", &q), ("k", &k), ("v", &v)] {
+            let (gf, gr) = (g_fused.get(x).unwrap(), g_ref.get(x).unwrap());
+            assert!(max_abs_diff(gf, gr) < 1e-5, "gradient of {name} {shape:?}");
         }
-        let g_fused = (&fused * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_ref = (&reference * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let (gf, gr) = (g_fused.get(&x).unwrap(), g_ref.get(&x).unwrap());
-        assert!(max_abs_diff(gf, gr) < 1e-6, "gradients {shape:?}");
     }
 }
 
 #[test]
-fn causal_softmax_gradient_matches_finite_differences() {
+fn causal_attention_reads_a_cache_buffer_through_its_strides() {
+    // Keys and values as a grown cache holds them: the first `s` positions of a
+    // (B, H, capacity, hd) buffer.
+    let mut rng = Rng::new(13);
+    let (b, h, t, s, hd, capacity) = (2, 2, 3, 7, 4, 10);
+    let q = randn(&mut rng, &[b, h, t, hd], 1.0);
+    let kb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
+    let vb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
+    let (k, v) = (kb.narrow(2, 0, s).unwrap(), vb.narrow(2, 0, s).unwrap());
+    let fused = causal_attention(&q, &k, &v, 0.5).unwrap();
+    let reference = causal_attention_composite(&q, &k, &v, 0.5).unwrap();
+    assert!(max_abs_diff(&fused, &reference) < 1e-5);
+    let too_few_keys = causal_attention(&q, &k.narrow(2, 0, 2).unwrap(), &v, 0.5);
+    assert!(too_few_keys.is_err());
+}
+
+#[test]
+fn causal_attention_gradient_matches_finite_differences() {
     let mut rng = Rng::new(12);
-    let shape = [2, 2, 4, 7];
-    let scale = 0.5;
-    let x0 = flat(&randn(&mut rng, &shape, 1.0));
-    let w = randn(&mut rng, &shape, 1.0);
-    let x = Var::from_vec(x0.clone(), &shape, &Device::Cpu).unwrap();
-    let out = causal_softmax(x.as_tensor(), scale).unwrap();
+    let (b, h, t, s, hd) = (1, 2, 3, 5, 2);
+    let scale = 0.7;
+    let shapes = [[b, h, t, hd], [b, h, s, hd], [b, h, s, hd]];
+    let x0: Vec<Vec<f32>> = shapes
+        .iter()
+        .map(|sh| flat(&randn(&mut rng, sh, 1.0)))
+        .collect();
+    let w = randn(&mut rng, &[b, h, t, hd], 1.0);
+    let tensor =
+        |v: &[f32], sh: &[usize; 4]| Tensor::from_vec(v.to_vec(), sh, &Device::Cpu).unwrap();
+    let vars: Vec<Var> = x0
+        .iter()
+        .zip(&shapes)
+        .map(|(v, sh)| Var::from_tensor(&tensor(v, sh)).unwrap())
+        .collect();
+    let out = causal_attention(&vars[0], &vars[1], &vars[2], scale).unwrap();
     let grads = (&out * &w).unwrap().sum_all().unwrap().backward().unwrap();
-    let analytic = flat(grads.get(&x).unwrap());
-    let loss_at = |v: Vec<f32>| {
-        let t = Tensor::from_vec(v, &shape, &Device::Cpu).unwrap();
-        weighted_sum(&causal_softmax(&t, scale).unwrap(), &w)
+    let loss_at = |which: usize, v: Vec<f32>| {
+        let mut args: Vec<Tensor> = x0
+            .iter()
+            .zip(&shapes)
+            .map(|(x, sh)| tensor(x, sh))
+            .collect();
+        args[which] = tensor(&v, &shapes[which]);
+        weighted_sum(
+            &causal_attention(&args[0], &args[1], &args[2], scale).unwrap(),
+            &w,
+        )
     };
-    let h = 1e-2f32;
-    for i in 0..x0.len() {
-        let (mut plus, mut minus) = (x0.clone(), x0.clone());
-        plus[i] += h;
-        minus[i] -= h;
-        let numeric = (loss_at(plus) - loss_at(minus)) / (2.0 * h as f64);
-        let err = (numeric - analytic[i] as f64).abs();
-        assert!(
-            err < 1e-3,
-            "element {i}: analytic {} numeric {numeric}",
-            analytic[i]
-        );
+    let h_step = 1e-2f32;
+    for which in 0..3 {
+        let analytic = flat(grads.get(&vars[which]).unwrap());
+        for i in 0..x0[which].len() {
+            let (mut plus, mut minus) = (x0[which].clone(), x0[which].clone());
+            plus[i] += h_step;
+            minus[i] -= h_step;
+            let numeric = (loss_at(which, plus) - loss_at(which, minus)) / (2.0 * h_step as f64);
+            let err = (numeric - analytic[i] as f64).abs();
+            assert!(
+                err < 1e-3,
+                "input {which} element {i}: analytic {} numeric {numeric}",
+                analytic[i]
+            );
+        }
     }
 }
 
@@ -195,6 +237,58 @@ fn layer_norm_gradient_matches_finite_differences() {
             );
         }
     }
+}
+
+#[test]
+fn linear_matches_the_composite_ops_values_and_gradients() {
+    let mut rng = Rng::new(16);
+    // (input shape, out): a batch of sequences, a plain matrix, one row; with and
+    // without bias, with and without the fused ReLU.
+    for (xs, out) in [(vec![3, 5, 7], 6), (vec![70, 9], 4), (vec![1, 3], 2)] {
+        for (bias, relu) in [(true, false), (true, true), (false, false), (false, true)] {
+            let inp = xs[xs.len() - 1];
+            let x = Var::from_tensor(&randn(&mut rng, &xs, 1.0)).unwrap();
+            let wt = Var::from_tensor(&randn(&mut rng, &[out, inp], 0.5)).unwrap();
+            let b = Var::from_tensor(&randn(&mut rng, &[out], 0.5)).unwrap();
+            let lin = Linear::new(wt.as_tensor().clone(), bias.then(|| b.as_tensor().clone()));
+            let fused = match relu {
+                true => lin.forward_relu(x.as_tensor()).unwrap(),
+                false => lin.forward(x.as_tensor()).unwrap(),
+            };
+            let mut reference = x
+                .as_tensor()
+                .broadcast_matmul(&wt.as_tensor().t().unwrap())
+                .unwrap();
+            if bias {
+                reference = reference.broadcast_add(b.as_tensor()).unwrap();
+            }
+            if relu {
+                reference = reference.relu().unwrap();
+            }
+            let case = format!("{xs:?} -> {out}, bias {bias}, relu {relu}");
+            assert!(max_abs_diff(&fused, &reference) < 1e-5, "values {case}");
+            let w = randn(&mut rng, reference.dims(), 1.0);
+            let gf = (&fused * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let gr = (&reference * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let vars: &[&Var] = if bias { &[&x, &wt, &b] } else { &[&x, &wt] };
+            for v in vars {
+                let diff = max_abs_diff(gf.get(v).unwrap(), gr.get(v).unwrap());
+                assert!(diff < 1e-4, "gradients {case}: {diff}");
+            }
+        }
+    }
+    let lin = Linear::new(randn(&mut rng, &[2, 3], 1.0), None);
+    assert!(lin.forward(&randn(&mut rng, &[4, 5], 1.0)).is_err());
 }
 
 #[test]
