@@ -160,6 +160,23 @@ fn column_sums(dy: &[f32], m: usize) -> Vec<f32> {
     sums
 }
 
+/// `dy` where the ReLU's output `y` is positive, 0 where it clipped.
+fn relu_mask(dy: &[f32], y: &[f32], out: usize) -> Result<Vec<f32>> {
+    if y.len() != dy.len() {
+        bail!("linear: {} outputs but {} gradients", y.len(), dy.len());
+    }
+    let mut dz = vec![0f32; dy.len()];
+    let chunk = ROWS_PER_TASK * out.max(1);
+    dz.par_chunks_mut(chunk)
+        .zip(dy.par_chunks(chunk).zip(y.par_chunks(chunk)))
+        .for_each(|(dz, (dy, y))| {
+            for ((dz, &dy), &y) in dz.iter_mut().zip(dy).zip(y) {
+                *dz = if y > 0.0 { dy } else { 0.0 };
+            }
+        });
+    Ok(dz)
+}
+
 /// `(x, weight, bias) -> [relu](x Wᵀ + b)` over the last dimension of `x`.
 struct LinearOp {
     relu: bool,
@@ -228,47 +245,43 @@ impl CustomOp3 for LinearOp {
         let rows = x.elem_count() / inp.max(1);
         let dy = dy.contiguous()?;
         let (x, w) = (x.contiguous()?, w.contiguous()?);
-        let mut dz = with_cpu_f32(&dy, |dy| Ok(dy.to_vec()))?;
-        if self.relu {
-            with_cpu_f32(y, |y| {
-                if y.len() != dz.len() {
-                    bail!("linear: output and gradient sizes differ");
-                }
-                dz.par_chunks_mut(ROWS_PER_TASK * out.max(1))
-                    .zip(y.par_chunks(ROWS_PER_TASK * out.max(1)))
-                    .for_each(|(d, y)| {
-                        for (d, &y) in d.iter_mut().zip(y) {
-                            if y <= 0.0 {
-                                *d = 0.0;
-                            }
-                        }
-                    });
-                Ok(())
+        let (dx, dw, db) = with_cpu_f32(&dy, |dy| {
+            // After a ReLU, the gradient is masked where the output was clipped.
+            let masked = match self.relu {
+                true => Some(with_cpu_f32(y, |y| relu_mask(dy, y, out))?),
+                false => None,
+            };
+            let dz = masked.as_deref().unwrap_or(dy);
+            if dz.len() != rows * out {
+                bail!(
+                    "linear: a ({rows}, {out}) output with {} gradients",
+                    dz.len()
+                );
+            }
+            let (dx, dw) = with_cpu_f32(&x, |xs| {
+                with_cpu_f32(&w, |ws| {
+                    let mut dx = vec![0f32; rows * inp];
+                    let mut dw = vec![0f32; out * inp];
+                    let dzm = dense(dz, rows, out);
+                    matmul(
+                        dense_mut(&mut dx, rows, inp),
+                        dzm,
+                        dense(ws, out, inp),
+                        false,
+                        parallelism(),
+                    )?;
+                    matmul(
+                        dense_mut(&mut dw, out, inp),
+                        dzm.t(),
+                        dense(xs, rows, inp),
+                        false,
+                        parallelism(),
+                    )?;
+                    Ok((dx, dw))
+                })
             })?;
-        }
-        let (dx, dw) = with_cpu_f32(&x, |xs| {
-            with_cpu_f32(&w, |ws| {
-                let mut dx = vec![0f32; rows * inp];
-                let mut dw = vec![0f32; out * inp];
-                let dzm = dense(&dz, rows, out);
-                matmul(
-                    dense_mut(&mut dx, rows, inp),
-                    dzm,
-                    dense(ws, out, inp),
-                    false,
-                    parallelism(),
-                )?;
-                matmul(
-                    dense_mut(&mut dw, out, inp),
-                    dzm.t(),
-                    dense(xs, rows, inp),
-                    false,
-                    parallelism(),
-                )?;
-                Ok((dx, dw))
-            })
+            Ok((dx, dw, column_sums(dz, out)))
         })?;
-        let db = column_sums(&dz, out);
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, (out, inp), w.device())?),
