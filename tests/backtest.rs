@@ -1,10 +1,16 @@
 //! `candlecast backtest` end to end (issue 7).
 
-use crate::util::{candlecast, shared_data, stderr, stdout, Dir};
+use crate::util::{candlecast, manifest_dir, shared_data, stderr, stdout, Dir};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
-const SPX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/spx_1d_arch.csv");
+/// The bundled S&P 500 file, found at run time (see `util::manifest_dir`).
+static SPX: LazyLock<String> = LazyLock::new(|| {
+    manifest_dir()
+        .join("data/spx_1d_arch.csv")
+        .display()
+        .to_string()
+});
 
 const CONFIG: &str = "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\n\
                       seq_len = 16\nlr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\n\
@@ -45,7 +51,15 @@ fn trained() -> &'static Trained {
         let dir = Dir::new();
         let cfg = dir.write("c.toml", CONFIG).display().to_string();
         let run = dir.path().join("run").display().to_string();
-        let out = candlecast(["train", "--config", &cfg, "--data", SPX, "--out", &run]);
+        let out = candlecast([
+            "train",
+            "--config",
+            &cfg,
+            "--data",
+            SPX.as_str(),
+            "--out",
+            &run,
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         Trained { dir, run }
     })
@@ -72,7 +86,7 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
     let args = |out: &str| -> Vec<String> {
         [
             "--input",
-            SPX,
+            SPX.as_str(),
             "--model",
             &t.run,
             "--strategy",
@@ -169,7 +183,7 @@ fn a_model_for_another_tokenizer_is_refused() {
         "--config",
         cfg.to_str().unwrap(),
         "--data",
-        SPX,
+        SPX.as_str(),
         "--out",
         other.to_str().unwrap(),
     ]);
@@ -189,7 +203,7 @@ fn a_model_for_another_tokenizer_is_refused() {
     let out = t.dir.path().join("never");
     let o = backtest(&[
         "--input",
-        SPX,
+        SPX.as_str(),
         "--model",
         mixed.to_str().unwrap(),
         "--strategy",
@@ -247,7 +261,7 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
         ),
     ];
     for (args, want) in cases {
-        let mut all = vec!["--input", SPX, "--out", o];
+        let mut all = vec!["--input", SPX.as_str(), "--out", o];
         all.extend_from_slice(args);
         let r = backtest(&all);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
@@ -265,7 +279,7 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     let o = out.to_str().unwrap();
     let r = backtest(&[
         "--input",
-        SPX,
+        SPX.as_str(),
         "--strategy",
         "sma-cross:10,20",
         "--commission",
@@ -286,7 +300,7 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
 
     let r = backtest(&[
         "--input",
-        SPX,
+        SPX.as_str(),
         "--strategy",
         "sma-cross:5,30",
         "--long-only",

@@ -1,9 +1,9 @@
 //! `candlecast tokenize`: the per-file report, as a table and as JSON.
 
-use crate::util::{candlecast, stderr, stdout, Dir};
+use crate::util::{candlecast, manifest_dir, stderr, stdout, Dir};
 
 fn repo(rel: &str) -> String {
-    format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
+    manifest_dir().join(rel).display().to_string()
 }
 
 #[test]

@@ -45,9 +45,17 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 /// The shared data folder beside the checkout.
 pub fn shared_data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"))
+    manifest_dir().join("../shared/data")
 }
 
 /// An hourly random walk with volatility clustering, as a normalised CSV.

@@ -7,10 +7,13 @@
 use candlecast_backtest::{run, BrokerConfig, Metrics, RunOptions, SmaCross, METRICS};
 use candlecast_data::{read_path, ReadOptions, Series};
 
-const GOOG: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/goog_1d_backtesting.csv"
-);
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
 
 const NO_FINALIZE: &[(&str, f64)] = &[
     ("return_pct", 462.6351934000004),
@@ -59,7 +62,11 @@ const FINALIZE: &[(&str, f64)] = &[
 ];
 
 fn goog() -> Series {
-    let ds = read_path(std::path::Path::new(GOOG), &ReadOptions::default()).unwrap();
+    let ds = read_path(
+        &manifest_dir().join("../../../shared/data/goog_1d_backtesting.csv"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     ds.panel.series.into_iter().next().unwrap()
 }
 

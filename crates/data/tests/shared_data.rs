@@ -5,8 +5,16 @@
 use candlecast_data::{read_path, ReadOptions, Series, Timestamp};
 use std::path::PathBuf;
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel)
+    manifest_dir().join("../../../shared/data").join(rel)
 }
 
 fn one(rel: &str, opts: &ReadOptions) -> Result<Series, String> {

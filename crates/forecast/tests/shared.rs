@@ -5,10 +5,18 @@
 use candlecast_data::{read_path, ReadOptions};
 use candlecast_forecast::{markdown, score_series, split_index, History};
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 #[test]
 #[ignore = "needs ../shared"]
 fn baselines_on_every_shared_series() {
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    let dir = manifest_dir().join("../../../shared/data");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())

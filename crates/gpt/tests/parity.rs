@@ -7,12 +7,18 @@ use candlecast_gpt::{Activation, Decoder, Gpt, GptConfig, KvCache, Norm};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 fn reference(variant: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/seed_gpt"
-    ))
-    .join(variant)
+    manifest_dir()
+        .join("../../../shared/reference/seed_gpt")
+        .join(variant)
 }
 
 /// The reference's `config.json`, mapped onto our config (names differ a little).

@@ -7,11 +7,16 @@ mod common;
 use candlecast_tokenize::{TokenizeError, Tokenizer, TokenizerConfig, FORMAT_VERSION};
 use std::path::{Path, PathBuf};
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 fn tiny_toml() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../configs/tiny.toml"
-    ))
+    manifest_dir().join("../../configs/tiny.toml")
 }
 
 #[test]

@@ -21,6 +21,14 @@ use common::{log_uniform, synth, synth_bars};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 fn fitted() -> &'static Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();
     TOK.get_or_init(|| {
@@ -217,7 +225,7 @@ proptest! {
 
 #[test]
 fn identity_on_the_bundled_files() {
-    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"));
+    let dir = manifest_dir().join("../../data");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

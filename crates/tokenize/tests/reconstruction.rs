@@ -9,6 +9,14 @@ use candlecast_tokenize::stats::{reconstruction, Reconstruction};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use std::path::{Path, PathBuf};
 
+/// This package's directory, read at run time: a binary reused from another checkout
+/// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
 const MAX_RMSE: f64 = 0.2;
 const MAX_BIAS: f64 = 0.01;
 
@@ -74,7 +82,7 @@ fn check(dirs: &[PathBuf]) {
 }
 
 fn repo_data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"))
+    manifest_dir().join("../../data")
 }
 
 #[test]
@@ -85,6 +93,6 @@ fn bundled_data_reconstructs_close_returns() {
 #[test]
 #[ignore = "needs ../shared"]
 fn shared_data_reconstructs_close_returns() {
-    let shared = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    let shared = manifest_dir().join("../../../shared/data");
     check(&[repo_data(), shared]);
 }
