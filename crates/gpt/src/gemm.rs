@@ -39,6 +39,15 @@ impl<'a> Mat<'a> {
         }
     }
 
+    /// Row `i` as a slice, when rows are contiguous (`cs == 1`) and in bounds.
+    pub fn row(&self, i: usize) -> Option<&'a [f32]> {
+        let start = self.off + i * self.rs;
+        match self.cs {
+            1 => self.data.get(start..start + self.cols),
+            _ => None,
+        }
+    }
+
     fn in_bounds(&self) -> bool {
         in_bounds(
             self.data.len(),

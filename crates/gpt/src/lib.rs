@@ -57,7 +57,7 @@ pub use error::{GptError, Result};
 pub use layer_norm::{layer_norm_composite, LayerNorm};
 pub use linear::{add_rows, Linear};
 pub use loss::cross_entropy;
-pub use model::Gpt;
+pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use rng::Rng;
 pub use sample::Sampling;

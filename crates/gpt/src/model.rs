@@ -125,16 +125,20 @@ impl Gpt {
     /// A full pass is `forward(all, 0, &mut KvCache::new(..))`; a decode step is one
     /// token with `pos = cache.len()`. Both run the same code.
     pub fn forward(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let x = self.hidden(tokens, pos, cache)?;
-        Ok(self.head.forward(&x)?)
+        in_pool(|| {
+            let x = self.hidden(tokens, pos, cache)?;
+            Ok(self.head.forward(&x)?)
+        })
     }
 
     /// Logits `(B, V)` of the last position only: what decoding needs, without
     /// running the head over a whole prompt.
     pub fn forward_last(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
-        let x = self.hidden(tokens, pos, cache)?;
-        let t = x.dim(1)?;
-        Ok(self.head.forward(&x.narrow(1, t - 1, 1)?.squeeze(1)?)?)
+        in_pool(|| {
+            let x = self.hidden(tokens, pos, cache)?;
+            let t = x.dim(1)?;
+            Ok(self.head.forward(&x.narrow(1, t - 1, 1)?.squeeze(1)?)?)
+        })
     }
 
     fn hidden(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
@@ -180,4 +184,12 @@ impl Gpt {
     pub fn new_cache(&self) -> KvCache {
         KvCache::with_capacity(self.cfg.n_layer, self.cfg.max_ctx)
     }
+}
+
+/// Runs `f` on a thread of rayon's pool (at once if this is one). Every kernel of a
+/// pass splits its work on rayon; called from outside the pool, each one hands its
+/// work to a worker and sleeps until it is done, a futex round trip per kernel (about
+/// sixty per decode step). Inside the pool they run on the worker directly.
+pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
