@@ -176,14 +176,7 @@ struct Scratch {
 
 impl Scratch {
     fn view(&mut self) -> MatMut<'_> {
-        MatMut {
-            data: &mut self.data,
-            off: 0,
-            rows: self.rows,
-            cols: self.cols,
-            rs: self.cols,
-            cs: 1,
-        }
+        MatMut::dense(&mut self.data, self.rows, self.cols)
     }
 }
 

@@ -18,6 +18,18 @@ pub(crate) struct Mat<'a> {
 }
 
 impl<'a> Mat<'a> {
+    /// A row-major `rows x cols` matrix at the start of `data`.
+    pub fn dense(data: &'a [f32], rows: usize, cols: usize) -> Mat<'a> {
+        Mat {
+            data,
+            off: 0,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
     /// The transpose, as a view.
     pub fn t(self) -> Mat<'a> {
         Mat {
@@ -71,7 +83,19 @@ pub(crate) struct MatMut<'a> {
     pub cs: usize,
 }
 
-impl MatMut<'_> {
+impl<'a> MatMut<'a> {
+    /// A row-major `rows x cols` matrix at the start of `data`.
+    pub fn dense(data: &'a mut [f32], rows: usize, cols: usize) -> MatMut<'a> {
+        MatMut {
+            data,
+            off: 0,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
     /// Rows `r0 .. r0 + n` and columns `c0 .. c0 + m`, borrowing `self`.
     pub fn sub(&mut self, r0: usize, n: usize, c0: usize, m: usize) -> MatMut<'_> {
         MatMut {
@@ -188,17 +212,6 @@ mod tests {
         c
     }
 
-    fn mat(data: &[f32], rows: usize, cols: usize) -> Mat<'_> {
-        Mat {
-            data,
-            off: 0,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
-    }
-
     #[test]
     fn products_of_views_match_the_naive_product() {
         let (m, n, k) = (5, 7, 3);
@@ -214,7 +227,14 @@ mod tests {
             rs: n,
             cs: 1,
         };
-        matmul(dst, mat(&a, m, k), mat(&b, k, n), false, Parallelism::None).unwrap();
+        matmul(
+            dst,
+            Mat::dense(&a, m, k),
+            Mat::dense(&b, k, n),
+            false,
+            Parallelism::None,
+        )
+        .unwrap();
         for (x, y) in c.iter().zip(&want) {
             assert!((x - y).abs() < 1e-5);
         }
@@ -229,7 +249,7 @@ mod tests {
                 rs: 1,
                 cs: n,
             };
-            let (at, bt) = (mat(&a, m, k).t(), mat(&b, k, n).t());
+            let (at, bt) = (Mat::dense(&a, m, k).t(), Mat::dense(&b, k, n).t());
             matmul(dst, bt, at, true, Parallelism::None).unwrap();
         }
         for (x, y) in ct.iter().zip(&want) {
@@ -253,13 +273,20 @@ mod tests {
         }
         let short = Mat {
             off: 1,
-            ..mat(&a, 2, 3)
+            ..Mat::dense(&a, 2, 3)
         };
-        assert!(matmul(dst(&mut c), short, mat(&a, 3, 2), false, Parallelism::None).is_err());
         assert!(matmul(
             dst(&mut c),
-            mat(&a, 2, 3),
-            mat(&a, 2, 3),
+            short,
+            Mat::dense(&a, 3, 2),
+            false,
+            Parallelism::None
+        )
+        .is_err());
+        assert!(matmul(
+            dst(&mut c),
+            Mat::dense(&a, 2, 3),
+            Mat::dense(&a, 2, 3),
             false,
             Parallelism::None
         )

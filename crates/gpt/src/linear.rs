@@ -107,29 +107,6 @@ fn parallelism() -> Parallelism {
     }
 }
 
-/// A row-major `rows x cols` matrix over a whole slice.
-fn dense(data: &[f32], rows: usize, cols: usize) -> Mat<'_> {
-    Mat {
-        data,
-        off: 0,
-        rows,
-        cols,
-        rs: cols,
-        cs: 1,
-    }
-}
-
-fn dense_mut(data: &mut [f32], rows: usize, cols: usize) -> MatMut<'_> {
-    MatMut {
-        data,
-        off: 0,
-        rows,
-        cols,
-        rs: cols,
-        cs: 1,
-    }
-}
-
 fn f32_of<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
@@ -217,9 +194,9 @@ impl CustomOp3 for LinearOp {
             y.extend_from_slice(b);
         }
         matmul(
-            dense_mut(&mut y, rows, out),
-            dense(x, rows, inp),
-            dense(w, out, inp).t(),
+            MatMut::dense(&mut y, rows, out),
+            Mat::dense(x, rows, inp),
+            Mat::dense(w, out, inp).t(),
             true,
             parallelism(),
         )?;
@@ -262,18 +239,18 @@ impl CustomOp3 for LinearOp {
                 with_cpu_f32(&w, |ws| {
                     let mut dx = vec![0f32; rows * inp];
                     let mut dw = vec![0f32; out * inp];
-                    let dzm = dense(dz, rows, out);
+                    let dzm = Mat::dense(dz, rows, out);
                     matmul(
-                        dense_mut(&mut dx, rows, inp),
+                        MatMut::dense(&mut dx, rows, inp),
                         dzm,
-                        dense(ws, out, inp),
+                        Mat::dense(ws, out, inp),
                         false,
                         parallelism(),
                     )?;
                     matmul(
-                        dense_mut(&mut dw, out, inp),
+                        MatMut::dense(&mut dw, out, inp),
                         dzm.t(),
-                        dense(xs, rows, inp),
+                        Mat::dense(xs, rows, inp),
                         false,
                         parallelism(),
                     )?;
