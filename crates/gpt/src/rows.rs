@@ -128,9 +128,10 @@ fn exp_in_place_lanes(xs: &mut [f32], shift: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `e^x` within 2 ulp-ish (relative error < 3e-7) for `x` in `[-87, 88]`; 0 below
-/// (softmax arguments after subtracting the row maximum are <= 0, and `e^-87` is
-/// already below f32's normal range), `+inf` above, NaN for NaN.
+/// `e^x` with relative error < 3e-7 for `x` in `[-87, 88]`; 0 below (`e^-87` is about
+/// 1.6e-38, the bottom of f32's normal range; softmax arguments after subtracting the
+/// row maximum are <= 0, so only negligible weights are flushed), `+inf` above, NaN
+/// for NaN.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
