@@ -11,10 +11,11 @@
 //! `(B, T, H, hd).transpose(1, 2)` and a cache buffer's `narrow` are not copied.
 //! CPU and f32; elsewhere the composite ops, which are also the tests' reference.
 
-use crate::causal_softmax::{causal_softmax_composite, with_cpu_f32};
-use crate::gemm::{matmul, Mat, MatMut, Parallelism};
+use crate::causal_softmax::causal_softmax_composite;
+use crate::cpu::{cpu_storage, with_cpu_f32};
+use crate::gemm::{in_bounds, matmul, Mat, MatMut, Parallelism};
 use crate::rows;
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Query rows per block: a block multiplies only the keys its last row may see.
@@ -68,13 +69,6 @@ pub fn causal_attention_composite(
 ) -> Result<Tensor> {
     let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     causal_softmax_composite(&q.matmul(&k.t()?)?, scale)?.matmul(&v)
-}
-
-fn cpu(storage: &Storage) -> Result<&CpuStorage> {
-    match storage {
-        Storage::Cpu(s) => Ok(s),
-        _ => bail!("causal-attention: expected CPU tensors"),
-    }
 }
 
 struct CausalAttention {
@@ -241,7 +235,7 @@ fn values_direct(
     vis: usize,
 ) -> bool {
     let fits = vis == 0 || v.row(vis - 1).is_some();
-    let y_fits = rows.is_empty() || y.off + (rows.end - 1) * y.rs + dims.hd <= y.data.len();
+    let y_fits = in_bounds(y.data.len(), y.off, rows.end, dims.hd, y.rs, 1);
     if !(v.cs == 1 && y.cs == 1 && fits && y_fits) {
         return false;
     }
@@ -348,9 +342,9 @@ impl CustomOp3 for CausalAttention {
         let (b, dims) = Self::dims(lq, lk, lv)?;
         let Dims { n_head, t, s, hd } = dims;
         let (qh, kh, vh) = (
-            Heads::new(cpu(&sq)?, lq)?,
-            Heads::new(cpu(&sk)?, lk)?,
-            Heads::new(cpu(&sv)?, lv)?,
+            Heads::new(cpu_storage(&sq, "causal-attention")?, lq)?,
+            Heads::new(cpu_storage(&sk, "causal-attention")?, lk)?,
+            Heads::new(cpu_storage(&sv, "causal-attention")?, lv)?,
         );
         let (mut dq, mut dk, mut dv) = (
             vec![0f32; b * t * n_head * hd],

@@ -3,7 +3,7 @@
 //! On the CPU in f32, attention runs as one fused op ([`crate::causal_attention`]);
 //! these composite ops are the path on other devices and the tests' reference.
 
-use candle_core::{bail, CpuStorage, Device, Result, Storage, Tensor, D};
+use candle_core::{bail, Device, Result, Tensor, D};
 
 /// `softmax(scores * scale + causal_mask)` over the last dimension of `scores`
 /// `(..., T, past + T)`, where query row `i` (of `T`) sees keys `0 ..= past + i`.
@@ -31,13 +31,4 @@ pub fn causal_mask(t: usize, past: usize, device: &Device) -> Result<Option<Tens
         .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
         .collect();
     Tensor::from_vec(m, (t, total), device).map(Some)
-}
-
-/// Runs `f` on the data of a contiguous f32 CPU tensor.
-pub(crate) fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => f(&v[a..b]),
-        _ => bail!("expected a contiguous f32 CPU tensor"),
-    }
 }

@@ -121,7 +121,16 @@ impl<'a> MatMut<'a> {
     }
 }
 
-fn in_bounds(len: usize, off: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+/// Whether every element `off + i * rs + j * cs` (`i < rows`, `j < cols`) is below
+/// `len`, without overflowing.
+pub(crate) fn in_bounds(
+    len: usize,
+    off: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+) -> bool {
     if rows == 0 || cols == 0 {
         return true;
     }

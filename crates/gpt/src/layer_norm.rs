@@ -6,7 +6,7 @@
 //! tensor ops on other devices and dtypes ([`layer_norm_composite`], also the
 //! reference in tests).
 
-use crate::causal_softmax::with_cpu_f32;
+use crate::cpu::{f32_slice, with_cpu_f32};
 use crate::rows;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, D};
 use candle_nn::VarBuilder;
@@ -80,13 +80,6 @@ impl FusedLayerNorm {
     }
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => bail!("layer-norm: expected contiguous f32 input"),
-    }
-}
-
 impl CustomOp3 for FusedLayerNorm {
     fn name(&self) -> &'static str {
         "layer-norm"
@@ -101,7 +94,11 @@ impl CustomOp3 for FusedLayerNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, g, b) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?, f32_slice(s3, l3)?);
+        let (x, g, b) = (
+            f32_slice(s1, l1, "layer-norm input")?,
+            f32_slice(s2, l2, "layer-norm gain")?,
+            f32_slice(s3, l3, "layer-norm bias")?,
+        );
         let d = self.d;
         if g.len() != d || b.len() != d || x.len() % d != 0 {
             bail!(

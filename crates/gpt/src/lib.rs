@@ -33,6 +33,7 @@ mod cache;
 mod causal_softmax;
 pub mod checkpoint;
 mod config;
+mod cpu;
 mod decode;
 mod error;
 mod gemm;

@@ -9,7 +9,7 @@
 //! pass), backward is `dx = dy W`, `dW = dyᵀ x` (one gemm over all B*T rows) and
 //! `db` = row sums. [`add_rows`] adds a tensor to every row (positional embeddings).
 
-use crate::causal_softmax::with_cpu_f32;
+use crate::cpu::{f32_slice, with_cpu_f32};
 use crate::gemm::{matmul, Mat, MatMut, Parallelism};
 use candle_core::{
     bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor,
@@ -107,13 +107,6 @@ fn parallelism() -> Parallelism {
     }
 }
 
-fn f32_of<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => bail!("linear: expected a contiguous f32 {what}"),
-    }
-}
-
 /// Column sums of a row-major `(rows, m)` matrix, in fixed chunks of rows.
 fn column_sums(dy: &[f32], m: usize) -> Vec<f32> {
     let partial: Vec<Vec<f32>> = dy
@@ -174,9 +167,9 @@ impl CustomOp3 for LinearOp {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, w, b) = (
-            f32_of(s1, l1, "input")?,
-            f32_of(s2, l2, "weight")?,
-            f32_of(s3, l3, "bias")?,
+            f32_slice(s1, l1, "linear input")?,
+            f32_slice(s2, l2, "linear weight")?,
+            f32_slice(s3, l3, "linear bias")?,
         );
         let (out, inp) = l2.shape().dims2()?;
         let lead = match l1.dims() {
@@ -295,12 +288,10 @@ impl CustomOp2 for AddRows {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, r) = match (s1, l1.contiguous_offsets(), s2, l2.contiguous_offsets()) {
-            (CpuStorage::F32(x), Some((a, b)), CpuStorage::F32(r), Some((c, d))) => {
-                (&x[a..b], &r[c..d])
-            }
-            _ => bail!("add-rows: expected contiguous f32 inputs"),
-        };
+        let (x, r) = (
+            f32_slice(s1, l1, "add-rows input")?,
+            f32_slice(s2, l2, "add-rows row")?,
+        );
         let m = r.len();
         if m == 0 || x.len() % m != 0 {
             bail!("add-rows: {:?} + {:?}", l1.dims(), l2.dims());

@@ -6,9 +6,9 @@
 //! their gradient once backward: d logits = g / N * (softmax - one_hot(target)).
 //! CPU, f32 logits and u32 targets; candle-nn's ops elsewhere.
 
-use crate::causal_softmax::with_cpu_f32;
+use crate::cpu::{cpu_storage, f32_slice, with_cpu_f32};
 use crate::rows;
-use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Rows per rayon task and per partial sum of the loss (a fixed split, so the sum
@@ -38,6 +38,14 @@ fn log_sum_exp(row: &[f32]) -> (f32, f32) {
     (max, rows::sum_exp(row, max).ln())
 }
 
+/// The class ids of a contiguous u32 target tensor.
+fn u32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [u32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::U32(t), Some((a, b))) => Ok(&t[a..b]),
+        _ => bail!("cross-entropy: expected contiguous u32 targets"),
+    }
+}
+
 fn check_targets(targets: &[u32], n: usize, v: usize) -> Result<()> {
     if targets.len() != n {
         bail!(
@@ -63,12 +71,10 @@ impl CustomOp2 for CrossEntropy {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, t) = match (s1, l1.contiguous_offsets(), s2, l2.contiguous_offsets()) {
-            (CpuStorage::F32(x), Some((a, b)), CpuStorage::U32(t), Some((c, d))) => {
-                (&x[a..b], &t[c..d])
-            }
-            _ => bail!("cross-entropy: expected contiguous f32 logits and u32 targets"),
-        };
+        let (x, t) = (
+            f32_slice(s1, l1, "cross-entropy logits")?,
+            u32_slice(s2, l2)?,
+        );
         let (n, v) = l1.shape().dims2()?;
         check_targets(t, n, v)?;
         if n == 0 {
@@ -103,10 +109,7 @@ impl CustomOp2 for CrossEntropy {
         let (x, t) = (logits.contiguous()?, targets.contiguous()?);
         let dx = with_cpu_f32(&x, |x| {
             let (storage, layout) = t.storage_and_layout();
-            let t = match (&*storage, layout.contiguous_offsets()) {
-                (Storage::Cpu(CpuStorage::U32(t)), Some((a, b))) => &t[a..b],
-                _ => bail!("cross-entropy: expected contiguous u32 targets"),
-            };
+            let t = u32_slice(cpu_storage(&storage, "cross-entropy")?, layout)?;
             check_targets(t, n, v)?;
             let mut dx = vec![0f32; x.len()];
             dx.par_chunks_mut(v)

@@ -7,6 +7,7 @@
 //! (a fixed order, so results do not depend on threads or batch composition), and
 //! [`exp`] is a branch-free polynomial the compiler turns into SIMD code.
 
+use crate::gemm::in_bounds;
 use candle_core::{bail, Result};
 
 /// Independent accumulators: two AVX or four SSE registers.
@@ -174,8 +175,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 /// `l + 1` folded in, so the result does not depend on the CPU.
 pub(crate) fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) -> Result<()> {
     let n = q.len();
-    let last = off + out.len().saturating_sub(1) * rs + n;
-    if n % 8 != 0 || (!out.is_empty() && last > data.len()) {
+    if n % 8 != 0 || !in_bounds(data.len(), off, out.len(), n, rs, 1) {
         bail!(
             "dots: {} rows of {n} at {off} + j * {rs} in {}",
             out.len(),
@@ -219,8 +219,7 @@ pub(crate) fn weighted_rows(
     rs: usize,
 ) -> Result<()> {
     let n = y.len();
-    let last = off + w.len().saturating_sub(1) * rs + n;
-    if n % 8 != 0 || (!w.is_empty() && last > data.len()) {
+    if n % 8 != 0 || !in_bounds(data.len(), off, w.len(), n, rs, 1) {
         bail!(
             "weighted_rows: {} rows of {n} at {off} + j * {rs} in {}",
             w.len(),
