@@ -246,7 +246,11 @@ fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64)> {
         let mut generated: Vec<Vec<u32>> = vec![Vec::with_capacity(NEW); a.batch];
         if cached {
             let mut dec = candlecast_gpt::Decoder::new(&model);
+            let tp = Instant::now();
             let mut next = argmax_rows(&dec.prefill(&prompts)?)?;
+            if std::env::var("PHASES").is_ok() {
+                eprintln!("prefill {:.4}", tp.elapsed().as_secs_f64());
+            }
             for _ in 1..NEW {
                 for (g, &t) in generated.iter_mut().zip(&next) {
                     g.push(t);

@@ -42,6 +42,7 @@ mod linear;
 mod loss;
 mod model;
 mod optim;
+mod packed;
 mod rng;
 mod rows;
 mod sample;

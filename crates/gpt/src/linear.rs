@@ -11,11 +11,13 @@
 
 use crate::cpu::{f32_slice, with_cpu_f32};
 use crate::gemm::{matmul, Mat, MatMut, Parallelism};
+use crate::packed::PackedWeight;
 use candle_core::{
     bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor,
 };
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// Rows per partial sum of the gradient: a fixed split, so the sum does not depend on
 /// the number of threads.
@@ -26,12 +28,19 @@ const ROWS_PER_TASK: usize = 64;
 pub struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
+    /// The weight laid out for the inference kernel, made on the first call that
+    /// needs no gradient (`None` inside when the CPU lacks AVX2/FMA).
+    packed: Arc<OnceLock<Option<PackedWeight>>>,
 }
 
 impl Linear {
     /// From a `[out, in]` weight and an optional `[out]` bias.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Linear {
-        Linear { weight, bias }
+        Linear {
+            weight,
+            bias,
+            packed: Arc::default(),
+        }
     }
 
     pub fn weight(&self) -> &Tensor {
@@ -65,6 +74,23 @@ impl Linear {
         if x.dims().last() != Some(&inp) {
             bail!("linear: input {:?} for a ({out}, {inp}) weight", x.dims());
         }
+        // Nothing to differentiate (a loaded model decoding): the packed kernel.
+        let tracked = [Some(x), Some(&self.weight), self.bias.as_ref()]
+            .iter()
+            .flatten()
+            .any(|t| t.track_op());
+        if !tracked {
+            if let Some(p) = self.packed(out, inp)? {
+                let x = x.contiguous()?;
+                let rows = x.elem_count() / inp.max(1);
+                let y = with_cpu_f32(&x, |xs| p.forward(xs, rows, relu))?;
+                let mut shape = x.dims().to_vec();
+                if let Some(last) = shape.last_mut() {
+                    *last = out;
+                }
+                return Tensor::from_vec(y, shape, x.device());
+            }
+        }
         let bias = match &self.bias {
             Some(b) => b.clone(),
             // Not a variable, so autograd never asks for its gradient.
@@ -75,6 +101,24 @@ impl Linear {
             &bias.contiguous()?,
             LinearOp { relu },
         )
+    }
+}
+
+impl Linear {
+    /// The packed weight, made on first use; `None` without AVX2/FMA.
+    fn packed(&self, out: usize, inp: usize) -> Result<Option<&PackedWeight>> {
+        if self.packed.get().is_none() {
+            let w = self.weight.contiguous()?;
+            let p = with_cpu_f32(&w, |ws| match &self.bias {
+                Some(b) => with_cpu_f32(&b.contiguous()?, |bs| {
+                    PackedWeight::new(ws, Some(bs), out, inp)
+                }),
+                None => PackedWeight::new(ws, None, out, inp),
+            })?;
+            // A racing thread may have set it first: the same values either way.
+            let _ = self.packed.set(p);
+        }
+        Ok(self.packed.get().and_then(Option::as_ref))
     }
 }
 
@@ -90,7 +134,7 @@ pub fn linear_b(in_dim: usize, out_dim: usize, bias: bool, vb: VarBuilder) -> Re
         true => Some(vb.get(out_dim, "bias")?),
         false => None,
     };
-    Ok(Linear { weight, bias })
+    Ok(Linear::new(weight, bias))
 }
 
 impl Module for Linear {

@@ -291,6 +291,65 @@ fn linear_matches_the_composite_ops_values_and_gradients() {
     assert!(lin.forward(&randn(&mut rng, &[4, 5], 1.0)).is_err());
 }
 
+/// Nothing tracked (a loaded model decoding): the packed-weight kernel. Same values as
+/// candle's ops; a row's output does not depend on the rows beside it; and a tracked
+/// input through the same layer afterwards still gets its gradient.
+#[test]
+fn linear_without_gradients_matches_and_is_independent_of_the_batch() {
+    let mut rng = Rng::new(17);
+    for (xs, out) in [
+        (vec![3, 5, 7], 6),
+        (vec![64, 1, 128], 384),
+        (vec![13, 40], 33),
+    ] {
+        for (bias, relu) in [(true, false), (true, true), (false, false)] {
+            let inp = xs[xs.len() - 1];
+            let x = randn(&mut rng, &xs, 1.0);
+            let wt = randn(&mut rng, &[out, inp], 0.5);
+            let b = randn(&mut rng, &[out], 0.5);
+            let lin = Linear::new(wt.clone(), bias.then(|| b.clone()));
+            let run = |x: &Tensor| match relu {
+                true => lin.forward_relu(x).unwrap(),
+                false => lin.forward(x).unwrap(),
+            };
+            let y = run(&x);
+            let mut reference = x.broadcast_matmul(&wt.t().unwrap()).unwrap();
+            if bias {
+                reference = reference.broadcast_add(&b).unwrap();
+            }
+            if relu {
+                reference = reference.relu().unwrap();
+            }
+            let case = format!("{xs:?} -> {out}, bias {bias}, relu {relu}");
+            assert_eq!(y.dims(), reference.dims(), "{case}");
+            assert!(max_abs_diff(&y, &reference) < 1e-4, "values {case}");
+            // The last row alone gives the same bits as inside the batch.
+            let n = xs[0];
+            let last = run(&x.narrow(0, n - 1, 1).unwrap());
+            assert_eq!(flat(&last), flat(&y.narrow(0, n - 1, 1).unwrap()), "{case}");
+        }
+    }
+    let wt = randn(&mut rng, &[4, 3], 0.5);
+    let lin = Linear::new(wt.clone(), None);
+    lin.forward(&randn(&mut rng, &[2, 3], 1.0)).unwrap();
+    let x = Var::from_tensor(&randn(&mut rng, &[2, 3], 1.0)).unwrap();
+    let grads = lin
+        .forward(x.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let want = wt
+        .sum(0)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap()
+        .repeat((2, 1))
+        .unwrap();
+    assert!(max_abs_diff(grads.get(&x).unwrap(), &want) < 1e-5);
+}
+
 #[test]
 fn add_rows_matches_broadcast_add_values_and_gradients() {
     let mut rng = Rng::new(15);
