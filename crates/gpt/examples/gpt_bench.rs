@@ -233,7 +233,9 @@ fn argmax_rows(logits: &Tensor) -> Result<Vec<u32>> {
         .to_vec1::<u32>()?)
 }
 
-fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64)> {
+/// Tokens/s, run times, checksum of the generated tokens, and (cached) the median
+/// prefill time: the part of a cached run that is one full forward pass.
+fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64, Option<f64>)> {
     let model = inference_model(a.seed)?;
     let cfg = model.config().clone();
     let dev = Device::Cpu;
@@ -242,15 +244,14 @@ fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64)> {
         .map(|_| random_tokens(&mut rng, PROMPT, cfg.vocab_size))
         .collect();
     let mut checksum = 0u64;
+    let mut prefill_s = Vec::new();
     let times = time_runs(a.warmup, a.steps, || {
         let mut generated: Vec<Vec<u32>> = vec![Vec::with_capacity(NEW); a.batch];
         if cached {
             let mut dec = candlecast_gpt::Decoder::new(&model);
-            let tp = Instant::now();
+            let t0 = Instant::now();
             let mut next = argmax_rows(&dec.prefill(&prompts)?)?;
-            if std::env::var("PHASES").is_ok() {
-                eprintln!("prefill {:.4}", tp.elapsed().as_secs_f64());
-            }
+            prefill_s.push(t0.elapsed().as_secs_f64());
             for _ in 1..NEW {
                 for (g, &t) in generated.iter_mut().zip(&next) {
                     g.push(t);
@@ -279,7 +280,11 @@ fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64)> {
         Ok(())
     })?;
     let tps = (a.batch * NEW) as f64 / median(&times);
-    Ok((tps, times, checksum))
+    let prefill = prefill_s
+        .get(a.warmup..)
+        .filter(|p| !p.is_empty())
+        .map(median);
+    Ok((tps, times, checksum, prefill))
 }
 
 fn main() -> Result<()> {
@@ -310,9 +315,11 @@ fn main() -> Result<()> {
             )
         }
         mode => {
-            let (tps, times, checksum) = bench_gen(&a, mode == "gen-cache")?;
+            let (tps, times, checksum, prefill) = bench_gen(&a, mode == "gen-cache")?;
+            let prefill =
+                prefill.map_or(String::new(), |p| format!(r#","median_prefill_s":{p:.4}"#));
             format!(
-                r#"{{"impl":"candlecast","mode":"{mode}","batch":{},"prompt":{PROMPT},"new":{NEW},"prefill_included":true,"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"run_s":[{}],"checksum":{checksum}}}"#,
+                r#"{{"impl":"candlecast","mode":"{mode}","batch":{},"prompt":{PROMPT},"new":{NEW},"prefill_included":true,"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"run_s":[{}]{prefill},"checksum":{checksum}}}"#,
                 a.batch,
                 candle_core::utils::get_num_threads(),
                 a.warmup,
