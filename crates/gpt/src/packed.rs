@@ -15,6 +15,7 @@
 
 use candle_core::{bail, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Output columns per panel: two AVX registers.
 const NR: usize = 16;
@@ -38,7 +39,8 @@ pub(crate) struct PackedWeight {
 impl PackedWeight {
     /// Packs a row-major `[out, in]` weight; `None` without AVX2 and FMA.
     pub fn new(w: &[f32], bias: Option<&[f32]>, out: usize, inp: usize) -> Result<Option<Self>> {
-        if !supported() {
+        // An empty input dimension (output = bias) is left to the gemm path.
+        if !supported() || inp == 0 {
             return Ok(None);
         }
         if w.len() != out * inp || bias.is_some_and(|b| b.len() != out) {
@@ -74,28 +76,37 @@ impl PackedWeight {
         if x.len() != rows * inp {
             bail!("packed linear: {} inputs for {rows} rows of {inp}", x.len());
         }
-        let mut y = vec![0f32; rows * out];
-        if y.is_empty() {
+        let n = rows * out;
+        // Every element is written exactly once below, so the buffer is not zeroed first.
+        let mut y: Vec<f32> = Vec::with_capacity(n);
+        if n == 0 {
             return Ok(y);
         }
-        let task = |(t, yt): (usize, &mut [f32])| {
+        let task = |(t, yt): (usize, &mut [MaybeUninit<f32>])| {
             let r0 = t * ROWS_PER_TASK;
             let xt = &x[r0 * inp..r0 * inp + yt.len() / out * inp];
             self.rows(xt, yt, relu);
         };
+        let spare = &mut y.spare_capacity_mut()[..n];
         if rayon::current_num_threads() > 1 {
-            y.par_chunks_mut(ROWS_PER_TASK * out)
+            spare
+                .par_chunks_mut(ROWS_PER_TASK * out)
                 .enumerate()
                 .for_each(task);
         } else {
-            y.chunks_mut(ROWS_PER_TASK * out).enumerate().for_each(task);
+            spare
+                .chunks_mut(ROWS_PER_TASK * out)
+                .enumerate()
+                .for_each(task);
         }
+        // SAFETY: `rows` wrote all `n` elements (every row, every panel's columns).
+        unsafe { y.set_len(n) };
         Ok(y)
     }
 
     /// `y = x Wᵀ + b` for the rows of `x` (`y.len() / out` of them, `x` sized to match):
-    /// panel by panel, so a panel stays in cache for all the rows.
-    fn rows(&self, x: &[f32], y: &mut [f32], relu: bool) {
+    /// panel by panel, so a panel stays in cache for all the rows. Writes every element.
+    fn rows(&self, x: &[f32], y: &mut [MaybeUninit<f32>], relu: bool) {
         let (out, inp) = (self.out, self.inp);
         let n = y.len() / out;
         for p in 0..out.div_ceil(NR) {
@@ -109,16 +120,10 @@ impl PackedWeight {
                     panel,
                     bias,
                     inp,
+                    relu,
                 };
-                let mut acc = [[0f32; NR]; MR];
-                tile.run(&mut acc[..m]);
-                for (i, a) in acc[..m].iter().enumerate() {
-                    let start = (r0 + i) * out + p * NR;
-                    let dst = &mut y[start..start + cols];
-                    for (d, &v) in dst.iter_mut().zip(a) {
-                        *d = if relu { v.max(0.0) } else { v };
-                    }
-                }
+                let start = r0 * out + p * NR;
+                tile.run(&mut y[start..start + (m - 1) * out + cols], out, cols);
             }
         }
     }
@@ -130,43 +135,58 @@ struct Tile<'a> {
     panel: &'a [f32],
     bias: &'a [f32],
     inp: usize,
+    relu: bool,
 }
 
 impl Tile<'_> {
-    /// `acc[i][c] = bias[c] + Σₖ x[i][k] panel[k][c]`, for `acc.len()` rows.
-    fn run(&self, acc: &mut [[f32; NR]]) {
+    /// Row `i` of the tile: `y[i * ys + c] = [relu](bias[c] + Σₖ x[i][k] panel[k][c])`
+    /// for `c < cols`; the tile has `x.len() / inp` rows and `y` ends at the last one's
+    /// last column.
+    fn run(&self, y: &mut [MaybeUninit<f32>], ys: usize, cols: usize) {
+        let m = self.x.len() / self.inp.max(1);
+        let fits = m > 0
+            && m <= MR
+            && cols <= NR
+            && self.panel.len() >= self.inp * NR
+            && self.bias.len() >= NR
+            && y.len() == (m - 1) * ys + cols;
+        if !fits {
+            return self.portable(y, ys, cols);
+        }
         #[cfg(target_arch = "x86_64")]
         if supported() {
-            // SAFETY: AVX2 and FMA were just checked; `x` holds acc.len() rows of `inp`,
-            // `panel` inp * NR values and `bias` NR (asserted by the caller's slicing).
+            // SAFETY: AVX2 and FMA were just checked, and the sizes above are the ones
+            // the kernel reads and writes.
             unsafe {
-                match acc.len() {
-                    1 => return x86::tile::<1>(self, acc),
-                    2 => return x86::tile::<2>(self, acc),
-                    3 => return x86::tile::<3>(self, acc),
-                    4 => return x86::tile::<4>(self, acc),
-                    5 => return x86::tile::<5>(self, acc),
-                    6 => return x86::tile::<6>(self, acc),
+                match m {
+                    1 => return x86::tile::<1>(self, y, ys, cols),
+                    2 => return x86::tile::<2>(self, y, ys, cols),
+                    3 => return x86::tile::<3>(self, y, ys, cols),
+                    4 => return x86::tile::<4>(self, y, ys, cols),
+                    5 => return x86::tile::<5>(self, y, ys, cols),
+                    6 => return x86::tile::<6>(self, y, ys, cols),
                     _ => {}
                 }
             }
         }
-        self.portable(acc);
+        self.portable(y, ys, cols);
     }
 
     /// The same sums in the same order (one fused multiply-add per term).
-    fn portable(&self, acc: &mut [[f32; NR]]) {
-        for (i, a) in acc.iter_mut().enumerate() {
-            let xi = &self.x[i * self.inp..(i + 1) * self.inp];
+    fn portable(&self, y: &mut [MaybeUninit<f32>], ys: usize, cols: usize) {
+        let inp = self.inp.max(1);
+        for (i, xi) in self.x.chunks_exact(inp).enumerate() {
             let mut s = [0f32; NR];
-            for (k, &xv) in xi.iter().enumerate() {
+            for (k, &xv) in xi.iter().enumerate().take(self.inp) {
                 let w = &self.panel[k * NR..(k + 1) * NR];
                 for (s, &w) in s.iter_mut().zip(w) {
                     *s = xv.mul_add(w, *s);
                 }
             }
-            for ((a, s), &b) in a.iter_mut().zip(s).zip(self.bias) {
-                *a = s + b;
+            let row = y.iter_mut().skip(i * ys).take(cols);
+            for ((d, s), &b) in row.zip(s).zip(self.bias) {
+                let v = s + b;
+                d.write(if self.relu { v.max(0.0) } else { v });
             }
         }
     }
@@ -187,15 +207,21 @@ fn supported() -> bool {
 mod x86 {
     use super::{Tile, NR};
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     /// `R` rows x 16 columns in 2R registers; the weights of step `k` are two loads
     /// shared by all rows, each row's `x[k]` one broadcast.
     ///
     /// # Safety
-    /// AVX2 and FMA; `t.x.len() >= R * t.inp`, `t.panel.len() >= t.inp * NR`,
-    /// `t.bias.len() >= NR`, `acc.len() >= R`.
+    /// AVX2 and FMA; `t.x.len() == R * t.inp`, `t.panel.len() >= t.inp * NR`,
+    /// `t.bias.len() >= NR`, `cols <= NR`, `y.len() == (R - 1) * ys + cols`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn tile<const R: usize>(t: &Tile<'_>, acc: &mut [[f32; NR]]) {
+    pub(super) unsafe fn tile<const R: usize>(
+        t: &Tile<'_>,
+        y: &mut [MaybeUninit<f32>],
+        ys: usize,
+        cols: usize,
+    ) {
         let (x, w) = (t.x.as_ptr(), t.panel.as_ptr());
         let mut s = [[_mm256_setzero_ps(); 2]; R];
         for k in 0..t.inp {
@@ -212,17 +238,33 @@ mod x86 {
                 si[1] = _mm256_fmadd_ps(xv, w1, si[1]);
             }
         }
-        // SAFETY: bias holds NR values, each acc row NR.
+        // SAFETY: bias holds at least NR values.
         let b = unsafe {
             [
                 _mm256_loadu_ps(t.bias.as_ptr()),
                 _mm256_loadu_ps(t.bias.as_ptr().add(8)),
             ]
         };
-        for (si, a) in s.iter().zip(acc.iter_mut()) {
+        let zero = _mm256_setzero_ps();
+        let dst = y.as_mut_ptr().cast::<f32>();
+        for (i, si) in s.iter().enumerate() {
+            let mut v = [_mm256_add_ps(si[0], b[0]), _mm256_add_ps(si[1], b[1])];
+            if t.relu {
+                // max(v, 0) gives 0 for NaN, as f32::max(v, 0.0) does.
+                v = [_mm256_max_ps(v[0], zero), _mm256_max_ps(v[1], zero)];
+            }
+            // SAFETY: row i's columns ..cols start at i * ys and end inside `y`.
             unsafe {
-                _mm256_storeu_ps(a.as_mut_ptr(), _mm256_add_ps(si[0], b[0]));
-                _mm256_storeu_ps(a.as_mut_ptr().add(8), _mm256_add_ps(si[1], b[1]));
+                let row = dst.add(i * ys);
+                if cols == NR {
+                    _mm256_storeu_ps(row, v[0]);
+                    _mm256_storeu_ps(row.add(8), v[1]);
+                } else {
+                    let mut tmp = [0f32; NR];
+                    _mm256_storeu_ps(tmp.as_mut_ptr(), v[0]);
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v[1]);
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), row, cols);
+                }
             }
         }
     }
@@ -286,16 +328,34 @@ mod tests {
     fn the_portable_tile_sums_in_the_same_order() {
         let (m, inp) = (5, 37);
         let (x, panel, bias) = (values(m * inp, 4), values(inp * NR, 5), values(NR, 6));
-        let t = Tile {
-            x: &x,
-            panel: &panel,
-            bias: &bias,
-            inp,
-        };
-        let (mut a, mut b) = ([[0f32; NR]; 5], [[0f32; NR]; 5]);
-        t.run(&mut a);
-        t.portable(&mut b);
-        assert_eq!(a, b);
+        // Rows 20 apart, 11 columns (a partial panel), with and without ReLU.
+        let (ys, cols) = (20, 11);
+        for relu in [false, true] {
+            let t = Tile {
+                x: &x,
+                panel: &panel,
+                bias: &bias,
+                inp,
+                relu,
+            };
+            let len = (m - 1) * ys + cols;
+            let (mut a, mut b) = (
+                vec![MaybeUninit::new(7f32); len],
+                vec![MaybeUninit::new(7f32); len],
+            );
+            t.run(&mut a, ys, cols);
+            t.portable(&mut b, ys, cols);
+            // SAFETY: initialised above (and overwritten in part by the tiles).
+            let (a, b): (Vec<f32>, Vec<f32>) = unsafe {
+                (
+                    a.iter().map(|v| v.assume_init()).collect(),
+                    b.iter().map(|v| v.assume_init()).collect(),
+                )
+            };
+            assert_eq!(a, b);
+            // The gaps between rows are left alone.
+            assert!(a[cols..ys].iter().all(|&v| v == 7.0));
+        }
     }
 
     #[test]
