@@ -10,7 +10,8 @@
 //! and then write each step in place, instead of concatenating the whole history at
 //! every step (which made memory copies 28% of batched decoding).
 
-use candle_core::{Result, Tensor};
+use crate::cpu::cpu_storage;
+use candle_core::{CpuStorage, DType, Result, Tensor};
 
 #[derive(Debug)]
 struct Entry {
@@ -117,14 +118,7 @@ impl KvCache {
         let (kb, vb) = if e.grown {
             (e.k, e.v)
         } else {
-            let buffer = |t: &Tensor| -> Result<Tensor> {
-                let mut shape = t.dims().to_vec();
-                shape[2] = capacity;
-                let b = Tensor::zeros(shape, t.dtype(), t.device())?;
-                b.slice_set(&t.contiguous()?, 2, 0)?;
-                Ok(b)
-            };
-            (buffer(&e.k)?, buffer(&e.v)?)
+            (grow(&e.k, capacity)?, grow(&e.v, capacity)?)
         };
         kb.slice_set(&k.contiguous()?, 2, e.len)?;
         vb.slice_set(&v.contiguous()?, 2, e.len)?;
@@ -136,5 +130,77 @@ impl KvCache {
             grown: true,
         });
         Ok(out)
+    }
+}
+
+/// `t` `(B, H, len, hd)` copied into a `(B, H, capacity, hd)` buffer, positions
+/// `len..` zero. On the CPU (f32, no gradient) the rows are copied straight from
+/// `t`'s strides (a prompt's keys are a head view of the projection) and only the
+/// unused tail is zeroed: at batch 64 the buffers are 8 MB each, and zero-filling
+/// them whole, then copying the prompt twice (contiguous, then into place) cost
+/// about 3% of a generation run.
+fn grow(t: &Tensor, capacity: usize) -> Result<Tensor> {
+    let (b, h, len, hd) = t.dims4()?;
+    if t.device().is_cpu() && t.dtype() == DType::F32 && !t.track_op() && len <= capacity {
+        let (storage, layout) = t.storage_and_layout();
+        if let CpuStorage::F32(src) = cpu_storage(&storage, "kv-cache")? {
+            let st = layout.stride();
+            let off = layout.start_offset();
+            let last = off
+                + (b.max(1) - 1) * st[0]
+                + (h.max(1) - 1) * st[1]
+                + len.saturating_sub(1) * st[2]
+                + hd;
+            if st[3] == 1 && (b * h * len == 0 || last <= src.len()) {
+                let mut data = Vec::with_capacity(b * h * capacity * hd);
+                for bi in 0..b {
+                    for hi in 0..h {
+                        for ti in 0..len {
+                            let at = off + bi * st[0] + hi * st[1] + ti * st[2];
+                            data.extend_from_slice(&src[at..at + hd]);
+                        }
+                        data.resize(data.len() + (capacity - len) * hd, 0.0);
+                    }
+                }
+                return Tensor::from_vec(data, (b, h, capacity, hd), t.device());
+            }
+        }
+    }
+    let mut shape = t.dims().to_vec();
+    shape[2] = capacity;
+    let buf = Tensor::zeros(shape, t.dtype(), t.device())?;
+    buf.slice_set(&t.contiguous()?, 2, 0)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// A head view (strided, as a projection's keys are) lands in the buffer as its
+    /// contiguous copy would, with zeros past it; the fallback path agrees.
+    #[test]
+    fn grow_copies_a_strided_view_and_zeroes_the_tail() {
+        let (b, t, h, hd, cap) = (2, 3, 2, 4, 5);
+        let x = Tensor::arange(0f32, (b * t * h * hd) as f32, &Device::Cpu)
+            .and_then(|x| x.reshape((b, t, h, hd)))
+            .and_then(|x| x.transpose(1, 2))
+            .unwrap();
+        assert!(!x.is_contiguous());
+        let buf = grow(&x, cap).unwrap();
+        assert_eq!(buf.dims(), &[b, h, cap, hd]);
+        let head = buf.narrow(2, 0, t).unwrap();
+        let diff = (head - x.contiguous().unwrap()).unwrap().abs().unwrap();
+        assert_eq!(diff.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+        let tail = buf.narrow(2, t, cap - t).unwrap().abs().unwrap();
+        assert_eq!(tail.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+        // The generic path (here: forced with an f64 input) gives the same values.
+        let slow = grow(&x.to_dtype(DType::F64).unwrap(), cap).unwrap();
+        let same = (slow.to_dtype(DType::F32).unwrap() - &buf)
+            .unwrap()
+            .abs()
+            .unwrap();
+        assert_eq!(same.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
     }
 }

@@ -331,8 +331,8 @@ mod x86 {
                 out[r] = hsum(*a);
             }
         }
-        for j in 2 * h..out.len() {
-            out[j] = one(j);
+        for (j, o) in out.iter_mut().enumerate().skip(2 * h) {
+            *o = one(j);
         }
     }
 
