@@ -7,7 +7,9 @@
 //! single node on the CPU in f32: forward `y = x Wᵀ + b` is one gemm into rows that
 //! start as the bias (and the ReLU of the feed-forward layer is applied in the same
 //! pass), backward is `dx = dy W`, `dW = dyᵀ x` (one gemm over all B*T rows) and
-//! `db` = row sums. [`add_rows`] adds a tensor to every row (positional embeddings).
+//! `db` = row sums. When nothing needs a gradient (a loaded model forecasting or
+//! decoding), the weight is packed once for the inference kernel of [`crate::packed`]
+//! instead. [`add_rows`] adds a tensor to every row (positional embeddings).
 
 use crate::cpu::{f32_slice, with_cpu_f32};
 use crate::gemm::{matmul, Mat, MatMut, Parallelism};
@@ -102,9 +104,7 @@ impl Linear {
             LinearOp { relu },
         )
     }
-}
 
-impl Linear {
     /// The packed weight, made on first use; `None` without AVX2/FMA.
     fn packed(&self, out: usize, inp: usize) -> Result<Option<&PackedWeight>> {
         if self.packed.get().is_none() {
