@@ -167,6 +167,25 @@ pub(crate) fn exp(x: f32) -> f32 {
     }
 }
 
+/// `rows` rows of `n` floats (a multiple of 8) at `off + j * rs` lie inside `data`:
+/// checked before the AVX2 loops read them through raw pointers.
+fn check_rows(
+    what: &str,
+    rows: usize,
+    n: usize,
+    data: &[f32],
+    off: usize,
+    rs: usize,
+) -> Result<()> {
+    if n % 8 != 0 || !in_bounds(data.len(), off, rows, n, rs, 1) {
+        bail!(
+            "{what}: {rows} rows of {n} at {off} + j * {rs} in {}",
+            data.len()
+        );
+    }
+    Ok(())
+}
+
 /// `out[j] = q · rows[j]` for rows `j` of `data` at `off + j * rs`, each `q.len()`
 /// long: dot products of a query with cached keys in one decode step. Rows are short
 /// (a head, 32 floats), so the compiler's vectorisation of a generic loop was poor
@@ -174,14 +193,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 /// versions sum in the same order: 8 lanes over the row, then lanes `l + 4`, `l + 2`,
 /// `l + 1` folded in, so the result does not depend on the CPU.
 pub(crate) fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) -> Result<()> {
-    let n = q.len();
-    if n % 8 != 0 || !in_bounds(data.len(), off, out.len(), n, rs, 1) {
-        bail!(
-            "dots: {} rows of {n} at {off} + j * {rs} in {}",
-            out.len(),
-            data.len()
-        );
-    }
+    check_rows("dots", out.len(), q.len(), data, off, rs)?;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (detected just above); bounds checked above.
@@ -220,14 +232,7 @@ pub(crate) fn weighted_rows(
     off: usize,
     rs: usize,
 ) -> Result<()> {
-    let n = y.len();
-    if n % 8 != 0 || !in_bounds(data.len(), off, w.len(), n, rs, 1) {
-        bail!(
-            "weighted_rows: {} rows of {n} at {off} + j * {rs} in {}",
-            w.len(),
-            data.len()
-        );
-    }
+    check_rows("weighted_rows", w.len(), y.len(), data, off, rs)?;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (detected just above); bounds checked above.
@@ -275,7 +280,8 @@ mod x86 {
                 4 => dots_c::<4>(out, q, data, off, rs),
                 8 => dots_c::<8>(out, q, data, off, rs),
                 16 => dots_c::<16>(out, q, data, off, rs),
-                _ => dots_any(out, q, data, off, rs),
+                // Other head sizes: the portable loop (the same order of sums).
+                _ => super::dots_portable(out, q, data, off, rs),
             }
         }
     }
@@ -336,27 +342,6 @@ mod x86 {
         }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn dots_any(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) {
-        let n = q.len();
-        for (j, o) in out.iter_mut().enumerate() {
-            let row = &data[off + j * rs..off + j * rs + n];
-            let mut acc = _mm256_setzero_ps();
-            for c in (0..n).step_by(8) {
-                // SAFETY: c + 8 <= n == q.len() == row.len().
-                let (a, b) = unsafe {
-                    (
-                        _mm256_loadu_ps(q.as_ptr().add(c)),
-                        _mm256_loadu_ps(row.as_ptr().add(c)),
-                    )
-                };
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(a, b));
-            }
-            *o = hsum(acc);
-        }
-    }
-
     /// See [`super::weighted_rows`]; the caller checked AVX2, `y.len() % 8 == 0` and
     /// that every row lies inside `data`.
     #[target_feature(enable = "avx2")]
@@ -374,7 +359,7 @@ mod x86 {
                 2 => weighted_rows_c::<2>(y, w, data, off, rs),
                 4 => weighted_rows_c::<4>(y, w, data, off, rs),
                 8 => weighted_rows_c::<8>(y, w, data, off, rs),
-                _ => weighted_rows_any(y, w, data, off, rs),
+                _ => super::weighted_rows_portable(y, w, data, off, rs),
             }
         }
     }
@@ -411,34 +396,6 @@ mod x86 {
         for (c, (a, b)) in first.iter().zip(&second).enumerate() {
             // SAFETY: y.len() == 8 * C (the dispatch above).
             unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(8 * c), _mm256_add_ps(*a, *b)) };
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn weighted_rows_any(y: &mut [f32], w: &[f32], data: &[f32], off: usize, rs: usize) {
-        let n = y.len();
-        let h = w.len() / 2;
-        let mut second = vec![0f32; n];
-        y.fill(0.0);
-        for (j, &wj) in w.iter().enumerate() {
-            let acc = if j < h { &mut *y } else { &mut second[..] };
-            let row = &data[off + j * rs..off + j * rs + n];
-            let wv = _mm256_set1_ps(wj);
-            for c in (0..n).step_by(8) {
-                // SAFETY: c + 8 <= n == acc.len() == row.len().
-                unsafe {
-                    let a = _mm256_loadu_ps(acc.as_ptr().add(c));
-                    let v = _mm256_loadu_ps(row.as_ptr().add(c));
-                    _mm256_storeu_ps(
-                        acc.as_mut_ptr().add(c),
-                        _mm256_add_ps(a, _mm256_mul_ps(wv, v)),
-                    );
-                }
-            }
-        }
-        for (y, s) in y.iter_mut().zip(second) {
-            *y += s;
         }
     }
 }

@@ -28,6 +28,11 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The gradients of `sum(out * w)`: a loss that weighs every output differently.
+fn grads_of(out: &Tensor, w: &Tensor) -> candle_core::backprop::GradStore {
+    (out * w).unwrap().sum_all().unwrap().backward().unwrap()
+}
+
 /// `sum(out * w)` in f64 on the host: the scalar loss of the finite differences.
 fn weighted_sum(out: &Tensor, w: &Tensor) -> f64 {
     flat(out)
@@ -119,7 +124,7 @@ fn causal_attention_gradient_matches_finite_differences() {
         .map(|(v, sh)| Var::from_tensor(&tensor(v, sh)).unwrap())
         .collect();
     let out = causal_attention(&vars[0], &vars[1], &vars[2], scale).unwrap();
-    let grads = (&out * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = grads_of(&out, &w);
     let loss_at = |which: usize, v: Vec<f32>| {
         let mut args: Vec<Tensor> = x0
             .iter()
@@ -181,18 +186,8 @@ fn layer_norm_matches_the_composite_ops_values_and_gradients() {
         let fused = layer_norm(d, &g, &b).forward(&input).unwrap();
         let reference = layer_norm_composite(&input, g.as_tensor(), b.as_tensor(), 1e-5).unwrap();
         assert!(max_abs_diff(&fused, &reference) < 1e-5, "values {shape:?}");
-        let gf = (&fused * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let gr = (&reference * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let gf = grads_of(&fused, &w);
+        let gr = grads_of(&reference, &w);
         for (name, v) in [("x", &x), ("gain", &g), ("bias", &b)] {
             let diff = max_abs_diff(gf.get(v).unwrap(), gr.get(v).unwrap());
             assert!(diff < 1e-4, "{name} gradient {shape:?}: {diff}");
@@ -211,7 +206,7 @@ fn layer_norm_gradient_matches_finite_differences() {
     let var = |v: &[f32], s: &[usize]| Var::from_vec(v.to_vec(), s, &Device::Cpu).unwrap();
     let (x, g, b) = (var(&x0, &shape), var(&g0, &[d]), var(&b0, &[d]));
     let out = layer_norm(d, &g, &b).forward(x.as_tensor()).unwrap();
-    let grads = (&out * &w).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = grads_of(&out, &w);
     let loss_at = |x: &[f32], g: &[f32], b: &[f32]| {
         let ln = layer_norm(d, &var(g, &[d]), &var(b, &[d]));
         weighted_sum(&ln.forward(&var(x, &shape)).unwrap(), &w)
@@ -268,18 +263,8 @@ fn linear_matches_the_composite_ops_values_and_gradients() {
             let case = format!("{xs:?} -> {out}, bias {bias}, relu {relu}");
             assert!(max_abs_diff(&fused, &reference) < 1e-5, "values {case}");
             let w = randn(&mut rng, reference.dims(), 1.0);
-            let gf = (&fused * &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let gr = (&reference * &w)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let gf = grads_of(&fused, &w);
+            let gr = grads_of(&reference, &w);
             let vars: &[&Var] = if bias { &[&x, &wt, &b] } else { &[&x, &wt] };
             for v in vars {
                 let diff = max_abs_diff(gf.get(v).unwrap(), gr.get(v).unwrap());
@@ -364,18 +349,8 @@ fn add_rows_matches_broadcast_add_values_and_gradients() {
         let fused = add_rows(x.as_tensor(), r.as_tensor()).unwrap();
         let reference = x.as_tensor().broadcast_add(r.as_tensor()).unwrap();
         assert_eq!(flat(&fused), flat(&reference), "{xs:?} + {rs:?}");
-        let gf = (&fused * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let gr = (&reference * &w)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let gf = grads_of(&fused, &w);
+        let gr = grads_of(&reference, &w);
         for v in [&x, &r] {
             let diff = max_abs_diff(gf.get(v).unwrap(), gr.get(v).unwrap());
             assert!(diff < 1e-5, "{xs:?} + {rs:?}: {diff}");
