@@ -190,13 +190,15 @@ fn check_rows(
 /// long: dot products of a query with cached keys in one decode step. Rows are short
 /// (a head, 32 floats), so the compiler's vectorisation of a generic loop was poor
 /// (2 floats at a time); with AVX2 this is written out in 8-wide intrinsics. Both
-/// versions sum in the same order: 8 lanes over the row, then lanes `l + 4`, `l + 2`,
-/// `l + 1` folded in, so the result does not depend on the CPU.
+/// versions sum in the same order, with fused multiply-adds (`f32::mul_add` is exact
+/// on every CPU): 8 lanes over the row, then the lanes in pairs ([`lanes_sum`]), the
+/// order in which horizontal adds reduce four keys at once; so the result does not
+/// depend on the CPU.
 pub(crate) fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) -> Result<()> {
     check_rows("dots", out.len(), q.len(), data, off, rs)?;
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (detected just above); bounds checked above.
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (detected just above); bounds checked above.
         unsafe { x86::dots(out, q, data, off, rs) };
         return Ok(());
     }
@@ -211,20 +213,25 @@ fn dots_portable(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize
         let mut acc = [0f32; 8];
         for (x, y) in q.chunks_exact(8).zip(row.chunks_exact(8)) {
             for l in 0..8 {
-                acc[l] += x[l] * y[l];
+                acc[l] = x[l].mul_add(y[l], acc[l]);
             }
         }
-        let a: [f32; 4] = std::array::from_fn(|l| acc[l] + acc[l + 4]);
-        let b = [a[0] + a[2], a[1] + a[3]];
-        *o = b[0] + b[1];
+        *o = lanes_sum(acc);
     }
+}
+
+/// The eight lanes summed in pairs, `((0+1)+(2+3)) + ((4+5)+(6+7))`: the order of the
+/// AVX2 code's horizontal adds.
+fn lanes_sum(a: [f32; 8]) -> f32 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 /// `y = sum_j w[j] * rows[j]` for rows of `data` at `off + j * rs`, each `y.len()`
 /// long: attention weights times cached values. Each element sums the first half of
 /// the rows and the second half separately, each in order, then adds the two (so two
 /// streams of values are read at once: attention over a batch-64 cache is bound by
-/// memory, and one core read one stream at ~15 GB/s, two at ~20), in both versions.
+/// memory, and one core read one stream at ~15 GB/s, two at ~20), in both versions,
+/// with fused multiply-adds.
 pub(crate) fn weighted_rows(
     y: &mut [f32],
     w: &[f32],
@@ -234,8 +241,8 @@ pub(crate) fn weighted_rows(
 ) -> Result<()> {
     check_rows("weighted_rows", w.len(), y.len(), data, off, rs)?;
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (detected just above); bounds checked above.
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (detected just above); bounds checked above.
         unsafe { x86::weighted_rows(y, w, data, off, rs) };
         return Ok(());
     }
@@ -252,7 +259,7 @@ fn weighted_rows_portable(y: &mut [f32], w: &[f32], data: &[f32], off: usize, rs
         let acc = if j < h { &mut *y } else { &mut second[..] };
         let row = &data[off + j * rs..off + j * rs + n];
         for (a, &v) in acc.iter_mut().zip(row) {
-            *a += wj * v;
+            *a = wj.mul_add(v, *a);
         }
     }
     for (y, s) in y.iter_mut().zip(second) {
@@ -268,9 +275,9 @@ mod x86 {
     //! memory for every key and `dots` ran one key's dependent chain at a time.
     use std::arch::x86_64::*;
 
-    /// See [`super::dots`]; the caller checked AVX2, `q.len() % 8 == 0` and that every
+    /// See [`super::dots`]; the caller checked AVX2 and FMA, `q.len() % 8 == 0` and that every
     /// row lies inside `data`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) {
         // SAFETY (all arms): as this function's.
         unsafe {
@@ -286,20 +293,35 @@ mod x86 {
         }
     }
 
-    /// Lanes `l + 4`, then `l + 2`, then `l + 1` folded in, as the portable loop.
+    /// The lanes of `acc` summed as [`super::lanes_sum`] does.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn hsum(acc: __m256) -> f32 {
-        let a = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        let b = _mm_add_ps(a, _mm_movehl_ps(a, a));
-        _mm_cvtss_f32(_mm_add_ss(b, _mm_shuffle_ps(b, b, 1)))
+        let t = _mm256_hadd_ps(acc, acc);
+        let t = _mm256_hadd_ps(t, t);
+        _mm_cvtss_f32(_mm_add_ss(
+            _mm256_castps256_ps128(t),
+            _mm256_extractf128_ps(t, 1),
+        ))
+    }
+
+    /// The lane sums of four registers at once, in the order of [`super::lanes_sum`].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn hsum4(a: [__m256; 4]) -> [f32; 4] {
+        let t = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+        let s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+        let mut out = [0f32; 4];
+        // SAFETY: `out` holds four floats.
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), s) };
+        out
     }
 
     /// Four keys at a time: four independent chains in flight, two from the first
     /// half of the rows and two from the second, so two streams of keys are read at
     /// once (one streamed at about 15 GB/s on this machine's cores, two at 20).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn dots_c<const C: usize>(
         out: &mut [f32],
         q: &[f32],
@@ -319,7 +341,7 @@ mod x86 {
                 // SAFETY: row j < out.len() starts at off + j * rs, and
                 // off + (out.len() - 1) * rs + 8 * C <= data.len() (the caller).
                 let k = unsafe { _mm256_loadu_ps(base.add(off + j * rs + 8 * c)) };
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(*qc, k));
+                acc = _mm256_fmadd_ps(*qc, k, acc);
             }
             hsum(acc)
         };
@@ -330,11 +352,11 @@ mod x86 {
                 for (a, &r) in acc.iter_mut().zip(&rows) {
                     // SAFETY: as in `one`, every r < 2h <= out.len().
                     let k = unsafe { _mm256_loadu_ps(base.add(off + r * rs + 8 * c)) };
-                    *a = _mm256_add_ps(*a, _mm256_mul_ps(*qc, k));
+                    *a = _mm256_fmadd_ps(*qc, k, *a);
                 }
             }
-            for (a, &r) in acc.iter().zip(&rows) {
-                out[r] = hsum(*a);
+            for (s, &r) in hsum4(acc).iter().zip(&rows) {
+                out[r] = *s;
             }
         }
         for (j, o) in out.iter_mut().enumerate().skip(2 * h) {
@@ -342,9 +364,9 @@ mod x86 {
         }
     }
 
-    /// See [`super::weighted_rows`]; the caller checked AVX2, `y.len() % 8 == 0` and
+    /// See [`super::weighted_rows`]; the caller checked AVX2 and FMA, `y.len() % 8 == 0` and
     /// that every row lies inside `data`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn weighted_rows(
         y: &mut [f32],
         w: &[f32],
@@ -366,7 +388,7 @@ mod x86 {
 
     /// The `2C` sums (two halves) stay in registers across all keys.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn weighted_rows_c<const C: usize>(
         y: &mut [f32],
         w: &[f32],
@@ -383,14 +405,14 @@ mod x86 {
         for j in 0..h {
             let (w1, w2) = (_mm256_set1_ps(w[j]), _mm256_set1_ps(w[h + j]));
             for c in 0..C {
-                first[c] = _mm256_add_ps(first[c], _mm256_mul_ps(w1, row(j, c)));
-                second[c] = _mm256_add_ps(second[c], _mm256_mul_ps(w2, row(h + j, c)));
+                first[c] = _mm256_fmadd_ps(w1, row(j, c), first[c]);
+                second[c] = _mm256_fmadd_ps(w2, row(h + j, c), second[c]);
             }
         }
         if w.len() % 2 == 1 {
             let (j, wv) = (w.len() - 1, _mm256_set1_ps(w[w.len() - 1]));
             for (c, s) in second.iter_mut().enumerate() {
-                *s = _mm256_add_ps(*s, _mm256_mul_ps(wv, row(j, c)));
+                *s = _mm256_fmadd_ps(wv, row(j, c), *s);
             }
         }
         for (c, (a, b)) in first.iter().zip(&second).enumerate() {
