@@ -103,6 +103,16 @@ impl<'a> Heads<'a> {
         })
     }
 
+    /// The rows of one (batch row, head), for the decode kernels.
+    fn rows(&self, b: usize, h: usize) -> rows::Rows<'a> {
+        let m = self.of(b, h);
+        rows::Rows {
+            data: m.data,
+            off: m.off,
+            rs: m.rs,
+        }
+    }
+
     fn of(&self, b: usize, h: usize) -> Mat<'a> {
         Mat {
             data: self.data,
@@ -250,6 +260,49 @@ fn values_direct(
     true
 }
 
+/// A decode step's attention for one batch row (one query per head), the heads in a
+/// pipeline: head `h`'s weighted values and head `h + 1`'s scores are computed in one
+/// pass ([`rows::weighted_rows_and_dots`]), so the values of one head and the keys of
+/// the next are read together and the softmax between no longer stalls the reads.
+/// The same sums as [`weights`] and [`values_direct`]. `false` (nothing usable
+/// written; the caller takes the general path, which overwrites `yb`) when there is
+/// more than one query row, rows are not contiguous or `hd` is not a multiple of 8.
+fn decode_heads(yb: &mut [f32], qkv: [Heads<'_>; 3], bi: usize, dims: Dims, scale: f32) -> bool {
+    let [q, k, v] = qkv;
+    let Dims { n_head, t, s, hd } = dims;
+    let contiguous = qkv.iter().all(|x| x.strides[3] == 1);
+    if t != 1 || n_head == 0 || hd % 8 != 0 || !contiguous || yb.len() != n_head * hd {
+        return false;
+    }
+    let query = |h: usize| {
+        let m = q.of(bi, h);
+        m.data.get(m.off..m.off + hd)
+    };
+    let mut scores = [vec![0f32; s], vec![0f32; s]];
+    let first = k.rows(bi, 0);
+    match query(0) {
+        Some(q0) if rows::dots(&mut scores[0], q0, first.data, first.off, first.rs).is_ok() => {}
+        _ => return false,
+    }
+    softmax_in_place(&mut scores[0], scale);
+    for (h, y) in yb.chunks_exact_mut(hd).enumerate() {
+        let [even, odd] = &mut scores;
+        let (cur, next) = if h % 2 == 0 { (even, odd) } else { (odd, even) };
+        let vals = v.rows(bi, h);
+        if h + 1 == n_head {
+            return rows::weighted_rows(y, cur, vals.data, vals.off, vals.rs).is_ok();
+        }
+        let Some(qn) = query(h + 1) else {
+            return false;
+        };
+        if rows::weighted_rows_and_dots(y, cur, vals, next, qn, k.rows(bi, h + 1)).is_err() {
+            return false;
+        }
+        softmax_in_place(next, scale);
+    }
+    true
+}
+
 fn softmax_in_place(row: &mut [f32], scale: f32) {
     row.iter_mut().for_each(|x| *x *= scale);
     let sum = rows::exp_in_place(row, rows::max(row));
@@ -298,6 +351,9 @@ impl CustomOp3 for CausalAttention {
         if !y.is_empty() {
             y.par_chunks_mut(t * n_head * hd).enumerate().try_for_each(
                 |(bi, yb)| -> Result<()> {
+                    if decode_heads(yb, [q, k, v], bi, dims, self.scale) {
+                        return Ok(());
+                    }
                     let mut p = dims.scratch();
                     for h in 0..n_head {
                         weights(&mut p, q.of(bi, h), k.of(bi, h), dims, self.scale)?;

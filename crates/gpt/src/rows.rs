@@ -267,6 +267,45 @@ fn weighted_rows_portable(y: &mut [f32], w: &[f32], data: &[f32], off: usize, rs
     }
 }
 
+/// Rows of `data` at `off + j * rs`: the keys or values of one head in a cache buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub data: &'a [f32],
+    pub off: usize,
+    pub rs: usize,
+}
+
+/// [`weighted_rows`] of one head and [`dots`] of the next in one pass over both
+/// (`y`, `w`, `v` as the first's arguments, `out`, `q`, `k` as the second's): in a
+/// decode step the keys of head `h + 1` and the values of head `h` are then read
+/// together, four streams instead of two, while the softmax between the two loops of
+/// one head no longer leaves the memory idle. The same sums as the two calls, bit for
+/// bit.
+pub(crate) fn weighted_rows_and_dots(
+    y: &mut [f32],
+    w: &[f32],
+    v: Rows<'_>,
+    out: &mut [f32],
+    q: &[f32],
+    k: Rows<'_>,
+) -> Result<()> {
+    check_rows("weighted_rows", w.len(), y.len(), v.data, v.off, v.rs)?;
+    check_rows("dots", out.len(), q.len(), k.data, k.off, k.rs)?;
+    #[cfg(target_arch = "x86_64")]
+    if y.len() == q.len()
+        && w.len() == out.len()
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the CPU has AVX2 and FMA (detected just above); sizes and bounds
+        // checked above.
+        unsafe { x86::weighted_rows_and_dots(y, w, v, out, q, k) };
+        return Ok(());
+    }
+    weighted_rows(y, w, v.data, v.off, v.rs)?;
+    dots(out, q, k.data, k.off, k.rs)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     //! Rows of `C` 8-float chunks (a head of `8 * C` floats) are handled by code
@@ -317,9 +356,86 @@ mod x86 {
         out
     }
 
-    /// Four keys at a time: four independent chains in flight, two from the first
-    /// half of the rows and two from the second, so two streams of keys are read at
-    /// once (one streamed at about 15 GB/s on this machine's cores, two at 20).
+    /// Rows of `C` 8-float chunks at `off + j * rs` from `base`: the AVX2 code's view of
+    /// rows the caller checked lie inside one slice.
+    #[derive(Clone, Copy)]
+    struct Rows<const C: usize> {
+        base: *const f32,
+        off: usize,
+        rs: usize,
+    }
+
+    impl<const C: usize> Rows<C> {
+        fn new(data: &[f32], off: usize, rs: usize) -> Self {
+            Rows {
+                base: data.as_ptr(),
+                off,
+                rs,
+            }
+        }
+
+        /// Chunk `c < C` of row `j`.
+        ///
+        /// # Safety
+        /// Row `j` lies inside the slice (`off + j * rs + 8 * C <= len`); the CPU has AVX.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn load(self, j: usize, c: usize) -> __m256 {
+            // SAFETY: as this function's.
+            unsafe { _mm256_loadu_ps(self.base.add(self.off + j * self.rs + 8 * c)) }
+        }
+    }
+
+    /// `q.len() == 8 * C` floats as `C` registers.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn query<const C: usize>(q: &[f32]) -> [__m256; C] {
+        // SAFETY: q.len() == 8 * C (every caller's dispatch).
+        std::array::from_fn(|c| unsafe { _mm256_loadu_ps(q.as_ptr().add(8 * c)) })
+    }
+
+    /// Dot products of `q` with rows `j, j + 1, h + j, h + j + 1`, `h = out.len() / 4 * 2`:
+    /// four independent chains in flight, two from the first half of the rows and two
+    /// from the second, so two streams of keys are read at once (one streamed at about
+    /// 15 GB/s on this machine's cores, two at 20).
+    ///
+    /// # Safety
+    /// Every row below `out.len()` lies inside `k`'s slice; `j + 1 < h`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots_quad<const C: usize>(out: &mut [f32], qv: &[__m256; C], k: Rows<C>, j: usize) {
+        let h = out.len() / 4 * 2;
+        let rows = [j, j + 1, h + j, h + j + 1];
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (c, qc) in qv.iter().enumerate() {
+            for (a, &r) in acc.iter_mut().zip(&rows) {
+                // SAFETY: r < 2h <= out.len() (as this function's).
+                *a = _mm256_fmadd_ps(*qc, unsafe { k.load(r, c) }, *a);
+            }
+        }
+        for (s, &r) in hsum4(acc).iter().zip(&rows) {
+            out[r] = *s;
+        }
+    }
+
+    /// The rows past the last quad, one at a time.
+    ///
+    /// # Safety
+    /// Every row below `out.len()` lies inside `k`'s slice.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots_rest<const C: usize>(out: &mut [f32], qv: &[__m256; C], k: Rows<C>) {
+        let h = out.len() / 4 * 2;
+        for (j, o) in out.iter_mut().enumerate().skip(2 * h) {
+            let mut acc = _mm256_setzero_ps();
+            for (c, qc) in qv.iter().enumerate() {
+                // SAFETY: j < out.len() (as this function's).
+                acc = _mm256_fmadd_ps(*qc, unsafe { k.load(j, c) }, acc);
+            }
+            *o = hsum(acc);
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dots_c<const C: usize>(
@@ -329,39 +445,12 @@ mod x86 {
         off: usize,
         rs: usize,
     ) {
-        // SAFETY: q.len() == 8 * C (the dispatch above).
-        let qv: [__m256; C] =
-            std::array::from_fn(|c| unsafe { _mm256_loadu_ps(q.as_ptr().add(8 * c)) });
-        let base = data.as_ptr();
-        // Rows 0..h in pairs alongside rows h..2h in pairs; the rest one by one.
-        let h = out.len() / 4 * 2;
-        let one = |j: usize| -> f32 {
-            let mut acc = _mm256_setzero_ps();
-            for (c, qc) in qv.iter().enumerate() {
-                // SAFETY: row j < out.len() starts at off + j * rs, and
-                // off + (out.len() - 1) * rs + 8 * C <= data.len() (the caller).
-                let k = unsafe { _mm256_loadu_ps(base.add(off + j * rs + 8 * c)) };
-                acc = _mm256_fmadd_ps(*qc, k, acc);
-            }
-            hsum(acc)
-        };
-        for j in (0..h).step_by(2) {
-            let rows = [j, j + 1, h + j, h + j + 1];
-            let mut acc = [_mm256_setzero_ps(); 4];
-            for (c, qc) in qv.iter().enumerate() {
-                for (a, &r) in acc.iter_mut().zip(&rows) {
-                    // SAFETY: as in `one`, every r < 2h <= out.len().
-                    let k = unsafe { _mm256_loadu_ps(base.add(off + r * rs + 8 * c)) };
-                    *a = _mm256_fmadd_ps(*qc, k, *a);
-                }
-            }
-            for (s, &r) in hsum4(acc).iter().zip(&rows) {
-                out[r] = *s;
-            }
+        let (qv, k) = (query::<C>(q), Rows::<C>::new(data, off, rs));
+        // SAFETY (both): every row below out.len() lies inside data (the caller).
+        for j in (0..out.len() / 4 * 2).step_by(2) {
+            unsafe { dots_quad(out, &qv, k, j) };
         }
-        for (j, o) in out.iter_mut().enumerate().skip(2 * h) {
-            *o = one(j);
-        }
+        unsafe { dots_rest(out, &qv, k) };
     }
 
     /// See [`super::weighted_rows`]; the caller checked AVX2 and FMA, `y.len() % 8 == 0` and
@@ -386,7 +475,62 @@ mod x86 {
         }
     }
 
-    /// The `2C` sums (two halves) stay in registers across all keys.
+    /// The `2C` sums of [`super::weighted_rows`] (two halves), kept in registers
+    /// across all keys.
+    struct Weighted<const C: usize> {
+        first: [__m256; C],
+        second: [__m256; C],
+    }
+
+    impl<const C: usize> Weighted<C> {
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn new() -> Self {
+            Weighted {
+                first: [_mm256_setzero_ps(); C],
+                second: [_mm256_setzero_ps(); C],
+            }
+        }
+
+        /// Adds `w[j]` times row `j` to the first half, `w[h + j]` times row `h + j` to
+        /// the second, `h = w.len() / 2`.
+        ///
+        /// # Safety
+        /// Every row below `w.len()` lies inside `v`'s slice; `j < h`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn step(&mut self, w: &[f32], v: Rows<C>, j: usize) {
+            let h = w.len() / 2;
+            let (w1, w2) = (_mm256_set1_ps(w[j]), _mm256_set1_ps(w[h + j]));
+            for c in 0..C {
+                // SAFETY: j < h + j < w.len() (as this function's).
+                let (a, b) = unsafe { (v.load(j, c), v.load(h + j, c)) };
+                self.first[c] = _mm256_fmadd_ps(w1, a, self.first[c]);
+                self.second[c] = _mm256_fmadd_ps(w2, b, self.second[c]);
+            }
+        }
+
+        /// The odd last row (into the second half), then `y = first + second`.
+        ///
+        /// # Safety
+        /// As [`Weighted::step`]; `y.len() == 8 * C`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn finish(mut self, w: &[f32], v: Rows<C>, y: &mut [f32]) {
+            if w.len() % 2 == 1 {
+                let (j, wv) = (w.len() - 1, _mm256_set1_ps(w[w.len() - 1]));
+                for (c, s) in self.second.iter_mut().enumerate() {
+                    // SAFETY: j < w.len() (as this function's).
+                    *s = _mm256_fmadd_ps(wv, unsafe { v.load(j, c) }, *s);
+                }
+            }
+            for (c, (a, b)) in self.first.iter().zip(&self.second).enumerate() {
+                // SAFETY: y.len() == 8 * C (as this function's).
+                unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(8 * c), _mm256_add_ps(*a, *b)) };
+            }
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn weighted_rows_c<const C: usize>(
@@ -396,29 +540,74 @@ mod x86 {
         off: usize,
         rs: usize,
     ) {
-        let base = data.as_ptr();
-        let (mut first, mut second) = ([_mm256_setzero_ps(); C], [_mm256_setzero_ps(); C]);
-        let h = w.len() / 2;
-        // SAFETY (all loads): row j < w.len() starts at off + j * rs, and
-        // off + (w.len() - 1) * rs + 8 * C <= data.len() (the caller).
-        let row = |j: usize, c: usize| unsafe { _mm256_loadu_ps(base.add(off + j * rs + 8 * c)) };
-        for j in 0..h {
-            let (w1, w2) = (_mm256_set1_ps(w[j]), _mm256_set1_ps(w[h + j]));
-            for c in 0..C {
-                first[c] = _mm256_fmadd_ps(w1, row(j, c), first[c]);
-                second[c] = _mm256_fmadd_ps(w2, row(h + j, c), second[c]);
+        let (v, mut acc) = (Rows::<C>::new(data, off, rs), Weighted::<C>::new());
+        // SAFETY (both): every row below w.len() lies inside data, y.len() == 8 * C
+        // (the caller).
+        for j in 0..w.len() / 2 {
+            unsafe { acc.step(w, v, j) };
+        }
+        unsafe { acc.finish(w, v, y) };
+    }
+
+    /// See [`super::weighted_rows_and_dots`]; the caller checked AVX2 and FMA, the
+    /// sizes (`y` and `q` `8 * C` long, `w` and `out` equally long) and that every row
+    /// lies inside its slice.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weighted_rows_and_dots(
+        y: &mut [f32],
+        w: &[f32],
+        v: super::Rows<'_>,
+        out: &mut [f32],
+        q: &[f32],
+        k: super::Rows<'_>,
+    ) {
+        // SAFETY (all arms): as this function's.
+        unsafe {
+            match y.len() / 8 {
+                1 => weighted_rows_and_dots_c::<1>(y, w, v, out, q, k),
+                2 => weighted_rows_and_dots_c::<2>(y, w, v, out, q, k),
+                4 => weighted_rows_and_dots_c::<4>(y, w, v, out, q, k),
+                8 => weighted_rows_and_dots_c::<8>(y, w, v, out, q, k),
+                _ => {
+                    super::weighted_rows_portable(y, w, v.data, v.off, v.rs);
+                    super::dots_portable(out, q, k.data, k.off, k.rs);
+                }
             }
         }
-        if w.len() % 2 == 1 {
-            let (j, wv) = (w.len() - 1, _mm256_set1_ps(w[w.len() - 1]));
-            for (c, s) in second.iter_mut().enumerate() {
-                *s = _mm256_fmadd_ps(wv, row(j, c), *s);
+    }
+
+    /// The loops of [`weighted_rows_c`] and [`dots_c`] run side by side: two value
+    /// rows and a quad of keys per round.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn weighted_rows_and_dots_c<const C: usize>(
+        y: &mut [f32],
+        w: &[f32],
+        v: super::Rows<'_>,
+        out: &mut [f32],
+        q: &[f32],
+        k: super::Rows<'_>,
+    ) {
+        let (v, mut acc) = (Rows::<C>::new(v.data, v.off, v.rs), Weighted::<C>::new());
+        let (qv, k) = (query::<C>(q), Rows::<C>::new(k.data, k.off, k.rs));
+        let (quads, steps) = (out.len() / 4 * 2, w.len() / 2);
+        let mut j = 0;
+        // SAFETY (all calls): every row below w.len() lies inside v's slice and every
+        // row below out.len() inside k's; y.len() == 8 * C (the caller).
+        for jq in (0..quads).step_by(2) {
+            unsafe { dots_quad(out, &qv, k, jq) };
+            for _ in 0..2 {
+                if j < steps {
+                    unsafe { acc.step(w, v, j) };
+                    j += 1;
+                }
             }
         }
-        for (c, (a, b)) in first.iter().zip(&second).enumerate() {
-            // SAFETY: y.len() == 8 * C (the dispatch above).
-            unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(8 * c), _mm256_add_ps(*a, *b)) };
+        unsafe { dots_rest(out, &qv, k) };
+        for j in j..steps {
+            unsafe { acc.step(w, v, j) };
         }
+        unsafe { acc.finish(w, v, y) };
     }
 }
 
@@ -511,6 +700,38 @@ mod tests {
                 "n {n}"
             );
         }
+        // Values of one head and keys of the next in one pass: the same bits as the two
+        // calls, also where the key count differs from the value count (two loops).
+        let q2: Vec<f32> = q.iter().map(|x| x * 0.5 - 0.25).collect();
+        let v = Rows {
+            data: &data,
+            off,
+            rs,
+        };
+        let k = Rows {
+            data: &data,
+            off: off + 5,
+            rs,
+        };
+        for keys in [rows, rows - 1] {
+            let (mut y_both, mut out_both) = (vec![0.0; n], vec![0.0; keys]);
+            weighted_rows_and_dots(&mut y_both, &w, v, &mut out_both, &q2, k).unwrap();
+            let (mut y_apart, mut out_apart) = (vec![0.0; n], vec![0.0; keys]);
+            weighted_rows(&mut y_apart, &w, &data, off, rs).unwrap();
+            dots(&mut out_apart, &q2, &data, off + 5, rs).unwrap();
+            assert_eq!(
+                (y_both, out_both),
+                (y_apart, out_apart),
+                "n {n}, keys {keys}"
+            );
+        }
+        let past_the_end = Rows {
+            data: &data,
+            off: data.len() - n + 1,
+            rs,
+        };
+        let mut one = [0.0];
+        assert!(weighted_rows_and_dots(&mut y, &w, v, &mut one, &q2, past_the_end).is_err());
         // Rows past the buffer, or not a multiple of 8 long: errors, not panics.
         assert!(dots(&mut vec![0.0; rows + 1], &q, &data, off, rs).is_err());
         assert!(dots(&mut out, &q[..n - 4], &data, off, rs).is_err());

@@ -43,13 +43,18 @@ fn weighted_sum(out: &Tensor, w: &Tensor) -> f64 {
 }
 
 /// (B, H, T, past + T, hd): a full pass, a prefill after a cached past, one token
-/// after a past, one token alone, and more query rows than one block (64) of the op.
-const ATTENTION_SHAPES: [[usize; 5]; 5] = [
+/// after a past, one token alone, and more query rows than one block (64) of the op;
+/// decode steps whose head size the row kernels take (a multiple of 8), the heads in
+/// a pipeline: 4 and 3 heads, odd and even key counts.
+const ATTENTION_SHAPES: [[usize; 5]; 8] = [
     [2, 3, 6, 6, 4],
     [2, 2, 4, 9, 8],
     [1, 2, 1, 5, 4],
     [1, 1, 1, 1, 2],
     [2, 2, 70, 75, 3],
+    [3, 4, 1, 9, 8],
+    [2, 3, 1, 12, 32],
+    [1, 2, 1, 1, 16],
 ];
 
 /// q, k, v as the model makes them: heads split off a `(B, T, H * hd)` projection by
@@ -93,16 +98,18 @@ fn causal_attention_reads_a_cache_buffer_through_its_strides() {
     // Keys and values as a grown cache holds them: the first `s` positions of a
     // (B, H, capacity, hd) buffer.
     let mut rng = Rng::new(13);
-    let (b, h, t, s, hd, capacity) = (2, 2, 3, 7, 4, 10);
-    let q = randn(&mut rng, &[b, h, t, hd], 1.0);
-    let kb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
-    let vb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
-    let (k, v) = (kb.narrow(2, 0, s).unwrap(), vb.narrow(2, 0, s).unwrap());
-    let fused = causal_attention(&q, &k, &v, 0.5).unwrap();
-    let reference = causal_attention_composite(&q, &k, &v, 0.5).unwrap();
-    assert!(max_abs_diff(&fused, &reference) < 1e-5);
-    let too_few_keys = causal_attention(&q, &k.narrow(2, 0, 2).unwrap(), &v, 0.5);
-    assert!(too_few_keys.is_err());
+    // A prefill of 3 tokens, and a decode step (the row kernels' path).
+    for (b, h, t, s, hd, capacity) in [(2, 2, 3, 7, 4, 10), (2, 4, 1, 11, 32, 16)] {
+        let q = randn(&mut rng, &[b, h, t, hd], 1.0);
+        let kb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
+        let vb = randn(&mut rng, &[b, h, capacity, hd], 1.0);
+        let (k, v) = (kb.narrow(2, 0, s).unwrap(), vb.narrow(2, 0, s).unwrap());
+        let fused = causal_attention(&q, &k, &v, 0.5).unwrap();
+        let reference = causal_attention_composite(&q, &k, &v, 0.5).unwrap();
+        assert!(max_abs_diff(&fused, &reference) < 1e-5, "t = {t}");
+        let too_few_keys = causal_attention(&q, &k.narrow(2, 0, t - 1).unwrap(), &v, 0.5);
+        assert!(too_few_keys.is_err());
+    }
 }
 
 #[test]
