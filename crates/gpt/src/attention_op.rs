@@ -105,12 +105,7 @@ impl<'a> Heads<'a> {
 
     /// The rows of one (batch row, head), for the decode kernels.
     fn rows(&self, b: usize, h: usize) -> rows::Rows<'a> {
-        let m = self.of(b, h);
-        rows::Rows {
-            data: m.data,
-            off: m.off,
-            rs: m.rs,
-        }
+        self.of(b, h).into()
     }
 
     fn of(&self, b: usize, h: usize) -> Mat<'a> {
@@ -226,7 +221,7 @@ fn scores_direct(
     }
     for i in rows {
         let (qi, out) = (q.off + i * q.rs, &mut p.data[i * dims.s..i * dims.s + vis]);
-        if rows::dots(out, &q.data[qi..qi + dims.hd], k.data, k.off, k.rs).is_err() {
+        if rows::dots(out, &q.data[qi..qi + dims.hd], k.into()).is_err() {
             return false;
         }
     }
@@ -253,7 +248,7 @@ fn values_direct(
         let start = y.off + i * y.rs;
         let yi = &mut y.data[start..start + dims.hd];
         let w = &p.data[i * dims.s..i * dims.s + vis];
-        if rows::weighted_rows(yi, w, v.data, v.off, v.rs).is_err() {
+        if rows::weighted_rows(yi, w, v.into()).is_err() {
             return false;
         }
     }
@@ -279,9 +274,8 @@ fn decode_heads(yb: &mut [f32], qkv: [Heads<'_>; 3], bi: usize, dims: Dims, scal
         m.data.get(m.off..m.off + hd)
     };
     let mut scores = [vec![0f32; s], vec![0f32; s]];
-    let first = k.rows(bi, 0);
     match query(0) {
-        Some(q0) if rows::dots(&mut scores[0], q0, first.data, first.off, first.rs).is_ok() => {}
+        Some(q0) if rows::dots(&mut scores[0], q0, k.rows(bi, 0)).is_ok() => {}
         _ => return false,
     }
     softmax_in_place(&mut scores[0], scale);
@@ -290,7 +284,7 @@ fn decode_heads(yb: &mut [f32], qkv: [Heads<'_>; 3], bi: usize, dims: Dims, scal
         let (cur, next) = if h % 2 == 0 { (even, odd) } else { (odd, even) };
         let vals = v.rows(bi, h);
         if h + 1 == n_head {
-            return rows::weighted_rows(y, cur, vals.data, vals.off, vals.rs).is_ok();
+            return rows::weighted_rows(y, cur, vals).is_ok();
         }
         let Some(qn) = query(h + 1) else {
             return false;

@@ -7,7 +7,7 @@
 //! (a fixed order, so results do not depend on threads or batch composition), and
 //! [`exp`] is a branch-free polynomial the compiler turns into SIMD code.
 
-use crate::gemm::in_bounds;
+use crate::gemm::{in_bounds, Mat};
 use candle_core::{bail, Result};
 
 /// Independent accumulators: two AVX or four SSE registers.
@@ -167,16 +167,35 @@ pub(crate) fn exp(x: f32) -> f32 {
     }
 }
 
-/// `rows` rows of `n` floats (a multiple of 8) at `off + j * rs` lie inside `data`:
-/// checked before the AVX2 loops read them through raw pointers.
-fn check_rows(
-    what: &str,
-    rows: usize,
-    n: usize,
-    data: &[f32],
-    off: usize,
-    rs: usize,
-) -> Result<()> {
+/// Rows of `data` at `off + j * rs`: the keys or values of one head in a cache buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub data: &'a [f32],
+    pub off: usize,
+    pub rs: usize,
+}
+
+impl<'a> From<Mat<'a>> for Rows<'a> {
+    fn from(m: Mat<'a>) -> Self {
+        Rows {
+            data: m.data,
+            off: m.off,
+            rs: m.rs,
+        }
+    }
+}
+
+impl Rows<'_> {
+    /// Row `j`, `n` floats long (the caller checked it lies inside `data`).
+    fn row(&self, j: usize, n: usize) -> &[f32] {
+        &self.data[self.off + j * self.rs..self.off + j * self.rs + n]
+    }
+}
+
+/// `rows` rows of `n` floats (a multiple of 8) lie inside `r.data`: checked before the
+/// AVX2 loops read them through raw pointers.
+fn check_rows(what: &str, rows: usize, n: usize, r: Rows<'_>) -> Result<()> {
+    let Rows { data, off, rs } = r;
     if n % 8 != 0 || !in_bounds(data.len(), off, rows, n, rs, 1) {
         bail!(
             "{what}: {rows} rows of {n} at {off} + j * {rs} in {}",
@@ -186,30 +205,34 @@ fn check_rows(
     Ok(())
 }
 
-/// `out[j] = q · rows[j]` for rows `j` of `data` at `off + j * rs`, each `q.len()`
-/// long: dot products of a query with cached keys in one decode step. Rows are short
-/// (a head, 32 floats), so the compiler's vectorisation of a generic loop was poor
-/// (2 floats at a time); with AVX2 this is written out in 8-wide intrinsics. Both
-/// versions sum in the same order, with fused multiply-adds (`f32::mul_add` is exact
-/// on every CPU): 8 lanes over the row, then the lanes in pairs ([`lanes_sum`]), the
-/// order in which horizontal adds reduce four keys at once; so the result does not
-/// depend on the CPU.
-pub(crate) fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) -> Result<()> {
-    check_rows("dots", out.len(), q.len(), data, off, rs)?;
+/// Whether the AVX2/FMA decode kernels can run here.
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// `out[j] = q · k[j]` for rows `j` of `k`, each `q.len()` long: dot products of a
+/// query with cached keys in one decode step. Rows are short (a head, 32 floats), so
+/// the compiler's vectorisation of a generic loop was poor (2 floats at a time); with
+/// AVX2 this is written out in 8-wide intrinsics. Both versions sum in the same order,
+/// with fused multiply-adds (`f32::mul_add` is exact on every CPU): 8 lanes over the
+/// row, then the lanes in pairs ([`lanes_sum`]), the order in which horizontal adds
+/// reduce four keys at once; so the result does not depend on the CPU.
+pub(crate) fn dots(out: &mut [f32], q: &[f32], k: Rows<'_>) -> Result<()> {
+    check_rows("dots", out.len(), q.len(), k)?;
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (detected just above); bounds checked above.
-        unsafe { x86::dots(out, q, data, off, rs) };
+        unsafe { x86::dots(out, q, k) };
         return Ok(());
     }
-    dots_portable(out, q, data, off, rs);
+    dots_portable(out, q, k);
     Ok(())
 }
 
-fn dots_portable(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) {
-    let n = q.len();
+fn dots_portable(out: &mut [f32], q: &[f32], k: Rows<'_>) {
     for (j, o) in out.iter_mut().enumerate() {
-        let row = &data[off + j * rs..off + j * rs + n];
+        let row = k.row(j, q.len());
         let mut acc = [0f32; 8];
         for (x, y) in q.chunks_exact(8).zip(row.chunks_exact(8)) {
             for l in 0..8 {
@@ -226,38 +249,32 @@ fn lanes_sum(a: [f32; 8]) -> f32 {
     ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
-/// `y = sum_j w[j] * rows[j]` for rows of `data` at `off + j * rs`, each `y.len()`
-/// long: attention weights times cached values. Each element sums the first half of
-/// the rows and the second half separately, each in order, then adds the two (so two
-/// streams of values are read at once: attention over a batch-64 cache is bound by
-/// memory, and one core read one stream at ~15 GB/s, two at ~20), in both versions,
-/// with fused multiply-adds.
-pub(crate) fn weighted_rows(
-    y: &mut [f32],
-    w: &[f32],
-    data: &[f32],
-    off: usize,
-    rs: usize,
-) -> Result<()> {
-    check_rows("weighted_rows", w.len(), y.len(), data, off, rs)?;
+/// `y = sum_j w[j] * v[j]` for rows `j` of `v`, each `y.len()` long: attention
+/// weights times cached values. Each element sums the first half of the rows and the
+/// second half separately, each in order, then adds the two (so two streams of values
+/// are read at once: attention over a batch-64 cache is bound by memory, and one core
+/// read one stream at ~15 GB/s, two at ~20), in both versions, with fused
+/// multiply-adds.
+pub(crate) fn weighted_rows(y: &mut [f32], w: &[f32], v: Rows<'_>) -> Result<()> {
+    check_rows("weighted_rows", w.len(), y.len(), v)?;
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (detected just above); bounds checked above.
-        unsafe { x86::weighted_rows(y, w, data, off, rs) };
+        unsafe { x86::weighted_rows(y, w, v) };
         return Ok(());
     }
-    weighted_rows_portable(y, w, data, off, rs);
+    weighted_rows_portable(y, w, v);
     Ok(())
 }
 
-fn weighted_rows_portable(y: &mut [f32], w: &[f32], data: &[f32], off: usize, rs: usize) {
+fn weighted_rows_portable(y: &mut [f32], w: &[f32], v: Rows<'_>) {
     let n = y.len();
     let h = w.len() / 2;
     let mut second = vec![0f32; n];
     y.fill(0.0);
     for (j, &wj) in w.iter().enumerate() {
         let acc = if j < h { &mut *y } else { &mut second[..] };
-        let row = &data[off + j * rs..off + j * rs + n];
+        let row = v.row(j, n);
         for (a, &v) in acc.iter_mut().zip(row) {
             *a = wj.mul_add(v, *a);
         }
@@ -265,14 +282,6 @@ fn weighted_rows_portable(y: &mut [f32], w: &[f32], data: &[f32], off: usize, rs
     for (y, s) in y.iter_mut().zip(second) {
         *y += s;
     }
-}
-
-/// Rows of `data` at `off + j * rs`: the keys or values of one head in a cache buffer.
-#[derive(Clone, Copy)]
-pub(crate) struct Rows<'a> {
-    pub data: &'a [f32],
-    pub off: usize,
-    pub rs: usize,
 }
 
 /// [`weighted_rows`] of one head and [`dots`] of the next in one pass over both
@@ -289,21 +298,17 @@ pub(crate) fn weighted_rows_and_dots(
     q: &[f32],
     k: Rows<'_>,
 ) -> Result<()> {
-    check_rows("weighted_rows", w.len(), y.len(), v.data, v.off, v.rs)?;
-    check_rows("dots", out.len(), q.len(), k.data, k.off, k.rs)?;
+    check_rows("weighted_rows", w.len(), y.len(), v)?;
+    check_rows("dots", out.len(), q.len(), k)?;
     #[cfg(target_arch = "x86_64")]
-    if y.len() == q.len()
-        && w.len() == out.len()
-        && std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
+    if y.len() == q.len() && avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (detected just above); sizes and bounds
         // checked above.
         unsafe { x86::weighted_rows_and_dots(y, w, v, out, q, k) };
         return Ok(());
     }
-    weighted_rows(y, w, v.data, v.off, v.rs)?;
-    dots(out, q, k.data, k.off, k.rs)
+    weighted_rows(y, w, v)?;
+    dots(out, q, k)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -315,19 +320,19 @@ mod x86 {
     use std::arch::x86_64::*;
 
     /// See [`super::dots`]; the caller checked AVX2 and FMA, `q.len() % 8 == 0` and that every
-    /// row lies inside `data`.
+    /// row lies inside `k`'s slice.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dots(out: &mut [f32], q: &[f32], data: &[f32], off: usize, rs: usize) {
+    pub(super) unsafe fn dots(out: &mut [f32], q: &[f32], k: super::Rows<'_>) {
         // SAFETY (all arms): as this function's.
         unsafe {
             match q.len() / 8 {
-                1 => dots_c::<1>(out, q, data, off, rs),
-                2 => dots_c::<2>(out, q, data, off, rs),
-                4 => dots_c::<4>(out, q, data, off, rs),
-                8 => dots_c::<8>(out, q, data, off, rs),
-                16 => dots_c::<16>(out, q, data, off, rs),
+                1 => dots_c::<1>(out, q, k),
+                2 => dots_c::<2>(out, q, k),
+                4 => dots_c::<4>(out, q, k),
+                8 => dots_c::<8>(out, q, k),
+                16 => dots_c::<16>(out, q, k),
                 // Other head sizes: the portable loop (the same order of sums).
-                _ => super::dots_portable(out, q, data, off, rs),
+                _ => super::dots_portable(out, q, k),
             }
         }
     }
@@ -366,11 +371,11 @@ mod x86 {
     }
 
     impl<const C: usize> Rows<C> {
-        fn new(data: &[f32], off: usize, rs: usize) -> Self {
+        fn new(r: super::Rows<'_>) -> Self {
             Rows {
-                base: data.as_ptr(),
-                off,
-                rs,
+                base: r.data.as_ptr(),
+                off: r.off,
+                rs: r.rs,
             }
         }
 
@@ -438,15 +443,9 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn dots_c<const C: usize>(
-        out: &mut [f32],
-        q: &[f32],
-        data: &[f32],
-        off: usize,
-        rs: usize,
-    ) {
-        let (qv, k) = (query::<C>(q), Rows::<C>::new(data, off, rs));
-        // SAFETY (both): every row below out.len() lies inside data (the caller).
+    unsafe fn dots_c<const C: usize>(out: &mut [f32], q: &[f32], k: super::Rows<'_>) {
+        let (qv, k) = (query::<C>(q), Rows::<C>::new(k));
+        // SAFETY (both): every row below out.len() lies inside k's slice (the caller).
         for j in (0..out.len() / 4 * 2).step_by(2) {
             unsafe { dots_quad(out, &qv, k, j) };
         }
@@ -454,23 +453,17 @@ mod x86 {
     }
 
     /// See [`super::weighted_rows`]; the caller checked AVX2 and FMA, `y.len() % 8 == 0` and
-    /// that every row lies inside `data`.
+    /// that every row lies inside `v`'s slice.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weighted_rows(
-        y: &mut [f32],
-        w: &[f32],
-        data: &[f32],
-        off: usize,
-        rs: usize,
-    ) {
+    pub(super) unsafe fn weighted_rows(y: &mut [f32], w: &[f32], v: super::Rows<'_>) {
         // SAFETY (all arms): as this function's.
         unsafe {
             match y.len() / 8 {
-                1 => weighted_rows_c::<1>(y, w, data, off, rs),
-                2 => weighted_rows_c::<2>(y, w, data, off, rs),
-                4 => weighted_rows_c::<4>(y, w, data, off, rs),
-                8 => weighted_rows_c::<8>(y, w, data, off, rs),
-                _ => super::weighted_rows_portable(y, w, data, off, rs),
+                1 => weighted_rows_c::<1>(y, w, v),
+                2 => weighted_rows_c::<2>(y, w, v),
+                4 => weighted_rows_c::<4>(y, w, v),
+                8 => weighted_rows_c::<8>(y, w, v),
+                _ => super::weighted_rows_portable(y, w, v),
             }
         }
     }
@@ -533,15 +526,9 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn weighted_rows_c<const C: usize>(
-        y: &mut [f32],
-        w: &[f32],
-        data: &[f32],
-        off: usize,
-        rs: usize,
-    ) {
-        let (v, mut acc) = (Rows::<C>::new(data, off, rs), Weighted::<C>::new());
-        // SAFETY (both): every row below w.len() lies inside data, y.len() == 8 * C
+    unsafe fn weighted_rows_c<const C: usize>(y: &mut [f32], w: &[f32], v: super::Rows<'_>) {
+        let (v, mut acc) = (Rows::<C>::new(v), Weighted::<C>::new());
+        // SAFETY (both): every row below w.len() lies inside v's slice, y.len() == 8 * C
         // (the caller).
         for j in 0..w.len() / 2 {
             unsafe { acc.step(w, v, j) };
@@ -550,8 +537,8 @@ mod x86 {
     }
 
     /// See [`super::weighted_rows_and_dots`]; the caller checked AVX2 and FMA, the
-    /// sizes (`y` and `q` `8 * C` long, `w` and `out` equally long) and that every row
-    /// lies inside its slice.
+    /// sizes (`y` and `q` equally long, a multiple of 8) and that every row lies inside
+    /// its slice.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn weighted_rows_and_dots(
         y: &mut [f32],
@@ -569,8 +556,8 @@ mod x86 {
                 4 => weighted_rows_and_dots_c::<4>(y, w, v, out, q, k),
                 8 => weighted_rows_and_dots_c::<8>(y, w, v, out, q, k),
                 _ => {
-                    super::weighted_rows_portable(y, w, v.data, v.off, v.rs);
-                    super::dots_portable(out, q, k.data, k.off, k.rs);
+                    super::weighted_rows_portable(y, w, v);
+                    super::dots_portable(out, q, k);
                 }
             }
         }
@@ -588,8 +575,8 @@ mod x86 {
         q: &[f32],
         k: super::Rows<'_>,
     ) {
-        let (v, mut acc) = (Rows::<C>::new(v.data, v.off, v.rs), Weighted::<C>::new());
-        let (qv, k) = (query::<C>(q), Rows::<C>::new(k.data, k.off, k.rs));
+        let (v, mut acc) = (Rows::<C>::new(v), Weighted::<C>::new());
+        let (qv, k) = (query::<C>(q), Rows::<C>::new(k));
         let (quads, steps) = (out.len() / 4 * 2, w.len() / 2);
         let mut j = 0;
         // SAFETY (all calls): every row below w.len() lies inside v's slice and every
@@ -675,10 +662,15 @@ mod tests {
             .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
             .collect();
         let q: Vec<f32> = (0..n).map(|i| (i as f32 * 0.3).sin()).collect();
+        let v = Rows {
+            data: &data,
+            off,
+            rs,
+        };
         let mut out = vec![0.0; rows];
-        dots(&mut out, &q, &data, off, rs).unwrap();
+        dots(&mut out, &q, v).unwrap();
         let mut portable = vec![0.0; rows];
-        dots_portable(&mut portable, &q, &data, off, rs);
+        dots_portable(&mut portable, &q, v);
         assert_eq!(out, portable, "same order of sums on every CPU");
         for (j, &o) in out.iter().enumerate() {
             let want: f64 = (0..n)
@@ -688,8 +680,8 @@ mod tests {
         }
         let w: Vec<f32> = (0..rows).map(|j| 1.0 / (j + 1) as f32).collect();
         let (mut y, mut y_portable) = (vec![7.0; n], vec![0.0; n]);
-        weighted_rows(&mut y, &w, &data, off, rs).unwrap();
-        weighted_rows_portable(&mut y_portable, &w, &data, off, rs);
+        weighted_rows(&mut y, &w, v).unwrap();
+        weighted_rows_portable(&mut y_portable, &w, v);
         assert_eq!(y, y_portable);
         for (c, &yc) in y.iter().enumerate() {
             let want: f64 = (0..rows)
@@ -703,11 +695,6 @@ mod tests {
         // Values of one head and keys of the next in one pass: the same bits as the two
         // calls, also where the key count differs from the value count (two loops).
         let q2: Vec<f32> = q.iter().map(|x| x * 0.5 - 0.25).collect();
-        let v = Rows {
-            data: &data,
-            off,
-            rs,
-        };
         let k = Rows {
             data: &data,
             off: off + 5,
@@ -717,8 +704,8 @@ mod tests {
             let (mut y_both, mut out_both) = (vec![0.0; n], vec![0.0; keys]);
             weighted_rows_and_dots(&mut y_both, &w, v, &mut out_both, &q2, k).unwrap();
             let (mut y_apart, mut out_apart) = (vec![0.0; n], vec![0.0; keys]);
-            weighted_rows(&mut y_apart, &w, &data, off, rs).unwrap();
-            dots(&mut out_apart, &q2, &data, off + 5, rs).unwrap();
+            weighted_rows(&mut y_apart, &w, v).unwrap();
+            dots(&mut out_apart, &q2, k).unwrap();
             assert_eq!(
                 (y_both, out_both),
                 (y_apart, out_apart),
@@ -733,8 +720,8 @@ mod tests {
         let mut one = [0.0];
         assert!(weighted_rows_and_dots(&mut y, &w, v, &mut one, &q2, past_the_end).is_err());
         // Rows past the buffer, or not a multiple of 8 long: errors, not panics.
-        assert!(dots(&mut vec![0.0; rows + 1], &q, &data, off, rs).is_err());
-        assert!(dots(&mut out, &q[..n - 4], &data, off, rs).is_err());
-        assert!(weighted_rows(&mut y, &vec![1.0; rows + 1], &data, off, rs).is_err());
+        assert!(dots(&mut vec![0.0; rows + 1], &q, v).is_err());
+        assert!(dots(&mut out, &q[..n - 4], v).is_err());
+        assert!(weighted_rows(&mut y, &vec![1.0; rows + 1], v).is_err());
     }
 }
