@@ -341,27 +341,110 @@ pub fn summarise_paths(p: &Paths, quantile_levels: &[f64]) -> Vec<StepSummary> {
 
 /// Timestamps of the `horizon` bars after the last one: the series' interval
 /// (median spacing) apart, skipping Saturdays and Sundays for daily bars when the
-/// history has none.
+/// history has none, and for intraday bars the times of the week the market never
+/// traded in the history (nights, lunch breaks, weekends), so a path's bars carry
+/// the clock of real sessions.
+///
+/// The intraday rule needs at least [`SESSION_HISTORY_WEEKS`] weeks of history
+/// (fewer could miss a weekday that does trade) and bars on one grid: when no seen
+/// time of the week comes within a week of stepping, it stops skipping.
 pub fn future_timestamps(series: &Series, horizon: usize) -> Vec<Timestamp> {
     let Some(last) = series.last_ts() else {
         return vec![];
     };
     let step = series.interval_ms().unwrap_or(86_400_000).max(1);
     let day = 86_400_000;
+    let week = 7 * day;
     let weekday = |t: i64| (t.div_euclid(day) + 4).rem_euclid(7); // 0 = Sunday
-    let skip_weekends = step == day
-        && series
-            .timestamps()
-            .iter()
-            .all(|t| !matches!(weekday(t.0), 0 | 6));
+    let ts = series.timestamps();
+    let skip_weekends = step == day && ts.iter().all(|t| !matches!(weekday(t.0), 0 | 6));
+    let span = series.first_ts().map_or(0, |f| last.0.saturating_sub(f.0));
+    let mut sessions: Option<std::collections::HashSet<i64>> = (step < day
+        && span >= SESSION_HISTORY_WEEKS * week)
+        .then(|| ts.iter().map(|t| t.0.rem_euclid(week)).collect());
     let mut out = Vec::with_capacity(horizon);
     let mut t = last.0;
     while out.len() < horizon {
-        t += step;
+        t = t.saturating_add(step);
         if skip_weekends && matches!(weekday(t), 0 | 6) {
             continue;
+        }
+        if let Some(seen) = &sessions {
+            let mut probe = t;
+            while !seen.contains(&probe.rem_euclid(week)) && probe - t < week {
+                probe = probe.saturating_add(step);
+            }
+            if probe - t < week {
+                t = probe;
+            } else {
+                sessions = None;
+            }
         }
         out.push(Timestamp(t));
     }
     out
+}
+
+/// Weeks of history [`future_timestamps`] needs before it skips closed hours.
+pub const SESSION_HISTORY_WEEKS: i64 = 4;
+
+#[cfg(test)]
+mod stamp_tests {
+    use super::*;
+    use candlecast_data::{Bar, SourceZone};
+
+    fn series(ts: &[i64]) -> Series {
+        let bars: Vec<Bar> = ts
+            .iter()
+            .map(|&t| Bar {
+                ts: Timestamp(t),
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume: 0.0,
+            })
+            .collect();
+        Series::from_bars(None, SourceZone::Utc, &bars).unwrap()
+    }
+
+    const H: i64 = 3_600_000;
+    const DAY: i64 = 24 * H;
+    /// 1970-01-05 was a Monday.
+    const MONDAY: i64 = 4 * DAY;
+
+    #[test]
+    fn intraday_stamps_skip_hours_and_days_without_trading() {
+        // Hourly bars 09:00..=16:00 on weekdays, for six weeks.
+        let mut ts = vec![];
+        for d in 0..42 {
+            if d % 7 < 5 {
+                for h in 9..=16 {
+                    ts.push(MONDAY + d * DAY + h * H);
+                }
+            }
+        }
+        let s = series(&ts);
+        let last = *ts.last().unwrap(); // a Friday, 16:00
+        let f = future_timestamps(&s, 10);
+        let expect: Vec<i64> = (9..=16)
+            .map(|h| last - 16 * H + 3 * DAY + h * H)
+            .chain([
+                last - 16 * H + 4 * DAY + 9 * H,
+                last - 16 * H + 4 * DAY + 10 * H,
+            ])
+            .collect();
+        assert_eq!(f.iter().map(|t| t.0).collect::<Vec<_>>(), expect);
+    }
+
+    #[test]
+    fn short_history_steps_plainly() {
+        let ts: Vec<i64> = (0..100).map(|i| MONDAY + 9 * H + i * H).collect();
+        let f = future_timestamps(&series(&ts), 3);
+        let last = *ts.last().unwrap();
+        assert_eq!(
+            f.iter().map(|t| t.0).collect::<Vec<_>>(),
+            vec![last + H, last + 2 * H, last + 3 * H]
+        );
+    }
 }
