@@ -134,7 +134,16 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| name.clone())?;
-            card.horizons = horizon::score(&h, &origins, every, fcs, hz, args.samples, reference);
+            card.horizons = horizon::score(
+                &h,
+                &origins,
+                every,
+                fcs,
+                hz,
+                args.samples,
+                reference,
+                card.bar.as_deref(),
+            );
         }
         cards.push(card);
         bar.inc(1);
