@@ -654,6 +654,14 @@ impl Seasonal {
         let (slot, wd) = self.bucket(ts_ms);
         self.time_of_day[slot] * self.weekday[wd]
     }
+
+    /// The scale of step `k = 1..=horizon` after the bar stamped `origin_ms` over
+    /// step 1's: the bars are stamped `origin + k * interval`, as the forecaster
+    /// stamps them.
+    pub fn step_scales(&self, origin_ms: i64, horizon: usize) -> Vec<f64> {
+        let at = |k: usize| self.factor(origin_ms + k as i64 * self.interval_ms);
+        (1..=horizon).map(|k| (at(k) / at(1)).sqrt()).collect()
+    }
 }
 
 /// Profile of `u` over buckets `idx`: the bucket means of `u / mean(u)` shrunk
@@ -1131,5 +1139,32 @@ mod tests {
         let (same, none) = fhs_seasonal(&bare).unwrap_or_else(|e| panic!("{e}"));
         assert!(none.is_none());
         assert_eq!(summarise(&same).crps, b);
+    }
+
+    #[test]
+    fn seasonal_steps_follow_the_stamped_bars() {
+        let mut tod = vec![1.0; 24];
+        for x in &mut tod[8..16] {
+            *x = 4.0;
+        }
+        let season = Seasonal {
+            interval_ms: 3_600_000,
+            utc_offset_ms: 0,
+            time_of_day: tod,
+            weekday: [1.0; 7],
+        };
+        // Origin 06:00 UTC on 2020-01-06 (a Monday): steps at 07:00, 08:00, ...
+        let origin = 1_578_290_400_000;
+        let s = season.step_scales(origin, 10);
+        assert_eq!(&s[..2], &[1.0, 2.0]);
+        // 15:00 is day, 16:00 night again.
+        assert_eq!(s[8], 2.0);
+        assert_eq!(s[9], 1.0);
+        // A fixed offset moves the day: +02:00 makes 06:00 UTC 08:00 local.
+        let east = Seasonal {
+            utc_offset_ms: 7_200_000,
+            ..season
+        };
+        assert_eq!(east.factor(origin), 4.0);
     }
 }

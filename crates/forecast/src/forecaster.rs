@@ -129,10 +129,7 @@ impl Baseline {
                 return t.iter().map(|v| (v / first).sqrt()).collect();
             }
             match (&fit.seasonal, h.timestamps.get(o)) {
-                (Some(season), Some(ts)) => {
-                    let at = |k: usize| season.factor(ts.0 + k as i64 * season.interval_ms);
-                    (1..=horizon).map(|k| (at(k) / at(1)).sqrt()).collect()
-                }
+                (Some(season), Some(ts)) => season.step_scales(ts.0, horizon),
                 _ => vec![1.0; horizon],
             }
         };

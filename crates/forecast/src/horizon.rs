@@ -256,4 +256,38 @@ mod tests {
         let sd = |k: usize| scored[k].scores[0].crps;
         assert!(sd(4) > 1.8 * sd(0), "{} vs {}", sd(4), sd(0));
     }
+
+    /// `extend` rescales step k of every path by `step_scales`: with scales 1 and
+    /// 2 the two-step sum has variance 1 + 4 times the one-step one.
+    #[test]
+    fn sampled_paths_follow_the_step_scales() {
+        use crate::empirical::Empirical;
+        use std::sync::Arc;
+        let q = 10_000;
+        let z = Empirical::new(
+            (0..q).map(|i| crate::baseline::norm_quantile((i as f64 + 0.5) / q as f64)),
+        )
+        .unwrap_or_else(|| panic!("empty"));
+        let fit = OneStep {
+            name: "x",
+            preds: vec![Predictive::Scaled {
+                dist: Arc::new(z),
+                loc: 0.0,
+                scale: 0.5,
+            }],
+            targets: vec![0.0],
+        };
+        let scales = |_o: usize, h: usize| (1..=h).map(|k| k as f64).collect::<Vec<f64>>();
+        let m =
+            extend(&fit, None, &scales, 1, &[0], 2, 20_000, 9).unwrap_or_else(|e| panic!("{e}"));
+        let var = |p: &Predictive| match p {
+            Predictive::Sample { sorted } => {
+                sorted.iter().map(|x| x * x).sum::<f64>() / sorted.len() as f64
+            }
+            _ => f64::NAN,
+        };
+        let (v1, v2) = (var(&m.preds[0][0]), var(&m.preds[1][0]));
+        assert!((v1 / 0.25 - 1.0).abs() < 0.05, "{v1}");
+        assert!((v2 / (0.25 * 5.0) - 1.0).abs() < 0.05, "{v2}");
+    }
 }
