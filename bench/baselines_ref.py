@@ -7,11 +7,22 @@ interval coverage of:
 
   rw-const   N(0, mean(r_train^2))
   rw-ewma    N(0, v), v_{t+1} = 0.94 v_t + 0.06 r_t^2, v_1 = mean(r_train^2)
-  garch      the `arch` package: arch_model(100 r, mean="Constant", vol="GARCH",
-             p=1, q=1, dist="normal") fitted with last_obs = the first test return,
-             one-step variance forecasts from res.forecast(start=...)
+  garch      GARCH(1,1), constant mean, normal errors, variance-targeted intercept
+             omega = (1 - alpha - beta) var(r_train), variance started at arch's
+             backcast; maximum likelihood by scipy (bounded Nelder-Mead from several
+             starts, then L-BFGS-B), the variance path by scipy.signal.lfilter.
+             (`arch` 8 has no variance targeting; its unrestricted fit is reported
+             as garch_arch_params for comparison.)
   fhs        EWMA-standardised training returns, rescaled by sqrt(v)
   fhs-range  the same with v driven by the Garman-Klass range variance
+  har        the same with v the log-HAR forecast of the Garman-Klass variance d:
+             ln d_{t+1} on [1, ln d_t, ln mean(d_{t-4..t}), ln mean(d_{t-21..t})]
+             (windows shortened at the start, everything floored at 0.01 mean(d_train)),
+             numpy lstsq on training, v = exp(fit) * mean(exp(residual))
+  fhs-seasonal  fhs on r^2 / s, s = time-of-day (one bar interval per slot) times
+             weekday profile of the bar at t_origin + interval, fitted in 3 passes
+             of bucket means of r^2 / v shrunk with 30 pseudo-observations of 1;
+             scale sqrt(s v). Daily bars: fhs. Bar times: pandas, naive read as UTC.
 
 The code shares nothing with the Rust implementation: numpy/scipy for CRPS
 (closed form for the normal, searchsorted + cumulative sums for the empirical)
@@ -24,9 +35,15 @@ import sys
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
+from scipy.signal import lfilter
 from scipy.stats import norm
 
 LAMBDA = 0.94
+HAR_FLOOR = 0.01
+SHRINK = 30.0
+PASSES = 3
+DAY_MS = 86_400_000
 
 
 def load(path):
@@ -74,6 +91,109 @@ def normal_scores(mu, sd, y):
     return float(np.mean(crps)), float(np.mean((y >= lo) & (y <= hi)))
 
 
+def backcast(e):
+    tau = min(75, len(e))
+    w = 0.94 ** np.arange(tau)
+    return np.sum(e[:tau] ** 2 * w) / np.sum(w)
+
+
+def garch_var(e, omega, alpha, beta, bc):
+    """s2_0 = omega + (alpha + beta) bc, s2_t = omega + alpha e_{t-1}^2 + beta s2_{t-1}."""
+    u = omega + alpha * np.concatenate([[bc], e[:-1] ** 2])
+    return lfilter([1.0], [1.0, -beta], u, zi=[beta * bc])[0]
+
+
+def fit_garch_vt(train):
+    sd = train.std()
+    x = train / sd
+    bc = backcast(x - x.mean())
+    var = np.var(x)
+
+    def nll(p):
+        mu, pers, share = p
+        a, b = pers * share, pers * (1 - share)
+        s2 = garch_var(x - mu, (1 - pers) * var, a, b, bc)
+        if np.any(s2 <= 0):
+            return np.inf
+        return 0.5 * np.sum(np.log(s2) + (x - mu) ** 2 / s2)
+
+    bounds = [(None, None), (0.0, 1.0 - 1e-12), (0.0, 1.0)]
+    best = None
+    for pers in (0.5, 0.9, 0.98):
+        for share in (0.05, 0.3):
+            r = minimize(nll, [x.mean(), pers, share], method="Nelder-Mead", bounds=bounds,
+                         options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12})
+            if best is None or r.fun < best.fun:
+                best = r
+    r = minimize(nll, best.x, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10})
+    if r.fun < best.fun:
+        best = r
+    mu, pers, share = best.x
+    return mu * sd, (1 - pers) * var * sd * sd, pers * share, pers * (1 - share)
+
+
+def har_variance(d, first):
+    n = len(d)
+    v0 = np.mean(d[:first])
+    floor = HAR_FLOOR * v0
+    cs = np.concatenate([[0.0], np.cumsum(d)])
+
+    def mean(t, w):
+        lo = max(0, t - w + 1)
+        return (cs[t + 1] - cs[lo]) / (t + 1 - lo)
+
+    lg = lambda a: math.log(max(a, floor))
+    X = np.array([[1.0, lg(d[t]), lg(mean(t, 5)), lg(mean(t, 22))] for t in range(n)])
+    y = np.log(np.maximum(d, floor))
+    b, *_ = np.linalg.lstsq(X[: first - 1], y[1:first], rcond=None)
+    smear = np.mean(np.exp(y[1:first] - X[: first - 1] @ b))
+    v = np.empty(n)
+    v[0] = v0
+    v[1:] = np.exp(X[:-1] @ b) * smear
+    return np.maximum(v, floor), b
+
+
+def shrunk_profile(u, idx, nb):
+    m = u.mean()
+    s = np.bincount(idx, weights=u / m, minlength=nb)
+    c = np.bincount(idx, minlength=nb)
+    p = (s + SHRINK) / (c + SHRINK)
+    return p / np.mean(p[idx])
+
+
+def seasonal_scale(r, ts, split, first):
+    """sqrt(s v) per return, or None for daily or longer bars."""
+    d = np.sort(np.diff(ts[:split]))
+    iv = int(d[len(d) // 2])  # the upper median, as the Rust code takes it
+    if iv <= 0 or iv >= DAY_MS:
+        return None
+    nslots = -(-DAY_MS // iv)
+    t = ts[:-1] + iv  # return i: origin bar i, forecast bar stamped t_i + interval
+    slot = np.minimum((t % DAY_MS) // iv, nslots - 1).astype(int)
+    wd = ((t // DAY_MS + 3) % 7).astype(int)  # Monday = 0
+    tod, day = np.ones(nslots), np.ones(7)
+    sq = r**2
+
+    def ewma_on():
+        f = tod[slot] * day[wd]
+        x = sq / f
+        v0 = np.mean(x[:first])
+        return np.maximum(ewma(x, v0), v0 * 1e-6), f
+
+    for _ in range(PASSES):
+        v, _ = ewma_on()
+        u = (sq / v)[:first]
+        tod = shrunk_profile(u / day[wd[:first]], slot[:first], nslots)
+        day = shrunk_profile(u / tod[slot[:first]], wd[:first], 7)
+    v, f = ewma_on()
+    return np.sqrt(v * f)
+
+
+def timestamps_ms(df):
+    t = pd.to_datetime(df["timestamp"], utc=True, format="mixed")
+    return ((t - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy(np.int64)
+
+
 def series_scores(df):
     from arch import arch_model
 
@@ -97,13 +217,25 @@ def series_scores(df):
     vg = np.maximum(ewma(drivers, g0), g0 * 1e-6)
     out["fhs-range"] = empirical_scores(train / np.sqrt(vg[:first]), np.sqrt(vg[first:]), y)
 
+    vh, b = har_variance(drivers, first)
+    out["har"] = empirical_scores(train / np.sqrt(vh[:first]), np.sqrt(vh[first:]), y)
+    out["har_coef"] = [float(x) for x in b]
+
+    sc = seasonal_scale(r, timestamps_ms(df), s, first)
+    if sc is None:
+        out["fhs-seasonal"] = out["fhs"]
+    else:
+        out["fhs-seasonal"] = empirical_scores(train / sc[:first], sc[first:], y)
+
+    mu, omega, alpha, beta = fit_garch_vt(train)
+    e = r - mu
+    var = garch_var(e, omega, alpha, beta, backcast(e[:first]))
+    out["garch"] = normal_scores(mu, np.sqrt(var[first:]), y)
+    out["garch_params"] = {"mu": mu, "omega": omega, "alpha": alpha, "beta": beta}
+
     am = arch_model(100 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
     res = am.fit(last_obs=first, disp="off")
-    fc = res.forecast(horizon=1, start=first - 1, reindex=False)
-    var = fc.variance.to_numpy()[:, 0][: len(y)] / 100**2
-    mu = res.params["mu"] / 100
-    out["garch"] = normal_scores(mu, np.sqrt(var), y)
-    out["garch_params"] = {k: float(vv) for k, vv in res.params.items()}
+    out["garch_arch_params"] = {k: float(vv) for k, vv in res.params.items()}
     return out
 
 

@@ -2,7 +2,8 @@
 //! bar an origin, nothing fitted on the test part) the one-step forecasts of the
 //! model in RUN and of the classical baselines, scored with exact CRPS, coverage,
 //! pinball loss, MASE, direction accuracy and PIT, with a paired Diebold-Mariano
-//! test of every forecaster against the model.
+//! test of every forecaster against the model, and of the model against the bar
+//! (the best classical forecaster on the validation slice).
 
 use crate::args::EvaluateArgs;
 use crate::train::{load_series, RunExtra};
@@ -134,7 +135,16 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| name.clone())?;
-            card.horizons = horizon::score(&h, &origins, every, fcs, hz, args.samples, reference);
+            card.horizons = horizon::score(
+                &h,
+                &origins,
+                every,
+                fcs,
+                hz,
+                args.samples,
+                reference,
+                card.bar.as_deref(),
+            );
         }
         cards.push(card);
         bar.inc(1);

@@ -52,6 +52,8 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
             "hs",
             "fhs",
             "fhs-range",
+            "har",
+            "fhs-seasonal",
             "gpt",
             "gpt-cal"
         ]
@@ -65,7 +67,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         assert_eq!(h["horizon"], k + 1);
         assert_eq!(h["origins"], (1196 - 959) / 4 + 1);
         assert_eq!(h["samples"], 20);
-        assert_eq!(h["scores"].as_array().unwrap().len(), 8);
+        assert_eq!(h["scores"].as_array().unwrap().len(), 10);
     }
     let html = std::fs::read_to_string(card.join("evaluate.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("gpt-cal") && html.ends_with("</html>\n"));
@@ -76,7 +78,15 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         .filter(|s| s["forecaster"] != "gpt")
         .all(|s| s["vs_reference"]["statistic"].is_number()));
     let cal = std::fs::read_to_string(card.join("calibration.csv")).unwrap();
-    assert_eq!(cal.lines().count(), 1 + 8 * 10);
+    assert_eq!(cal.lines().count(), 1 + 10 * 10);
+    // The bar: a classical forecaster chosen on the validation slice, and the model
+    // tested against it.
+    let bar = json["series"][0]["bar"].as_str().unwrap();
+    assert!(names[..8].contains(&bar), "{bar}");
+    assert_eq!(json["series"][0]["bar_chosen_on"], "validation");
+    let gpt = scores.iter().find(|s| s["forecaster"] == "gpt").unwrap();
+    assert!(gpt["vs_bar"]["statistic"].is_number());
+    assert!(gpt["meets_bar"].is_boolean());
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));
@@ -93,7 +103,7 @@ fn baselines_alone_and_bad_arguments() {
     assert_eq!(json["protocol"]["reference"], "rw-ewma");
     assert_eq!(
         json["series"][0]["scores"].as_array().map(Vec::len),
-        Some(6)
+        Some(8)
     );
     let out = candlecast([
         "evaluate",

@@ -1,4 +1,4 @@
-//! One interface for every forecaster the scorecard judges: the six classical
+//! One interface for every forecaster the scorecard judges: the eight classical
 //! baselines and the GPT answer the same two questions about a series split in
 //! time, so `evaluate` (and a user's own code) can treat them alike.
 
@@ -42,30 +42,70 @@ pub enum Baseline {
     Historical,
     Fhs,
     FhsRange,
+    Har,
+    FhsSeasonal,
 }
 
-pub const BASELINES: [Baseline; 6] = [
+pub const BASELINES: [Baseline; 8] = [
     Baseline::RwConst,
     Baseline::RwEwma,
     Baseline::Garch,
     Baseline::Historical,
     Baseline::Fhs,
     Baseline::FhsRange,
+    Baseline::Har,
+    Baseline::FhsSeasonal,
 ];
 
+/// A baseline's one-step forecasts and what its multi-step forecasts need.
+pub(crate) struct Fit {
+    pub one: OneStep,
+    pub garch: Option<baseline::Garch>,
+    pub har: Option<baseline::Har>,
+    pub seasonal: Option<baseline::Seasonal>,
+}
+
 impl Baseline {
-    /// The one-step forecasts on prices alone (and GARCH's fitted parameters).
+    /// The one-step forecasts (and GARCH's fitted parameters).
     pub fn fit(self, h: &History<'_>) -> Result<(OneStep, Option<baseline::Garch>), BaselineError> {
+        let f = self.fit_all(h)?;
+        Ok((f.one, f.garch))
+    }
+
+    pub(crate) fn fit_all(self, h: &History<'_>) -> Result<Fit, BaselineError> {
+        let plain = |one| Fit {
+            one,
+            garch: None,
+            har: None,
+            seasonal: None,
+        };
         Ok(match self {
-            Baseline::RwConst => (baseline::rw_const(h)?, None),
-            Baseline::RwEwma => (baseline::rw_ewma(h)?, None),
+            Baseline::RwConst => plain(baseline::rw_const(h)?),
+            Baseline::RwEwma => plain(baseline::rw_ewma(h)?),
             Baseline::Garch => {
-                let (o, g) = baseline::garch(h)?;
-                (o, Some(g))
+                let (one, g) = baseline::garch(h)?;
+                Fit {
+                    garch: Some(g),
+                    ..plain(one)
+                }
             }
-            Baseline::Historical => (baseline::historical(h)?, None),
-            Baseline::Fhs => (baseline::fhs(h)?, None),
-            Baseline::FhsRange => (baseline::fhs_range(h)?, None),
+            Baseline::Historical => plain(baseline::historical(h)?),
+            Baseline::Fhs => plain(baseline::fhs(h)?),
+            Baseline::FhsRange => plain(baseline::fhs_range(h)?),
+            Baseline::Har => {
+                let (one, har) = baseline::har(h)?;
+                Fit {
+                    har: Some(har),
+                    ..plain(one)
+                }
+            }
+            Baseline::FhsSeasonal => {
+                let (one, seasonal) = baseline::fhs_seasonal(h)?;
+                Fit {
+                    seasonal,
+                    ..plain(one)
+                }
+            }
         })
     }
 
@@ -79,10 +119,24 @@ impl Baseline {
         samples: usize,
         seed: u64,
     ) -> Result<MultiStep, BaselineError> {
-        let (fit, garch) = self.fit(h)?;
+        let fit = self.fit_all(h)?;
+        // Step k's scale over step 1's: har's iterated variance forecasts, the
+        // intraday profile of the bar k intervals after the origin, or flat.
+        let step_scales = |o: usize, horizon: usize| -> Vec<f64> {
+            if let Some(har) = &fit.har {
+                let t = har.term(o, horizon);
+                let first = t.first().copied().unwrap_or(1.0);
+                return t.iter().map(|v| (v / first).sqrt()).collect();
+            }
+            match (&fit.seasonal, h.timestamps.get(o)) {
+                (Some(season), Some(ts)) => season.step_scales(ts.0, horizon),
+                _ => vec![1.0; horizon],
+            }
+        };
         horizon::extend(
-            &fit,
-            garch.as_ref(),
+            &fit.one,
+            fit.garch.as_ref(),
+            &step_scales,
             h.split,
             origins,
             horizon,
@@ -105,6 +159,8 @@ impl Forecaster for Baseline {
             Baseline::Historical => "hs",
             Baseline::Fhs => "fhs",
             Baseline::FhsRange => "fhs-range",
+            Baseline::Har => "har",
+            Baseline::FhsSeasonal => "fhs-seasonal",
         }
     }
 

@@ -124,10 +124,19 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
     for c in cards {
         let _ = write!(
             s,
-            "<h2>{}</h2><p>{} bars, {} test returns{}</p><div class=\"card\"><table><tr><th>forecaster</th><th>rel. CRPS</th><th>cover 80%</th><th>pinball</th><th>MASE</th><th>direction</th><th>DM</th><th>verdict</th></tr>",
+            "<h2>{}</h2><p>{} bars, {} test returns{}{}</p><div class=\"card\"><table><tr><th>forecaster</th><th>rel. CRPS</th><th>cover 80%</th><th>pinball</th><th>MASE</th><th>direction</th><th>DM</th><th>verdict</th></tr>",
             esc(&c.series),
             c.bars,
             c.test_returns,
+            c.bar.as_deref().map_or(String::new(), |b| format!(
+                "; the bar: {} (best classical on the {})",
+                esc(b),
+                if c.bar_chosen_on == Some("validation") {
+                    "validation slice"
+                } else {
+                    "test part"
+                }
+            )),
             c.temperature.map_or(String::new(), |t| format!(
                 "; gpt-cal temperature {t:.3}{}",
                 c.top_p.map_or(String::new(), |p| format!(", top-p {p}"))

@@ -14,9 +14,10 @@ mod score;
 mod scorecard;
 
 pub use baseline::{
-    ewma_variance, fhs, fhs_range, fit_garch, garch, garman_klass, historical, log_returns,
-    norm_quantile, rw_const, rw_ewma, summarise, BaselineError, Garch, History, OneStep,
-    Predictive, Summary, EWMA_LAMBDA,
+    ewma_variance, fhs, fhs_range, fhs_seasonal, fit_garch, garch, garman_klass, har, historical,
+    log_returns, norm_quantile, rw_const, rw_ewma, summarise, BaselineError, Garch, Har, History,
+    OneStep, Predictive, Seasonal, Summary, EWMA_LAMBDA, HAR_FLOOR, SEASONAL_PASSES,
+    SEASONAL_SHRINK,
 };
 pub use empirical::Empirical;
 pub use forecaster::{Baseline, Forecaster, GptForecaster, BASELINES};
@@ -26,8 +27,8 @@ pub use rollout::{
     summarise_paths, ForecastError, ForecastParams, Origin, Paths, StepSummary, MAX_BATCH_ROWS,
 };
 pub use score::{
-    crps_atoms, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf, pinball,
-    quantile_sorted, DieboldMariano,
+    crps_atoms, crps_fair, crps_normal, crps_samples, diebold_mariano, erfc, norm_cdf, norm_pdf,
+    pinball, quantile_sorted, DieboldMariano,
 };
 pub use scorecard::{
     aggregate, markdown, score_forecasts, score_series, split_index, verdict, Scores, SeriesCard,

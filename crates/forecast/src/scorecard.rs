@@ -2,9 +2,17 @@
 //! origin, every forecaster scored on the same targets, relative CRPS against the
 //! constant-volatility random walk, and a paired Diebold-Mariano test of each
 //! forecaster against a reference.
+//!
+//! "The bar" a model has to clear is the best classical forecaster of the series,
+//! whichever it is. It is chosen on the validation slice (the last 10% of the
+//! training part, forecast from the training part before it), not on the test part:
+//! picking the test-part winner would be a selection on the test data, an
+//! optimistic yardstick for the baselines. Only when the training part is too short
+//! for a validation slice is the test-part minimum used (a conservative bar for the
+//! model; the card says which).
 
 use crate::baseline::{self, BaselineError, History, OneStep};
-use crate::forecaster::BASELINES;
+use crate::forecaster::{Forecaster, BASELINES};
 use crate::score::{diebold_mariano, pinball, DieboldMariano};
 use serde::Serialize;
 
@@ -39,6 +47,13 @@ pub struct Scores {
     /// Paired test against the reference forecaster (negative: this one is better).
     pub vs_reference: Option<DieboldMariano>,
     pub verdict: Option<String>,
+    /// Paired test against the bar (the best classical forecaster), for the
+    /// forecasters that are not classical (negative: this one is better).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_bar: Option<DieboldMariano>,
+    /// Not classical: relative CRPS at most the bar's and 80% coverage in 0.77-0.83.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meets_bar: Option<bool>,
     /// Counts of the PIT values in 10 equal bins (flat when calibrated).
     pub pit: [usize; PIT_BINS],
 }
@@ -50,7 +65,16 @@ pub struct SeriesCard {
     pub train_returns: usize,
     pub test_returns: usize,
     pub reference: String,
+    /// The best classical forecaster (see the module docs), and where it was chosen:
+    /// `"validation"` or `"test"`.
+    pub bar: Option<String>,
+    pub bar_chosen_on: Option<&'static str>,
     pub garch: Option<baseline::Garch>,
+    /// `har`'s fitted log-HAR regression.
+    pub har: Option<baseline::Har>,
+    /// `fhs-seasonal`'s intraday profile: `None` on daily or longer bars, where
+    /// `fhs-seasonal` is `fhs`.
+    pub seasonal: Option<baseline::Seasonal>,
     /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last 10%.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -65,32 +89,52 @@ pub struct SeriesCard {
 }
 
 /// Scores the classical baselines plus `extra` forecasters (e.g. the model) on one
-/// series; paired tests are against `reference` (a forecaster's name).
+/// series; paired tests are against `reference` (a forecaster's name) and, for the
+/// extra ones, against the bar.
 pub fn score_series(
     name: &str,
     h: &History<'_>,
     extra: Vec<OneStep>,
     reference: &str,
 ) -> Result<SeriesCard, BaselineError> {
-    let mut garch_params = None;
     let mut all = Vec::with_capacity(BASELINES.len() + extra.len());
+    let (mut garch_params, mut har_params, mut seasonal) = (None, None, None);
     for b in BASELINES {
-        let (o, g) = b.fit(h)?;
-        garch_params = garch_params.or(g);
-        all.push(o);
+        let f = b.fit_all(h)?;
+        garch_params = garch_params.or(f.garch);
+        har_params = har_params.or(f.har);
+        seasonal = seasonal.or(f.seasonal);
+        all.push(f.one);
     }
+    let classical = all.len();
     all.extend(extra);
     let r = baseline::log_returns(h.close);
     let train = &r[..h.split.saturating_sub(1)];
     let mae_naive = train.iter().map(|x| x.abs()).sum::<f64>() / train.len().max(1) as f64;
-    let scores = score_forecasts(&all, 1, mae_naive, reference);
+    let (bar, chosen_on) = match validation_bar(h) {
+        Some(b) => (Some(b), Some("validation")),
+        None => {
+            let best = all[..classical]
+                .iter()
+                .map(|o| (o.name, summarise_crps(o)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|b| b.0.to_string());
+            let on = best.as_ref().map(|_| "test");
+            (best, on)
+        }
+    };
+    let scores = score_forecasts(&all, 1, mae_naive, reference, bar.as_deref());
     Ok(SeriesCard {
         series: name.to_string(),
         bars: h.close.len(),
         train_returns: train.len(),
         test_returns: r.len() - train.len(),
         reference: reference.to_string(),
+        bar,
+        bar_chosen_on: chosen_on,
         garch: garch_params,
+        har: har_params,
+        seasonal,
         temperature: None,
         top_p: None,
         scores,
@@ -98,14 +142,41 @@ pub fn score_series(
     })
 }
 
+fn summarise_crps(o: &OneStep) -> f64 {
+    mean(
+        &o.preds
+            .iter()
+            .zip(&o.targets)
+            .map(|(p, &y)| p.crps(y))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The classical forecaster with the lowest mean CRPS on the validation slice: the
+/// last 10% of the training part, every forecaster fitted on the training bars
+/// before it (as `gpt-cal` is calibrated). `None` when that slice or the part
+/// before it is too short for every forecaster.
+pub fn validation_bar(h: &History<'_>) -> Option<String> {
+    let val = h.head(h.split, h.split - h.split / 10);
+    BASELINES
+        .iter()
+        .filter_map(|b| b.fit(&val).ok())
+        .map(|(o, _)| (o.name, summarise_crps(&o)))
+        .filter(|(_, c)| c.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, _)| n.to_string())
+}
+
 /// Scores forecasters of the same targets (the first is the relative-CRPS base);
 /// `horizon` sets the Diebold-Mariano lag for overlapping multi-step targets and
-/// `mae_naive` is the MASE denominator (mean |return| over that horizon in training).
+/// `mae_naive` is the MASE denominator (mean |return| over that horizon in training);
+/// the forecasters that are not classical are also tested against `bar`.
 pub fn score_forecasts(
     all: &[OneStep],
     horizon: usize,
     mae_naive: f64,
     reference: &str,
+    bar: Option<&str>,
 ) -> Vec<Scores> {
     let per_origin: Vec<Vec<f64>> = all
         .iter()
@@ -119,6 +190,8 @@ pub fn score_forecasts(
         .collect();
     let base_crps = per_origin.first().map_or(f64::NAN, |c| mean(c));
     let ref_idx = all.iter().position(|o| o.name == reference);
+    let bar_idx = bar.and_then(|b| all.iter().position(|o| o.name == b));
+    let classical: Vec<&str> = BASELINES.iter().map(|b| b.name()).collect();
     let mut scores = Vec::with_capacity(all.len());
     for (k, o) in all.iter().enumerate() {
         let n = o.targets.len();
@@ -147,28 +220,36 @@ pub fn score_forecasts(
             let u = p.cdf(y);
             pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
         }
+        let paired = |j: usize| {
+            let d: Vec<f64> = per_origin[k]
+                .iter()
+                .zip(&per_origin[j])
+                .map(|(a, b)| a - b)
+                .collect();
+            diebold_mariano(&d, horizon)
+        };
         let vs_reference = match ref_idx {
-            Some(j) if j != k => {
-                let d: Vec<f64> = per_origin[k]
-                    .iter()
-                    .zip(&per_origin[j])
-                    .map(|(a, b)| a - b)
-                    .collect();
-                diebold_mariano(&d, horizon)
-            }
+            Some(j) if j != k => paired(j),
             _ => None,
         };
+        let judged = bar_idx.filter(|_| !classical.contains(&o.name));
+        let vs_bar = judged.and_then(paired);
+        let coverage80 = inside as f64 / n.max(1) as f64;
+        let meets_bar =
+            judged.map(|j| crps <= mean(&per_origin[j]) && (0.77..=0.83).contains(&coverage80));
         scores.push(Scores {
             forecaster: o.name.to_string(),
             n,
             crps,
             relative_crps: crps / base_crps,
-            coverage80: inside as f64 / n.max(1) as f64,
+            coverage80,
             pinball: pin / n.max(1) as f64,
             mase: abs_err / n.max(1) as f64 / mae_naive,
             direction: dir / n.max(1) as f64,
             verdict: vs_reference.map(|dm| verdict(&dm, reference)),
             vs_reference,
+            vs_bar,
+            meets_bar,
             pit,
         });
     }
@@ -239,6 +320,51 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             ));
         }
     }
+    let bars: Vec<String> = cards
+        .iter()
+        .filter_map(|c| {
+            let bar = c.bar.as_deref()?;
+            let rel = c.scores.iter().find(|r| r.forecaster == bar)?.relative_crps;
+            let judged: Vec<String> = c
+                .scores
+                .iter()
+                .filter_map(|r| {
+                    let dm = r.vs_bar?;
+                    Some(format!(
+                        "`{}` {:.4}, DM {:.2}: {}, meets the bar: {}",
+                        r.forecaster,
+                        r.relative_crps,
+                        dm.statistic,
+                        verdict(&dm, bar),
+                        if r.meets_bar == Some(true) {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                    ))
+                })
+                .collect();
+            Some(format!(
+                "- {}: `{bar}` ({}, rel. CRPS {rel:.4}){}{}",
+                md_escape(&c.series),
+                match c.bar_chosen_on {
+                    Some("validation") => "best classical on the validation slice",
+                    _ => "best classical on the test part: no validation slice",
+                },
+                if judged.is_empty() { "" } else { "; " },
+                judged.join("; ")
+            ))
+        })
+        .collect();
+    if !bars.is_empty() {
+        s.push_str(&format!(
+            "\nThe bar (the best classical forecaster, chosen on the last 10% of the training part; meeting it: rel. CRPS at most its and 80% coverage in 0.77-0.83):\n\n{}\n",
+            bars.join("\n")
+        ));
+    }
+    if cards.iter().any(|c| c.seasonal.is_none()) {
+        s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
+    }
     let temps: Vec<String> = cards
         .iter()
         .filter_map(|c| {
@@ -263,7 +389,7 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             .collect();
         shown.push(hz);
         s.push_str(&format!(
-            "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range and the model from {} sample paths per origin), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
+            "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range, har, fhs-seasonal and the model from {} sample paths per origin, fair ensemble CRPS), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
             first.horizons[0].samples
         ));
         for k in &shown {

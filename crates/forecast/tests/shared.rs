@@ -28,13 +28,7 @@ fn baselines_on_every_shared_series() {
     for f in files {
         let ds = read_path(&f, &ReadOptions::default()).unwrap();
         let s = &ds.panel.series[0];
-        let h = History {
-            open: s.open(),
-            high: s.high(),
-            low: s.low(),
-            close: s.close(),
-            split: split_index(s.len()),
-        };
+        let h = History::of(s, split_index(s.len()));
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let card =
             score_series(&name, &h, vec![], "rw-ewma").unwrap_or_else(|e| panic!("{name}: {e}"));
