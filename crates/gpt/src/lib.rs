@@ -53,7 +53,7 @@ pub use attention_op::{causal_attention, causal_attention_composite};
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
 pub use causal_softmax::{causal_mask, causal_softmax_composite};
-pub use config::{Activation, GptConfig, Norm};
+pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
 pub use error::{GptError, Result};
 pub use layer_norm::{layer_norm_composite, LayerNorm};
@@ -63,4 +63,6 @@ pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use rng::Rng;
 pub use sample::Sampling;
-pub use train::{is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer};
+pub use train::{
+    is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window,
+};
