@@ -47,6 +47,8 @@ pub enum ForecastError {
     VocabMismatch { model: usize, tokenizer: usize },
     #[error("the model's input channels ({model}) do not match the tokenizer's ({tokenizer})")]
     InputsMismatch { model: String, tokenizer: String },
+    #[error("an origin lacks the input ids of the model's {channels} channels")]
+    OriginInputs { channels: usize },
     #[error(transparent)]
     Model(#[from] GptError),
     #[error(transparent)]
@@ -368,10 +370,7 @@ fn rollout_batch(
             .map(|o| {
                 let f = o.future.as_ref().map_or(vec![], |f| f.ids(p.horizon));
                 if o.inputs.len() != o.prompt.len() * c || f.len() != p.horizon * c {
-                    return Err(ForecastError::InputsMismatch {
-                        model: format!("{c} channels"),
-                        tokenizer: "an origin without their ids".into(),
-                    });
+                    return Err(ForecastError::OriginInputs { channels: c });
                 }
                 Ok((o.inputs.clone(), f))
             })

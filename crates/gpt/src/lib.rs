@@ -7,6 +7,9 @@ A small decoder-only GPT in candle that sees token ids, nothing about markets.
 - [`Gpt`]: embeddings, [`Block`]s of [`CausalSelfAttention`] and [`Mlp`], a head.
   [`Gpt::forward`] takes `(tokens, pos, &mut KvCache)`: a full pass and an
   incremental decode step are the same call.
+- Extra input channels ([`InputChannel`], off by default): per-position ids whose
+  embeddings are summed into the token embedding ([`Gpt::forward_with`]); what they
+  mean (calendar, volume) is the caller's business.
 - [`KvCache`]: per-layer keys and values, owned by the caller.
 - [`Decoder`]: a decode session over a batch that slides the window when the cache
   reaches the context limit.

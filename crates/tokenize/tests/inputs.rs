@@ -135,7 +135,7 @@ fn calendar_reads_the_series_zone() {
 fn volume_bins_come_from_training_bars_and_no_volume_is_id_0() {
     // Training volume cycles 1, 2, 3, 4: ratios spread over a few levels.
     let train = series(SourceZone::Utc, MONDAY, MIN, 400, |i| 1.0 + (i % 4) as f64);
-    let tok = Tokenizer::fit(&cfg(false, 4), &[train.clone()]).unwrap();
+    let tok = Tokenizer::fit(&cfg(false, 4), std::slice::from_ref(&train)).unwrap();
     assert_eq!(tok.input_channels(), vec![("volume".to_string(), 5)]);
     let enc = tok.encode(&train);
     let ids = tok.input_ids(&train, &enc).unwrap();
@@ -211,7 +211,7 @@ fn volume_bins_and_ids_do_not_leak() {
 #[test]
 fn saved_tokenizers_keep_their_inputs_and_old_files_still_load() {
     let s = series(SourceZone::Utc, MONDAY, MIN, 300, |i| 1.0 + (i % 5) as f64);
-    let on = Tokenizer::fit(&cfg(true, 8), &[s.clone()]).unwrap();
+    let on = Tokenizer::fit(&cfg(true, 8), std::slice::from_ref(&s)).unwrap();
     let json = on.to_json().unwrap();
     let back = Tokenizer::from_json(&json, std::path::Path::new("t.json")).unwrap();
     assert_eq!(back, on);
@@ -220,7 +220,7 @@ fn saved_tokenizers_keep_their_inputs_and_old_files_still_load() {
         on.input_ids(&s, &on.encode(&s)).unwrap()
     );
     // With the inputs off nothing about them is written: files read as before.
-    let off = Tokenizer::fit(&cfg(false, 0), &[s.clone()]).unwrap();
+    let off = Tokenizer::fit(&cfg(false, 0), std::slice::from_ref(&s)).unwrap();
     let json = off.to_json().unwrap();
     assert!(
         !json.contains("calendar") && !json.contains("volume_input"),
