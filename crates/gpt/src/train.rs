@@ -517,6 +517,9 @@ mod tests {
         assert!(!is_frozen("blocks.1.attn.q.weight", 1));
         assert!(!is_frozen("head.weight", 2));
         assert!(!is_frozen("blocks.0.attn.q.weight", 0));
+        // Input tables are embeddings too.
+        assert!(is_frozen("inputs.time_of_day.weight", 1));
+        assert!(!is_frozen("inputs.time_of_day.weight", 0));
     }
 
     #[test]
