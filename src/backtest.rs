@@ -240,6 +240,7 @@ fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
     let extra: RunExtra = serde_json::from_value(meta.extra)
         .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;
     let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join("meta.json"))?;
+    candlecast_forecast::check_inputs(&model, &tok).with_context(|| dir.display().to_string())?;
     Ok((dir.to_path_buf(), (model, tok), extra))
 }
 

@@ -50,6 +50,8 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                     run.display()
                 );
             }
+            candlecast_forecast::check_inputs(&model, &tok)
+                .with_context(|| run.display().to_string())?;
             Some((model, tok))
         }
     };

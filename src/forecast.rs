@@ -30,6 +30,8 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     let extra: RunExtra =
         serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
     let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &args.model.join("meta.json"))?;
+    candlecast_forecast::check_inputs(&model, &tok)
+        .with_context(|| args.model.display().to_string())?;
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {
         context_length: args.sampling.context(model.config().max_ctx),

@@ -11,8 +11,9 @@ use crate::progress;
 use anyhow::{bail, Context};
 use candle_core::Device;
 use candlecast_data::{read_path, resample, Series};
+use candlecast_forecast::check_inputs;
 use candlecast_gpt::checkpoint::{self, write_atomic};
-use candlecast_gpt::{Event, Gpt, GptConfig, TokenData, TrainConfig, Trainer};
+use candlecast_gpt::{Event, Gpt, GptConfig, InputChannel, TokenData, TrainConfig, Trainer};
 use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use serde::{Deserialize, Serialize};
@@ -161,25 +162,39 @@ pub fn load_series(
     Ok(out)
 }
 
-/// Train and validation token sequences, cut by the bars the tokens describe.
-pub fn token_data(tok: &Tokenizer, series: &[(String, Series)], split: DataSplit) -> TokenData {
+/// Train and validation token sequences, cut by the bars the tokens describe, with
+/// the tokens' input ids when the tokenizer has input channels.
+pub fn token_data(
+    tok: &Tokenizer,
+    series: &[(String, Series)],
+    split: DataSplit,
+) -> anyhow::Result<TokenData> {
     let mut data = TokenData::default();
-    for (_, s) in series {
+    let c = tok.n_inputs();
+    for (name, s) in series {
         let fit_end = (s.len() as f64 * split.fit_fraction).floor() as u32;
         let val_start = fit_end - (fit_end as f64 * split.val_fraction).floor() as u32;
-        let enc = tok.encode(&s.slice(0..fit_end as usize));
+        let part = s.slice(0..fit_end as usize);
+        let enc = tok.encode(&part);
+        let ids = tok.input_ids(&part, &enc).with_context(|| name.clone())?;
         let (mut tr, mut va) = (Vec::new(), Vec::new());
-        for (t, &bar) in enc.tokens.iter().zip(&enc.bar) {
-            if bar < val_start {
-                tr.push(t.0);
-            } else {
-                va.push(t.0);
-            }
+        let (mut tr_ids, mut va_ids) = (Vec::new(), Vec::new());
+        for (i, (t, &bar)) in enc.tokens.iter().zip(&enc.bar).enumerate() {
+            let (seq, seq_ids) = match bar < val_start {
+                true => (&mut tr, &mut tr_ids),
+                false => (&mut va, &mut va_ids),
+            };
+            seq.push(t.0);
+            seq_ids.extend_from_slice(ids.get(i * c..(i + 1) * c).unwrap_or_default());
         }
         data.train.push(tr);
         data.val.push(va);
+        if c > 0 {
+            data.train_inputs.push(tr_ids);
+            data.val_inputs.push(va_ids);
+        }
     }
-    data
+    Ok(data)
 }
 
 #[derive(Serialize)]
@@ -252,8 +267,21 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let tok = Tokenizer::fit(&cfg.tokenizer, &fit)?;
+        // The model's input channels come from the tokenizer, like its vocabulary.
+        let inputs: Vec<InputChannel> = tok
+            .input_channels()
+            .into_iter()
+            .map(|(name, size)| InputChannel { name, size })
+            .collect();
+        if !cfg.model.inputs.is_empty() && cfg.model.inputs != inputs {
+            bail!(
+                "[model] inputs does not match the [tokenizer] options (calendar, \
+                 volume_input_bins); leave it out, it is filled in from them"
+            );
+        }
         let model_cfg = GptConfig {
             vocab_size: tok.vocab_size(),
+            inputs,
             ..cfg.model.clone()
         };
         let (model, vars) = Gpt::init(&model_cfg, cfg.train.seed, &device)?;
@@ -271,7 +299,13 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             tok.vocab_size()
         );
     }
-    let data = token_data(&tok, &series, split);
+    check_inputs(&trainer.model, &tok).with_context(|| {
+        format!(
+            "{}: the model and its tokenizer disagree on the extra inputs",
+            out.display()
+        )
+    })?;
+    let data = token_data(&tok, &series, split)?;
     let extra = serde_json::to_value(RunExtra {
         tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,
         split,

@@ -252,3 +252,128 @@ fn bad_configs_are_clear_errors() {
         stderr(&out)
     );
 }
+
+/// Issue 16: the calendar and relative-volume inputs switched on in `[tokenizer]`
+/// reach the model's config in `meta.json`, train reproducibly, survive `--init`
+/// (which keeps the init's channels) and serve `forecast` and multi-step
+/// `evaluate`; a run whose model and tokenizer disagree on them is refused.
+#[test]
+fn r16_extra_inputs_train_finetune_and_forecast() {
+    let (dir, cfg, a, b) = setup();
+    let with = format!("[tokenizer]\ncalendar = true\nvolume_input_bins = 4\n{CONFIG}");
+    let cfg_in = dir.write("inputs.toml", with).display().to_string();
+    let (r1, r2, ft) = (
+        dir.path().join("i1"),
+        dir.path().join("i2"),
+        dir.path().join("ift"),
+    );
+    for r in [&r1, &r2] {
+        train(&[
+            "--config",
+            &cfg_in,
+            "--data",
+            &a,
+            &b,
+            "--out",
+            &r.display().to_string(),
+        ]);
+    }
+    assert_eq!(weights(&r1), weights(&r2), "same seed, different weights");
+    let meta = |r: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(r.join("meta.json")).unwrap()).unwrap()
+    };
+    let channels = |r: &Path| -> Vec<(String, u64)> {
+        meta(r)["model"]["inputs"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|c| {
+                        (
+                            c["name"].as_str().unwrap().to_string(),
+                            c["size"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let want = vec![
+        ("time_of_day".to_string(), 49),
+        ("day_of_week".to_string(), 8),
+        ("volume".to_string(), 5),
+    ];
+    assert_eq!(channels(&r1), want);
+    // Fine-tuning with a config whose [tokenizer] has no inputs keeps the init's.
+    let s = train(&[
+        "--config",
+        &cfg,
+        "--data",
+        &b,
+        "--out",
+        &ft.display().to_string(),
+        "--init",
+        &r1.display().to_string(),
+    ]);
+    assert_eq!(s["mode"], "finetune");
+    assert_eq!(channels(&ft), want);
+    // Forecast and multi-step evaluate run with the inputs.
+    let fc = dir.path().join("fc.csv").display().to_string();
+    let run = ft.display().to_string();
+    let out = candlecast([
+        "forecast",
+        "--model",
+        &run,
+        "--input",
+        &b,
+        "--horizon",
+        "3",
+        "--samples",
+        "20",
+        "--out",
+        &fc,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&fc).unwrap().lines().count(), 4);
+    let ev = dir.path().join("ev").display().to_string();
+    let out = candlecast([
+        "evaluate",
+        "--model",
+        &run,
+        "--input",
+        &b,
+        "--out",
+        &ev,
+        "--horizon",
+        "2",
+        "--samples",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A tokenizer that lost its calendar no longer matches the model.
+    let text = std::fs::read_to_string(ft.join("meta.json")).unwrap();
+    assert!(text.contains("\"calendar\": true"));
+    std::fs::write(
+        ft.join("meta.json"),
+        text.replace("\"calendar\": true", "\"calendar\": false"),
+    )
+    .unwrap();
+    let out = candlecast([
+        "forecast",
+        "--model",
+        &run,
+        "--input",
+        &b,
+        "--horizon",
+        "3",
+        "--samples",
+        "20",
+        "--out",
+        &fc,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("input channels (time_of_day:49, day_of_week:8, volume:5) do not match the tokenizer's (volume:5)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -26,6 +26,7 @@ assert_eq!(s.first_ts().map(|t| t.to_rfc3339()), Some("1999-01-04T00:00:00Z".int
 */
 
 mod bar;
+mod clock;
 mod error;
 mod read;
 mod resample;
@@ -33,6 +34,7 @@ mod series;
 mod write;
 
 pub use bar::{check_values, Bar, BarField, BarViolation, Timestamp};
+pub use clock::WallClock;
 pub use error::{ColumnRef, DataError, Problem};
 pub use read::{
     read_bytes, read_path, Dataset, DateFormat, DateOrder, ReadOptions, Repair, RepairAction,

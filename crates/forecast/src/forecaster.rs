@@ -236,7 +236,7 @@ impl Forecaster for GptForecaster<'_> {
     ) -> Result<MultiStep, ForecastError> {
         let starts = origins_at(self.tokenizer, series, origins, self.context, |k| {
             seed ^ name_hash(self.name) ^ (origins[k] as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        });
+        })?;
         let p = ForecastParams {
             context_length: self.context,
             horizon,

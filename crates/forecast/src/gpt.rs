@@ -4,6 +4,7 @@
 //! a finite mixture, so its CRPS is exact (no sampling noise).
 
 use crate::baseline::{OneStep, Predictive};
+use crate::rollout::{check_inputs, ForecastError};
 use candle_core::{Device, Tensor};
 use candlecast_data::Series;
 use candlecast_gpt::{Gpt, GptError, Sampling};
@@ -167,27 +168,32 @@ pub fn gpt_one_step(
     series: &Series,
     split: usize,
     p: GptForecastParams,
-) -> Result<OneStep, GptError> {
+) -> Result<OneStep, ForecastError> {
     Ok(gpt_logits(model, tok, series, split, p)?.at("gpt", p.temperature))
 }
 
-/// The logits behind [`gpt_one_step`] (its `temperature` is not used here).
+/// The logits behind [`gpt_one_step`] (its `temperature` is not used here). A
+/// model with input channels gets the context tokens' ids.
 pub fn gpt_logits(
     model: &Gpt,
     tok: &Tokenizer,
     series: &Series,
     split: usize,
     p: GptForecastParams,
-) -> Result<GptLogits, GptError> {
+) -> Result<GptLogits, ForecastError> {
     if model.config().vocab_size != tok.vocab_size() {
         return Err(GptError::Config(format!(
             "the model's vocabulary ({}) does not match the tokenizer's ({})",
             model.config().vocab_size,
             tok.vocab_size()
-        )));
+        ))
+        .into());
     }
+    check_inputs(model, tok)?;
     let ctx = p.context.clamp(1, model.config().max_ctx);
     let enc = tok.encode(series);
+    let c = tok.n_inputs();
+    let inputs = tok.input_ids(series, &enc)?;
     // Bar token position of every bar (the last token describing it).
     let mut pos_of_bar = vec![usize::MAX; series.len()];
     for (i, &b) in enc.bar.iter().enumerate() {
@@ -228,10 +234,29 @@ pub fn gpt_logits(
                 .iter()
                 .flat_map(|&k| ids[chunk[k].0 - len..chunk[k].0].iter().copied())
                 .collect();
-            let x = Tensor::from_vec(flat, (members.len(), len), &device)?;
+            let x =
+                Tensor::from_vec(flat, (members.len(), len), &device).map_err(GptError::from)?;
+            let ids = match c {
+                0 => None,
+                _ => {
+                    let flat: Vec<u32> = members
+                        .iter()
+                        .flat_map(|&k| {
+                            inputs[(chunk[k].0 - len) * c..chunk[k].0 * c]
+                                .iter()
+                                .copied()
+                        })
+                        .collect();
+                    Some(
+                        Tensor::from_vec(flat, (members.len(), len, c), &device)
+                            .map_err(GptError::from)?,
+                    )
+                }
+            };
             let logits = model
-                .forward_last(&x, 0, &mut model.new_cache())?
-                .to_vec2::<f32>()?;
+                .forward_last_with(&x, ids.as_ref(), 0, &mut model.new_cache())?
+                .to_vec2::<f32>()
+                .map_err(GptError::from)?;
             for (k, l) in members.into_iter().zip(logits) {
                 out[k] = Some(l);
             }

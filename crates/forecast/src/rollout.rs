@@ -4,10 +4,19 @@
 //! All paths of a series decode as one batch; each has its own random streams,
 //! derived from the seed, the series name and the path index, so a path does not
 //! depend on which other paths or series are computed with it.
+//!
+//! A model with extra input channels (calendar, relative volume) gets their ids
+//! with the prompt and at every step: a future bar's calendar comes from its
+//! stamped timestamp ([`Stamper`], the stamps `forecast` writes), its volume id is
+//! the neutral bin (the model predicts bars, not volume; see the tokenizer's
+//! `inputs` module).
 
 use candlecast_data::{Bar, Series, Timestamp};
 use candlecast_gpt::{Decoder, Gpt, GptError, Rng, Sampling};
+use candlecast_tokenize::inputs::FutureInputs;
 use candlecast_tokenize::{DecodeMode, SplitMix64, TokenId, Tokenizer, VolState};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What to forecast and how to sample it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +47,10 @@ pub enum ForecastError {
     TooShort { bars: usize, need: usize },
     #[error("the model's vocabulary ({model}) does not match the tokenizer's ({tokenizer})")]
     VocabMismatch { model: usize, tokenizer: usize },
+    #[error("the model's input channels ({model}) do not match the tokenizer's ({tokenizer})")]
+    InputsMismatch { model: String, tokenizer: String },
+    #[error("an origin lacks the input ids of the model's {channels} channels")]
+    OriginInputs { channels: usize },
     #[error(transparent)]
     Model(#[from] GptError),
     #[error(transparent)]
@@ -85,11 +98,57 @@ pub fn name_hash(name: &str) -> u64 {
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub prompt: Vec<u32>,
+    /// The prompt's input ids (`C` per token; empty for a model without channels).
+    pub inputs: Vec<u32>,
+    /// The input ids of the bars after the origin (`None` without channels).
+    pub future: Option<FutureIds>,
     pub vol: VolState,
     pub close: f64,
     /// Path `i` draws its tokens from `Rng::fork(key, 2i)` and its within-bin
     /// values from `Rng::fork(key, 2i + 1)`: a path never depends on its batch.
     pub key: u64,
+}
+
+/// How the bars after an origin get their input ids: stamped `stamper` apart after
+/// `last`, then given ids by the tokenizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FutureIds {
+    pub last: Timestamp,
+    pub stamper: Stamper,
+    pub inputs: FutureInputs,
+}
+
+impl FutureIds {
+    /// Ids of the first `horizon` bars after the origin, `C` per bar.
+    pub fn ids(&self, horizon: usize) -> Vec<u32> {
+        self.inputs.ids(&self.stamper.after(self.last, horizon))
+    }
+}
+
+/// The model's input channels must be the tokenizer's, by name and size.
+pub fn check_inputs(model: &Gpt, tok: &Tokenizer) -> Result<(), ForecastError> {
+    let m: Vec<(String, usize)> = model
+        .config()
+        .inputs
+        .iter()
+        .map(|c| (c.name.clone(), c.size))
+        .collect();
+    let t = tok.input_channels();
+    if m != t {
+        let show = |v: &[(String, usize)]| match v {
+            [] => "none".to_string(),
+            v => v
+                .iter()
+                .map(|(n, s)| format!("{n}:{s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        return Err(ForecastError::InputsMismatch {
+            model: show(&m),
+            tokenizer: show(&t),
+        });
+    }
+    Ok(())
 }
 
 /// Rows (origins x samples) decoded together at most; bounds the logits buffer
@@ -118,25 +177,53 @@ pub fn origin_at_end(
         bars: 0,
         need: ctx + 1,
     })?;
+    let c = tok.n_inputs();
+    let inputs = tok.input_ids(series, &enc)?;
+    let last = series.len() - 1;
     Ok(Origin {
         prompt: enc.tokens[start..].iter().map(|t| t.0).collect(),
+        inputs: inputs.get(start * c..).map_or(vec![], <[u32]>::to_vec),
+        future: future_ids(tok, series, last, &Stamper::of(series))?,
         vol: scale_after(tok, series, &enc),
         close: last_close,
         key: seed ^ name_hash(name),
     })
 }
 
+/// The future input ids after bar `origin` (`None` when the tokenizer has no
+/// input channels).
+fn future_ids(
+    tok: &Tokenizer,
+    series: &Series,
+    origin: usize,
+    stamper: &Stamper,
+) -> Result<Option<FutureIds>, ForecastError> {
+    let Some(inputs) = tok.future_inputs(series, origin)? else {
+        return Ok(None);
+    };
+    Ok(series.timestamps().get(origin).map(|&last| FutureIds {
+        last,
+        stamper: stamper.clone(),
+        inputs,
+    }))
+}
+
 /// Origins after each bar in `bars` (ascending) of one series, from a single
 /// encoding and a single pass of the scale recursion. Each prompt holds the last
 /// `context_length` tokens up to the origin bar (fewer near the series start).
+/// Future bars are stamped with the interval of the whole series (a property of
+/// the file, like its zone, not of its prices).
 pub fn origins_at(
     tok: &Tokenizer,
     series: &Series,
     bars: &[usize],
     context_length: usize,
     key: impl Fn(usize) -> u64,
-) -> Vec<Origin> {
+) -> Result<Vec<Origin>, ForecastError> {
     let enc = tok.encode(series);
+    let c = tok.n_inputs();
+    let inputs = tok.input_ids(series, &enc)?;
+    let stamper = Stamper::of(series);
     let mut last_token = vec![usize::MAX; series.len()];
     let mut after_gap = vec![false; series.len()];
     for (i, (t, &b)) in enc.tokens.iter().zip(&enc.bar).enumerate() {
@@ -149,7 +236,7 @@ pub fn origins_at(
             }
         }
     }
-    let c = series.close();
+    let close = series.close();
     let mut vs = tok.scale_state();
     let mut next = 0usize;
     let mut out = Vec::with_capacity(bars.len());
@@ -162,19 +249,23 @@ pub fn origins_at(
             if after_gap[next] {
                 vs.restart();
             } else {
-                vs.observe((c[next] / c[next - 1]).ln());
+                vs.observe((close[next] / close[next - 1]).ln());
             }
         }
         let end = last_token[o].saturating_add(1).min(enc.len());
         let start = end.saturating_sub(context_length.max(1));
         out.push(Origin {
             prompt: enc.tokens[start..end].iter().map(|t| t.0).collect(),
+            inputs: inputs
+                .get(start * c..end * c)
+                .map_or(vec![], <[u32]>::to_vec),
+            future: future_ids(tok, series, o, &stamper)?,
             vol: vs.clone(),
-            close: c[o],
+            close: close[o],
             key: key(k),
         });
     }
-    out
+    Ok(out)
 }
 
 /// Samples `num_samples` paths of `horizon` bars after the last bar of `series`.
@@ -204,6 +295,7 @@ fn check(model: &Gpt, tok: &Tokenizer, p: &ForecastParams) -> Result<(), Forecas
             tokenizer: tok.vocab_size(),
         });
     }
+    check_inputs(model, tok)?;
     p.sampling.validate()?;
     Ok(())
 }
@@ -271,10 +363,28 @@ fn rollout_batch(
         dec = dec.uncached();
     }
     let prompts: Vec<Vec<u32>> = origins.iter().map(|o| o.prompt.clone()).collect();
+    // Input ids: the prompts' own, and those of the H future bars of each origin.
+    let c = model.n_inputs();
+    let (prompt_ids, future): (Vec<Vec<u32>>, Vec<Vec<u32>>) = match c {
+        0 => (vec![], vec![]),
+        _ => origins
+            .iter()
+            .map(|o| {
+                let f = o.future.as_ref().map_or(vec![], |f| f.ids(p.horizon));
+                if o.inputs.len() != o.prompt.len() * c || f.len() != p.horizon * c {
+                    return Err(ForecastError::OriginInputs { channels: c });
+                }
+                Ok((o.inputs.clone(), f))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip(),
+    };
     let mut logits = dec
-        .prefill_repeated(&prompts, s)?
+        .prefill_repeated_with(&prompts, &prompt_ids, s)?
         .to_vec2::<f32>()
         .map_err(GptError::from)?;
+    let mut step_ids: Vec<u32> = Vec::with_capacity(rows * c);
     for h in 0..p.horizon {
         let mut next = Vec::with_capacity(rows);
         for i in 0..rows {
@@ -296,7 +406,17 @@ fn rollout_batch(
             next.push(token.0);
         }
         if h + 1 < p.horizon {
-            logits = dec.step(&next)?.to_vec2::<f32>().map_err(GptError::from)?;
+            // Row i feeds bar h + 1 after its origin (i / s).
+            step_ids.clear();
+            for f in &future {
+                for _ in 0..s {
+                    step_ids.extend_from_slice(&f[h * c..(h + 1) * c]);
+                }
+            }
+            logits = dec
+                .step_with(&next, &step_ids)?
+                .to_vec2::<f32>()
+                .map_err(GptError::from)?;
         }
     }
     let mut it = paths.into_iter();
@@ -349,40 +469,92 @@ pub fn summarise_paths(p: &Paths, quantile_levels: &[f64]) -> Vec<StepSummary> {
 /// (fewer could miss a weekday that does trade) and bars on one grid: when no seen
 /// time of the week comes within a week of stepping, it stops skipping.
 pub fn future_timestamps(series: &Series, horizon: usize) -> Vec<Timestamp> {
-    let Some(last) = series.last_ts() else {
-        return vec![];
-    };
-    let step = series.interval_ms().unwrap_or(86_400_000).max(1);
-    let day = 86_400_000;
-    let week = 7 * day;
-    let weekday = |t: i64| (t.div_euclid(day) + 4).rem_euclid(7); // 0 = Sunday
-    let ts = series.timestamps();
-    let skip_weekends = step == day && ts.iter().all(|t| !matches!(weekday(t.0), 0 | 6));
-    let span = series.first_ts().map_or(0, |f| last.0.saturating_sub(f.0));
-    let mut sessions: Option<std::collections::HashSet<i64>> = (step < day
-        && span >= SESSION_HISTORY_WEEKS * week)
-        .then(|| ts.iter().map(|t| t.0.rem_euclid(week)).collect());
-    let mut out = Vec::with_capacity(horizon);
-    let mut t = last.0;
-    while out.len() < horizon {
-        t = t.saturating_add(step);
-        if skip_weekends && matches!(weekday(t), 0 | 6) {
-            continue;
-        }
-        if let Some(seen) = &sessions {
-            let mut probe = t;
-            while !seen.contains(&probe.rem_euclid(week)) && probe - t < week {
-                probe = probe.saturating_add(step);
-            }
-            if probe - t < week {
-                t = probe;
-            } else {
-                sessions = None;
-            }
-        }
-        out.push(Timestamp(t));
+    match series.last_ts() {
+        Some(last) => Stamper::of(series).after(last, horizon),
+        None => vec![],
     }
-    out
+}
+
+/// How a series' future bars are stamped (see [`future_timestamps`]); the rollout
+/// stamps a path's bars the same way to give them their calendar inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamper {
+    step: i64,
+    skip_weekends: bool,
+    /// Intraday: each time of the week (ms since Thursday 00:00 UTC, the epoch's
+    /// weekday) the series traded at, with the first time it did; stamps after
+    /// `last` count only the times seen by then, so an origin inside a series is
+    /// stamped as the series cut at that origin would be.
+    sessions: Option<Arc<HashMap<i64, i64>>>,
+    first: i64,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// 0 = Sunday.
+fn weekday(t: i64) -> i64 {
+    (t.div_euclid(DAY_MS) + 4).rem_euclid(7)
+}
+
+impl Stamper {
+    pub fn of(series: &Series) -> Stamper {
+        let step = series.interval_ms().unwrap_or(DAY_MS).max(1);
+        let skip_weekends = step == DAY_MS
+            && series
+                .timestamps()
+                .iter()
+                .all(|t| !matches!(weekday(t.0), 0 | 6));
+        let week = 7 * DAY_MS;
+        let ts = series.timestamps();
+        let sessions = (step < DAY_MS).then(|| {
+            let mut seen = HashMap::new();
+            for t in ts {
+                seen.entry(t.0.rem_euclid(week)).or_insert(t.0);
+            }
+            Arc::new(seen)
+        });
+        Stamper {
+            step,
+            skip_weekends,
+            sessions,
+            first: ts.first().map_or(0, |t| t.0),
+        }
+    }
+
+    /// The `horizon` stamps after `last`.
+    pub fn after(&self, last: Timestamp, horizon: usize) -> Vec<Timestamp> {
+        let mut out = Vec::with_capacity(horizon);
+        let week = 7 * DAY_MS;
+        let mut sessions = self
+            .sessions
+            .as_deref()
+            .filter(|_| last.0.saturating_sub(self.first) >= SESSION_HISTORY_WEEKS * week);
+        let traded = |seen: &HashMap<i64, i64>, t: i64| {
+            seen.get(&t.rem_euclid(week))
+                .is_some_and(|&since| since <= last.0)
+        };
+        let mut t = last.0;
+        while out.len() < horizon {
+            t = t.saturating_add(self.step);
+            if self.skip_weekends && matches!(weekday(t), 0 | 6) {
+                continue;
+            }
+            if let Some(seen) = sessions {
+                let mut probe = t;
+                while !traded(seen, probe) && probe - t < week {
+                    probe = probe.saturating_add(self.step);
+                }
+                if probe - t < week {
+                    t = probe;
+                } else {
+                    // Bars off the history's grid: step plainly from here on.
+                    sessions = None;
+                }
+            }
+            out.push(Timestamp(t));
+        }
+        out
+    }
 }
 
 /// Weeks of history [`future_timestamps`] needs before it skips closed hours.

@@ -77,7 +77,7 @@ fn params(horizon: usize, samples: usize) -> ForecastParams {
 fn origins_inside_a_series_equal_origins_at_the_end_of_its_prefixes() {
     let (s, tok, model) = setup();
     let bars = [20, 98, 99, 100, 101, 300, 499];
-    let inside = origins_at(&tok, &s, &bars, 12, |_| 0);
+    let inside = origins_at(&tok, &s, &bars, 12, |_| 0).unwrap();
     assert_eq!(inside.len(), bars.len());
     for (o, &b) in inside.iter().zip(&bars) {
         let end = origin_at_end(&model, &tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
@@ -93,7 +93,7 @@ fn origins_inside_a_series_equal_origins_at_the_end_of_its_prefixes() {
 #[test]
 fn cached_and_uncached_rollouts_give_the_same_paths() {
     let (s, tok, model) = setup();
-    let origins = origins_at(&tok, &s, &[200, 350, 499], 12, |k| 100 + k as u64);
+    let origins = origins_at(&tok, &s, &[200, 350, 499], 12, |k| 100 + k as u64).unwrap();
     let p = params(10, 4);
     let cached = rollout(&model, &tok, &origins, &p, false).unwrap();
     let full = rollout(&model, &tok, &origins, &p, true).unwrap();
@@ -114,7 +114,8 @@ fn cached_and_uncached_rollouts_give_the_same_paths() {
 #[test]
 fn paths_do_not_depend_on_the_batch() {
     let (s, tok, model) = setup();
-    let all: Vec<Origin> = origins_at(&tok, &s, &[150, 151, 400, 499], 12, |k| 9 + k as u64);
+    let all: Vec<Origin> =
+        origins_at(&tok, &s, &[150, 151, 400, 499], 12, |k| 9 + k as u64).unwrap();
     let together = rollout(&model, &tok, &all, &params(6, 5), false).unwrap();
     let alone = rollout(&model, &tok, &all[2..3], &params(6, 3), false).unwrap();
     assert_eq!(&together[2].paths[..3], &alone[0].paths[..]);
@@ -163,4 +164,121 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
     }
     let rel = sampled / mixture;
     assert!((rel - 1.0).abs() < 0.05, "sampled / exact CRPS = {rel}");
+}
+
+/// A tokenizer with the calendar and relative-volume inputs, and a model with the
+/// same channels.
+fn setup_inputs() -> (Series, Tokenizer, Gpt) {
+    let s = series();
+    let cfg = TokenizerConfig {
+        calendar: true,
+        volume_input_bins: 4,
+        ..TokenizerConfig::default()
+    };
+    let tok = Tokenizer::fit(&cfg, &[s.slice(0..400)]).unwrap();
+    let mut gcfg = GptConfig::tiny(tok.vocab_size());
+    gcfg.max_ctx = 16;
+    gcfg.inputs = tok
+        .input_channels()
+        .into_iter()
+        .map(|(name, size)| candlecast_gpt::InputChannel { name, size })
+        .collect();
+    let (model, _) = Gpt::init(&gcfg, 7, &Device::Cpu).unwrap();
+    (s, tok, model)
+}
+
+/// With inputs on: origins inside a series carry the ids of the prefix's origin,
+/// the cache gives the paths of the full pass, the future's ids are those of the
+/// stamped bars, and a model whose channels differ from the tokenizer's is refused.
+#[test]
+fn rollouts_with_inputs() {
+    let (s, tok, model) = setup_inputs();
+    let bars = [20, 99, 100, 300, 499];
+    let inside = origins_at(&tok, &s, &bars, 12, |_| 0).unwrap();
+    for (o, &b) in inside.iter().zip(&bars) {
+        let end = origin_at_end(&model, &tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
+        assert_eq!(o.inputs.len(), 3 * o.prompt.len());
+        assert_eq!(o.inputs, end.inputs, "bar {b}");
+        let (a, e) = (o.future.as_ref().unwrap(), end.future.as_ref().unwrap());
+        assert_eq!(a.ids(30), e.ids(30), "bar {b}");
+    }
+    // The future's calendar: hourly bars after bar 499, stamped as forecast does.
+    let f = inside[4].future.as_ref().unwrap();
+    let stamps = candlecast_forecast::future_timestamps(&s, 3);
+    assert_eq!(f.ids(3).len(), 9);
+    let want = tok.future_inputs(&s, 499).unwrap().unwrap().ids(&stamps);
+    assert_eq!(f.ids(3), want);
+    assert!(
+        want.chunks(3).all(|c| c[0] >= 1 && c[1] >= 1 && c[2] >= 1),
+        "{want:?}"
+    );
+
+    let p = params(10, 4);
+    let cached = rollout(&model, &tok, &inside[2..], &p, false).unwrap();
+    let full = rollout(&model, &tok, &inside[2..], &p, true).unwrap();
+    for (a, b) in cached.iter().zip(&full) {
+        for (pa, pb) in a.paths.iter().zip(&b.paths) {
+            for (x, y) in pa.iter().zip(pb) {
+                assert!((x.close - y.close).abs() <= 1e-9 * y.close);
+            }
+        }
+    }
+    // The ids reach the model: other future calendars give other paths.
+    let mut moved = inside[4].clone();
+    if let Some(f) = moved.future.as_mut() {
+        f.last = candlecast_data::Timestamp(f.last.0 + 5 * 3_600_000);
+    }
+    let a = rollout(&model, &tok, &inside[4..5], &params(6, 8), false).unwrap();
+    let b = rollout(&model, &tok, &[moved], &params(6, 8), false).unwrap();
+    assert_ne!(a, b);
+
+    let (_, _, plain) = setup();
+    let e = rollout(&plain, &tok, &inside, &p, false);
+    assert!(
+        matches!(
+            e,
+            Err(candlecast_forecast::ForecastError::InputsMismatch { .. })
+        ),
+        "{e:?}"
+    );
+    let e = candlecast_forecast::gpt_logits(
+        &plain,
+        &tok,
+        &s,
+        400,
+        candlecast_forecast::GptForecastParams {
+            context: 12,
+            temperature: 1.0,
+            batch: 8,
+        },
+    );
+    assert!(e.is_err());
+}
+
+/// The one-step logits with inputs run, and do not depend on how targets are batched
+/// (each context carries its own ids).
+#[test]
+fn one_step_logits_use_the_context_ids() {
+    let (s, tok, model) = setup_inputs();
+    let p = candlecast_forecast::GptForecastParams {
+        context: 12,
+        temperature: 1.0,
+        batch: 7,
+    };
+    let a = candlecast_forecast::gpt_logits(&model, &tok, &s, 480, p).unwrap();
+    let b = candlecast_forecast::gpt_logits(
+        &model,
+        &tok,
+        &s,
+        480,
+        candlecast_forecast::GptForecastParams { batch: 64, ..p },
+    )
+    .unwrap();
+    assert_eq!(a.len(), b.len());
+    let (oa, ob) = (a.at("gpt", 1.0), b.at("gpt", 1.0));
+    for (x, y) in oa.preds.iter().zip(&ob.preds) {
+        for q in [-0.01, 0.0, 0.01] {
+            assert!((x.crps(q) - y.crps(q)).abs() < 1e-9);
+        }
+    }
 }

@@ -72,6 +72,7 @@ fn config() -> GptConfig {
         final_ln: false,
         head_bias: true,
         ln_eps: 1e-5,
+        inputs: vec![],
     }
 }
 

@@ -55,6 +55,23 @@ pub struct GptConfig {
     pub head_bias: bool,
     #[serde(default = "default_eps")]
     pub ln_eps: f64,
+    /// Extra categorical inputs per position (calendar, relative volume, ...), each
+    /// with its own embedding table summed into the token embedding before the first
+    /// block. The model only sees ids: what a channel means is the caller's. Empty
+    /// (the default, and left out of `meta.json` then) is the seed's model exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputChannel>,
+}
+
+/// One extra input channel: ids `0..size` at every position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputChannel {
+    /// Names the embedding table (`inputs.{name}.weight`): lowercase letters,
+    /// digits and `_`, so it is a safe tensor name.
+    pub name: String,
+    /// Number of ids (rows of the table), at least 1.
+    pub size: usize,
 }
 
 fn yes() -> bool {
@@ -80,6 +97,7 @@ impl GptConfig {
             final_ln: false,
             head_bias: true,
             ln_eps: 1e-5,
+            inputs: vec![],
         }
     }
 
@@ -119,6 +137,31 @@ impl GptConfig {
                 self.n_params()
             )));
         }
+        for (i, c) in self.inputs.iter().enumerate() {
+            let safe = !c.name.is_empty()
+                && c.name.len() <= 64
+                && c.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !safe {
+                return Err(GptError::Config(format!(
+                    "input channel name {:?} must be 1-64 of a-z, 0-9 and _",
+                    c.name
+                )));
+            }
+            if c.size == 0 || c.size > 1 << 20 {
+                return Err(GptError::Config(format!(
+                    "input channel '{}' has size {}; it must be in 1..=1048576",
+                    c.name, c.size
+                )));
+            }
+            if self.inputs[..i].iter().any(|o| o.name == c.name) {
+                return Err(GptError::Config(format!(
+                    "input channel '{}' is listed twice",
+                    c.name
+                )));
+            }
+        }
         if !(self.ln_eps > 0.0 && self.ln_eps < 1.0) {
             return Err(GptError::Config(format!(
                 "ln_eps = {} must be in (0, 1)",
@@ -157,6 +200,11 @@ impl GptConfig {
         p.push(("head.weight".to_string(), vec![v, d]));
         if self.head_bias {
             p.push(("head.bias".to_string(), vec![v]));
+        }
+        // Last, so that switching inputs on leaves every other tensor's seeded init
+        // (forked by its index here) as it was: an ablation differs in the inputs only.
+        for c in &self.inputs {
+            p.push((format!("inputs.{}.weight", c.name), vec![c.size, d]));
         }
         p
     }
@@ -199,6 +247,40 @@ mod tests {
     }
 
     #[test]
+    fn input_channels_are_checked_and_add_their_tables_last() {
+        let ch = |name: &str, size| InputChannel {
+            name: name.into(),
+            size,
+        };
+        let mut c = GptConfig::tiny(100);
+        let plain = c.param_shapes();
+        c.inputs = vec![ch("time_of_day", 49), ch("volume", 9)];
+        assert!(c.validate().is_ok());
+        let with = c.param_shapes();
+        assert_eq!(&with[..plain.len()], &plain[..]);
+        assert_eq!(
+            &with[plain.len()..],
+            &[
+                ("inputs.time_of_day.weight".to_string(), vec![49, 64]),
+                ("inputs.volume.weight".to_string(), vec![9, 64])
+            ]
+        );
+        assert_eq!(c.n_params(), GptConfig::tiny(100).n_params() + 58 * 64);
+        for bad in [
+            vec![ch("a", 0)],
+            vec![ch("a", 2), ch("a", 3)],
+            vec![ch("A/b", 2)],
+            vec![ch("", 2)],
+        ] {
+            c.inputs = bad;
+            assert!(c.validate().is_err(), "{:?}", c.inputs);
+        }
+        // Left out of the JSON when empty, so configs without inputs read as before.
+        let json = serde_json::to_string(&GptConfig::tiny(10)).unwrap_or_default();
+        assert!(!json.contains("inputs"), "{json}");
+    }
+
+    #[test]
     fn toml_defaults_and_unknown_fields() {
         let c: GptConfig = serde_json::from_str(
             r#"{"vocab_size": 10, "d_model": 8, "n_head": 2, "n_layer": 1, "max_ctx": 4}"#,
@@ -209,6 +291,7 @@ mod tests {
             (c.norm, c.activation, c.head_bias, c.d_ff()),
             (Norm::Post, Activation::Relu, true, 32)
         );
+        assert!(c.inputs.is_empty());
         let bad = serde_json::from_str::<GptConfig>(
             r#"{"vocab_size": 10, "d_model": 8, "n_head": 2, "n_layer": 1, "max_ctx": 4, "dropout": 0.1}"#,
         );

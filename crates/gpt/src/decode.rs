@@ -7,6 +7,10 @@
 //! the cache and re-encodes them from position 0; the step then runs as usual. The
 //! logits are exactly those of a full pass over the kept tail plus the new token.
 //! A smaller `keep` re-encodes less often but forgets more.
+//!
+//! A model with extra input channels gets their ids with every token (the `_with`
+//! methods); the session keeps them beside the tokens, so a slide re-encodes the
+//! kept tail with its own ids.
 
 use crate::cache::KvCache;
 use crate::error::{GptError, Result};
@@ -18,6 +22,8 @@ pub struct Decoder<'m> {
     cache: KvCache,
     /// The tokens the cache holds, row by row (needed to re-encode on a slide).
     window: Vec<Vec<u32>>,
+    /// Their input channel ids, row by row, `C` per token (empty without channels).
+    inputs: Vec<Vec<u32>>,
     keep: usize,
     slides: usize,
     /// Recompute the whole window at every step instead of using the cache: the
@@ -33,6 +39,7 @@ impl<'m> Decoder<'m> {
             model,
             cache: model.new_cache(),
             window: Vec::new(),
+            inputs: Vec::new(),
             keep,
             slides: 0,
             uncached: false,
@@ -71,37 +78,71 @@ impl<'m> Decoder<'m> {
         self.cache.is_empty()
     }
 
+    /// Input channels per token.
+    fn channels(&self) -> usize {
+        self.model.n_inputs()
+    }
+
     /// Starts a session on equal-length prompts (one per batch row) and returns the
     /// logits `(B, V)` after the last prompt token. Prompts longer than the context
     /// are cropped to their last `max_ctx` tokens.
     pub fn prefill(&mut self, prompts: &[Vec<u32>]) -> Result<Tensor> {
+        self.prefill_with(prompts, &[])
+    }
+
+    /// [`Decoder::prefill`] with each prompt's input ids (`C` per token, token by
+    /// token; `inputs` is empty for a model without channels).
+    pub fn prefill_with(&mut self, prompts: &[Vec<u32>], inputs: &[Vec<u32>]) -> Result<Tensor> {
         let len = prompts.first().map_or(0, Vec::len);
         if len == 0 || prompts.iter().any(|p| p.len() != len) {
             return Err(GptError::Config(
                 "prompts must be non-empty and of equal length".into(),
             ));
         }
+        let c = self.channels();
+        let fits = match c {
+            0 => inputs.is_empty(),
+            _ => inputs.len() == prompts.len() && inputs.iter().all(|i| i.len() == len * c),
+        };
+        if !fits {
+            return Err(GptError::Config(format!(
+                "{} prompts of {len} tokens need {c} input ids per token",
+                prompts.len()
+            )));
+        }
         let max = self.model.config().max_ctx;
         let start = len.saturating_sub(max);
         self.window = prompts.iter().map(|p| p[start..].to_vec()).collect();
+        self.inputs = inputs.iter().map(|i| i[start * c..].to_vec()).collect();
         self.cache.reset();
-        let tokens = rows_tensor(&self.window, self.model)?;
-        self.model.forward_last(&tokens, 0, &mut self.cache)
+        self.forward_window(&mut None)
     }
 
     /// Like [`Decoder::prefill`], with every prompt followed by `copies - 1` copies
     /// of itself (rows `b * copies ..`): the prompt is encoded once and its cache
     /// rows repeated. Returns the logits of all `B * copies` rows.
     pub fn prefill_repeated(&mut self, prompts: &[Vec<u32>], copies: usize) -> Result<Tensor> {
+        self.prefill_repeated_with(prompts, &[], copies)
+    }
+
+    /// [`Decoder::prefill_repeated`] with input ids as in [`Decoder::prefill_with`].
+    pub fn prefill_repeated_with(
+        &mut self,
+        prompts: &[Vec<u32>],
+        inputs: &[Vec<u32>],
+        copies: usize,
+    ) -> Result<Tensor> {
         if copies == 0 {
             return Err(GptError::Config("copies must be at least 1".into()));
         }
-        let logits = self.prefill(prompts)?;
-        self.window = self
-            .window
-            .iter()
-            .flat_map(|w| std::iter::repeat_n(w.clone(), copies))
-            .collect();
+        let logits = self.prefill_with(prompts, inputs)?;
+        let repeat = |rows: &[Vec<u32>]| -> Vec<Vec<u32>> {
+            rows.iter()
+                .flat_map(|w| std::iter::repeat_n(w.clone(), copies))
+                .collect()
+        };
+        self.window = repeat(&self.window);
+        self.inputs = repeat(&self.inputs);
         if copies == 1 {
             return Ok(logits);
         }
@@ -116,11 +157,24 @@ impl<'m> Decoder<'m> {
 
     /// Feeds one token per row and returns the next logits `(B, V)`.
     pub fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        self.step_with(tokens, &[])
+    }
+
+    /// [`Decoder::step`] with the new tokens' input ids, `C` per row, row by row.
+    pub fn step_with(&mut self, tokens: &[u32], inputs: &[u32]) -> Result<Tensor> {
         if tokens.len() != self.window.len() {
             return Err(GptError::Config(format!(
                 "{} tokens for a batch of {}",
                 tokens.len(),
                 self.window.len()
+            )));
+        }
+        let c = self.channels();
+        if inputs.len() != tokens.len() * c {
+            return Err(GptError::Config(format!(
+                "{} input ids for {} tokens of {c} channels",
+                inputs.len(),
+                tokens.len()
             )));
         }
         if self.cache.len() + 1 > self.model.config().max_ctx {
@@ -129,17 +183,48 @@ impl<'m> Decoder<'m> {
         for (row, &t) in self.window.iter_mut().zip(tokens) {
             row.push(t);
         }
+        if c > 0 {
+            for (row, ids) in self.inputs.iter_mut().zip(inputs.chunks(c)) {
+                row.extend_from_slice(ids);
+            }
+        }
         if self.uncached {
-            let mut cache = self.model.new_cache();
-            let out =
-                self.model
-                    .forward_last(&rows_tensor(&self.window, self.model)?, 0, &mut cache);
-            self.cache = cache;
+            let mut cache = Some(self.model.new_cache());
+            let out = self.forward_window(&mut cache);
+            if let Some(cache) = cache {
+                self.cache = cache;
+            }
             return out;
         }
         let pos = self.cache.len();
-        let x = Tensor::from_vec(tokens.to_vec(), (tokens.len(), 1), &device(self.model))?;
-        self.model.forward_last(&x, pos, &mut self.cache)
+        let dev = device(self.model);
+        let x = Tensor::from_vec(tokens.to_vec(), (tokens.len(), 1), &dev)?;
+        let ids = match c {
+            0 => None,
+            _ => Some(Tensor::from_vec(
+                inputs.to_vec(),
+                (tokens.len(), 1, c),
+                &dev,
+            )?),
+        };
+        self.model
+            .forward_last_with(&x, ids.as_ref(), pos, &mut self.cache)
+    }
+
+    /// The whole window from position 0 into `cache` (the session's own when
+    /// `None`), returning the last position's logits.
+    fn forward_window(&mut self, cache: &mut Option<KvCache>) -> Result<Tensor> {
+        let tokens = rows_tensor(&self.window, None, self.model)?;
+        let ids = match self.channels() {
+            0 => None,
+            c => Some(rows_tensor(&self.inputs, Some(c), self.model)?),
+        };
+        let cache = match cache {
+            Some(c) => c,
+            None => &mut self.cache,
+        };
+        self.model
+            .forward_last_with(&tokens, ids.as_ref(), 0, cache)
     }
 
     fn slide(&mut self) -> Result<()> {
@@ -147,9 +232,13 @@ impl<'m> Decoder<'m> {
             let cut = row.len().saturating_sub(self.keep);
             row.drain(..cut);
         }
+        let c = self.channels();
+        for row in &mut self.inputs {
+            let cut = row.len().saturating_sub(self.keep * c);
+            row.drain(..cut);
+        }
         self.cache.reset();
-        let tokens = rows_tensor(&self.window, self.model)?;
-        self.model.forward_last(&tokens, 0, &mut self.cache)?;
+        self.forward_window(&mut None)?;
         self.slides += 1;
         Ok(())
     }
@@ -159,8 +248,14 @@ fn device(model: &Gpt) -> candle_core::Device {
     model.device().clone()
 }
 
-fn rows_tensor(rows: &[Vec<u32>], model: &Gpt) -> Result<Tensor> {
-    let t = rows.first().map_or(0, Vec::len);
+/// Equal-length rows as `(B, T)` (tokens, `channels` `None`) or `(B, T, C)` (input
+/// ids, `C` per position).
+fn rows_tensor(rows: &[Vec<u32>], channels: Option<usize>, model: &Gpt) -> Result<Tensor> {
+    let len = rows.first().map_or(0, Vec::len);
     let flat: Vec<u32> = rows.iter().flatten().copied().collect();
-    Ok(Tensor::from_vec(flat, (rows.len(), t), &device(model))?)
+    let dev = device(model);
+    Ok(match channels {
+        None => Tensor::from_vec(flat, (rows.len(), len), &dev)?,
+        Some(c) => Tensor::from_vec(flat, (rows.len(), len / c.max(1), c), &dev)?,
+    })
 }

@@ -7,6 +7,13 @@ pub enum GptError {
     Config(String),
     #[error("token id {token} is outside the vocabulary (size {vocab})")]
     TokenOutOfRange { token: u32, vocab: usize },
+    #[error("input id {id} of channel {channel} ('{name}') is outside its table (size {size})")]
+    InputOutOfRange {
+        channel: usize,
+        name: String,
+        id: u32,
+        size: usize,
+    },
     #[error("{len} positions exceed the model's context of {max}")]
     ContextOverflow { len: usize, max: usize },
     #[error("checkpoint {path}: {message}")]

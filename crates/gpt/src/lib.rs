@@ -7,6 +7,9 @@ A small decoder-only GPT in candle that sees token ids, nothing about markets.
 - [`Gpt`]: embeddings, [`Block`]s of [`CausalSelfAttention`] and [`Mlp`], a head.
   [`Gpt::forward`] takes `(tokens, pos, &mut KvCache)`: a full pass and an
   incremental decode step are the same call.
+- Extra input channels ([`InputChannel`], off by default): per-position ids whose
+  embeddings are summed into the token embedding ([`Gpt::forward_with`]); what they
+  mean (calendar, volume) is the caller's business.
 - [`KvCache`]: per-layer keys and values, owned by the caller.
 - [`Decoder`]: a decode session over a batch that slides the window when the cache
   reaches the context limit.
@@ -53,7 +56,7 @@ pub use attention_op::{causal_attention, causal_attention_composite};
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
 pub use causal_softmax::{causal_mask, causal_softmax_composite};
-pub use config::{Activation, GptConfig, Norm};
+pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
 pub use error::{GptError, Result};
 pub use layer_norm::{layer_norm_composite, LayerNorm};
@@ -63,4 +66,6 @@ pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use rng::Rng;
 pub use sample::Sampling;
-pub use train::{is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer};
+pub use train::{
+    is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window,
+};

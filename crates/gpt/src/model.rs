@@ -1,4 +1,5 @@
-//! The GPT: token + learned positional embeddings, N blocks, a vocabulary head.
+//! The GPT: token + learned positional embeddings (plus one embedding per extra
+//! input channel, when the config has any), N blocks, a vocabulary head.
 
 use crate::block::Block;
 use crate::cache::KvCache;
@@ -15,6 +16,8 @@ use std::collections::HashMap;
 pub struct Gpt {
     tok_emb: Embedding,
     pos_emb: Embedding,
+    /// One table per [`GptConfig::inputs`] channel, in that order.
+    inputs: Vec<Embedding>,
     blocks: Vec<Block>,
     ln_f: Option<LayerNorm>,
     head: Linear,
@@ -33,6 +36,11 @@ impl Gpt {
         Ok(Gpt {
             tok_emb: embedding(cfg.vocab_size, d, vb.pp("tok_emb"))?,
             pos_emb: embedding(cfg.max_ctx, d, vb.pp("pos_emb"))?,
+            inputs: cfg
+                .inputs
+                .iter()
+                .map(|c| embedding(c.size, d, vb.pp("inputs").pp(&c.name)))
+                .collect::<candle_core::Result<Vec<_>>>()?,
             blocks,
             ln_f: match cfg.final_ln {
                 true => Some(LayerNorm::new(d, cfg.ln_eps, vb.pp("ln_f"))?),
@@ -90,7 +98,9 @@ impl Gpt {
             for (i, (name, shape)) in cfg.param_shapes().into_iter().enumerate() {
                 let n: usize = shape.iter().product();
                 let mut rng = Rng::fork(seed, i as u64);
-                let is_ln = name.contains("ln") && !name.contains("emb");
+                // Input tables are embeddings whatever their (caller-chosen) names say.
+                let is_ln =
+                    name.contains("ln") && !name.contains("emb") && !name.starts_with("inputs.");
                 let values: Vec<f32> = if name.ends_with(".bias") {
                     vec![0.0; n]
                 } else if is_ln {
@@ -123,10 +133,24 @@ impl Gpt {
     /// Logits `(B, T, V)` for `tokens` `(B, T)` (u32) at positions `pos .. pos + T`,
     /// attending to the `pos` positions already in `cache`, which gains these `T`.
     /// A full pass is `forward(all, 0, &mut KvCache::new(..))`; a decode step is one
-    /// token with `pos = cache.len()`. Both run the same code.
+    /// token with `pos = cache.len()`. Both run the same code. A model with input
+    /// channels needs [`Gpt::forward_with`].
     pub fn forward(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_with(tokens, None, pos, cache)
+    }
+
+    /// [`Gpt::forward`] with the ids of the extra input channels: `inputs` is
+    /// `(B, T, C)` u32, channel `c` in `0..cfg.inputs[c].size`; `None` exactly when
+    /// the model has no channels.
+    pub fn forward_with(
+        &self,
+        tokens: &Tensor,
+        inputs: Option<&Tensor>,
+        pos: usize,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
         in_pool(|| {
-            let x = self.hidden(tokens, pos, cache)?;
+            let x = self.hidden(tokens, inputs, pos, cache)?;
             Ok(self.head.forward(&x)?)
         })
     }
@@ -134,14 +158,78 @@ impl Gpt {
     /// Logits `(B, V)` of the last position only: what decoding needs, without
     /// running the head over a whole prompt.
     pub fn forward_last(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_last_with(tokens, None, pos, cache)
+    }
+
+    /// [`Gpt::forward_last`] with input channel ids, as in [`Gpt::forward_with`].
+    pub fn forward_last_with(
+        &self,
+        tokens: &Tensor,
+        inputs: Option<&Tensor>,
+        pos: usize,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
         in_pool(|| {
-            let x = self.hidden(tokens, pos, cache)?;
+            let x = self.hidden(tokens, inputs, pos, cache)?;
             let t = x.dim(1)?;
             Ok(self.head.forward(&x.narrow(1, t - 1, 1)?.squeeze(1)?)?)
         })
     }
 
-    fn hidden(&self, tokens: &Tensor, pos: usize, cache: &mut KvCache) -> Result<Tensor> {
+    /// Number of extra input channels (the `C` of `forward_with`'s `(B, T, C)`).
+    pub fn n_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// `tok_emb[token] + sum_c inputs_c[id_c]`, `(B, T, d)`, after checking that
+    /// `inputs` fits the model's channels.
+    fn embed(&self, tokens: &Tensor, inputs: Option<&Tensor>) -> Result<Tensor> {
+        let (b, t) = tokens.dims2()?;
+        let x = self.tok_emb.forward(tokens)?;
+        let n = self.cfg.inputs.len();
+        let ids = match (inputs, n) {
+            (None, 0) => return Ok(x),
+            (Some(ids), _) => ids,
+            (None, _) => {
+                return Err(GptError::Config(format!(
+                    "the model takes {n} input channels and none were given"
+                )))
+            }
+        };
+        if ids.dims() != [b, t, n] {
+            return Err(GptError::Config(format!(
+                "input ids have shape {:?}; the model needs ({b}, {t}, {n})",
+                ids.dims()
+            )));
+        }
+        let ids = ids.to_dtype(DType::U32)?;
+        // Largest id of each channel, checked before any lookup.
+        let top = ids.reshape((b * t, n))?.max(0)?.to_vec1::<u32>()?;
+        for (c, (&id, ch)) in top.iter().zip(&self.cfg.inputs).enumerate() {
+            if id as usize >= ch.size {
+                return Err(GptError::InputOutOfRange {
+                    channel: c,
+                    name: ch.name.clone(),
+                    id,
+                    size: ch.size,
+                });
+            }
+        }
+        let mut x = x;
+        for (c, table) in self.inputs.iter().enumerate() {
+            let col = ids.narrow(2, c, 1)?.squeeze(2)?.contiguous()?; // (B, T)
+            x = (x + table.forward(&col)?)?;
+        }
+        Ok(x)
+    }
+
+    fn hidden(
+        &self,
+        tokens: &Tensor,
+        inputs: Option<&Tensor>,
+        pos: usize,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
         let (_b, t) = tokens.dims2()?;
         if t == 0 {
             return Err(GptError::Config("forward needs at least one token".into()));
@@ -168,7 +256,7 @@ impl Gpt {
         let device = tokens.device();
         let positions = Tensor::arange(pos as u32, (pos + t) as u32, device)?;
         let x = add_rows(
-            &self.tok_emb.forward(tokens)?,
+            &self.embed(tokens, inputs)?,
             &self.pos_emb.forward(&positions)?,
         )?; // (B, T, d)
         let mut x = x;

@@ -82,6 +82,44 @@ impl TrainConfig {
 pub struct TokenData {
     pub train: Vec<Vec<u32>>,
     pub val: Vec<Vec<u32>>,
+    /// For a model with `C` input channels: per sequence of `train`, the ids of every
+    /// token (`C` per token, token by token). Empty for a model without channels.
+    pub train_inputs: Vec<Vec<u32>>,
+    /// The same for `val`.
+    pub val_inputs: Vec<Vec<u32>>,
+}
+
+impl TokenData {
+    /// Checks that the input ids line up with the tokens for `c` channels.
+    pub fn check_inputs(&self, c: usize) -> Result<()> {
+        for (what, seqs, ids) in [
+            ("train", &self.train, &self.train_inputs),
+            ("val", &self.val, &self.val_inputs),
+        ] {
+            let fits = match c {
+                0 => ids.is_empty(),
+                _ => {
+                    ids.len() == seqs.len()
+                        && seqs.iter().zip(ids).all(|(s, i)| i.len() == s.len() * c)
+                }
+            };
+            if !fits {
+                return Err(GptError::Config(format!(
+                    "{what} data: the input ids do not give {c} per token of each sequence"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A validation window: `x` predicts `y` (the next tokens), with the input ids of
+/// `x` (`C` per token; empty without channels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub x: Vec<u32>,
+    pub y: Vec<u32>,
+    pub inputs: Vec<u32>,
 }
 
 /// One row of the learning curve (`RUN/curve.csv`).
@@ -194,13 +232,15 @@ impl Trainer {
         data: &TokenData,
         mut on: impl FnMut(Event<'_>) -> Result<()>,
     ) -> Result<()> {
-        let windows = Windows::new(&data.train, self.cfg.seq_len)?;
-        let val = val_windows(&data.val, self.cfg.seq_len, self.cfg.eval_windows);
+        let c = self.model.n_inputs();
+        data.check_inputs(c)?;
+        let windows = Windows::new(&data.train, &data.train_inputs, c, self.cfg.seq_len)?;
+        let val = self.val_windows(data);
         let device = self.model.device().clone();
         while !self.state.finished(&self.cfg) {
             let started = std::time::Instant::now();
-            let (x, y) = windows.batch(&mut self.state.rng, self.cfg.batch_size, &device)?;
-            let loss = self.loss(&x, &y)?;
+            let (x, ids, y) = windows.batch(&mut self.state.rng, self.cfg.batch_size, &device)?;
+            let loss = self.loss_with(&x, ids.as_ref(), &y)?;
             let grads = loss.backward()?;
             let norm = self.opt.grad_norm(&grads)?;
             let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip {
@@ -259,7 +299,15 @@ impl Trainer {
 
     /// Mean next-token cross-entropy (nats) over `x -> y`, both `(B, T)`.
     pub fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        let logits = self.model.forward(x, 0, &mut self.model.new_cache())?;
+        self.loss_with(x, None, y)
+    }
+
+    /// [`Trainer::loss`] with the input ids of `x`, `(B, T, C)` (see
+    /// [`Gpt::forward_with`]).
+    pub fn loss_with(&self, x: &Tensor, inputs: Option<&Tensor>, y: &Tensor) -> Result<Tensor> {
+        let logits = self
+            .model
+            .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
         let (b, t, v) = logits.dims3()?;
         Ok(crate::loss::cross_entropy(
             &logits.reshape((b * t, v))?,
@@ -268,27 +316,45 @@ impl Trainer {
     }
 
     /// Mean validation loss over the fixed windows, `None` when there are none.
-    pub fn eval(&self, val: &[(Vec<u32>, Vec<u32>)]) -> Result<Option<f64>> {
+    pub fn eval(&self, val: &[Window]) -> Result<Option<f64>> {
         if val.is_empty() {
             return Ok(None);
         }
         let device = self.model.device();
+        let c = self.model.n_inputs();
         let (mut sum, mut n) = (0.0, 0usize);
         for chunk in val.chunks(self.cfg.batch_size) {
-            let t = chunk[0].0.len();
-            let xs: Vec<u32> = chunk.iter().flat_map(|w| w.0.iter().copied()).collect();
-            let ys: Vec<u32> = chunk.iter().flat_map(|w| w.1.iter().copied()).collect();
+            let t = chunk[0].x.len();
+            let xs: Vec<u32> = chunk.iter().flat_map(|w| w.x.iter().copied()).collect();
+            let ys: Vec<u32> = chunk.iter().flat_map(|w| w.y.iter().copied()).collect();
             let x = Tensor::from_vec(xs, (chunk.len(), t), device)?;
             let y = Tensor::from_vec(ys, (chunk.len(), t), device)?;
-            sum += self.loss(&x, &y)?.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+            let ids = match c {
+                0 => None,
+                _ => {
+                    let ids: Vec<u32> = chunk
+                        .iter()
+                        .flat_map(|w| w.inputs.iter().copied())
+                        .collect();
+                    Some(Tensor::from_vec(ids, (chunk.len(), t, c), device)?)
+                }
+            };
+            let loss = self.loss_with(&x, ids.as_ref(), &y)?;
+            sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
             n += chunk.len();
         }
         Ok(Some(sum / n as f64))
     }
 
     /// The validation windows this run uses (for callers that report the loss).
-    pub fn val_windows(&self, data: &TokenData) -> Vec<(Vec<u32>, Vec<u32>)> {
-        val_windows(&data.val, self.cfg.seq_len, self.cfg.eval_windows)
+    pub fn val_windows(&self, data: &TokenData) -> Vec<Window> {
+        val_windows(
+            &data.val,
+            &data.val_inputs,
+            self.model.n_inputs(),
+            self.cfg.seq_len,
+            self.cfg.eval_windows,
+        )
     }
 }
 
@@ -297,7 +363,7 @@ pub fn is_frozen(name: &str, k: usize) -> bool {
     if k == 0 {
         return false;
     }
-    if name.starts_with("tok_emb.") || name.starts_with("pos_emb.") {
+    if name.starts_with("tok_emb.") || name.starts_with("pos_emb.") || name.starts_with("inputs.") {
         return true;
     }
     name.strip_prefix("blocks.")
@@ -307,25 +373,39 @@ pub fn is_frozen(name: &str, k: usize) -> bool {
 }
 
 /// Training windows of `seq_len + 1` tokens, drawn uniformly over all valid starts
-/// of all sequences (so series are weighted by length).
+/// of all sequences (so series are weighted by length), with the input ids of their
+/// first `seq_len` tokens.
 struct Windows<'a> {
     seqs: Vec<&'a [u32]>,
+    /// Per kept sequence, its input ids (`c` per token); empty when `c` is 0.
+    inputs: Vec<&'a [u32]>,
+    c: usize,
     /// Cumulative count of valid starts.
     cum: Vec<usize>,
     seq_len: usize,
 }
 
 impl<'a> Windows<'a> {
-    fn new(seqs: &'a [Vec<u32>], seq_len: usize) -> Result<Windows<'a>> {
+    fn new(
+        seqs: &'a [Vec<u32>],
+        inputs: &'a [Vec<u32>],
+        c: usize,
+        seq_len: usize,
+    ) -> Result<Windows<'a>> {
         let mut w = Windows {
             seqs: vec![],
+            inputs: vec![],
+            c,
             cum: vec![],
             seq_len,
         };
         let mut total = 0;
-        for s in seqs.iter().filter(|s| s.len() > seq_len) {
+        for (i, s) in seqs.iter().enumerate().filter(|(_, s)| s.len() > seq_len) {
             total += s.len() - seq_len;
             w.seqs.push(s);
+            if c > 0 {
+                w.inputs.push(inputs.get(i).map_or(&[][..], Vec::as_slice));
+            }
             w.cum.push(total);
         }
         if total == 0 {
@@ -336,35 +416,65 @@ impl<'a> Windows<'a> {
         Ok(w)
     }
 
-    fn batch(&self, rng: &mut Rng, b: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    /// `(x, input ids of x, y)`: `(B, T)`, `(B, T, C)` (`None` without channels),
+    /// `(B, T)`. The draws are the same with or without channels.
+    fn batch(
+        &self,
+        rng: &mut Rng,
+        b: usize,
+        device: &Device,
+    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
         let total = self.cum.last().copied().unwrap_or(0);
-        let t = self.seq_len;
+        let (t, c) = (self.seq_len, self.c);
         let (mut xs, mut ys) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        let mut ids = Vec::with_capacity(b * t * c);
         for _ in 0..b {
             let k = rng.below(total);
-            let s = self.cum.partition_point(|&c| c <= k);
+            let s = self.cum.partition_point(|&n| n <= k);
             let start = k - if s == 0 { 0 } else { self.cum[s - 1] };
             let w = &self.seqs[s][start..start + t + 1];
             xs.extend_from_slice(&w[..t]);
             ys.extend_from_slice(&w[1..]);
+            if c > 0 {
+                ids.extend_from_slice(&self.inputs[s][start * c..(start + t) * c]);
+            }
         }
+        let ids = match c {
+            0 => None,
+            _ => Some(Tensor::from_vec(ids, (b, t, c), device)?),
+        };
         Ok((
             Tensor::from_vec(xs, (b, t), device)?,
+            ids,
             Tensor::from_vec(ys, (b, t), device)?,
         ))
     }
 }
 
-/// Non-overlapping windows in time order, at most `max` in all.
-fn val_windows(seqs: &[Vec<u32>], seq_len: usize, max: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
+/// Non-overlapping windows in time order, at most `max` in all, with the input ids
+/// of `inputs` (`c` per token) when `c` > 0.
+fn val_windows(
+    seqs: &[Vec<u32>],
+    inputs: &[Vec<u32>],
+    c: usize,
+    seq_len: usize,
+    max: usize,
+) -> Vec<Window> {
     let mut out = Vec::new();
-    for s in seqs {
+    for (i, s) in seqs.iter().enumerate() {
+        let ids = inputs.get(i).map_or(&[][..], Vec::as_slice);
         let mut start = 0;
         while start + seq_len < s.len() && out.len() < max {
-            out.push((
-                s[start..start + seq_len].to_vec(),
-                s[start + 1..start + seq_len + 1].to_vec(),
-            ));
+            out.push(Window {
+                x: s[start..start + seq_len].to_vec(),
+                y: s[start + 1..start + seq_len + 1].to_vec(),
+                inputs: match c {
+                    0 => vec![],
+                    _ => ids
+                        .get(start * c..(start + seq_len) * c)
+                        .map_or(vec![], <[u32]>::to_vec),
+                },
+            });
             start += seq_len;
         }
     }
@@ -407,22 +517,65 @@ mod tests {
         assert!(!is_frozen("blocks.1.attn.q.weight", 1));
         assert!(!is_frozen("head.weight", 2));
         assert!(!is_frozen("blocks.0.attn.q.weight", 0));
+        // Input tables are embeddings too.
+        assert!(is_frozen("inputs.time_of_day.weight", 1));
+        assert!(!is_frozen("inputs.time_of_day.weight", 0));
     }
 
     #[test]
     fn windows_cover_every_start_and_validation_is_in_time_order() -> Result<()> {
         let seqs = vec![vec![0, 1, 2, 3, 4], vec![10, 11]];
-        let w = Windows::new(&seqs, 2)?;
+        let w = Windows::new(&seqs, &[], 0, 2)?;
         assert_eq!(w.cum, vec![3]); // starts 0, 1, 2 of the first; none of the second
         let mut rng = Rng::new(3);
-        let (x, y) = w.batch(&mut rng, 50, &Device::Cpu)?;
+        let (x, ids, y) = w.batch(&mut rng, 50, &Device::Cpu)?;
+        assert!(ids.is_none());
         let (x, y) = (x.to_vec2::<u32>()?, y.to_vec2::<u32>()?);
         assert!(x
             .iter()
             .zip(&y)
             .all(|(a, b)| a[0] + 1 == b[0] && a[1] + 1 == b[1]));
-        let v = val_windows(&seqs, 2, 10);
-        assert_eq!(v, vec![(vec![0, 1], vec![1, 2]), (vec![2, 3], vec![3, 4])]);
+        let v = val_windows(&seqs, &[], 0, 2, 10);
+        let pair = |x: Vec<u32>, y: Vec<u32>| Window {
+            x,
+            y,
+            inputs: vec![],
+        };
+        assert_eq!(
+            v,
+            vec![pair(vec![0, 1], vec![1, 2]), pair(vec![2, 3], vec![3, 4])]
+        );
+        Ok(())
+    }
+
+    /// Input ids travel with their tokens (two channels: 100 + token, 200 + token),
+    /// and the random draws are those of a run without channels.
+    #[test]
+    fn windows_carry_the_input_ids_of_their_tokens() -> Result<()> {
+        let seqs = vec![vec![0, 1, 2, 3, 4], vec![10, 11, 12]];
+        let ids: Vec<Vec<u32>> = seqs
+            .iter()
+            .map(|s| s.iter().flat_map(|&t| [100 + t, 200 + t]).collect())
+            .collect();
+        let with = Windows::new(&seqs, &ids, 2, 2)?;
+        let without = Windows::new(&seqs, &[], 0, 2)?;
+        let (mut r1, mut r2) = (Rng::new(9), Rng::new(9));
+        let (x, ids_t, _) = with.batch(&mut r1, 40, &Device::Cpu)?;
+        let (x0, _, _) = without.batch(&mut r2, 40, &Device::Cpu)?;
+        assert_eq!(x.to_vec2::<u32>()?, x0.to_vec2::<u32>()?);
+        let ids_t = ids_t
+            .map(|t| t.to_vec3::<u32>())
+            .transpose()?
+            .unwrap_or_default();
+        for (row, ids_row) in x.to_vec2::<u32>()?.iter().zip(&ids_t) {
+            for (&tok, pair) in row.iter().zip(ids_row) {
+                assert_eq!(pair, &vec![100 + tok, 200 + tok]);
+            }
+        }
+        let v = val_windows(&seqs, &ids, 2, 2, 10);
+        assert_eq!(v[1].x, vec![2, 3]);
+        assert_eq!(v[1].inputs, vec![102, 202, 103, 203]);
+        assert_eq!(v[2].inputs, vec![110, 210, 111, 211]);
         Ok(())
     }
 }

@@ -44,6 +44,7 @@ fn reference_config(v: &Value) -> GptConfig {
         final_ln: v["final_ln"].as_bool().unwrap_or(false),
         head_bias: v["head_bias"].as_bool().unwrap_or(false),
         ln_eps: v["ln_eps"].as_f64().unwrap_or(1e-5),
+        inputs: vec![],
     }
 }
 
@@ -166,6 +167,7 @@ fn random_model(norm: Norm, activation: Activation, max_ctx: usize) -> Gpt {
         final_ln: norm == Norm::Pre,
         head_bias: true,
         ln_eps: 1e-5,
+        inputs: vec![],
     };
     // Larger weights than the 0.02 init, so attention is far from uniform and a
     // caching bug shows.

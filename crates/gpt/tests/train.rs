@@ -53,6 +53,7 @@ fn data() -> TokenData {
     TokenData {
         train: vec![seq(400), seq(250)],
         val: vec![seq(120)],
+        ..TokenData::default()
     }
 }
 
@@ -66,11 +67,11 @@ fn every_variable_receives_a_gradient() {
     let t = trainer(1);
     let d = data();
     let w = t.val_windows(&d);
-    let x = candle_core::Tensor::new(w[0].0.as_slice(), &Device::Cpu)
+    let x = candle_core::Tensor::new(w[0].x.as_slice(), &Device::Cpu)
         .unwrap()
         .unsqueeze(0)
         .unwrap();
-    let y = candle_core::Tensor::new(w[0].1.as_slice(), &Device::Cpu)
+    let y = candle_core::Tensor::new(w[0].y.as_slice(), &Device::Cpu)
         .unwrap()
         .unsqueeze(0)
         .unwrap();

@@ -43,6 +43,15 @@ pub struct TokenizerConfig {
     pub volume_bins: u32,
     /// EWMA decay of the volume level the volume factor compares against.
     pub volume_lambda: f64,
+    /// Calendar inputs for the model (not part of the token): time of day in half
+    /// hours (intervals under a day) and day of week (under a week), in the series'
+    /// zone. See the `inputs` module docs.
+    #[serde(skip_serializing_if = "is_false")]
+    pub calendar: bool,
+    /// Bins of the relative-volume input for the model (volume over its EWMA level,
+    /// equal-frequency on training bars), plus id 0 for "no volume"; 0 = off.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub volume_input_bins: u32,
     /// A bar that follows the previous one by more than `gap_multiple` times the
     /// series' interval (the lower median of its first 32 spacings) starts a new
     /// segment: a gap token goes before it and the scale warm-up restarts.
@@ -62,9 +71,20 @@ impl Default for TokenizerConfig {
             wick_bins: 4,
             volume_bins: 1,
             volume_lambda: 0.94,
+            calendar: false,
+            volume_input_bins: 0,
             gap_multiple: 10.0,
         }
     }
+}
+
+// Inputs that are off are left out of saved files, which then read as before.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Largest vocabulary a config may ask for; far above anything a GPT head wants,
@@ -157,6 +177,13 @@ impl TokenizerConfig {
                 "volume_bins",
                 self.volume_bins,
                 "must be >= 1 (1 = off)",
+            ));
+        }
+        if self.volume_input_bins > 1024 {
+            return Err(bad(
+                "volume_input_bins",
+                self.volume_input_bins,
+                "must be <= 1024 (0 = off)",
             ));
         }
         if !(self.gap_multiple.is_finite() && self.gap_multiple >= 1.0) {

@@ -43,6 +43,10 @@ pub enum TokenizeError {
     /// `decode` needs a previous close and a scale that are finite and > 0.
     #[error("cannot decode from prev_close = {prev_close}, scale = {scale}: both must be finite and > 0")]
     DecodeInput { prev_close: f64, scale: f64 },
+    /// A series in a named zone chrono-tz does not know (calendar inputs need its
+    /// local time).
+    #[error("unknown time zone '{0}' (the calendar inputs need the series' local time)")]
+    UnknownZone(String),
     /// `encode_with_scale` was given a scale sequence that does not fit the series.
     #[error("scale sequence does not fit the series: {0}")]
     ScaleSequence(String),

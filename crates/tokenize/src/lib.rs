@@ -35,6 +35,11 @@ For bar t with previous close `C[t-1]`:
 - **Volume** (off by default, `volume_bins = 1`): volume over its EWMA level of the
   bars before t, equal-frequency; off when the training volume is all zero.
 
+Besides the token, [`Tokenizer::input_ids`] gives per-token ids of the model's
+extra input channels (off by default): the calendar (`calendar = true`: time of
+day, day of week in the series' zone) and relative volume (`volume_input_bins`);
+see [`inputs`].
+
 Token id = 2 + ((return * wick_bins + wick) * 4 + shape) * volume_bins + volume,
 after the specials [`TokenId::START`] (0, stands for the first bar, whose close
 anchors the next return) and [`TokenId::GAP`] (1, before the first bar after a
@@ -75,6 +80,7 @@ assert!(bar.check().is_ok());
 
 mod config;
 mod error;
+pub mod inputs;
 mod persist;
 mod quantize;
 mod rng;

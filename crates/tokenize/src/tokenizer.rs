@@ -128,6 +128,9 @@ pub(crate) struct State {
     pub(crate) wick: Quantizer,
     pub(crate) shape: ShapeReps,
     pub(crate) volume: Quantizer,
+    /// Bins of the relative-volume input (`volume_input_bins`), when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) volume_input: Option<Quantizer>,
 }
 
 /// A fitted bar <-> token map. See the crate docs for the scheme.
@@ -230,18 +233,7 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         let upper = ln_ratio(h, body_hi).max(0.0);
         let lower = ln_ratio(body_lo, l).max(0.0);
         let volume_ratio = match p.volume {
-            Some(lambda) => {
-                let v = volume[t];
-                let x = if level > 0.0 {
-                    v / level
-                } else if v > 0.0 {
-                    f64::INFINITY
-                } else {
-                    1.0
-                };
-                level = lambda * level + (1.0 - lambda) * v;
-                x
-            }
+            Some(lambda) => volume_ratio(&mut level, lambda, volume[t]),
             None => 1.0,
         };
         sink.bar(&BarFactors {
@@ -262,6 +254,22 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         prev_close = c;
     }
     Ok(vol.scale())
+}
+
+/// Volume `v` over `level`, the EWMA of the volumes before it (infinite for the
+/// first positive volume after none, 1 while there is none), then `level` moves to
+/// include `v`. The volume token factor and the relative-volume input share it.
+#[inline]
+pub(crate) fn volume_ratio(level: &mut f64, lambda: f64, v: f64) -> f64 {
+    let x = if *level > 0.0 {
+        v / *level
+    } else if v > 0.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    };
+    *level = lambda * *level + (1.0 - lambda) * v;
+    x
 }
 
 /// ln(a / b) for finite a, b > 0. Near 1 (the usual case for consecutive prices)
@@ -481,6 +489,11 @@ impl Tokenizer {
             wick,
             shape,
             volume,
+            volume_input: crate::inputs::fit_volume(
+                config.volume_input_bins,
+                config.volume_lambda,
+                series,
+            ),
         })
         .map_err(TokenizeError::Inconsistent)
     }
@@ -509,6 +522,20 @@ impl Tokenizer {
             ));
         }
         state.volume.validate("volume", n_vol)?;
+        match (&state.volume_input, c.volume_input_bins) {
+            (None, 0) => {}
+            (Some(q), n) if n > 0 => {
+                q.validate("volume_input", n as usize)?;
+                if !q.nonneg {
+                    return Err("volume_input: must be non-negative".into());
+                }
+            }
+            (_, n) => {
+                return Err(format!(
+                    "volume_input: bins present or missing for volume_input_bins = {n}"
+                ))
+            }
+        }
         if !(state.wick.nonneg && state.volume.nonneg) {
             return Err("wick and volume factors must be non-negative".into());
         }
