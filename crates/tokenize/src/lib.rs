@@ -82,7 +82,7 @@ mod scale;
 pub mod stats;
 mod tokenizer;
 
-pub use config::{TokenizerConfig, MAX_VOCAB};
+pub use config::{ScaleKind, TokenizerConfig, MAX_VOCAB};
 pub use error::TokenizeError;
 pub use persist::FORMAT_VERSION;
 pub use rng::SplitMix64;
