@@ -253,6 +253,209 @@ mod tests {
         assert!(v.scale() > 0.0);
     }
 
+    const LEVEL_LAMBDA: f64 = 0.996_540_199_782_100_3; // 0.5^(1/200)
+
+    fn reverting(initial_variance: f64, k: f64) -> VolState {
+        VolState::new(&VolParams {
+            initial_variance,
+            lambda: 0.94,
+            prior_bars: 2.0,
+            reversion: k,
+            level_lambda: LEVEL_LAMBDA,
+        })
+    }
+
+    /// The plain EWMA as it was before the reverting option, verbatim.
+    struct OldEwma {
+        var: f64,
+        seen: f64,
+        warm: bool,
+        floor: f64,
+    }
+
+    impl OldEwma {
+        fn observe(&mut self, log_return: f64) {
+            let (lambda, prior_bars) = (0.94, 2.0);
+            let a = if self.warm {
+                lambda
+            } else {
+                let a = (prior_bars + self.seen) / (prior_bars + self.seen + 1.0);
+                self.seen += 1.0;
+                if a >= lambda {
+                    self.warm = true;
+                    lambda
+                } else {
+                    a
+                }
+            };
+            self.var = (a * self.var + (1.0 - a) * log_return * log_return).max(self.floor);
+        }
+    }
+
+    #[test]
+    fn plain_ewma_is_unchanged_bit_for_bit() {
+        let mut r = crate::rng::SplitMix64::new(3);
+        let mut new = ewma(2.5e-5, 0.94, 2.0);
+        let mut old = OldEwma {
+            var: 2.5e-5,
+            seen: 0.0,
+            warm: false,
+            floor: 2.5e-11,
+        };
+        for i in 0..20_000 {
+            let x = (r.next_f64() - 0.5) * 10f64.powf(-1.0 - 4.0 * r.next_f64());
+            let x = if i % 7 == 0 { 0.0 } else { x };
+            if i % 997 == 0 {
+                new.restart();
+                (old.seen, old.warm) = (0.0, false);
+            }
+            new.observe(x);
+            old.observe(x);
+            assert_eq!(new.variance().to_bits(), old.var.to_bits(), "step {i}");
+        }
+    }
+
+    #[test]
+    fn reverting_step_is_the_formula() {
+        let k = 0.15;
+        let mut v = reverting(4.0, k);
+        // Warm-up: var and level are the same shrunk running mean (prior weight 2).
+        v.observe(1.0);
+        assert!((v.variance() - (0.85 * 3.0 + 0.15 * 4.0)).abs() < 1e-12);
+        assert!((v.long_run_variance() - 3.0).abs() < 1e-12);
+        let mut r = crate::rng::SplitMix64::new(11);
+        for _ in 0..1000 {
+            v.observe(r.next_f64() - 0.5);
+        }
+        assert!(v.warm && v.level_warm);
+        for _ in 0..100 {
+            let x = r.next_f64() - 0.5;
+            let (var, level) = (v.variance(), v.long_run_variance());
+            v.observe(x);
+            let want = (1.0 - k) * (0.94 * var + 0.06 * x * x) + k * level;
+            assert!((v.variance() - want).abs() <= 1e-15 * want, "{want}");
+            let want = LEVEL_LAMBDA * level + (1.0 - LEVEL_LAMBDA) * x * x;
+            assert!((v.long_run_variance() - want).abs() <= 1e-15 * want);
+        }
+    }
+
+    #[test]
+    fn a_shock_reverts_to_the_level_and_barely_moves_it() {
+        let mut rev = reverting(1e-4, 0.15);
+        let mut plain = ewma(1e-4, 0.94, 2.0);
+        for v in [&mut rev, &mut plain] {
+            for _ in 0..3000 {
+                v.observe(0.01);
+            }
+            assert!((v.variance() - 1e-4).abs() < 1e-12);
+        }
+        let level = rev.long_run_variance();
+        for v in [&mut rev, &mut plain] {
+            v.observe(0.3); // a 30-sigma bar: r^2 = 900 var
+        }
+        // The level takes in one bar of the shock with weight 1 - 0.5^(1/200).
+        let moved = rev.long_run_variance() / level - 1.0;
+        assert!(
+            (moved - (1.0 - LEVEL_LAMBDA) * 899.0).abs() < 1e-9,
+            "{moved}"
+        );
+        for _ in 0..40 {
+            rev.observe(0.01);
+            plain.observe(0.01);
+        }
+        // The excess over the level decays by (1 - k) lambda = 0.799 a bar, the
+        // plain EWMA's by 0.94: 40 bars later 1.3e-4 against 0.085 of it is left.
+        let excess = |v: &VolState, base: f64| v.variance() / base - 1.0;
+        let lvl = rev.long_run_variance();
+        assert!(excess(&rev, lvl) < 0.01, "{}", excess(&rev, lvl));
+        assert!(excess(&plain, 1e-4) > 3.0, "{}", excess(&plain, 1e-4));
+        // and the level it reverts to is within 4x the old one, not 900x.
+        assert!(lvl < 4.0 * level, "{lvl}");
+        for _ in 0..5000 {
+            rev.observe(0.01);
+        }
+        assert!((rev.variance() / 1e-4 - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn reverting_variance_has_the_same_floor() {
+        let mut v = reverting(1e-4, 0.15);
+        for _ in 0..100_000 {
+            v.observe(0.0);
+        }
+        assert_eq!(v.variance(), 1e-10);
+        assert!(v.scale() > 0.0);
+        v.observe(f64::MAX.sqrt() / 2.0);
+        assert!(v.variance().is_finite());
+    }
+
+    #[test]
+    fn restart_restarts_the_warm_up_but_keeps_the_level() {
+        let mut v = reverting(1.0, 0.15);
+        for _ in 0..500 {
+            v.observe(0.1);
+        }
+        let (var, level) = (v.variance(), v.long_run_variance());
+        let level_seen = v.level_seen;
+        v.restart();
+        assert!(!v.warm);
+        assert_eq!((v.variance(), v.long_run_variance()), (var, level));
+        assert_eq!(v.level_seen, level_seen);
+        // the first step after a gap: var is the prior, weight 2 (a = 2/3)
+        v.observe(0.5);
+        let want = 0.85 * (2.0 / 3.0 * var + 0.25 / 3.0) + 0.15 * level;
+        assert!(
+            (v.variance() - want).abs() < 1e-15,
+            "{} {want}",
+            v.variance()
+        );
+    }
+
+    /// Student-t with 4 degrees of freedom, scaled to variance `m`: heavy tails.
+    fn t4(r: &mut crate::rng::SplitMix64, m: f64) -> f64 {
+        let mut normal = || {
+            let u1 = 1.0 - r.next_f64();
+            let u2 = r.next_f64();
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        let z = normal();
+        let chi2: f64 = (0..4).map(|_| normal().powi(2)).sum();
+        z / (chi2 / 4.0).sqrt() * (m / 2.0).sqrt()
+    }
+
+    /// The 99th percentile of |log(C_500 / C_0)| in units of sqrt(500 v0), over 400
+    /// paths of 500 returns z * sigma_t with heavy-tailed z of E[z^2] = 1.2, from a
+    /// warm state at variance v0: a model whose draws are a little too wide.
+    fn path_spread(mut start: VolState, v0: f64) -> f64 {
+        for _ in 0..5000 {
+            start.observe(v0.sqrt());
+        }
+        let mut r = crate::rng::SplitMix64::new(2024);
+        let mut ends: Vec<f64> = (0..400)
+            .map(|_| {
+                let mut v = start.clone();
+                let mut log_c = 0.0;
+                for _ in 0..500 {
+                    let x = t4(&mut r, 1.2) * v.scale();
+                    log_c += x;
+                    v.observe(x);
+                }
+                (log_c / (500.0 * v0).sqrt()).abs()
+            })
+            .collect();
+        assert!(ends.iter().all(|x| x.is_finite()));
+        ends.sort_by(f64::total_cmp);
+        ends[395]
+    }
+
+    #[test]
+    fn reverting_paths_stay_bounded_where_the_ewma_explodes() {
+        let plain = path_spread(ewma(1e-4, 0.94, 2.0), 1e-4);
+        let rev = path_spread(reverting(1e-4, 0.15), 1e-4);
+        assert!(plain > 10.0, "plain EWMA: {plain}");
+        assert!(rev < 5.0, "reverting: {rev}");
+    }
+
     #[test]
     fn gap_rule_uses_the_lower_median_of_past_spacings() {
         let mut g = GapRule::new(10.0);
