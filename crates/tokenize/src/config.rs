@@ -6,6 +6,22 @@ use crate::error::TokenizeError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Which recursion gives the per-bar scale sigma_t (see [`crate::VolState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleKind {
+    /// Plain EWMA of squared close log-returns (`ewma_lambda`): never reverts, so in
+    /// a forecast rollout every large sampled return raises all later scales, and
+    /// 500-bar paths explode. What every tokenizer saved before this option used.
+    Ewma,
+    /// The EWMA blended towards a slow long-run level of the series' own squared
+    /// returns: `var' = (1 - reversion) * ewma + reversion * level`, a
+    /// GARCH(1,1)-type recursion whose variance reverts; see the README's tokenizer
+    /// section for the numbers behind it. The default.
+    #[default]
+    Reverting,
+}
+
 /// How bars are scaled and binned. The defaults give 64 x 4 x 4 = 1024 bar tokens
 /// plus the two specials (1026 in all); see the crate docs for the layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +35,25 @@ pub struct TokenizerConfig {
     /// towards the prior with this weight, until the EWMA weight `ewma_lambda` is
     /// reached (after about `1 / (1 - ewma_lambda) - warmup_prior_bars` returns).
     pub warmup_prior_bars: f64,
+    /// The scale recursion: `"reverting"` (default) or `"ewma"` (the scale of
+    /// tokenizers saved before this option; a saved tokenizer without the key
+    /// loads as `"ewma"`).
+    pub scale: ScaleKind,
+    /// With `scale = "reverting"`: the weight k of the long-run level in every
+    /// step, in (0, 1). It sets how fast the variance forgets a shock beyond the
+    /// EWMA's own decay (the shock's excess decays by `(1 - k) * ewma_lambda` a bar)
+    /// and how large an average squared draw a rollout survives: with the level
+    /// held, the expected variance contracts for draws with `E[z^2] < 1 + k / ((1 -
+    /// k)(1 - ewma_lambda))` (3.9 at the defaults), where the plain EWMA grows for
+    /// any `E[z^2] > 1`. Ignored by `"ewma"`.
+    pub reversion: f64,
+    /// With `scale = "reverting"`: half-life in bars of the long-run level, an EWMA
+    /// of the series' own squared close log-returns (a running mean, from the
+    /// fitted initial variance weighted `warmup_prior_bars`, until it has that
+    /// memory). Per series, so series of very different volatility each revert to
+    /// their own level; long, so one extreme bar moves it little. At least 1.
+    /// Ignored by `"ewma"`.
+    pub long_run_halflife: f64,
     /// Close-return bins in all: one for an exact zero return, two tails outside
     /// `+-return_clip`, and `return_bins - 3` equal-frequency bins inside (with a
     /// width cap).
@@ -63,6 +98,9 @@ impl Default for TokenizerConfig {
         TokenizerConfig {
             ewma_lambda: 0.94,
             warmup_prior_bars: 2.0,
+            scale: ScaleKind::Reverting,
+            reversion: 0.15,
+            long_run_halflife: 200.0,
             return_bins: 64,
             return_clip: 32.0,
             zero_return_bin: true,
@@ -145,6 +183,16 @@ impl TokenizerConfig {
                 "must be finite and >= 0",
             ));
         }
+        if !unit(self.reversion) {
+            return Err(bad("reversion", self.reversion, "must be in (0, 1)"));
+        }
+        if !(self.long_run_halflife.is_finite() && (1.0..=1e9).contains(&self.long_run_halflife)) {
+            return Err(bad(
+                "long_run_halflife",
+                self.long_run_halflife,
+                "must be in [1, 1e9] bars",
+            ));
+        }
         if self.return_bins < 5 {
             return Err(bad(
                 "return_bins",
@@ -205,5 +253,10 @@ impl TokenizerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The EWMA decay of the long-run level: `0.5^(1 / long_run_halflife)`.
+    pub fn long_run_lambda(&self) -> f64 {
+        0.5f64.powf(1.0 / self.long_run_halflife)
     }
 }

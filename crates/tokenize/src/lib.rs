@@ -11,8 +11,13 @@ For bar t with previous close `C[t-1]`:
   starts from a prior variance — the fitted initial variance at a series start, the
   variance reached before the gap after one — weighted as `warmup_prior_bars` (2)
   returns: until the EWMA weight is reached the variance is the running mean of
-  squared returns shrunk towards the prior. The variance has a floor of 1e-6 times
-  the initial variance. See [`VolState`].
+  squared returns shrunk towards the prior. With `scale = "reverting"` (default)
+  every step blends the EWMA towards the series' own long-run level, a slow EWMA of
+  its squared returns: `var' = (1 - reversion) ewma + reversion level` (0.15;
+  half-life of the level `long_run_halflife`, 200 bars), so a forecast rollout's
+  scale forgets extreme draws instead of compounding them; `scale = "ewma"` is the
+  plain EWMA. The variance has a floor of 1e-6 times the initial variance. See
+  [`VolState`].
 - **Return** `z = ln(C[t] / C[t-1]) / sigma_t` in `return_bins` (64) bins: a bin
   for an exact zero return (25% of 1-minute FX bars), bins of the negative and of
   the positive values inside `+-return_clip` (32 scale units; the sides share the
@@ -88,7 +93,7 @@ mod scale;
 pub mod stats;
 mod tokenizer;
 
-pub use config::{TokenizerConfig, MAX_VOCAB};
+pub use config::{ScaleKind, TokenizerConfig, MAX_VOCAB};
 pub use error::TokenizeError;
 pub use persist::FORMAT_VERSION;
 pub use rng::SplitMix64;

@@ -6,6 +6,10 @@
 //! The header is read first, so a file from another version gets a version error
 //! rather than a confusing field error; the body is then checked like any untrusted
 //! input before it is used.
+//!
+//! Files written before the `scale` option have no `tokenizer.config.scale` key;
+//! they were fitted and trained with the plain EWMA scale, so they load as
+//! `scale = "ewma"` (not as the config default, which is the reverting scale).
 
 use crate::error::TokenizeError;
 use crate::tokenizer::{State, Tokenizer};
@@ -17,6 +21,9 @@ const FORMAT: &str = "candlecast-tokenizer";
 
 /// The version `save` writes and `load` reads.
 pub const FORMAT_VERSION: u64 = 1;
+
+/// The scale of a saved tokenizer without a `scale` key: the only one there was.
+const LEGACY_SCALE: &str = "ewma";
 
 /// A saved tokenizer is a few kilobytes; anything far larger is not one.
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -76,7 +83,18 @@ impl Tokenizer {
             }
             None => return Err(format_err("no \"version\"".into())),
         }
-        let saved: Saved = serde_json::from_str(text).map_err(|e| format_err(e.to_string()))?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format_err(e.to_string()))?;
+        if let Some(config) = value
+            .get_mut("tokenizer")
+            .and_then(|t| t.get_mut("config"))
+            .and_then(|c| c.as_object_mut())
+        {
+            config
+                .entry("scale")
+                .or_insert_with(|| serde_json::Value::from(LEGACY_SCALE));
+        }
+        let saved: Saved = serde_json::from_value(value).map_err(|e| format_err(e.to_string()))?;
         Tokenizer::from_state(saved.tokenizer).map_err(format_err)
     }
 

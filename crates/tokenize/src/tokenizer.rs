@@ -1,11 +1,11 @@
 //! [`Tokenizer`]: fit on training series, encode a series to tokens, decode a token
 //! back to a bar.
 
-use crate::config::TokenizerConfig;
+use crate::config::{ScaleKind, TokenizerConfig};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
 use crate::rng::SplitMix64;
-use crate::scale::{GapRule, VolState};
+use crate::scale::{GapRule, VolParams, VolState};
 use candlecast_data::{Bar, Series, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -176,9 +176,7 @@ trait Sink {
 
 /// What a walk needs before any bins exist.
 struct WalkParams {
-    initial_variance: f64,
-    lambda: f64,
-    prior_bars: f64,
+    vol: VolParams,
     gap_multiple: f64,
     volume: Option<f64>,
 }
@@ -202,7 +200,7 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         .min(low.len())
         .min(close.len())
         .min(volume.len());
-    let mut vol = VolState::new(p.initial_variance, p.lambda, p.prior_bars);
+    let mut vol = VolState::new(&p.vol);
     if n == 0 {
         return Ok(vol.scale());
     }
@@ -416,9 +414,7 @@ impl Tokenizer {
         let volume_on =
             config.volume_bins > 1 && series.iter().any(|s| s.volume().iter().any(|&v| v > 0.0));
         let params = WalkParams {
-            initial_variance,
-            lambda: config.ewma_lambda,
-            prior_bars: config.warmup_prior_bars,
+            vol: vol_params(config, initial_variance),
             gap_multiple: config.gap_multiple,
             volume: volume_on.then_some(config.volume_lambda),
         };
@@ -559,9 +555,7 @@ impl Tokenizer {
     fn walk_params(&self) -> WalkParams {
         let c = &self.state.config;
         WalkParams {
-            initial_variance: self.state.initial_variance,
-            lambda: c.ewma_lambda,
-            prior_bars: c.warmup_prior_bars,
+            vol: vol_params(c, self.state.initial_variance),
             gap_multiple: c.gap_multiple,
             volume: (self.n_vol > 1).then_some(c.volume_lambda),
         }
@@ -594,12 +588,7 @@ impl Tokenizer {
     /// A scale state at the start of a series, for callers that extend a series bar
     /// by bar (forecast rollouts): `observe` each new close-to-close log-return.
     pub fn scale_state(&self) -> VolState {
-        let c = &self.state.config;
-        VolState::new(
-            self.state.initial_variance,
-            c.ewma_lambda,
-            c.warmup_prior_bars,
-        )
+        VolState::new(&vol_params(&self.state.config, self.state.initial_variance))
     }
 
     /// The factor bins of a bar token; `None` for specials and unknown ids.
@@ -797,6 +786,20 @@ fn bar_from(prev_close: f64, scale: f64, z: f64, w: f64, g: f64, share: f64) -> 
         low,
         close,
         volume: 0.0,
+    }
+}
+
+/// The scale recursion's parameters: one place for encoding and rollouts.
+fn vol_params(c: &TokenizerConfig, initial_variance: f64) -> VolParams {
+    VolParams {
+        initial_variance,
+        lambda: c.ewma_lambda,
+        prior_bars: c.warmup_prior_bars,
+        reversion: match c.scale {
+            ScaleKind::Ewma => 0.0,
+            ScaleKind::Reverting => c.reversion,
+        },
+        level_lambda: c.long_run_lambda(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use candlecast_tokenize::{TokenizeError, Tokenizer, TokenizerConfig, FORMAT_VERSION};
+use candlecast_tokenize::{ScaleKind, TokenizeError, Tokenizer, TokenizerConfig, FORMAT_VERSION};
 use std::path::{Path, PathBuf};
 
 /// This package's directory, read at run time: a binary reused from another checkout
@@ -171,4 +171,83 @@ fn oversized_files_are_refused_before_reading() {
     f.set_len(64 << 20).unwrap();
     let e = Tokenizer::load(&p).unwrap_err().to_string();
     assert!(e.contains("a saved tokenizer is far smaller"), "{e}");
+}
+
+#[test]
+fn scale_options_parse_and_are_checked() {
+    let cfg = TokenizerConfig::from_toml_str(
+        "[tokenizer]\nscale = \"ewma\"\nreversion = 0.3\nlong_run_halflife = 50\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.scale, ScaleKind::Ewma);
+    assert_eq!((cfg.reversion, cfg.long_run_halflife), (0.3, 50.0));
+    let cfg = TokenizerConfig::from_toml_str("[tokenizer]\nscale = \"reverting\"\n").unwrap();
+    assert_eq!(cfg, TokenizerConfig::default());
+    assert_eq!(TokenizerConfig::default().scale, ScaleKind::Reverting);
+
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nscale = \"garch\"\n").unwrap_err();
+    assert!(e.contains("unknown variant `garch`"), "{e}");
+    for (text, want) in [
+        (
+            "reversion = 0.0",
+            "tokenizer config: reversion = 0: must be in (0, 1)",
+        ),
+        (
+            "reversion = 1.0",
+            "tokenizer config: reversion = 1: must be in (0, 1)",
+        ),
+        (
+            "reversion = nan",
+            "tokenizer config: reversion = NaN: must be in (0, 1)",
+        ),
+        (
+            "long_run_halflife = 0.5",
+            "tokenizer config: long_run_halflife = 0.5: must be in [1, 1e9] bars",
+        ),
+        (
+            "long_run_halflife = inf",
+            "tokenizer config: long_run_halflife = inf: must be in [1, 1e9] bars",
+        ),
+    ] {
+        let e = TokenizerConfig::from_toml_str(&format!("[tokenizer]\n{text}\n")).unwrap_err();
+        assert_eq!(e, want);
+    }
+    // Checked even when the plain EWMA does not use them: a config means what it says.
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nscale = \"ewma\"\nreversion = 2.0\n")
+        .unwrap_err();
+    assert!(e.contains("reversion = 2"), "{e}");
+}
+
+/// A tokenizer saved before the `scale` option has no `scale`, `reversion` or
+/// `long_run_halflife` keys: it loads as the plain EWMA it was fitted with, and
+/// encodes exactly as that.
+#[test]
+fn tokenizers_saved_before_the_scale_option_load_as_plain_ewma() {
+    let s = common::synth(5, 600);
+    let ewma = TokenizerConfig {
+        scale: ScaleKind::Ewma,
+        ..TokenizerConfig::default()
+    };
+    let old = Tokenizer::fit(&ewma, &[s.slice(0..480)]).unwrap();
+    let new = Tokenizer::fit(&TokenizerConfig::default(), &[s.slice(0..480)]).unwrap();
+    let path = Path::new("meta.json");
+    for tok in [&old, &new] {
+        let mut v: serde_json::Value = serde_json::from_str(&tok.to_json().unwrap()).unwrap();
+        let config = v["tokenizer"]["config"].as_object_mut().unwrap();
+        for key in ["scale", "reversion", "long_run_halflife"] {
+            assert!(config.remove(key).is_some(), "{key}");
+        }
+        let loaded = Tokenizer::from_json(&v.to_string(), path).unwrap();
+        assert_eq!(loaded.config().scale, ScaleKind::Ewma);
+        // The scales are the plain EWMA's (the bins are each file's own).
+        let (a, b) = (loaded.encode(&s), old.encode(&s));
+        assert!(a.scale == b.scale && a.next_scale == b.next_scale);
+        if std::ptr::eq(tok, &old) {
+            assert!(loaded == old && a == b);
+        }
+    }
+    // The reverting scale differs, and round-trips as itself.
+    assert!(new.encode(&s).scale != old.encode(&s).scale);
+    let loaded = Tokenizer::from_json(&new.to_json().unwrap(), path).unwrap();
+    assert_eq!(loaded, new);
 }

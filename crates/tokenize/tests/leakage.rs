@@ -8,7 +8,7 @@
 mod common;
 
 use candlecast_data::{Bar, Series, SourceZone, Timestamp};
-use candlecast_tokenize::{Encoded, SplitMix64, TokenId, Tokenizer, TokenizerConfig};
+use candlecast_tokenize::{Encoded, ScaleKind, SplitMix64, TokenId, Tokenizer, TokenizerConfig};
 use common::{log_uniform, synth_bars};
 use proptest::prelude::*;
 
@@ -62,6 +62,7 @@ proptest! {
         n in 3usize..800,
         t_share in 0.0f64..1.0,
         volume_bins in 1u32..4,
+        reverting in any::<bool>(),
     ) {
         let bars = synth_bars(seed, n);
         let t = ((n - 2) as f64 * t_share) as usize; // 0..=n-2: at least one bar after t
@@ -69,7 +70,8 @@ proptest! {
         let changed = Series::from_bars(None, SourceZone::Utc, &scramble(&bars, t, seed ^ 1)).unwrap();
 
         // Fitting on the bars up to t cannot see the rest.
-        let cfg = TokenizerConfig { volume_bins, ..TokenizerConfig::default() };
+        let scale = if reverting { ScaleKind::Reverting } else { ScaleKind::Ewma };
+        let cfg = TokenizerConfig { volume_bins, scale, ..TokenizerConfig::default() };
         let fit_a = Tokenizer::fit(&cfg, &[original.slice(0..t + 1)]);
         let fit_b = Tokenizer::fit(&cfg, &[changed.slice(0..t + 1)]);
         match (&fit_a, &fit_b) {

@@ -15,7 +15,7 @@ mod common;
 
 use candlecast_data::{Bar, Series, SourceZone};
 use candlecast_tokenize::{
-    DecodeMode, Encoded, SplitMix64, TokenId, TokenizeError, Tokenizer, TokenizerConfig,
+    DecodeMode, Encoded, ScaleKind, SplitMix64, TokenId, TokenizeError, Tokenizer, TokenizerConfig,
 };
 use common::{log_uniform, synth, synth_bars};
 use proptest::prelude::*;
@@ -172,10 +172,12 @@ proptest! {
     /// encode -> decode (representatives) -> encode is the identity on tokens, for a
     /// tokenizer fitted on the first part of the series.
     #[test]
-    fn encode_decode_encode_is_identity(seed in any::<u64>(), n in 30usize..600, fit_share in 0.2f64..1.0) {
+    fn encode_decode_encode_is_identity(seed in any::<u64>(), n in 30usize..600, fit_share in 0.2f64..1.0, reverting in any::<bool>()) {
         let s = synth(seed, n);
         let k = ((n as f64 * fit_share) as usize).max(2);
-        let tok = Tokenizer::fit(&TokenizerConfig::default(), &[s.slice(0..k)]).unwrap();
+        let scale = if reverting { ScaleKind::Reverting } else { ScaleKind::Ewma };
+        let cfg = TokenizerConfig { scale, ..TokenizerConfig::default() };
+        let tok = Tokenizer::fit(&cfg, &[s.slice(0..k)]).unwrap();
         check_identity(&tok, &s, None);
     }
 
@@ -205,9 +207,10 @@ proptest! {
 
     /// save -> load gives the same tokenizer and bit-identical encodings.
     #[test]
-    fn save_load_encodes_identically(seed in any::<u64>(), n in 2usize..500, volume_bins in 1u32..4) {
+    fn save_load_encodes_identically(seed in any::<u64>(), n in 2usize..500, volume_bins in 1u32..4, reverting in any::<bool>()) {
         let s = synth(seed, n);
-        let cfg = TokenizerConfig { volume_bins, ..TokenizerConfig::default() };
+        let scale = if reverting { ScaleKind::Reverting } else { ScaleKind::Ewma };
+        let cfg = TokenizerConfig { volume_bins, scale, ..TokenizerConfig::default() };
         let tok = Tokenizer::fit(&cfg, &[s.slice(0..(n * 4 / 5).max(2))]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokenizer.json");
