@@ -54,6 +54,15 @@ pub struct TokenizerConfig {
     /// their own level; long, so one extreme bar moves it little. At least 1.
     /// Ignored by `"ewma"`.
     pub long_run_halflife: f64,
+    /// With `scale = "reverting"`: the largest |z| (in scale units) that a warm
+    /// step lets into the variance and the long-run level; a larger return enters
+    /// as `shock_cap` scales (0 = no cap). Robust-GARCH style: one bar moves the
+    /// scale by a bounded factor. It is what keeps rollouts sane: a small model
+    /// leaves a little probability on the tail bins, and those rare draws alone
+    /// would make the mean squared draw ~4.7, which outruns the reversion. Only
+    /// the scale is capped; the bar's own token still carries its full return.
+    /// Ignored by `"ewma"`.
+    pub shock_cap: f64,
     /// Close-return bins in all: one for an exact zero return, two tails outside
     /// `+-return_clip`, and `return_bins - 3` equal-frequency bins inside (with a
     /// width cap).
@@ -101,6 +110,7 @@ impl Default for TokenizerConfig {
             scale: ScaleKind::Reverting,
             reversion: 0.15,
             long_run_halflife: 200.0,
+            shock_cap: 4.0,
             return_bins: 64,
             return_clip: 32.0,
             zero_return_bin: true,
@@ -191,6 +201,13 @@ impl TokenizerConfig {
                 "long_run_halflife",
                 self.long_run_halflife,
                 "must be in [1, 1e9] bars",
+            ));
+        }
+        if !(self.shock_cap.is_finite() && self.shock_cap >= 0.0) {
+            return Err(bad(
+                "shock_cap",
+                self.shock_cap,
+                "must be finite and >= 0 (0 = no cap)",
             ));
         }
         if self.return_bins < 5 {

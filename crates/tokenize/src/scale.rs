@@ -58,6 +58,9 @@ pub struct VolState {
     level_seen: f64,
     level_warm: bool,
     level_lambda: f64,
+    /// Squared cap of a warm reverting step's return, in units of the variance
+    /// (`shock_cap^2`; infinite = no cap).
+    cap2: f64,
 }
 
 /// The parameters of a [`VolState`], as the tokenizer's config and fit give them.
@@ -69,6 +72,9 @@ pub(crate) struct VolParams {
     /// 0 for the plain EWMA.
     pub(crate) reversion: f64,
     pub(crate) level_lambda: f64,
+    /// With reversion: the largest |z| a warm step lets into the variance and the
+    /// level (`f64::INFINITY`: no cap).
+    pub(crate) shock_cap: f64,
 }
 
 impl VolState {
@@ -87,6 +93,7 @@ impl VolState {
             level_seen: 0.0,
             level_warm: p.prior_bars / (p.prior_bars + 1.0) >= p.level_lambda,
             level_lambda: p.level_lambda,
+            cap2: p.shock_cap * p.shock_cap,
         };
         s.restart();
         s
@@ -119,6 +126,17 @@ impl VolState {
             self.var = ewma.max(self.floor);
             return;
         }
+        // Winsorised: a warm step takes in at most `shock_cap` scales of return.
+        // A rollout draws its returns from a model that leaves a little mass on
+        // the tail bins (|z| >= return_clip): uncapped, those draws alone make
+        // the mean squared draw ~4.7 and outrun any reversion.
+        let r2 = log_return * log_return;
+        let (ewma, r2) = if self.warm && r2 > self.cap2 * self.var {
+            let r2 = self.cap2 * self.var;
+            (a * self.var + (1.0 - a) * r2, r2)
+        } else {
+            (ewma, r2)
+        };
         let k = self.reversion;
         self.var = ((1.0 - k) * ewma + k * self.level).max(self.floor);
         let b = warm_up_weight(
@@ -127,7 +145,7 @@ impl VolState {
             self.prior_bars,
             self.level_lambda,
         );
-        self.level = b * self.level + (1.0 - b) * log_return * log_return;
+        self.level = b * self.level + (1.0 - b) * r2;
     }
 
     /// Starts a new segment: the current variance becomes the prior. The long-run
@@ -221,6 +239,7 @@ mod tests {
             prior_bars,
             reversion: 0.0,
             level_lambda: 0.5f64.powf(1.0 / 200.0),
+            shock_cap: f64::INFINITY,
         })
     }
 
@@ -262,6 +281,7 @@ mod tests {
             prior_bars: 2.0,
             reversion: k,
             level_lambda: LEVEL_LAMBDA,
+            shock_cap: f64::INFINITY,
         })
     }
 
@@ -454,6 +474,87 @@ mod tests {
         let rev = path_spread(reverting(1e-4, 0.15), 1e-4);
         assert!(plain > 10.0, "plain EWMA: {plain}");
         assert!(rev < 5.0, "reverting: {rev}");
+    }
+
+    fn capped(initial_variance: f64, cap: f64) -> VolState {
+        VolState::new(&VolParams {
+            initial_variance,
+            lambda: 0.94,
+            prior_bars: 2.0,
+            reversion: 0.15,
+            level_lambda: LEVEL_LAMBDA,
+            shock_cap: cap,
+        })
+    }
+
+    #[test]
+    fn a_capped_step_takes_in_at_most_cap_scales() {
+        let mut v = capped(1e-4, 4.0);
+        let mut free = reverting(1e-4, 0.15);
+        for i in 0..1000 {
+            let x = if i % 2 == 0 { 1e-2 } else { -1.3e-2 };
+            v.observe(x);
+            free.observe(x);
+        }
+        // Returns inside the cap: the same recursion as uncapped, bit for bit.
+        assert_eq!(v.variance(), free.variance());
+        assert_eq!(v.long_run_variance(), free.long_run_variance());
+        let (var, level) = (v.variance(), v.long_run_variance());
+        v.observe(-30.0 * var.sqrt());
+        let r2 = 16.0 * var;
+        let want = 0.85 * (0.94 * var + 0.06 * r2) + 0.15 * level;
+        assert!(
+            (v.variance() / want - 1.0).abs() < 1e-12,
+            "{} vs {want}",
+            v.variance()
+        );
+        let want_level = LEVEL_LAMBDA * level + (1.0 - LEVEL_LAMBDA) * r2;
+        assert!((v.long_run_variance() / want_level - 1.0).abs() < 1e-12);
+        // Uncapped, the same shock moves the variance by far more.
+        free.observe(-30.0 * free.variance().sqrt());
+        assert!(free.variance() > 5.0 * v.variance());
+    }
+
+    /// 99th percentile of |log(C_500 / C_0)| in units of sqrt(500 v0) over 400 paths
+    /// whose draws are what a small model gives: mostly unit-variance t4, and 0.3%
+    /// from the tail bins at |z| = 40 (E[z^2] = 5.8).
+    fn tail_draw_spread(mut start: VolState, v0: f64) -> f64 {
+        for _ in 0..5000 {
+            start.observe(v0.sqrt());
+        }
+        let mut r = crate::rng::SplitMix64::new(7);
+        let mut ends: Vec<f64> = (0..400)
+            .map(|_| {
+                let mut v = start.clone();
+                let mut log_c = 0.0;
+                for _ in 0..500 {
+                    let u = r.next_f64();
+                    let z = if u < 0.0015 {
+                        -40.0
+                    } else if u < 0.003 {
+                        40.0
+                    } else {
+                        t4(&mut r, 1.0)
+                    };
+                    let x = z * v.scale();
+                    log_c += x;
+                    v.observe(x);
+                }
+                (log_c / (500.0 * v0).sqrt()).abs()
+            })
+            .collect();
+        ends.sort_by(f64::total_cmp);
+        ends[395]
+    }
+
+    #[test]
+    fn the_shock_cap_keeps_paths_bounded_under_rare_tail_draws() {
+        let free = tail_draw_spread(reverting(1e-4, 0.15), 1e-4);
+        let cap = tail_draw_spread(capped(1e-4, 4.0), 1e-4);
+        // The tail draws themselves move a path by 40 / sqrt(500) = 1.8 units each;
+        // the bound is the must-show's 10 long-run volatilities.
+        assert!(!(free < 10.0), "uncapped: {free}");
+        assert!(cap < 10.0, "capped: {cap}");
     }
 
     #[test]

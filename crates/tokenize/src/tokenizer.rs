@@ -800,6 +800,11 @@ fn vol_params(c: &TokenizerConfig, initial_variance: f64) -> VolParams {
             ScaleKind::Reverting => c.reversion,
         },
         level_lambda: c.long_run_lambda(),
+        shock_cap: if c.shock_cap > 0.0 {
+            c.shock_cap
+        } else {
+            f64::INFINITY
+        },
     }
 }
 
