@@ -280,9 +280,13 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 100, alias = "num-samples")]
     pub samples: usize,
     /// Multi-step origins: every N-th test bar (default: spaced so that a series has
-    /// at most 500). One-step scores always use every test bar.
-    #[arg(long)]
+    /// at most --max-origins). One-step scores always use every test bar.
+    #[arg(long, conflicts_with = "max_origins")]
     pub origins_every: Option<usize>,
+    /// Multi-step origins per series at most, evenly spaced over the test part
+    /// (when --origins-every is not given).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_origins: u64,
     /// Seed of the sampled multi-step forecasts.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -102,7 +102,9 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         if args.horizon > 1 {
             let hz = args.horizon;
             let test = s.len().saturating_sub(split);
-            let every = args.origins_every.unwrap_or(test.div_ceil(500).max(1));
+            let every = args
+                .origins_every
+                .unwrap_or(test.div_ceil(args.max_origins as usize).max(1));
             let origins = horizon::origins(&h, hz, every);
             if origins.is_empty() {
                 anyhow::bail!("{name}: no test origin has {hz} bars after it");
