@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Issue 9: what the exact-zero return bin and the range (wick) factor add. For each
-# tokenizer variant, pretrain configs/tiny.toml on data/*.csv and score the model
-# with `candlecast evaluate` on the same files' test parts (last 20%, never trained
-# on). Writes OUT/table.md.
+# Issue 16, part 6: what each of the model's newer ingredients adds. For each variant
+# of configs/tiny.toml, pretrain on data/*.csv (the four bundled series' training
+# parts) and score the model with `candlecast evaluate --horizon 24` on the same
+# files' test parts (last 20%, never trained on). Writes OUT/table.md: one-step and
+# 24-step geometric-mean CRPS relative to `rw-const`, per variant.
 #
 #   bash bench/ablation.sh [OUT]        (default: target/ablation)
+#
+# Variants (VARIANTS="..." picks some): default (reverting scale with its shock cap,
+# calendar, volume input: configs/tiny.toml as shipped); seed (plain EWMA, no inputs:
+# the model before issue 16); no_inputs (neither input); ewma_scale (the plain EWMA
+# scale, inputs on); no_cap (reverting without the shock cap); no_calendar;
+# no_volume. Env: CANDLECAST (binary), BASE (the config the variants edit, default
+# configs/tiny.toml), SAMPLES (paths per origin for the 24-step scores, default 50),
+# MAX_ORIGINS (24-step origins per series, default 150), CANDLE_NUM_THREADS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-target/ablation}
+SAMPLES=${SAMPLES:-50}
+MAX_ORIGINS=${MAX_ORIGINS:-150}
+BASE=${BASE:-configs/tiny.toml}
 export CANDLE_NUM_THREADS=${CANDLE_NUM_THREADS:-1}
 if [ -z "${CANDLECAST:-}" ]; then
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/candlecast-target}
@@ -15,41 +27,36 @@ if [ -z "${CANDLECAST:-}" ]; then
   CANDLECAST=$CARGO_TARGET_DIR/release/candlecast
 fi
 mkdir -p "$OUT"
+CAL='s/^calendar = true/calendar = false/'
+VOL='s/^volume_input_bins = 8/volume_input_bins = 0/'
+EWMA='s/^scale = "reverting"/scale = "ewma"/'
+NOCAP='s/^shock_cap = 4.0/shock_cap = 0.0/'
 declare -A EDIT=(
   [default]=''
-  [no_zero_bin]='s/^zero_return_bin = true/zero_return_bin = false/'
-  [no_range]='s/^wick_bins = 4/wick_bins = 1/'
-  [neither]='s/^zero_return_bin = true/zero_return_bin = false/; s/^wick_bins = 4/wick_bins = 1/'
+  [no_calendar]="$CAL"
+  [no_volume]="$VOL"
+  [no_inputs]="$CAL; $VOL"
+  [ewma_scale]="$EWMA"
+  [no_cap]="$NOCAP"
+  [seed]="$CAL; $VOL; $EWMA"
 )
-for v in default no_zero_bin no_range neither; do
-  sed -e "${EDIT[$v]:-}" configs/tiny.toml > "$OUT/$v.toml"
+VARIANTS=${VARIANTS:-default seed no_inputs ewma_scale no_cap no_calendar no_volume}
+for v in $VARIANTS; do
+  sed -e "${EDIT[$v]:-}" "$BASE" > "$OUT/$v.toml"
+  if [ -n "${EDIT[$v]}" ] && cmp -s "$BASE" "$OUT/$v.toml"; then
+    echo "variant $v changed nothing in $BASE: its edit is out of date" >&2
+    exit 1
+  fi
   if [ ! -f "$OUT/run_$v/model.safetensors" ]; then
     echo "== $v: pretrain"
     "$CANDLECAST" train --config "$OUT/$v.toml" --data data/*.csv --out "$OUT/run_$v" > "$OUT/train_$v.log" 2>&1
     tail -n 1 "$OUT/train_$v.log"
   fi
-  echo "== $v: evaluate"
-  "$CANDLECAST" evaluate --model "$OUT/run_$v" --input data/*.csv --out "$OUT/eval_$v" > "$OUT/eval_$v.log" 2>&1
+  if [ ! -f "$OUT/eval_$v/scorecard.json" ]; then
+    echo "== $v: evaluate"
+    "$CANDLECAST" evaluate --model "$OUT/run_$v" --input data/*.csv --horizon 24 \
+      --samples "$SAMPLES" --max-origins "$MAX_ORIGINS" --out "$OUT/eval_$v" > "$OUT/eval_$v.log" 2>&1
+  fi
 done
-python3 - "$OUT" > "$OUT/table.md" <<'PY'
-import json, pathlib, sys
-out = pathlib.Path(sys.argv[1])
-variants = ["default", "no_zero_bin", "no_range", "neither"]
-cards = {v: json.loads((out / f"eval_{v}" / "scorecard.json").read_text()) for v in variants}
-series = [s["series"] for s in cards["default"]["series"]]
-def rel(v, name, f):
-    s = next(s for s in cards[v]["series"] if s["series"] == name)
-    return next(x for x in s["scores"] if x["forecaster"] == f)
-print("| series | fhs-range | " + " | ".join(f"gpt {v}" for v in variants) + " |")
-print("|---|---:|" + "---:|" * len(variants))
-for name in series:
-    row = f"| {pathlib.Path(name).name} | {rel('default', name, 'fhs-range')['relative_crps']:.4f} |"
-    for v in variants:
-        row += f" {rel(v, name, 'gpt')['relative_crps']:.4f} |"
-    print(row)
-row = "| geometric mean | "
-agg = {v: {a["forecaster"]: a["relative_crps_geomean"] for a in cards[v]["aggregate"]} for v in variants}
-row += f"{agg['default']['fhs-range']:.4f} |" + "".join(f" {agg[v]['gpt']:.4f} |" for v in variants)
-print(row)
-PY
+python3 bench/ablation_table.py "$OUT" $VARIANTS > "$OUT/table.md"
 cat "$OUT/table.md"
