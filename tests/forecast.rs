@@ -300,13 +300,24 @@ fn a_model_with_another_tokenizer_is_refused() {
 }
 
 /// Paths stay sane far past the scored horizon (issue 16, must-show 3, in small):
-/// 400 paths x 300 bars from an undertrained model are all finite, and the 99.9th
-/// percentile of |ln(C_300 / C_0)| stays under 10 x the series' per-bar volatility
-/// x sqrt(300). With the plain EWMA scale (`scale = "ewma"`) the same model's paths
-/// blow up: every large sampled return raises all later scales.
+/// 400 paths x 300 bars from a small model trained on the series (3,000 bars, 400
+/// steps) are all finite, and the 99.9th percentile of |ln(C_300 / C_0)| stays under
+/// 10 x the series' per-bar volatility x sqrt(300) (measured 0.92 against 1.52).
+/// With the plain EWMA scale (`scale = "ewma"`) the same test measured 92.5: every
+/// large sampled return raises all later scales. (A model trained on 600 bars for
+/// 300 steps still measured 2.7: it leaves enough mass on tail bins it never saw
+/// that its paths jump; the bound needs a model that has learned the marginal.)
 #[test]
 fn long_paths_stay_within_ten_volatilities() {
-    let (dir, a, _b, run) = setup();
+    let dir = Dir::new();
+    let a = dir.write("a.csv", csv(5, 3000, true)).display().to_string();
+    let cfg = dir
+        .write("c.toml", CONFIG.replace("steps = 20", "steps = 400"))
+        .display()
+        .to_string();
+    let run = dir.path().join("run").display().to_string();
+    let out = candlecast(["train", "--config", &cfg, "--data", &a, "--out", &run]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (h, n) = (300usize, 400usize);
     let (hs, ns) = (h.to_string(), n.to_string());
     forecast(

@@ -353,7 +353,11 @@ fn rollout_batch(
         for i in 0..s as u64 {
             token_rng.push(Rng::fork(o.key, 2 * i));
             bar_rng.push(SplitMix64::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
-            vol.push(o.vol.clone());
+            // The long-run level stays the history's: a path's draws move its
+            // variance, not the level it reverts to (VolState::hold_level).
+            let mut v = o.vol.clone();
+            v.hold_level();
+            vol.push(v);
             prev.push(o.close);
         }
     }

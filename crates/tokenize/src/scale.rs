@@ -61,6 +61,8 @@ pub struct VolState {
     /// Squared cap of a warm reverting step's return, in units of the variance
     /// (`shock_cap^2`; infinite = no cap).
     cap2: f64,
+    /// The level no longer learns (see [`VolState::hold_level`]).
+    level_held: bool,
 }
 
 /// The parameters of a [`VolState`], as the tokenizer's config and fit give them.
@@ -94,6 +96,7 @@ impl VolState {
             level_warm: p.prior_bars / (p.prior_bars + 1.0) >= p.level_lambda,
             level_lambda: p.level_lambda,
             cap2: p.shock_cap * p.shock_cap,
+            level_held: false,
         };
         s.restart();
         s
@@ -139,6 +142,9 @@ impl VolState {
         };
         let k = self.reversion;
         self.var = ((1.0 - k) * ewma + k * self.level).max(self.floor);
+        if self.level_held {
+            return;
+        }
         let b = warm_up_weight(
             &mut self.level_warm,
             &mut self.level_seen,
@@ -146,6 +152,19 @@ impl VolState {
             self.level_lambda,
         );
         self.level = b * self.level + (1.0 - b) * r2;
+    }
+
+    /// Holds the long-run level where it is: later returns still move the variance
+    /// (the same step, reverting to the held level) but no longer the level. A
+    /// forecast holds it at the origin: the level is the series' long-run variance
+    /// as its history says, and a path's own draws are no evidence about it. Were
+    /// it to learn from them, a model whose draws are a little wide (mean capped
+    /// z^2 `m` above 1) would raise the level, and through it the variance, without
+    /// bound; held, the variance of such a path settles at `k level / (1 - rho)`,
+    /// `rho = (1 - k)(lambda + (1 - lambda) m)`, for any `m` up to 3.9 at the
+    /// defaults. No effect on the plain EWMA.
+    pub fn hold_level(&mut self) {
+        self.level_held = true;
     }
 
     /// Starts a new segment: the current variance becomes the prior. The long-run
@@ -555,6 +574,31 @@ mod tests {
         // the bound is the must-show's 10 long-run volatilities.
         assert!(!(free < 10.0), "uncapped: {free}");
         assert!(cap < 10.0, "capped: {cap}");
+    }
+
+    #[test]
+    fn a_held_level_stays_and_the_variance_settles_at_its_fixed_point() {
+        let mut v = capped(1e-4, 4.0);
+        for _ in 0..1000 {
+            v.observe(1e-2);
+        }
+        v.hold_level();
+        let level = v.long_run_variance();
+        // Draws of a constant |z| = 1.5 (m = 2.25): the variance tends to
+        // k level / (1 - rho), rho = (1 - k)(lambda + (1 - lambda) m).
+        for i in 0..2000 {
+            let z = if i % 2 == 0 { 1.5 } else { -1.5 };
+            let x = z * v.scale();
+            v.observe(x);
+        }
+        assert_eq!(v.long_run_variance(), level);
+        let rho = 0.85 * (0.94 + 0.06 * 2.25);
+        let fixed = 0.15 * level / (1.0 - rho);
+        assert!(
+            (v.variance() / fixed - 1.0).abs() < 1e-9,
+            "{} vs {fixed}",
+            v.variance()
+        );
     }
 
     #[test]

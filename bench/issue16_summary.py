@@ -1,0 +1,62 @@
+"""Issue 16's must-show counts from the scorecards of bench/pretrain_finetune.sh
+(run with EVALUATE_FLAGS="--horizon 24 ..."): per file, the model (`gpt`, `gpt-cal`)
+against the card's bar (the best classical forecaster, chosen on validation) and
+against the classical forecaster that is best on the test part itself (a stricter
+yardstick, chosen with hindsight), one step and 24 bars ahead.
+
+    python3 bench/issue16_summary.py OUT
+"""
+import json
+import pathlib
+import sys
+
+out = pathlib.Path(sys.argv[1])
+CLASSICAL = ["rw-const", "rw-ewma", "garch", "hs", "fhs", "fhs-range", "har", "fhs-seasonal"]
+rows = []
+print("| file | bar | gpt | gpt-cal | DM vs bar (gpt / gpt-cal) | test-best classical | cover80 gpt / gpt-cal | 24: best classical | 24: gpt / gpt-cal | 24: cover80 range 1..24 gpt / gpt-cal |")
+print("|---|---|---:|---:|---|---|---|---|---|---|")
+tally = {k: 0 for k in ["n", "lower_bar", "sig_better_bar", "sig_worse_bar", "lower_best", "cover1", "lower24", "cover24"]}
+for card_path in sorted(out.glob("eval_*/scorecard.json")):
+    card = json.loads(card_path.read_text())
+    s = card["series"][0]
+    sc = {x["forecaster"]: x for x in s["scores"]}
+    bar = s["bar"]
+    best = min((f for f in CLASSICAL if f in sc), key=lambda f: sc[f]["relative_crps"])
+    model = {f: sc[f] for f in ("gpt", "gpt-cal") if f in sc}
+    pick = min(model, key=lambda f: model[f]["relative_crps"])
+    def dm(f):
+        v = model[f].get("vs_bar") or {}
+        return f"{v.get('statistic', float('nan')):+.2f}"
+    def verdict(f):
+        # vs_bar: Diebold-Mariano on (model - bar) per-origin CRPS; |t| > 1.96 at 5%.
+        t = (model[f].get("vs_bar") or {}).get("statistic")
+        if t is None:
+            return "no test"
+        if abs(t) <= 1.959964:
+            return "no difference"
+        return "better, significant" if t < 0 else "worse, significant"
+    tally["n"] += 1
+    better = [f for f in model if model[f]["relative_crps"] < sc[bar]["relative_crps"]]
+    tally["lower_bar"] += bool(better)
+    tally["sig_better_bar"] += any(verdict(f) == "better, significant" for f in better)
+    tally["sig_worse_bar"] += all(verdict(f) == "worse, significant" for f in model)
+    tally["lower_best"] += any(model[f]["relative_crps"] < sc[best]["relative_crps"] for f in model)
+    tally["cover1"] += any(0.77 <= model[f]["coverage80"] <= 0.83 for f in model)
+    hz = {h["horizon"]: {x["forecaster"]: x for x in h["scores"]} for h in s.get("horizons", [])}
+    H = max(hz) if hz else None
+    if H:
+        best24 = min((f for f in CLASSICAL if f in hz[H]), key=lambda f: hz[H][f]["relative_crps"])
+        m24 = {f: hz[H][f]["relative_crps"] for f in ("gpt", "gpt-cal") if f in hz[H]}
+        tally["lower24"] += any(v <= hz[H][best24]["relative_crps"] for v in m24.values())
+        cov = {f: [hz[h][f]["coverage80"] for h in sorted(hz) if f in hz[h]] for f in ("gpt", "gpt-cal")}
+        tally["cover24"] += any(c and all(0.75 <= x <= 0.87 for x in c) for c in cov.values())
+        c24 = " / ".join(f"{min(c):.2f}–{max(c):.2f}" if c else "–" for c in cov.values())
+        s24 = f"{best24} {hz[H][best24]['relative_crps']:.4f} | " + " / ".join(f"{v:.4f}" for v in m24.values()) + f" | {c24}"
+    else:
+        s24 = "– | – | –"
+    name = card_path.parent.name.removeprefix("eval_")
+    print(f"| {name} | {bar} {sc[bar]['relative_crps']:.4f} | {model['gpt']['relative_crps']:.4f} | {model['gpt-cal']['relative_crps']:.4f} | {dm('gpt')} ({verdict('gpt')}) / {dm('gpt-cal')} ({verdict('gpt-cal')}) | {best} {sc[best]['relative_crps']:.4f} | {model['gpt']['coverage80']:.3f} / {model['gpt-cal']['coverage80']:.3f} | {s24} |")
+t = tally
+print()
+print(f"one step: gpt or gpt-cal lower than the bar on {t['lower_bar']} of {t['n']} files, significantly (DM 5%) on {t['sig_better_bar']}, significantly worse (both) on {t['sig_worse_bar']}; lower than the test-best classical on {t['lower_best']}; 80% coverage in 0.77-0.83 on {t['cover1']}")
+print(f"24 bars: gpt or gpt-cal at most the best classical on {t['lower24']} of {t['n']}; coverage in 0.75-0.87 at every horizon 1..24 on {t['cover24']}")
