@@ -56,8 +56,12 @@ for src in sorted(data.glob("*.csv")):
             if int(row["step"]) == horizon:
                 final[row["series"]][row["path"]] = vals[3]
     for name in sorted(final):
-        key = name.split("/")[-1]
-        c = next(v for k, v in series_closes.items() if k.split("/")[-1] == key)
+        # Panel symbols may hold a "/" (ADA/BTC): match the whole name, which is the
+        # path forecast was given, plus ":SYMBOL" for panels.
+        c = series_closes.get(name)
+        if c is None:
+            c = next(v for k, v in series_closes.items() if pathlib.Path(k).name == pathlib.Path(name).name)
+        key = name.split(str(data) + "/")[-1]
         r = [math.log(b / a) for a, b in zip(c, c[1:]) if a > 0 and b > 0]
         m = sum(r) / len(r)
         sigma = math.sqrt(sum((x - m) ** 2 for x in r) / (len(r) - 1))

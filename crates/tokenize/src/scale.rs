@@ -572,7 +572,7 @@ mod tests {
         let cap = tail_draw_spread(capped(1e-4, 4.0), 1e-4);
         // The tail draws themselves move a path by 40 / sqrt(500) = 1.8 units each;
         // the bound is the must-show's 10 long-run volatilities.
-        assert!(!(free < 10.0), "uncapped: {free}");
+        assert!(free >= 10.0 || free.is_nan(), "uncapped: {free}");
         assert!(cap < 10.0, "capped: {cap}");
     }
 
