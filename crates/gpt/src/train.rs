@@ -237,6 +237,15 @@ impl Trainer {
         let windows = Windows::new(&data.train, &data.train_inputs, c, self.cfg.seq_len)?;
         let val = self.val_windows(data);
         let device = self.model.device().clone();
+        // The starting weights are a candidate too: a fine-tune that never beats its
+        // init on validation keeps the init (early stopping counts from it), instead
+        // of ending on its least bad step. From a random init any step beats it.
+        if self.state.step == 0 && self.state.best_val.is_none() {
+            if let Some(v) = self.eval(&val)? {
+                self.state.best_val = Some(v);
+                self.best = Some(self.weights()?);
+            }
+        }
         while !self.state.finished(&self.cfg) {
             let started = std::time::Instant::now();
             let (x, ids, y) = windows.batch(&mut self.state.rng, self.cfg.batch_size, &device)?;

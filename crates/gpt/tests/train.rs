@@ -272,3 +272,24 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A run whose training only hurts validation ends on its starting weights, not on
+/// its least bad step: what a fine-tune that cannot improve on its init should do.
+#[test]
+fn a_run_that_never_beats_its_start_keeps_the_start() {
+    let d = TokenData {
+        train: vec![(0..400).map(|i| (i % 2) as u32).collect()],
+        val: vec![(0..120).map(|i| 5 + (i % 2) as u32).collect()],
+        ..TokenData::default()
+    };
+    let mut t = trainer(30);
+    let start = t.eval(&t.val_windows(&d)).unwrap().unwrap();
+    t.run(&d, |_| Ok(())).unwrap();
+    let vals: Vec<f64> = t.state.curve.iter().filter_map(|p| p.val_loss).collect();
+    assert!(
+        !vals.is_empty() && vals.iter().all(|&v| v > start),
+        "{vals:?} vs start {start}"
+    );
+    assert_eq!(t.eval(&t.val_windows(&d)).unwrap().unwrap(), start);
+    assert_eq!(t.state.best_val, Some(start));
+}
