@@ -7,7 +7,9 @@
 #   bash bench/pretrain_finetune.sh [OUT]          (default: target/pretrain_finetune)
 #
 # Env: CANDLECAST (binary; default: build it), CONFIG (default configs/tiny.toml),
-#      CANDLE_NUM_THREADS (default 1: leaves a core for the rest of the machine).
+#      CANDLE_NUM_THREADS (default 1: leaves a core for the rest of the machine),
+#      INIT (issue 17: fine-tune every file from this run instead, e.g. INIT=base for
+#      the shipped base model; no per-class pretraining then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-target/pretrain_finetune}
@@ -32,7 +34,7 @@ declare -A CLASS=(
 # mplfinance's file is month-first (see MANIFEST.md); the normalised copy is ISO,
 # so no flags are needed here.
 for c in fx crypto us_equity cn_equity; do
-  if [ -f "$OUT/pre_$c/model.safetensors" ]; then continue; fi
+  if [ -n "${INIT:-}" ] || [ -f "$OUT/pre_$c/model.safetensors" ]; then continue; fi
   files=()
   for f in "${!CLASS[@]}"; do
     [ "${CLASS[$f]}" != "$c" ] && files+=("$DATA/$f.csv")
@@ -45,8 +47,9 @@ done
 for f in $(printf '%s\n' "${!CLASS[@]}" | sort); do
   c=${CLASS[$f]}
   if [ ! -f "$OUT/ft_$f/model.safetensors" ]; then
-    echo "== fine-tune $f from pre_$c"
-    "$CANDLECAST" train --config "$CONFIG" --init "$OUT/pre_$c" --data "$DATA/$f.csv" --out "$OUT/ft_$f" > "$OUT/ft_$f.log" 2>&1
+    init=${INIT:-$OUT/pre_$c}
+    echo "== fine-tune $f from $init"
+    "$CANDLECAST" train --config "$CONFIG" --init "$init" --data "$DATA/$f.csv" --out "$OUT/ft_$f" > "$OUT/ft_$f.log" 2>&1
     tail -n 1 "$OUT/ft_$f.log"
   fi
   echo "== evaluate $f"

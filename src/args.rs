@@ -34,6 +34,16 @@ pub enum Command {
     /// Writes RUN/model.safetensors, RUN/optimizer.safetensors, RUN/meta.json
     /// (configs, tokenizer, training state, data fingerprints) and RUN/curve.csv.
     Train(TrainArgs),
+    /// Generate synthetic OHLCV series for pretraining: one CSV per series
+    /// (DIR/syn-00000.csv, ...) and DIR/params.json with the parameters each was
+    /// drawn with. The same seed gives the same files on every machine.
+    ///
+    /// The family (README, "Synthetic data"): GJR-GARCH, EGARCH or stochastic
+    /// volatility with leverage, Student-t tails, jumps, volatility regimes, intraday
+    /// and weekday profiles on crypto/FX/equity/A-share hours, overnight gaps, price
+    /// ticks and volume that moves with volatility. `train` can use the same corpus
+    /// without files: a `[synthetic]` table in its config.
+    Synth(SynthArgs),
     /// Score one-step forecasts of the model in RUN (if given) and of the classical
     /// baselines on the last 20% of every series: DIR/scorecard.{json,md} and
     /// DIR/calibration.csv (PIT histograms).
@@ -41,9 +51,10 @@ pub enum Command {
     /// Forecast the next bars of every input series as sample paths from the model
     /// in RUN: per step the mean, quantiles and P(close up) of the close.
     Forecast(ForecastArgs),
-    /// The whole pipeline on the bundled data (built into the binary): pretrain,
-    /// fine-tune, forecast, evaluate, backtest, and DIR/index.html linking the
-    /// scorecard and the backtest report.
+    /// The whole pipeline on the bundled data (built into the binary): start from
+    /// the shipped base model (or pretrain, --from-scratch), fine-tune on the S&P 500,
+    /// forecast, evaluate, backtest, and DIR/index.html linking the scorecard and the
+    /// backtest report.
     Demo(DemoArgs),
     /// Replay history with a strategy and write a report folder.
     ///
@@ -54,7 +65,7 @@ pub enum Command {
     /// sma-cross:10,20 on the same window.
     ///
     /// Strategies: buy-hold, sma-cross:FAST,SLOW, and
-    /// forecast[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed] (needs --model):
+    /// forecast[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed] (with --model, or the base model):
     /// long when P(close up after `horizon` bars) > threshold, short when below
     /// 1 - threshold, flat otherwise; sized by the paths' mean/variance of log-return,
     /// capped at `cap` of equity; the position changes only when the side does.
@@ -69,7 +80,8 @@ pub struct BacktestArgs {
     /// The series of a multi-symbol file to backtest.
     #[arg(long)]
     pub symbol: Option<String>,
-    /// A run written by `candlecast train` (for the forecast strategy).
+    /// A run written by `candlecast train`, for the forecast strategy; `base` or
+    /// left out: the shipped base model (models/base/README.md).
     #[arg(long, value_name = "RUN")]
     pub model: Option<PathBuf>,
     /// buy-hold, sma-cross:FAST,SLOW or forecast[:options] (see above).
@@ -135,6 +147,10 @@ pub struct DemoArgs {
     /// A cut-down run of every stage (seconds, not minutes): a smoke test.
     #[arg(long)]
     pub quick: bool,
+    /// Pretrain on the bundled series first (the whole pipeline) instead of starting
+    /// from the shipped base model.
+    #[arg(long)]
+    pub from_scratch: bool,
     /// Overwrite a non-empty --out.
     #[arg(long)]
     pub force: bool,
@@ -142,9 +158,10 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
-    /// A run written by `candlecast train`.
+    /// A run written by `candlecast train`; `base` or left out: the shipped base
+    /// model (models/base/README.md).
     #[arg(long, value_name = "RUN")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// CSV files or directories of them (every series of every file).
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
@@ -171,9 +188,9 @@ pub struct ForecastArgs {
     /// one header, are exactly the unsharded output.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Output file, .csv (long format) or .json.
+    /// Output file, .csv (long format) or .json; left out: CSV on standard output.
     #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub read: InputArgs,
 }
@@ -249,9 +266,13 @@ impl Shard {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// A run written by `candlecast train`; without it only the baselines are scored.
-    #[arg(long, value_name = "RUN")]
+    /// A run written by `candlecast train`; `base` or left out: the shipped base
+    /// model (models/base/README.md).
+    #[arg(long, value_name = "RUN", conflicts_with = "no_model")]
     pub model: Option<PathBuf>,
+    /// Score the classical baselines only.
+    #[arg(long)]
+    pub no_model: bool,
     /// CSV files (every series of every file).
     #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
@@ -303,14 +324,15 @@ pub struct TrainArgs {
     /// tables, e.g. configs/tiny.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// CSV files to learn from (every series of every file).
-    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    /// CSV files or directories of them to learn from (every series of every
+    /// file); may be left out when the config's [synthetic] table gives the data.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// The run folder to write.
     #[arg(long, value_name = "RUN")]
     pub out: PathBuf,
-    /// Fine-tune: start from this run's weights and tokenizer, with the config's
-    /// [finetune] schedule.
+    /// Fine-tune: start from this run's weights and tokenizer (`base`: the shipped
+    /// base model), with the config's [finetune] schedule.
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
     /// Continue the interrupted run in --out from its last checkpoint, bit for bit.
@@ -321,6 +343,22 @@ pub struct TrainArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// The folder to write (created; files of an earlier corpus there are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Number of series.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub series: u64,
+    /// Bars per series (at least 64).
+    #[arg(long)]
+    pub bars: usize,
+    /// Seed of the corpus.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,14 +6,13 @@
 use crate::args::BacktestArgs;
 use crate::train::{load_series, RunExtra};
 use anyhow::{bail, Context};
-use candle_core::Device;
 use candlecast_backtest::report::{self, Entry, Report};
 use candlecast_backtest::{
     rule_strategy, run as run_backtest, BacktestError, BrokerConfig, ForecastStrategy, Metrics,
     Run, RunOptions, Strategy, StrategySpec, Units,
 };
 use candlecast_data::{Series, Timestamp};
-use candlecast_gpt::{checkpoint, Gpt};
+use candlecast_gpt::Gpt;
 use candlecast_tokenize::Tokenizer;
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,9 +33,6 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         finalize: args.finalize,
     };
     broker.validate()?;
-    if spec.needs_model() && args.model.is_none() {
-        bail!("--strategy {spec} needs --model RUN (a run written by `candlecast train`)");
-    }
     let from = args
         .from
         .as_deref()
@@ -62,9 +58,9 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         full.slice(0..end)
     };
 
-    let model = match &args.model {
-        Some(dir) if spec.needs_model() => Some(load_model(dir)?),
-        _ => None,
+    let model = match spec.needs_model() {
+        true => Some(load_model(&crate::base::resolve(args.model.as_deref())?)?),
+        false => None,
     };
     let mut window_start = match from {
         Some(t) => series.timestamps().partition_point(|x| *x < t),
@@ -236,12 +232,8 @@ fn symbols(all: &[(String, Series)]) -> String {
 type Loaded = (std::path::PathBuf, (Gpt, Tokenizer), RunExtra);
 
 fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
-    let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;
-    let extra: RunExtra = serde_json::from_value(meta.extra)
-        .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;
-    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join("meta.json"))?;
-    candlecast_forecast::check_inputs(&model, &tok).with_context(|| dir.display().to_string())?;
-    Ok((dir.to_path_buf(), (model, tok), extra))
+    let run = crate::base::load_run(dir)?;
+    Ok((run.dir, (run.model, run.tok), run.extra))
 }
 
 /// How many leading bars of this series the model's training saw, when the run

@@ -3,10 +3,11 @@
 //! The four permissive CSVs of `data/` and `configs/tiny.toml` are compiled into
 //! the binary, written under DIR, and then driven through the same subcommands a
 //! user types (parsed by the same clap definitions, so the demo cannot drift from
-//! the CLI): pretrain on all four series, fine-tune on the S&P 500, forecast every
-//! series, score the model against the baselines, backtest the forecast strategy
-//! beside buy-and-hold and an SMA cross on the S&P 500's test window, and link it
-//! all from DIR/index.html.
+//! the CLI): start from the shipped base model (or, with `--from-scratch`,
+//! pretrain on all four series), fine-tune on the S&P 500, forecast every series,
+//! score the model against the baselines, backtest the forecast strategy beside
+//! buy-and-hold and an SMA cross on the S&P 500's test window, and link it all from
+//! DIR/index.html.
 
 use crate::args::{Cli, DemoArgs};
 use anyhow::Context;
@@ -106,17 +107,29 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         ("200", "5")
     };
 
-    stage(
-        1,
-        total,
-        "pretrain configs/tiny.toml on the four bundled series",
-    );
-    let mut a = vec!["train", "--config", &s(&cfg), "--out", &s(&pre), "--data"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-    a.extend(files.iter().cloned());
-    sub(&a)?;
+    // The pretrained model: the shipped base model, or with --from-scratch one
+    // pretrained here on the four bundled series.
+    let pre = if args.from_scratch {
+        stage(
+            1,
+            total,
+            "pretrain configs/tiny.toml on the four bundled series (--from-scratch)",
+        );
+        let mut a = vec!["train", "--config", &s(&cfg), "--out", &s(&pre), "--data"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        a.extend(files.iter().cloned());
+        sub(&a)?;
+        pre
+    } else {
+        stage(
+            1,
+            total,
+            "the shipped base model (models/base: bundled + synthetic data), no training",
+        );
+        std::path::PathBuf::from(crate::base::BASE)
+    };
 
     stage(2, total, "fine-tune on the S&P 500's training part");
     sub(&[
@@ -208,7 +221,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     sub(&a)?;
 
     stage(6, total, "write index.html");
-    write_atomic(&out.join("index.html"), index(args.quick).as_bytes())?;
+    write_atomic(
+        &out.join("index.html"),
+        index(args.quick, args.from_scratch).as_bytes(),
+    )?;
 
     let secs = t0.elapsed().as_secs_f64();
     println!(
@@ -220,8 +236,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     for (path, what) in [
         ("index.html", "links to everything below"),
         (
-            "runs/pretrain",
-            "the pretrained model (model.safetensors, meta.json, curve.csv)",
+            if args.from_scratch {
+                "runs/pretrain"
+            } else {
+                "(base model)"
+            },
+            if args.from_scratch {
+                "the pretrained model (model.safetensors, meta.json, curve.csv)"
+            } else {
+                "forecasts and scores use the shipped base model (models/base)"
+            },
         ),
         (
             "runs/finetune-spx",
@@ -245,13 +269,23 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn index(quick: bool) -> String {
+fn index(quick: bool, from_scratch: bool) -> String {
+    let pretrained = if from_scratch {
+        "configs/tiny.toml{quick} pretrained on the four bundled series (BTC/USD hourly, EUR/USD hourly,\nan A-share at 5 minutes, the S&amp;P 500 daily)"
+    } else {
+        "The shipped base model (models/base: pretrained on the first 80% of the four bundled series,\nBTC/USD hourly, EUR/USD hourly, an A-share at 5 minutes and the S&amp;P 500 daily, and on synthetic\nmarkets), forecasting and scored zero-shot, and"
+    };
+    let pretrained = pretrained.replace("{quick}", if quick { " (cut down: --quick)" } else { "" });
+    let models = if from_scratch {
+        "<code>runs/pretrain</code>, <code>runs/finetune-spx</code>"
+    } else {
+        "the base model (<code>candlecast forecast</code> without <code>--model</code>), <code>runs/finetune-spx</code>"
+    };
     format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>candlecast demo</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:900px}}li{{margin:.4em 0}}</style></head><body>
 <h1>candlecast demo</h1>
-<p>configs/tiny.toml{quick} pretrained on the four bundled series (BTC/USD hourly, EUR/USD hourly,
-an A-share at 5 minutes, the S&amp;P 500 daily), fine-tuned on the S&amp;P 500's first 80%,
+<p>{pretrained} fine-tuned on the S&amp;P 500's first 80%,
 and judged on the rest.</p>
 <ul>
 <li><a href="scorecard/evaluate.html">Scorecard</a>: one-step forecasts against the classical baselines,
@@ -262,9 +296,8 @@ window beside buy-and-hold and an SMA cross (<a href="backtest/stats.json">stats
 <a href="backtest/trades.csv">trades</a>, <a href="backtest/equity.csv">equity</a>,
 <a href="backtest/forecasts.csv">forecasts</a>).</li>
 <li><a href="forecast.csv">Forecasts</a> of the next bars of every series (quantiles, mean, P(up)).</li>
-<li>Models: <code>runs/pretrain</code>, <code>runs/finetune-spx</code> (training curves in <code>curve.csv</code>).</li>
+<li>Models: {models} (training curves in <code>curve.csv</code>).</li>
 </ul></body></html>
 "#,
-        quick = if quick { " (cut down: --quick)" } else { "" }
     )
 }

@@ -6,16 +6,14 @@
 //! (the best classical forecaster on the validation slice).
 
 use crate::args::EvaluateArgs;
-use crate::train::{load_series, RunExtra};
+use crate::train::load_series;
 use anyhow::Context;
-use candle_core::Device;
 use candlecast_forecast::{
     gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
-use candlecast_gpt::checkpoint::{self, write_atomic};
+use candlecast_gpt::checkpoint::write_atomic;
 use candlecast_gpt::Sampling;
-use candlecast_tokenize::Tokenizer;
 use std::process::ExitCode;
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
@@ -37,22 +35,15 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--origins-every must be at least 1");
     }
     let series = load_series(&args.input, &args.read)?;
-    let model = match &args.model {
+    let run_dir = match args.no_model {
+        true => None,
+        false => Some(crate::base::resolve(args.model.as_deref())?),
+    };
+    let model = match &run_dir {
         None => None,
-        Some(run) => {
-            let (model, meta) = checkpoint::load_model(run, &Device::Cpu)?;
-            let extra: RunExtra =
-                serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
-            let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &run.join("meta.json"))?;
-            if model.config().vocab_size != tok.vocab_size() {
-                anyhow::bail!(
-                    "{}: the model's vocabulary does not match its tokenizer",
-                    run.display()
-                );
-            }
-            candlecast_forecast::check_inputs(&model, &tok)
-                .with_context(|| run.display().to_string())?;
-            Some((model, tok))
+        Some(dir) => {
+            let run = crate::base::load_run(dir)?;
+            Some((run.model, run.tok))
         }
     };
     let reference = if model.is_some() { "gpt" } else { "rw-ewma" };
@@ -163,7 +154,11 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             "multi_step_samples": args.samples,
             "target": "close log-return",
             "reference": reference,
-            "model": args.model.as_ref().map(|p| p.display().to_string()),
+            "model": match (&args.model, args.no_model) {
+                (_, true) => None,
+                (Some(p), false) => Some(p.display().to_string()),
+                (None, false) => Some(crate::base::BASE.to_string()),
+            },
             "temperature": args.temperature,
             "top_p": args.top_p,
         },

@@ -2,15 +2,13 @@
 //! per-step quantiles, mean and P(up) of the close, as long-format CSV or JSON.
 
 use crate::args::ForecastArgs;
-use crate::train::{expand_inputs, load_series, RunExtra};
+use crate::train::{expand_inputs, load_series};
 use anyhow::{bail, Context};
-use candle_core::Device;
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
     future_timestamps, origin_at_end, rollout, summarise_paths, ForecastParams, MAX_BATCH_ROWS,
 };
-use candlecast_gpt::checkpoint::{self, write_atomic};
-use candlecast_tokenize::Tokenizer;
+use candlecast_gpt::checkpoint::write_atomic;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -21,17 +19,19 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             args.quantiles
         );
     }
-    let json = match args.out.extension().and_then(|e| e.to_str()) {
-        Some("csv") => false,
-        Some("json") => true,
-        _ => bail!("--out must end in .csv or .json: {}", args.out.display()),
+    let json = match &args.out {
+        None => false,
+        Some(out) => match out.extension().and_then(|e| e.to_str()) {
+            Some("csv") => false,
+            Some("json") => true,
+            _ => bail!("--out must end in .csv or .json: {}", out.display()),
+        },
     };
-    let (model, meta) = checkpoint::load_model(&args.model, &Device::Cpu)?;
-    let extra: RunExtra =
-        serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
-    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &args.model.join("meta.json"))?;
-    candlecast_forecast::check_inputs(&model, &tok)
-        .with_context(|| args.model.display().to_string())?;
+    if args.paths && args.out.is_none() {
+        bail!("--paths writes its paths next to --out: give --out FILE");
+    }
+    let run = crate::base::load_run(&crate::base::resolve(args.model.as_deref())?)?;
+    let (model, tok) = (&run.model, &run.tok);
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {
         context_length: args.sampling.context(model.config().max_ctx),
@@ -71,7 +71,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             Some(t) => s.slice(0..s.timestamps().partition_point(|&x| x <= t)),
             None => s.clone(),
         };
-        let o = origin_at_end(&model, &tok, &name, &s, params.context_length, params.seed)
+        let o = origin_at_end(model, tok, &name, &s, params.context_length, params.seed)
             .with_context(|| name.clone())?;
         prepared.push((name, s, o));
     }
@@ -87,7 +87,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     let mut done = Vec::with_capacity(prepared.len());
     for chunk in prepared.chunks(per_batch) {
         let origins: Vec<_> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
-        let paths = rollout(&model, &tok, &origins, &params, false)?;
+        let paths = rollout(model, tok, &origins, &params, false)?;
         done.extend(chunk.iter().zip(paths).map(|((n, s, _), p)| (n, s, p)));
         bar.inc(chunk.len() as u64);
     }
@@ -140,12 +140,17 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
         }));
     }
     // Everything is computed before anything is written: no partial output.
+    let Some(out) = &args.out else {
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(csv.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    };
     if json {
-        write_atomic(&args.out, serde_json::to_string_pretty(&objs)?.as_bytes())?;
+        write_atomic(out, serde_json::to_string_pretty(&objs)?.as_bytes())?;
     } else {
-        write_atomic(&args.out, csv.as_bytes())?;
+        write_atomic(out, csv.as_bytes())?;
         if args.paths {
-            write_atomic(&args.out.with_extension("paths.csv"), paths_csv.as_bytes())?;
+            write_atomic(&out.with_extension("paths.csv"), paths_csv.as_bytes())?;
         }
     }
     eprintln!(
@@ -153,7 +158,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
         series.len(),
         args.samples,
         args.horizon,
-        args.out.display()
+        out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

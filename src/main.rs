@@ -3,11 +3,13 @@
 
 mod args;
 mod backtest;
+mod base;
 mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;
 mod progress;
+mod synth;
 mod tokenize;
 mod train;
 
@@ -57,6 +59,7 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Tokenize(a) => tokenize::run(&a),
         args::Command::Train(a) => train::run(&a),
+        args::Command::Synth(a) => synth::run(&a),
         args::Command::Evaluate(a) => evaluate::run(&a),
         args::Command::Forecast(a) => forecast::run(&a),
         args::Command::Backtest(a) => backtest::run(&a),

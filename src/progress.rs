@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     let style = ProgressStyle::with_template(
-        "{prefix:>8} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+        "{prefix:>8} [{elapsed_precise}, eta {eta}] {wide_bar} {pos}/{len} {msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");

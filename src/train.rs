@@ -14,6 +14,7 @@ use candlecast_data::{read_path, resample, Series};
 use candlecast_forecast::check_inputs;
 use candlecast_gpt::checkpoint::{self, write_atomic};
 use candlecast_gpt::{Event, Gpt, GptConfig, InputChannel, TokenData, TrainConfig, Trainer};
+use candlecast_synth::SynthConfig;
 use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,9 @@ pub struct RunConfig {
     pub finetune: Option<TrainConfig>,
     #[serde(default)]
     pub split: DataSplit,
+    /// Synthetic series added to the pretraining data (not to fine-tunes), generated
+    /// in process: `candlecast synth` writes the same series as files.
+    pub synthetic: Option<SynthConfig>,
 }
 
 /// How each series is divided in time.
@@ -82,6 +86,26 @@ pub struct RunExtra {
     pub tokenizer: serde_json::Value,
     pub split: DataSplit,
     pub data: Vec<Fingerprint>,
+    /// The synthetic corpus a pretraining run added to its files (regenerated on
+    /// `--resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SynthConfig>,
+}
+
+/// The source name of synthetic series in fingerprints and summaries.
+pub const SYNTHETIC_SOURCE: &str = "synthetic";
+
+/// The synthetic corpus as named series.
+fn synthetic_series(cfg: &SynthConfig) -> anyhow::Result<Vec<(String, Series)>> {
+    let bar = progress::bar(cfg.series as u64, "synth");
+    let mut out = Vec::with_capacity(cfg.series);
+    for i in 0..cfg.series {
+        let (_, s) = candlecast_synth::generate_one(cfg.seed, i, cfg.bars)?;
+        out.push((SYNTHETIC_SOURCE.to_string(), s));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(out)
 }
 
 /// Identifies the data a run was trained on, so `--resume` refuses other data.
@@ -217,14 +241,111 @@ struct Summary {
     /// (add-one smoothed), bits per token.
     unigram_bits: f64,
     seconds: f64,
+    /// Per source (a file, or "synthetic"), in the order first seen.
+    sources: Vec<SourceSummary>,
+}
+
+/// Where the tokens came from and how well the model knows each source.
+#[derive(Serialize)]
+struct SourceSummary {
+    source: String,
+    series: usize,
+    train_tokens: usize,
+    val_tokens: usize,
+    /// Training tokens this run's steps drew from the source, expected value:
+    /// windows are drawn uniformly over all window starts, so each source gets its
+    /// share of the starts times steps x batch_size x seq_len.
+    tokens_seen: f64,
+    /// Validation cross-entropy of the final model on this source, bits per token.
+    val_bits: Option<f64>,
+    /// The unigram baseline on this source: its validation tokens under its own
+    /// training frequencies (add-one smoothed), bits per token.
+    unigram_bits: f64,
+}
+
+/// The summary rows per source of `series`.
+fn per_source(
+    trainer: &Trainer,
+    series: &[(String, Series)],
+    data: &TokenData,
+) -> anyhow::Result<Vec<SourceSummary>> {
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in series {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let seq = trainer.cfg.seq_len;
+    let starts = |t: &Vec<u32>| t.len().saturating_sub(seq);
+    let all_starts: usize = data.train.iter().map(starts).sum();
+    let drawn = (trainer.state.step as usize * trainer.cfg.batch_size * seq) as f64;
+    let vocab = trainer.model.config().vocab_size;
+    let mut out = Vec::new();
+    for name in names {
+        let idx: Vec<usize> = (0..series.len()).filter(|&i| series[i].0 == name).collect();
+        let pick = |v: &Vec<Vec<u32>>| -> Vec<Vec<u32>> {
+            idx.iter().filter_map(|&i| v.get(i).cloned()).collect()
+        };
+        let sub = TokenData {
+            train: Vec::new(),
+            val: pick(&data.val),
+            train_inputs: Vec::new(),
+            val_inputs: pick(&data.val_inputs),
+        };
+        let src_starts: usize = idx.iter().map(|&i| starts(&data.train[i])).sum();
+        let ids = |seqs: &[Vec<u32>]| -> Vec<candlecast_tokenize::TokenId> {
+            seqs.iter()
+                .flatten()
+                .map(|&t| candlecast_tokenize::TokenId(t))
+                .collect()
+        };
+        let val_ids = ids(&sub.val);
+        let train_counts = token_counts(&ids(&pick(&data.train)), vocab);
+        out.push(SourceSummary {
+            source: name.to_string(),
+            series: idx.len(),
+            train_tokens: idx.iter().map(|&i| data.train[i].len()).sum(),
+            val_tokens: val_ids.len(),
+            tokens_seen: match all_starts {
+                0 => 0.0,
+                n => drawn * src_starts as f64 / n as f64,
+            },
+            val_bits: trainer
+                .eval(&trainer.val_windows(&sub))?
+                .map(|v| v / std::f64::consts::LN_2),
+            unigram_bits: unigram_cross_entropy_bits(&train_counts, &token_counts(&val_ids, vocab)),
+        });
+    }
+    Ok(out)
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let device = Device::Cpu;
-    let series = load_series(&args.data, &args.input)?;
+    // The synthetic corpus joins pretraining runs only: from the config, or for
+    // --resume from the run it continues.
+    let synthetic = if args.resume {
+        let meta = checkpoint::load_meta(&args.out)?;
+        serde_json::from_value::<RunExtra>(meta.extra)
+            .context("meta.json: not a candlecast run")?
+            .synthetic
+    } else if args.init.is_some() {
+        None
+    } else {
+        match &args.config {
+            Some(path) => RunConfig::load(path)?.synthetic,
+            None => None,
+        }
+    };
+    let mut series = match args.data.is_empty() {
+        true => Vec::new(),
+        false => load_series(&args.data, &args.input)?,
+    };
+    if let Some(cfg) = &synthetic {
+        series.extend(synthetic_series(cfg)?);
+    }
     if series.is_empty() {
-        bail!("no series in the input files");
+        bail!("no series to train on: give --data files (or a [synthetic] table in the config)");
     }
     let prints: Vec<Fingerprint> = series.iter().map(|(f, s)| fingerprint(f, s)).collect();
     let out = &args.out;
@@ -240,6 +361,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         let (trainer, _) = checkpoint::load_trainer(out, None, &device)?;
         (trainer, tok, extra.split, "resume")
     } else if let Some(init) = &args.init {
+        let init = &crate::base::resolve(Some(init))?;
         let cfg = RunConfig::load(
             args.config
                 .as_deref()
@@ -310,6 +432,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,
         split,
         data: prints,
+        synthetic,
     })?;
     let (train_tokens, val_tokens) = (
         data.train.iter().map(Vec::len).sum::<usize>(),
@@ -322,12 +445,28 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         .map(|v| v * nats_to_bits);
     let bar = progress::bar(trainer.cfg.steps, "train");
     bar.set_position(trainer.state.step);
+    let (first_step, trainer_steps) = (trainer.state.step, trainer.cfg.steps);
     let mut last_val: Option<f64> = trainer.state.curve.iter().rev().find_map(|p| p.val_loss);
     trainer.run(&data, |event| {
         match event {
             Event::Step(p) => {
                 if let Some(v) = p.val_loss {
                     last_val = Some(v);
+                    // No bar in a log: a line per evaluation, so an unattended run
+                    // still says where it is and when it will end.
+                    if bar.is_hidden() {
+                        let done = (p.step - first_step).max(1) as f64;
+                        let left = trainer_steps.saturating_sub(p.step) as f64;
+                        let secs = started.elapsed().as_secs_f64();
+                        eprintln!(
+                            "step {}/{trainer_steps}: loss {:.3}, val {v:.3}, {:.0} tok/s, {:.0} s elapsed, eta {:.0} s",
+                            p.step,
+                            p.train_loss,
+                            p.tokens_per_sec,
+                            secs,
+                            secs / done * left
+                        );
+                    }
                 }
                 bar.set_position(p.step);
                 bar.set_message(format!(
@@ -356,10 +495,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             .map(|&t| candlecast_tokenize::TokenId(t))
             .collect()
     };
-    let unigram_bits = unigram_cross_entropy_bits(
-        &token_counts(&to_ids(&data.train), vocab),
-        &token_counts(&to_ids(&data.val), vocab),
-    );
+    let train_counts = token_counts(&to_ids(&data.train), vocab);
+    let unigram_bits =
+        unigram_cross_entropy_bits(&train_counts, &token_counts(&to_ids(&data.val), vocab));
+    let sources = per_source(&trainer, &series, &data)?;
     let summary = Summary {
         run: out.display().to_string(),
         mode,
@@ -374,6 +513,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         best_val_bits: trainer.state.best_val.map(|v| v * nats_to_bits),
         unigram_bits,
         seconds: started.elapsed().as_secs_f64(),
+        sources,
     };
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -392,6 +532,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             summary.best_val_bits.map_or("-".into(), |v| format!("{v:.3}")),
             summary.seconds
         );
+        if summary.sources.len() > 1 {
+            println!("  source                                   series  train tokens  seen (exp.)  val bits  unigram");
+            for r in &summary.sources {
+                println!(
+                    "  {:<40} {:>6} {:>13} {:>12.0} {:>9} {:>8.3}",
+                    r.source,
+                    r.series,
+                    r.train_tokens,
+                    r.tokens_seen,
+                    r.val_bits.map_or("-".into(), |v| format!("{v:.3}")),
+                    r.unigram_bits
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

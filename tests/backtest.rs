@@ -250,7 +250,15 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
             &["--strategy", "buy-hold", "--to", "1990-01-01"],
             "the backtest window has no bars",
         ),
-        (&["--strategy", "forecast:horizon=3"], "needs --model RUN"),
+        (
+            &[
+                "--strategy",
+                "forecast:horizon=3",
+                "--model",
+                "/nonexistent",
+            ],
+            "/nonexistent/meta.json",
+        ),
         (
             &["--strategy", "buy-hold", "--compare", "forecast"],
             "--compare forecast: only rule strategies",

@@ -38,7 +38,9 @@ fn quick_demo_writes_every_output() {
     let r = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     assert!(stdout(&r).contains("demo finished"), "{}", stdout(&r));
-    for run in ["runs/pretrain", "runs/finetune-spx"] {
+    // Without --from-scratch the demo starts from the shipped base model.
+    assert!(!out.join("runs/pretrain").exists());
+    for run in ["runs/finetune-spx"] {
         for f in ["model.safetensors", "optimizer.safetensors"] {
             assert!(out.join(run).join(f).metadata().unwrap().len() > 1000);
         }
@@ -83,4 +85,28 @@ fn quick_demo_writes_every_output() {
     let again = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+}
+
+/// `--from-scratch` pretrains on the bundled series first and uses that model.
+#[test]
+fn quick_demo_from_scratch_pretrains() {
+    let dir = Dir::new();
+    let out = dir.path().join("demo");
+    let r = candlecast([
+        "demo",
+        "--quick",
+        "--from-scratch",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    for run in ["runs/pretrain", "runs/finetune-spx"] {
+        assert!(out.join(run).join("model.safetensors").exists(), "{run}");
+        assert!(csv_rows(&out.join(run).join("curve.csv")).len() > 1);
+    }
+    let card = json(&out.join("scorecard/scorecard.json"));
+    assert!(card["protocol"]["model"]
+        .as_str()
+        .unwrap()
+        .ends_with("runs/pretrain"));
 }

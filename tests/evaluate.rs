@@ -97,13 +97,31 @@ fn baselines_alone_and_bad_arguments() {
     let dir = Dir::new();
     let data = dir.write("w.csv", walk_csv(4, 400)).display().to_string();
     let card = dir.path().join("card").display().to_string();
-    let out = candlecast(["evaluate", "--input", &data, "--out", &card, "--json"]);
+    let out = candlecast([
+        "evaluate",
+        "--no-model",
+        "--input",
+        &data,
+        "--out",
+        &card,
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["protocol"]["reference"], "rw-ewma");
     assert_eq!(
         json["series"][0]["scores"].as_array().map(Vec::len),
         Some(8)
+    );
+    // Without --model: the shipped base model, zero-shot, beside the baselines.
+    let out = candlecast(["evaluate", "--input", &data, "--out", &card, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(json["protocol"]["reference"], "gpt");
+    assert_eq!(json["protocol"]["model"], "base");
+    assert_eq!(
+        json["series"][0]["scores"].as_array().map(Vec::len),
+        Some(10)
     );
     let out = candlecast([
         "evaluate",

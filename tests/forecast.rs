@@ -1,4 +1,4 @@
-use crate::util::{candlecast, stderr, Dir};
+use crate::util::{candlecast, stderr, stdout, Dir};
 
 const CONFIG: &str = "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\n\
                       seq_len = 16\nlr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\n\
@@ -360,4 +360,39 @@ fn long_paths_stay_within_ten_volatilities() {
     let q = moves[((n - 1) as f64 * 0.999).round() as usize];
     let bound = 10.0 * sigma * (h as f64).sqrt();
     assert!(q < bound, "q99.9 {q} >= bound {bound} (sigma {sigma})");
+}
+
+/// A fresh clone forecasts with no training step: without --model the shipped base
+/// model is used, and without --out the CSV goes to standard output.
+#[test]
+fn the_base_model_forecasts_without_training() {
+    let spx = crate::util::manifest_dir().join("data/spx_1d_arch.csv");
+    let run = || {
+        candlecast([
+            "forecast",
+            "--input",
+            &spx.display().to_string(),
+            "--horizon",
+            "5",
+        ])
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    let text = stdout(&a);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[0].starts_with("series,origin,step,timestamp,mean,q0.1,q0.5,q0.9,p_up"));
+    assert!(lines[5].contains(",5,"), "{}", lines[5]);
+    assert_eq!(text, stdout(&b), "the same seed gives the same forecast");
+    // --paths needs a file to write next to.
+    let r = candlecast([
+        "forecast",
+        "--input",
+        &spx.display().to_string(),
+        "--horizon",
+        "2",
+        "--paths",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(stderr(&r).contains("give --out FILE"), "{}", stderr(&r));
 }

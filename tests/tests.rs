@@ -9,5 +9,6 @@ mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;
+mod synth;
 mod tokenize;
 mod train;

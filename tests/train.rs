@@ -377,3 +377,30 @@ fn r16_extra_inputs_train_finetune_and_forecast() {
         stderr(&out)
     );
 }
+
+/// `--init base` fine-tunes the shipped base model (its tokenizer and inputs) on the
+/// user's series, and the result forecasts like any run.
+#[test]
+fn fine_tune_from_the_base_model() {
+    let (dir, cfg, a, _) = setup();
+    let ft = dir.path().join("ft").display().to_string();
+    let s = train(&[
+        "--config", &cfg, "--init", "base", "--data", &a, "--out", &ft,
+    ]);
+    assert_eq!(s["mode"], "finetune");
+    assert_eq!(s["vocab_size"], 1026);
+    assert!(s["best_val_bits"].as_f64().unwrap() <= s["start_val_bits"].as_f64().unwrap());
+    let out = dir.path().join("fc.csv").display().to_string();
+    let r = candlecast([
+        "forecast",
+        "--model",
+        &ft,
+        "--input",
+        &a,
+        "--horizon",
+        "3",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+}

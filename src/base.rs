@@ -1,0 +1,112 @@
+//! The shipped base model (`models/base/`, built into the binary) and loading a run
+//! by name: `--model` left out or `--model base` means the base model, as Chronos
+//! or Kronos users start from a downloaded checkpoint instead of training first.
+
+use crate::train::RunExtra;
+use anyhow::Context;
+use candle_core::Device;
+use candlecast_gpt::checkpoint::{self, META_FILE, MODEL_FILE};
+use candlecast_gpt::Gpt;
+use candlecast_tokenize::Tokenizer;
+use std::path::{Path, PathBuf};
+
+/// What `--model` / `--init` accept for the shipped model. A run folder that is
+/// itself called `base` is reached as `./base`.
+pub const BASE: &str = "base";
+
+const BASE_META: &[u8] = include_bytes!("../models/base/meta.json");
+const BASE_WEIGHTS: &[u8] = include_bytes!("../models/base/model.safetensors");
+
+/// FNV-1a of the embedded files: names the folder they are written to, so two
+/// builds with different base models never share one.
+fn base_hash() -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in BASE_META.iter().chain(BASE_WEIGHTS) {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The base model as a run folder: the embedded files, written once under the
+/// system's temporary directory (atomically, and rewritten if anything there differs
+/// from the embedded bytes), so every loader reads it like any other run.
+pub fn base_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "candlecast-base-{}-{:016x}",
+        env!("CARGO_PKG_VERSION"),
+        base_hash()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    for (name, bytes) in [(MODEL_FILE, BASE_WEIGHTS), (META_FILE, BASE_META)] {
+        let path = dir.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(bytes) {
+            // A temporary name per process: two first runs at once each rename a
+            // whole file into place.
+            let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+            std::fs::write(&tmp, bytes).with_context(|| tmp.display().to_string())?;
+            std::fs::rename(&tmp, &path).with_context(|| path.display().to_string())?;
+        }
+    }
+    Ok(dir)
+}
+
+/// The run folder `--model`/`--init` names: the base model when left out or `base`.
+pub fn resolve(model: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match model {
+        Some(p) if p.as_os_str() != BASE => Ok(p.to_path_buf()),
+        _ => base_dir(),
+    }
+}
+
+/// A trained model with its tokenizer and the run's records, checked to agree.
+pub struct Run {
+    pub dir: PathBuf,
+    pub model: Gpt,
+    pub tok: Tokenizer,
+    pub extra: RunExtra,
+}
+
+/// Loads the run in `dir` for inference.
+pub fn load_run(dir: &Path) -> anyhow::Result<Run> {
+    let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;
+    let extra: RunExtra = serde_json::from_value(meta.extra)
+        .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;
+    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join(META_FILE))?;
+    if model.config().vocab_size != tok.vocab_size() {
+        anyhow::bail!(
+            "{}: the model's vocabulary ({}) does not match its tokenizer's ({})",
+            dir.display(),
+            model.config().vocab_size,
+            tok.vocab_size()
+        );
+    }
+    candlecast_forecast::check_inputs(&model, &tok).with_context(|| dir.display().to_string())?;
+    Ok(Run {
+        dir: dir.to_path_buf(),
+        model,
+        tok,
+        extra,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_base_model_loads_and_is_rewritten_when_damaged() {
+        let dir = resolve(None).unwrap();
+        assert_eq!(dir, resolve(Some(Path::new("base"))).unwrap());
+        assert_eq!(
+            resolve(Some(Path::new("./base"))).unwrap(),
+            PathBuf::from("./base")
+        );
+        let run = load_run(&dir).unwrap();
+        assert_eq!(run.model.config().vocab_size, run.tok.vocab_size());
+        // A damaged copy on disk is replaced by the embedded bytes.
+        std::fs::write(dir.join(MODEL_FILE), b"garbage").unwrap();
+        let again = resolve(None).unwrap();
+        assert_eq!(std::fs::read(again.join(MODEL_FILE)).unwrap(), BASE_WEIGHTS);
+    }
+}
