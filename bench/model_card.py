@@ -1,7 +1,7 @@
 """The model card of the shipped base model (models/base/README.md), from the
 `candlecast train --json` summary and the run folder; bench/base_model.sh calls it.
 
-    python3 bench/model_card.py SUMMARY.json RUN [ZERO_SHOT_TABLE.md]
+    python3 bench/model_card.py SUMMARY.json MODEL_DIR CALIBRATION_SCORECARD.json [ZERO_SHOT_TABLE.md]
 """
 import json
 import pathlib
@@ -10,11 +10,11 @@ import sys
 summary = json.loads(pathlib.Path(sys.argv[1]).read_text())
 run = pathlib.Path(sys.argv[2])
 meta = json.loads((run / "meta.json").read_text())
-zero_shot = pathlib.Path(sys.argv[3]).read_text() if len(sys.argv) > 3 else None
+calib = json.loads(pathlib.Path(sys.argv[3]).read_text())
+zero_shot = pathlib.Path(sys.argv[4]).read_text() if len(sys.argv) > 4 else None
 m, t = meta["model"], meta["train"]
 syn = meta["extra"].get("synthetic")
-tok = json.loads(json.dumps(meta["extra"]["tokenizer"]))
-cfg = tok.get("config", {})
+cfg = meta["extra"]["tokenizer"]["tokenizer"]["config"]
 
 print("# candlecast base model\n")
 print("The model `candlecast forecast`, `evaluate` and `backtest` use when `--model` is not")
@@ -50,18 +50,26 @@ print("frequencies, add-one smoothed). Tokens seen are expected values: training
 print("drawn uniformly over all window starts.\n")
 print("## Model and training\n")
 print(f"- {summary['parameters']:,} parameters; vocabulary {summary['vocab_size']} "
-      f"(tokenizer: {cfg.get('return_bins', '?')} return bins x {cfg.get('wick_bins', '?')} wick bins x 4 shapes, "
-      f"scale `{cfg.get('scale', '?')}`; inputs: calendar {cfg.get('calendar', '?')}, volume bins {cfg.get('volume_input_bins', '?')})")
+      f"(tokenizer: {cfg['return_bins']} return bins x {cfg['wick_bins']} wick bins x 4 shapes, "
+      f"scale `{cfg['scale']}`; inputs: calendar {str(cfg['calendar']).lower()}, volume bins {cfg['volume_input_bins']})")
 print(f"- d_model {m['d_model']}, {m['n_head']} heads, {m['n_layer']} layers, context {m['max_ctx']} bars, "
       f"{m['norm']}-norm, {m['activation']}")
 print(f"- {summary['steps']} steps of {t['batch_size']} x {t['seq_len']} tokens"
       f"{' (stopped early)' if summary['stopped_early'] else ''}, AdamW, lr {t['lr']} -> {t['min_lr']} "
       f"(cosine, {t['warmup_steps']} warmup), seed {t['seed']}")
 print(f"- validation cross-entropy {summary['val_bits']:.3f} bits/token (at start {summary['start_val_bits']:.3f}); "
-      f"wall time {summary['seconds']:.0f} s (CANDLE_NUM_THREADS=2, the machine of BENCHMARKS.md)")
+      f"wall time {summary['seconds']:.0f} s (2 threads on a 2-core machine)")
 print("- config: `configs/base.toml`\n")
+print("## Calibrated temperature\n")
+print(f"Forecasts divide the logits by T = {meta['extra']['temperature']} unless `--temperature` is given:")
+print("the geometric mean of the temperatures `evaluate`'s `gpt-cal` fits by CRPS on the last")
+print("10% of each bundled series' training part (the model's own validation split):\n")
+print("| series | fitted T |\n|---|---:|")
+for s in calib["series"]:
+    print(f"| {s['series']} | {s['temperature']:.4f} |")
+print()
 if zero_shot:
     print("## Zero-shot scores\n")
     print("`bash bench/zero_shot.sh` (one-step relative CRPS, lower is better; files of")
     print("`../shared/data` the model never saw):\n")
-    print(zero_shot)
+    print("\n".join(l for l in zero_shot.splitlines() if not l.startswith("### ")).strip() + "\n")

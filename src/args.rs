@@ -201,9 +201,10 @@ pub struct SamplingArgs {
     /// Tokens of context for the model (default: its max_ctx).
     #[arg(long)]
     pub context: Option<usize>,
-    /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
+    /// Sampling temperature (0 = greedy); default: the temperature the model was
+    /// calibrated to (the base model's, see models/base/README.md), else 1.
+    #[arg(long)]
+    pub temperature: Option<f64>,
     /// Keep only the k most likely tokens.
     #[arg(long)]
     pub top_k: Option<usize>,
@@ -216,9 +217,11 @@ pub struct SamplingArgs {
 }
 
 impl SamplingArgs {
-    pub fn sampling(&self) -> candlecast_gpt::Sampling {
+    /// The sampling options, with `calibrated` (the run's temperature, 1 when it
+    /// records none) where `--temperature` is not given.
+    pub fn sampling(&self, calibrated: f64) -> candlecast_gpt::Sampling {
         candlecast_gpt::Sampling {
-            temperature: self.temperature,
+            temperature: self.temperature.unwrap_or(calibrated),
             top_k: self.top_k,
             top_p: self.top_p,
         }
@@ -282,9 +285,10 @@ pub struct EvaluateArgs {
     /// Tokens of context for the model (default: its max_ctx).
     #[arg(long)]
     pub context: Option<usize>,
-    /// Divide the model's logits by this (above 1 widens its forecasts).
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
+    /// Divide the model's logits by this (above 1 widens its forecasts); default: the
+    /// temperature the model was calibrated to (the base model's), else 1.
+    #[arg(long)]
+    pub temperature: Option<f64>,
     /// Keep only the most likely tokens up to this probability, for the model's
     /// one-step mixture and its sampled paths alike (default: all tokens).
     #[arg(long)]

@@ -95,7 +95,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         allow_short: !args.long_only,
     };
     let main_run = match (&spec, &model) {
-        (StrategySpec::Forecast(rule), Some((dir, (gpt, tok), _))) => {
+        (StrategySpec::Forecast(rule), Some((dir, (gpt, tok), extra))) => {
             let ctx = args.sampling.context(gpt.config().max_ctx);
             let mut strategy = ForecastStrategy::new(
                 gpt,
@@ -103,7 +103,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
                 &name,
                 *rule,
                 ctx,
-                args.sampling.sampling(),
+                args.sampling.sampling(extra.temperature.unwrap_or(1.0)),
                 args.sampling.seed,
             )
             .with_context(|| format!("model {}", dir.display()))?;

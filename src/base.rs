@@ -67,6 +67,13 @@ pub struct Run {
     pub extra: RunExtra,
 }
 
+impl Run {
+    /// The sampling temperature the run was calibrated to, 1 when it records none.
+    pub fn temperature(&self) -> f64 {
+        self.extra.temperature.unwrap_or(1.0)
+    }
+}
+
 /// Loads the run in `dir` for inference.
 pub fn load_run(dir: &Path) -> anyhow::Result<Run> {
     let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;

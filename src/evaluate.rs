@@ -17,8 +17,10 @@ use candlecast_gpt::Sampling;
 use std::process::ExitCode;
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
-    if !(args.temperature > 0.0 && args.temperature.is_finite()) {
-        anyhow::bail!("--temperature must be > 0, got {}", args.temperature);
+    if let Some(t) = args.temperature {
+        if !(t > 0.0 && t.is_finite()) {
+            anyhow::bail!("--temperature must be > 0, got {t}");
+        }
     }
     if args.horizon == 0 {
         anyhow::bail!("--horizon must be at least 1");
@@ -39,10 +41,12 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         true => None,
         false => Some(crate::base::resolve(args.model.as_deref())?),
     };
+    let mut temperature = args.temperature.unwrap_or(1.0);
     let model = match &run_dir {
         None => None,
         Some(dir) => {
             let run = crate::base::load_run(dir)?;
+            temperature = args.temperature.unwrap_or(run.temperature());
             Some((run.model, run.tok))
         }
     };
@@ -64,7 +68,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         if let Some((m, tok)) = &model {
             let p = GptForecastParams {
                 context: ctx,
-                temperature: args.temperature,
+                temperature,
                 batch: 256,
             };
             let logits = gpt_logits(m, tok, s, split, p).with_context(|| name.clone())?;
@@ -73,7 +77,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 top_k: None,
                 top_p: args.top_p,
             };
-            extra.push(logits.sampled("gpt", sampling(args.temperature)));
+            extra.push(logits.sampled("gpt", sampling(temperature)));
             if !args.no_calibration {
                 // Validation slice: the last 10% of the training part, forecast from
                 // the training part alone.
@@ -111,7 +115,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                     model: m,
                     tokenizer: tok,
                     context: ctx,
-                    temperature: args.temperature,
+                    temperature,
                     top_p: args.top_p,
                     batch: 256,
                 };
@@ -159,7 +163,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
                 (Some(p), false) => Some(p.display().to_string()),
                 (None, false) => Some(crate::base::BASE.to_string()),
             },
-            "temperature": args.temperature,
+            "temperature": temperature,
             "top_p": args.top_p,
         },
         "series": cards,

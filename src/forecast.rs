@@ -37,7 +37,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
         context_length: args.sampling.context(model.config().max_ctx),
         horizon: args.horizon,
         num_samples: args.samples,
-        sampling: args.sampling.sampling(),
+        sampling: args.sampling.sampling(run.temperature()),
         seed: args.sampling.seed,
     };
     if args.horizon == 0 {

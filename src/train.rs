@@ -90,6 +90,11 @@ pub struct RunExtra {
     /// `--resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synthetic: Option<SynthConfig>,
+    /// The sampling temperature forecasts use when none is asked for: a calibration
+    /// of the shipped base model on its own validation split (bench/base_model.sh
+    /// writes it); `train` records none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 /// The source name of synthetic series in fingerprints and summaries.
@@ -433,6 +438,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         split,
         data: prints,
         synthetic,
+        temperature: None,
     })?;
     let (train_tokens, val_tokens) = (
         data.train.iter().map(Vec::len).sum::<usize>(),
