@@ -82,7 +82,8 @@ pub fn load_run(dir: &Path) -> anyhow::Result<Run> {
     let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join(META_FILE))?;
     if model.config().vocab_size != tok.vocab_size() {
         anyhow::bail!(
-            "{}: the model's vocabulary ({}) does not match its tokenizer's ({})",
+            "{}: the model's vocabulary ({}) does not match the tokenizer's ({}): \
+             the model was trained with another tokenizer",
             dir.display(),
             model.config().vocab_size,
             tok.vocab_size()
