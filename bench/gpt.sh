@@ -20,7 +20,17 @@
 # CANDLE_NUM_THREADS=1 (see BENCHMARKS.md).
 #
 # Knobs (environment): THREADS, TRAIN_WARMUP, TRAIN_STEPS, GEN_RUNS, NOCACHE1_RUNS,
-# NOCACHE64_RUNS, FUSED_NOCACHE64, DIAG, GEN_BATCHES ("1 64").
+# NOCACHE64_RUNS, FUSED_NOCACHE64, DIAG, GEN_BATCHES ("1 64"), MODEL, ONLY, INPUTS.
+# MODEL=default (the model above) or MODEL=base (issue 17): configs/base.toml's model and
+# batch, vocab 1026, d_model 64, 4 heads, 2 layers, max_ctx 32, batch 32 x 32, with its
+# three extra input embeddings (time_of_day 49, day_of_week 8, volume 9 ids, summed into
+# the token embedding on both sides; INPUTS=0 leaves them out). MODEL=base measures
+# training only (the 128-token prompts do not fit in 32 positions), with TRAIN_WARMUP 20
+# and TRAIN_STEPS 200 by default, and candlecast's side also reports the data loading: a
+# batch build by train.rs's window sampler (a copy in gpt_bench) against the median step
+# of Trainer::run on a 300 x 4000-token corpus (see gpt_bench.rs). ~3 min on 2 cores.
+# ONLY=train: the training measurements only (any MODEL). Both sides print their
+# parameter count; the script stops if they differ.
 # Threads: THREADS="1 2" (default). Per run: OMP_NUM_THREADS, MKL_NUM_THREADS,
 # torch.set_num_threads, OMP_WAIT_POLICY=PASSIVE for PyTorch; RAYON_NUM_THREADS
 # (candle's gemm) and CANDLE_NUM_THREADS (candle's element-wise pool) for candlecast.
@@ -35,8 +45,24 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/candlecast-target}"
 THREADS="${THREADS:-1 2}"
-TRAIN_WARMUP="${TRAIN_WARMUP:-3}"
-TRAIN_STEPS="${TRAIN_STEPS:-5}"
+MODEL="${MODEL:-default}"
+ONLY="${ONLY:-all}"
+INPUTS="${INPUTS:-1}"
+case "$MODEL" in
+default) TW=3 TS=5 ;;
+base) TW=20 TS=200 ;;
+*) echo "MODEL must be default or base, not '$MODEL'" >&2; exit 2 ;;
+esac
+case "$ONLY" in
+all | train) ;;
+*) echo "ONLY must be all or train, not '$ONLY'" >&2; exit 2 ;;
+esac
+if [[ $MODEL == base && $ONLY != train ]]; then
+    echo "== MODEL=base measures training only (ONLY=train)" >&2
+    ONLY=train
+fi
+TRAIN_WARMUP="${TRAIN_WARMUP:-$TW}"
+TRAIN_STEPS="${TRAIN_STEPS:-$TS}"
 GEN_RUNS="${GEN_RUNS:-3}"
 NOCACHE1_RUNS="${NOCACHE1_RUNS:-2}"
 NOCACHE64_RUNS="${NOCACHE64_RUNS:-1}"
@@ -93,14 +119,17 @@ print(json.dumps(rec))
 EOF
 }
 
-cand() { run "$1" "$2" "$3" -- "$BIN" "${@:4}"; }
-torch_() { run "$1" "$2" "$3" -- "$PY" "$REF" "${@:4}" --threads "$2"; }
+# The model of MODEL on both sides (gpt_bench and gpt_ref.py take the same flags).
+MA=(--model "$MODEL" --inputs "$INPUTS")
+cand() { run "$1" "$2" "$3" -- "$BIN" "${@:4}" "${MA[@]}"; }
+torch_() { run "$1" "$2" "$3" -- "$PY" "$REF" "${@:4}" "${MA[@]}" --threads "$2"; }
 
 for t in $THREADS; do
     TR=(--batch 32 --steps "$TRAIN_STEPS" --warmup "$TRAIN_WARMUP")
     cand train "$t" candlecast train "${TR[@]}"
     torch_ train "$t" torch-plain train "${TR[@]}"
     torch_ train "$t" torch-fused train "${TR[@]}" --attn fused
+    [[ $ONLY == train ]] && continue
     for b in $GEN_BATCHES; do
         GC=(--batch "$b" --steps "$GEN_RUNS" --warmup 1)
         cand "gen-cache-b$b" "$t" candlecast gen-cache "${GC[@]}"
@@ -117,22 +146,27 @@ for t in $THREADS; do
 done
 
 if [[ $DIAG == 1 ]]; then
-    # Shorter: 1 warmup + 3 measured training steps.
+    # Shorter: 1 warmup + 3 measured training steps (the base model: the usual counts,
+    # its steps are short).
     TR=(--batch 32 --steps 3 --warmup 1)
+    [[ $MODEL == base ]] && TR=(--batch 32 --steps "$TRAIN_STEPS" --warmup "$TRAIN_WARMUP")
     for t in $THREADS; do
-        run train "$t" candlecast-nommap -- env GLIBC_TUNABLES="$NO_MMAP" "$BIN" train "${TR[@]}"
+        run train "$t" candlecast-nommap -- env GLIBC_TUNABLES="$NO_MMAP" "$BIN" train "${TR[@]}" \
+            "${MA[@]}" --sampler 0
         run train "$t" torch-plain-nommap -- env GLIBC_TUNABLES="$NO_MMAP" "$PY" "$REF" train \
-            "${TR[@]}" --threads "$t"
+            "${TR[@]}" "${MA[@]}" --threads "$t"
     done
     if [[ " $THREADS " == *" 2 "* ]]; then
         # gemm on 2 rayon threads, element-wise kernels inline (no spinning pool).
-        for m in "train ${TR[*]}" \
-            "gen-cache --batch 1 --steps $GEN_RUNS --warmup 1" \
+        MS=("train ${TR[*]}")
+        [[ $ONLY == train ]] || MS+=("gen-cache --batch 1 --steps $GEN_RUNS --warmup 1" \
             "gen-cache --batch 64 --steps $GEN_RUNS --warmup 1" \
-            "gen-nocache --batch 1 --steps $NOCACHE1_RUNS --warmup 0"; do
+            "gen-nocache --batch 1 --steps $NOCACHE1_RUNS --warmup 0")
+        for m in "${MS[@]}"; do
             read -r -a M <<<"$m"
             label="${M[0]}"
             [[ $label == train ]] || label="$label-b${M[2]}"
+            [[ $label == train ]] && M+=("${MA[@]}")
             run "$label" 2 candlecast-candle1 -- env CANDLE_NUM_THREADS=1 "$BIN" "${M[@]}"
         done
     fi
@@ -145,6 +179,16 @@ REPORT="$WORK/report.md"
 import json, platform, sys, os
 path, started, elapsed, tw, ts, gr, n1, n64 = sys.argv[1:]
 recs = [json.loads(l) for l in open(path) if l.strip()]
+# Both sides must run the same model: one parameter count in every record.
+counts = {(r["impl"], r.get("attn", "")): r.get("n_params") for r in recs}
+if len(set(counts.values())) != 1:
+    sys.exit(f"parameter counts differ between the two sides: {counts}")
+n_params = next(iter(counts.values()))
+model = recs[0].get("model", "default")
+inputs = recs[0].get("inputs", "")
+train_rec = next((r for r in recs if r["label"] == "train" and r["impl"] == "candlecast"), {})
+seq = train_rec.get("seq", 256)
+batch = train_rec.get("batch", 32)
 def get(label, t, variant):
     for r in recs:
         if r["label"] == label and r["nthreads"] == t and r["variant"] == variant:
@@ -167,7 +211,7 @@ try:
 except OSError:
     pass
 torch_v = next((r.get("torch") for r in recs if r.get("torch")), "?")
-labels = [("train", "train, batch 32 x 256"),
+labels = [("train", f"train, batch {batch} x {seq}"),
           ("gen-cache-b1", "generate, KV cache, batch 1"),
           ("gen-nocache-b1", "generate, no cache, batch 1"),
           ("gen-cache-b64", "generate, KV cache, batch 64"),
@@ -175,9 +219,13 @@ labels = [("train", "train, batch 32 x 256"),
 out = []
 out.append(f"Run {started}, {elapsed} s in all; {os.cpu_count()} CPUs ({cpu}); "
            f"torch {torch_v}; Python {platform.python_version()}.")
-out.append(f"Training: median of {ts} steps after {tw} warmup steps. Generation: prompt 128 + 128 "
-           f"new tokens, greedy, prefill included; KV cache: median of {gr} runs after 1 warmup; "
-           f"no cache: batch 1 median of {n1} runs, batch 64 {n64} run(s), no warmup.")
+out.append(f"Model `{model}`: {n_params:,} parameters on both sides; extra input embeddings: "
+           f"{inputs or 'none'}.")
+gen_line = ("" if not any(r["label"].startswith("gen") for r in recs) else
+            f" Generation: prompt 128 + 128 new tokens, greedy, prefill included; KV cache: median "
+            f"of {gr} runs after 1 warmup; no cache: batch 1 median of {n1} runs, batch 64 {n64} "
+            f"run(s), no warmup.")
+out.append(f"Training: median of {ts} steps after {tw} warmup steps.{gen_line}")
 out.append("")
 out.append("| measurement | threads | candlecast tok/s | PyTorch tok/s (plain attention) | "
            "**ratio** candlecast / PyTorch | PyTorch fused SDPA tok/s (reference) | "
@@ -186,15 +234,34 @@ out.append("|---|---|---|---|---|---|---|---|")
 for t in threads:
     for lab, desc in labels:
         c = get(lab, t, "candlecast"); p = get(lab, t, "torch-plain"); fu = get(lab, t, "torch-fused")
+        if c is None and p is None and fu is None:
+            continue
         loads = "/".join(f"{r['load']:.2f}" for r in (c, p, fu) if r is not None)
         out.append(f"| {desc} | {t} | {f(tps(c))} | {f(tps(p))} | **{f(ratio(tps(c), tps(p)), 2)}** | "
                    f"{f(tps(fu))} | {f(ratio(tps(c), tps(fu)), 2)} | {loads} |")
-out.append("")
-out.append("Cache speedup (cached tok/s / no-cache tok/s; goal: >= 8x at batch 1, >= 50x at batch 64):")
-out.append("")
-out.append("| threads | batch | candlecast | PyTorch (plain) | PyTorch (fused) | candlecast goal |")
-out.append("|---|---|---|---|---|---|")
-for t in threads:
+sampled = [r for r in recs if r["variant"] == "candlecast" and "batch_build_share" in r]
+if sampled:
+    out.append("")
+    out.append("Data loading (candlecast): one batch build by train.rs's window sampler (copy in "
+               "gpt_bench; median of 500 builds on a " + sampled[0]["corpus"] + "-token corpus) "
+               "against the median step of `Trainer::run` on that corpus (its own sampler inside):")
+    out.append("")
+    out.append("| threads | batch build | Trainer::run step | **share of a step** | "
+               "Trainer::run tok/s | Trainer::run / PyTorch fused SDPA |")
+    out.append("|---|---|---|---|---|---|")
+    for r in sampled:
+        fu = get("train", r["nthreads"], "torch-fused")
+        out.append(f"| {r['nthreads']} | {r['median_batch_build_s'] * 1e6:.1f} µs | "
+                   f"{r['trainer_run_median_step_s'] * 1e3:.2f} ms | "
+                   f"**{100 * r['batch_build_share']:.3f}%** | {f(r['trainer_run_tokens_per_s'])} | "
+                   f"{f(ratio(r['trainer_run_tokens_per_s'], tps(fu)), 2)} |")
+if any(r["label"].startswith("gen") for r in recs):
+    out.append("")
+    out.append("Cache speedup (cached tok/s / no-cache tok/s; goal: >= 8x at batch 1, >= 50x at batch 64):")
+    out.append("")
+    out.append("| threads | batch | candlecast | PyTorch (plain) | PyTorch (fused) | candlecast goal |")
+    out.append("|---|---|---|---|---|---|")
+for t in (threads if any(r["label"].startswith("gen") for r in recs) else []):
     for b, goal in ((1, 8), (64, 50)):
         sp = {v: ratio(tps(get(f"gen-cache-b{b}", t, v)), tps(get(f"gen-nocache-b{b}", t, v)))
               for v in ("candlecast", "torch-plain", "torch-fused")}
@@ -221,8 +288,8 @@ phase = [r for r in recs if r["variant"] in ("candlecast", "candlecast-nommap") 
 if phase:
     out.append("")
     out.append("candlecast training step phases (median s): " + "; ".join(
-        f"{r['nthreads']} thr {r['variant']}: forward+loss {r['median_forward_s']:.2f}, backward "
-        f"{r['median_backward_s']:.2f}, grad norm + AdamW {r['median_optim_s']:.2f}" for r in phase) + ".")
+        f"{r['nthreads']} thr {r['variant']}: forward+loss {r['median_forward_s']:.4f}, backward "
+        f"{r['median_backward_s']:.4f}, grad norm + AdamW {r['median_optim_s']:.4f}" for r in phase) + ".")
 out.append("")
 out.append("<details><summary>raw results (JSON lines)</summary>")
 out.append("")

@@ -3,13 +3,19 @@ crates/gpt/examples/gpt_bench.rs.
 
 Usage: python gpt_ref.py train|gen-cache|gen-nocache [--batch B] [--steps N]
                          [--warmup W] [--threads T] [--attn plain|fused] [--seed S]
-Prints one JSON line with tokens_per_s.
+                         [--model default|base] [--inputs 0|1]
+Prints one JSON line with tokens_per_s and n_params.
 
 The model is the `GPT` class of /work/shared/reference/seed_gpt/gen.py (imported, not
-copied; override the folder with SEED_GPT_DIR): vocab 1024, d_model 128, 4 heads,
-4 layers, max_ctx 256, post-norm ReLU, head bias, no final LN; weights N(0, 0.02),
-the residual projections (attn.o, ffn.down) N(0, 0.02 / sqrt(2 n_layer)), zero biases,
-unit LayerNorm gains (as `Gpt::init`).
+copied; override the folder with SEED_GPT_DIR). --model default: vocab 1024, d_model 128,
+4 heads, 4 layers, max_ctx 256, post-norm ReLU, head bias, no final LN, training windows
+of 256 tokens. --model base (issue 17; train only): configs/base.toml's model, vocab
+1026, d_model 64, 4 heads, 2 layers, max_ctx 32, windows of 32 tokens, plus its three
+extra input embeddings (time_of_day 49, day_of_week 8, volume 9 ids), one nn.Embedding
+each, summed into the token embedding before the positions as candlecast's Gpt::embed
+does (--inputs 0 leaves them out). Weights N(0, 0.02), the residual projections
+(attn.o, ffn.down) N(0, 0.02 / sqrt(2 n_layer)), zero biases, unit LayerNorm gains (as
+`Gpt::init`).
 
 --attn plain (default): gen.py's attention as written, i.e. q k^T / sqrt(hd),
   masked_fill(-inf), softmax, @ v: plain masked-softmax attention like candlecast's.
@@ -17,7 +23,8 @@ unit LayerNorm gains (as `Gpt::init`).
 
 train:       forward + cross-entropy + backward + clip_grad_norm_(1.0) + AdamW
              (lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay 0.1 on matrices only),
-             random tokens (B, 256); tokens/s = B*256 / median step time.
+             random tokens (B, seq) (and random input ids); tokens/s = B*seq / median
+             step time.
 gen-cache:   prefill the B x 128 prompt through gen.py's cache dict, then greedy decode
              one token per step until 128 new tokens per row exist (127 cached steps);
              prefill included in the time.
@@ -35,17 +42,25 @@ import sys
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 SEED_GPT_DIR = os.environ.get("SEED_GPT_DIR", "/work/shared/reference/seed_gpt")
 sys.path.insert(0, SEED_GPT_DIR)
 import gen  # noqa: E402  (the reference GPT; its main() is not run on import)
 
-PROMPT, NEW, SEQ = 128, 128, 256
+PROMPT, NEW = 128, 128
+# configs/base.toml's input channels (models/base/meta.json), in the model's order.
+BASE_INPUTS = [("time_of_day", 49), ("day_of_week", 8), ("volume", 9)]
 
 
-def config():
-    return gen.make_config("post_relu", vocab=1024, d_model=128, n_head=4, n_layer=4, max_ctx=256)
+def config(a):
+    """(gen.py config, training window length, input channels) of --model."""
+    if a.model == "base":
+        cfg = gen.make_config("post_relu", vocab=1026, d_model=64, n_head=4, n_layer=2, max_ctx=32)
+        return cfg, 32, (BASE_INPUTS if a.inputs else [])
+    cfg = gen.make_config("post_relu", vocab=1024, d_model=128, n_head=4, n_layer=4, max_ctx=256)
+    return cfg, 256, []
 
 
 class FusedAttention(gen.CausalSelfAttention):
@@ -75,9 +90,11 @@ class FusedAttention(gen.CausalSelfAttention):
         return self.o(y.transpose(1, 2).reshape(b, t, d))
 
 
-def build_model(cfg, seed, attn):
+def build_model(cfg, seed, attn, inputs=()):
     torch.manual_seed(seed)
     model = gen.GPT(cfg)
+    if inputs:  # inputs.{c}.weight: embeddings, N(0, 0.02) below
+        model.inputs = nn.ModuleList(nn.Embedding(size, cfg["d_model"]) for _, size in inputs)
     if attn == "fused":
         for blk in model.blocks:
             blk.attn.__class__ = FusedAttention
@@ -108,6 +125,21 @@ def forward_last(model, idx, cache=None):
     return model.head(x[:, -1])
 
 
+def forward_with(model, idx, ids):
+    """gen.GPT.forward (no cache) with the input embeddings: (tok_emb[idx] + sum_c
+    inputs_c[ids_c]) + pos_emb, in candlecast's order. ids: one (B, T) tensor per channel."""
+    b, t = idx.shape
+    x = model.tok_emb(idx)
+    for table, col in zip(model.inputs, ids):
+        x = x + table(col)
+    x = x + model.pos_emb(torch.arange(t))[None]
+    for blk in model.blocks:
+        x = blk(x)
+    if model.ln_f is not None:
+        x = model.ln_f(x)
+    return model.head(x)
+
+
 def time_runs(warmup, steps, f):
     for _ in range(warmup):
         f()
@@ -125,8 +157,8 @@ def median(xs):
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def bench_train(a, cfg):
-    model = build_model(cfg, a.seed, a.attn)
+def bench_train(a, cfg, seq, inputs):
+    model = build_model(cfg, a.seed, a.attn, inputs)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -138,10 +170,14 @@ def bench_train(a, cfg):
     last = {}
 
     def step():
-        x = torch.randint(0, v, (b, SEQ), generator=g)
-        y = torch.randint(0, v, (b, SEQ), generator=g)
-        logits = model(x)
-        loss = F.cross_entropy(logits.reshape(b * SEQ, v), y.reshape(b * SEQ))
+        x = torch.randint(0, v, (b, seq), generator=g)
+        y = torch.randint(0, v, (b, seq), generator=g)
+        if inputs:
+            ids = [torch.randint(0, size, (b, seq), generator=g) for _, size in inputs]
+            logits = forward_with(model, x, ids)
+        else:
+            logits = model(x)
+        loss = F.cross_entropy(logits.reshape(b * seq, v), y.reshape(b * seq))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -149,7 +185,7 @@ def bench_train(a, cfg):
         last["loss"] = loss.item()
 
     times = time_runs(a.warmup, a.steps, step)
-    return b * SEQ / median(times), times, {"last_loss": round(last["loss"], 4)}
+    return b * seq / median(times), times, {"seq": seq, "last_loss": round(last["loss"], 4)}
 
 
 def bench_gen(a, cfg, cached):
@@ -190,8 +226,12 @@ def main():
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
     p.add_argument("--attn", choices=["plain", "fused"], default="plain")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--model", choices=["default", "base"], default="default")
+    p.add_argument("--inputs", type=int, choices=[0, 1], default=1)
     a = p.parse_args()
     train = a.mode == "train"
+    if a.model == "base" and not train:
+        p.error("--model base measures train only (the prompts do not fit in max_ctx 32)")
     a.batch = a.batch or (32 if train else 1)
     a.steps = a.steps or (5 if train else 3)
     a.warmup = a.warmup if a.warmup is not None else (3 if train else 1)
@@ -201,15 +241,18 @@ def main():
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    cfg = config()
+    cfg, seq, inputs = config(a)
+    n_params = sum(p.numel() for p in build_model(cfg, a.seed, a.attn, inputs).parameters())
     if train:
-        tps, times, extra = bench_train(a, cfg)
+        tps, times, extra = bench_train(a, cfg, seq, inputs)
     else:
         tps, times, extra = bench_gen(a, cfg, a.mode == "gen-cache")
     rec = {
-        "impl": "pytorch", "attn": a.attn, "mode": a.mode, "batch": a.batch,
+        "impl": "pytorch", "attn": a.attn, "mode": a.mode, "model": a.model,
+        "n_params": n_params, "inputs": ",".join(f"{n}:{s}" for n, s in inputs),
+        "batch": a.batch,
         "threads": torch.get_num_threads(), "warmup": a.warmup, "steps": a.steps,
-        "tokens_per_s": round(tps, 1), "times_s": [round(t, 4) for t in times],
+        "tokens_per_s": round(tps, 1), "times_s": [round(t, 5) for t in times],
         "torch": torch.__version__,
     }
     if not train:

@@ -4,15 +4,30 @@
 //! cargo run --release -p candlecast-gpt --example gpt_bench -- train --batch 32 --steps 5 --warmup 3
 //! cargo run --release -p candlecast-gpt --example gpt_bench -- gen-cache --batch 64
 //! cargo run --release -p candlecast-gpt --example gpt_bench -- gen-nocache --batch 1
+//! cargo run --release -p candlecast-gpt --example gpt_bench -- train --model base --steps 200 --warmup 20
 //! ```
 //!
-//! Model: vocab 1024, d_model 128, 4 heads, 4 layers, max_ctx 256, post-norm ReLU
-//! (the default block), weights from `Gpt::init` (seeded).
+//! `--model default` (the default): vocab 1024, d_model 128, 4 heads, 4 layers, max_ctx
+//! 256, post-norm ReLU (the default block), training windows of 256 tokens.
+//! `--model base` (issue 17): the shipped `configs/base.toml` (`models/base/meta.json`):
+//! vocab 1026, d_model 64, 4 heads, 2 layers, max_ctx 32, post-norm ReLU, head bias, no
+//! final LN, with its three input channels (time_of_day 49, day_of_week 8, volume 9 ids,
+//! summed into the token embedding; `--inputs 0` leaves them out), windows of 32 tokens;
+//! `train` only (the generation prompts do not fit in 32 positions). Weights from
+//! `Gpt::init` (seeded).
 //!
 //! - `train`: one step = forward + cross-entropy + backward + global grad norm (clip
-//!   at 1.0) + AdamW update, on seeded random tokens of shape (B, seq) with seq 256,
-//!   i.e. what `Trainer::run` does per step minus batch sampling. tokens/s =
-//!   B * seq / median step time over `--steps` steps after `--warmup` steps.
+//!   at 1.0) + AdamW update, on seeded random tokens of shape (B, seq) (and random
+//!   input ids (B, seq, C) with channels), i.e. what `Trainer::run` does per step
+//!   minus batch sampling. tokens/s = B * seq / median step time over `--steps` steps
+//!   after `--warmup` steps.
+//!   With `--sampler 1` (the default for `--model base`) it then also measures the data
+//!   loading: a corpus of 300 random sequences of 4000 tokens (+ input ids), the size
+//!   of base.toml's `[synthetic]` corpus; the median time of one batch build by a copy
+//!   of `train.rs`'s private window sampler (`Windows::batch`: draw, gather, three
+//!   `Tensor::from_vec`), its share of the median `Trainer::run` step, and the
+//!   tokens/s of `Trainer::run` itself on that corpus (its own sampler inside the
+//!   step, `CurvePoint::tokens_per_sec` per step, median over the same step counts).
 //! - `gen-cache`: `Decoder::prefill` of B random 128-token prompts, then greedy
 //!   decoding through the KV cache until 128 new tokens per row exist (the first
 //!   comes from the prefill logits, so 127 `step` calls). Prefill is included in the
@@ -32,7 +47,8 @@
 
 use candle_core::{DType, Device, Tensor, D};
 use candlecast_gpt::{
-    Activation, AdamWParams, Gpt, GptConfig, Norm, Result, Rng, TrainConfig, Trainer,
+    Activation, AdamWParams, Event, Gpt, GptConfig, InputChannel, Norm, Result, Rng, TokenData,
+    TrainConfig, Trainer,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -57,10 +73,17 @@ fn keep_freed_memory() {
 
 const PROMPT: usize = 128;
 const NEW: usize = 128;
+/// Training window of the default model.
 const SEQ: usize = 256;
+/// Training window of the base model (`configs/base.toml`, `[train] seq_len`).
+const BASE_SEQ: usize = 32;
+/// Corpus of the data-loading measurement: base.toml's `[synthetic]` series x bars.
+const CORPUS_SEQS: usize = 300;
+const CORPUS_LEN: usize = 4000;
 
-fn config() -> GptConfig {
-    GptConfig {
+/// The model of `--model` and its training window length.
+fn config(a: &Args) -> (GptConfig, usize) {
+    let default = GptConfig {
         vocab_size: 1024,
         d_model: 128,
         n_head: 4,
@@ -73,7 +96,28 @@ fn config() -> GptConfig {
         head_bias: true,
         ln_eps: 1e-5,
         inputs: vec![],
+    };
+    if a.model != "base" {
+        return (default, SEQ);
     }
+    let ch = |name: &str, size| InputChannel {
+        name: name.into(),
+        size,
+    };
+    let inputs = match a.inputs {
+        true => vec![ch("time_of_day", 49), ch("day_of_week", 8), ch("volume", 9)],
+        false => vec![],
+    };
+    let base = GptConfig {
+        vocab_size: 1026,
+        d_model: 64,
+        n_head: 4,
+        n_layer: 2,
+        max_ctx: 32,
+        inputs,
+        ..default
+    };
+    (base, BASE_SEQ)
 }
 
 struct Args {
@@ -82,11 +126,18 @@ struct Args {
     steps: usize,
     warmup: usize,
     seed: u64,
+    /// "default" or "base".
+    model: String,
+    /// Input channels of the base model.
+    inputs: bool,
+    /// Also measure the data loading and `Trainer::run` (train only).
+    sampler: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gpt_bench train|gen-cache|gen-nocache [--batch B] [--steps N] [--warmup W] [--seed S]"
+        "usage: gpt_bench train|gen-cache|gen-nocache [--batch B] [--steps N] [--warmup W] [--seed S]\n\
+         \x20                [--model default|base] [--inputs 0|1] [--sampler 0|1]"
     );
     std::process::exit(2)
 }
@@ -104,17 +155,35 @@ fn parse_args() -> Args {
         steps: if train { 5 } else { 3 },
         warmup: if train { 3 } else { 1 },
         seed: 42,
+        model: "default".into(),
+        inputs: true,
+        sampler: false,
     };
+    let mut sampler = None;
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| usage());
+        if flag == "--model" {
+            if !["default", "base"].contains(&value.as_str()) {
+                usage();
+            }
+            a.model = value;
+            continue;
+        }
         let n: u64 = value.parse().unwrap_or_else(|_| usage());
         match flag.as_str() {
             "--batch" => a.batch = n as usize,
             "--steps" => a.steps = n as usize,
             "--warmup" => a.warmup = n as usize,
             "--seed" => a.seed = n,
+            "--inputs" => a.inputs = n != 0,
+            "--sampler" => sampler = Some(n != 0),
             _ => usage(),
         }
+    }
+    a.sampler = sampler.unwrap_or(a.model == "base");
+    if a.model == "base" && !train {
+        eprintln!("--model base measures train only (the prompts do not fit in max_ctx 32)");
+        std::process::exit(2)
     }
     if a.batch == 0 || a.steps == 0 {
         usage();
@@ -155,14 +224,12 @@ fn time_runs(warmup: usize, steps: usize, mut f: impl FnMut() -> Result<()>) -> 
 /// (forward + loss, backward, grad norm + AdamW).
 type TrainOut = (f64, Vec<f64>, f64, [f64; 3]);
 
-fn bench_train(a: &Args) -> Result<TrainOut> {
-    let cfg = config();
-    let dev = Device::Cpu;
-    let (model, varmap) = Gpt::init(&cfg, a.seed, &dev)?;
-    let tcfg = TrainConfig {
+/// What the benchmark's training steps run with (`Trainer::run` reads the same table).
+fn train_config(a: &Args, seq: usize) -> TrainConfig {
+    TrainConfig {
         steps: (a.warmup + a.steps) as u64,
         batch_size: a.batch,
-        seq_len: SEQ,
+        seq_len: seq,
         lr: 3e-4,
         min_lr: 3e-4,
         warmup_steps: 0,
@@ -174,18 +241,44 @@ fn bench_train(a: &Args) -> Result<TrainOut> {
         seed: a.seed,
         freeze_blocks: 0,
         optimizer: AdamWParams::default(),
-    };
-    let mut trainer = Trainer::new(model, varmap, tcfg)?;
+    }
+}
+
+/// `n` random ids per channel, interleaved as the model takes them: `C` per token.
+fn random_ids(rng: &mut Rng, n: usize, cfg: &GptConfig) -> Vec<u32> {
+    (0..n)
+        .flat_map(|_| {
+            cfg.inputs
+                .iter()
+                .map(|c| rng.below(c.size) as u32)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn bench_train(a: &Args) -> Result<TrainOut> {
+    let (cfg, seq) = config(a);
+    let dev = Device::Cpu;
+    let (model, varmap) = Gpt::init(&cfg, a.seed, &dev)?;
+    let mut trainer = Trainer::new(model, varmap, train_config(a, seq))?;
     let mut rng = Rng::new(a.seed ^ 0x5eed);
-    let (b, v) = (a.batch, cfg.vocab_size);
+    let (b, v, c) = (a.batch, cfg.vocab_size, cfg.inputs.len());
     let mut last_loss = f64::NAN;
     let mut phases: Vec<[f64; 3]> = Vec::new();
     let times = time_runs(a.warmup, a.steps, || {
         let t0 = Instant::now();
         // Batch creation is inside the timed region, as in Trainer::run (it is tiny).
-        let x = Tensor::from_vec(random_tokens(&mut rng, b * SEQ, v), (b, SEQ), &dev)?;
-        let y = Tensor::from_vec(random_tokens(&mut rng, b * SEQ, v), (b, SEQ), &dev)?;
-        let loss = trainer.loss(&x, &y)?;
+        let x = Tensor::from_vec(random_tokens(&mut rng, b * seq, v), (b, seq), &dev)?;
+        let y = Tensor::from_vec(random_tokens(&mut rng, b * seq, v), (b, seq), &dev)?;
+        let ids = match c {
+            0 => None,
+            _ => Some(Tensor::from_vec(
+                random_ids(&mut rng, b * seq, &cfg),
+                (b, seq, c),
+                &dev,
+            )?),
+        };
+        let loss = trainer.loss_with(&x, ids.as_ref(), &y)?;
         let t1 = Instant::now();
         let grads = loss.backward()?;
         let t2 = Instant::now();
@@ -206,17 +299,131 @@ fn bench_train(a: &Args) -> Result<TrainOut> {
         ]);
         Ok(())
     })?;
-    let tps = (b * SEQ) as f64 / median(&times);
+    let tps = (b * seq) as f64 / median(&times);
     let timed = &phases[a.warmup..];
     let phase = |i: usize| median(&timed.iter().map(|p| p[i]).collect::<Vec<_>>());
     Ok((tps, times, last_loss, [phase(0), phase(1), phase(2)]))
 }
 
-/// The model as `checkpoint::load_model` gives it: plain tensors, no variables.
-fn inference_model(seed: u64) -> Result<Gpt> {
-    let cfg = config();
+/// Seeded random token sequences with input ids, `CORPUS_SEQS` x `CORPUS_LEN`.
+fn corpus(cfg: &GptConfig, seed: u64) -> TokenData {
+    let mut rng = Rng::new(seed ^ 0xc0_4905);
+    let train: Vec<Vec<u32>> = (0..CORPUS_SEQS)
+        .map(|_| random_tokens(&mut rng, CORPUS_LEN, cfg.vocab_size))
+        .collect();
+    let train_inputs = match cfg.inputs.len() {
+        0 => vec![],
+        _ => (0..CORPUS_SEQS)
+            .map(|_| random_ids(&mut rng, CORPUS_LEN, cfg))
+            .collect(),
+    };
+    TokenData {
+        train,
+        val: vec![],
+        train_inputs,
+        val_inputs: vec![],
+    }
+}
+
+/// A copy of `train.rs`'s private `Windows` (the sampler `Trainer::run` draws its
+/// batches with), line for line, so its cost can be timed on its own.
+struct Windows<'a> {
+    seqs: Vec<&'a [u32]>,
+    inputs: Vec<&'a [u32]>,
+    c: usize,
+    cum: Vec<usize>,
+    seq_len: usize,
+}
+
+impl<'a> Windows<'a> {
+    fn new(seqs: &'a [Vec<u32>], inputs: &'a [Vec<u32>], c: usize, seq_len: usize) -> Self {
+        let mut w = Windows {
+            seqs: vec![],
+            inputs: vec![],
+            c,
+            cum: vec![],
+            seq_len,
+        };
+        let mut total = 0;
+        for (i, s) in seqs.iter().enumerate().filter(|(_, s)| s.len() > seq_len) {
+            total += s.len() - seq_len;
+            w.seqs.push(s);
+            if c > 0 {
+                w.inputs.push(inputs.get(i).map_or(&[][..], Vec::as_slice));
+            }
+            w.cum.push(total);
+        }
+        w
+    }
+
+    fn batch(
+        &self,
+        rng: &mut Rng,
+        b: usize,
+        device: &Device,
+    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
+        let total = self.cum.last().copied().unwrap_or(0);
+        let (t, c) = (self.seq_len, self.c);
+        let (mut xs, mut ys) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        let mut ids = Vec::with_capacity(b * t * c);
+        for _ in 0..b {
+            let k = rng.below(total);
+            let s = self.cum.partition_point(|&n| n <= k);
+            let start = k - if s == 0 { 0 } else { self.cum[s - 1] };
+            let w = &self.seqs[s][start..start + t + 1];
+            xs.extend_from_slice(&w[..t]);
+            ys.extend_from_slice(&w[1..]);
+            if c > 0 {
+                ids.extend_from_slice(&self.inputs[s][start * c..(start + t) * c]);
+            }
+        }
+        let ids = match c {
+            0 => None,
+            _ => Some(Tensor::from_vec(ids, (b, t, c), device)?),
+        };
+        Ok((
+            Tensor::from_vec(xs, (b, t), device)?,
+            ids,
+            Tensor::from_vec(ys, (b, t), device)?,
+        ))
+    }
+}
+
+/// Data loading: median seconds of one batch build (the sampler copy, 20 warmup +
+/// 500 timed builds), and tokens/s and median step seconds of `Trainer::run` over
+/// `--warmup` + `--steps` steps on the same corpus.
+fn bench_sampler(a: &Args) -> Result<(f64, f64, f64)> {
+    let (cfg, seq) = config(a);
     let dev = Device::Cpu;
-    let (_, varmap) = Gpt::init(&cfg, seed, &dev)?;
+    let data = corpus(&cfg, a.seed);
+    let c = cfg.inputs.len();
+    let windows = Windows::new(&data.train, &data.train_inputs, c, seq);
+    let mut rng = Rng::new(a.seed);
+    let mut sink = 0usize;
+    let builds = time_runs(20, 500, || {
+        let (x, ids, y) = windows.batch(&mut rng, a.batch, &dev)?;
+        sink += x.elem_count() + y.elem_count() + ids.map_or(0, |t| t.elem_count());
+        Ok(())
+    })?;
+    assert!(sink > 0);
+    let (model, varmap) = Gpt::init(&cfg, a.seed, &dev)?;
+    let mut trainer = Trainer::new(model, varmap, train_config(a, seq))?;
+    let mut step_s = Vec::new();
+    trainer.run(&data, |event| {
+        if let Event::Step(p) = event {
+            step_s.push((a.batch * seq) as f64 / p.tokens_per_sec);
+        }
+        Ok(())
+    })?;
+    let step = median(&step_s[a.warmup..]);
+    Ok((median(&builds), (a.batch * seq) as f64 / step, step))
+}
+
+/// The model as `checkpoint::load_model` gives it: plain tensors, no variables.
+fn inference_model(a: &Args) -> Result<Gpt> {
+    let (cfg, _) = config(a);
+    let dev = Device::Cpu;
+    let (_, varmap) = Gpt::init(&cfg, a.seed, &dev)?;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
@@ -237,7 +444,7 @@ fn argmax_rows(logits: &Tensor) -> Result<Vec<u32>> {
 /// Tokens/s, run times, checksum of the generated tokens, and (cached) the median
 /// prefill time: the part of a cached run that is one full forward pass.
 fn bench_gen(a: &Args, cached: bool) -> Result<(f64, Vec<f64>, u64, Option<f64>)> {
-    let model = inference_model(a.seed)?;
+    let model = inference_model(a)?;
     let cfg = model.config().clone();
     let dev = Device::Cpu;
     let mut rng = Rng::new(a.seed ^ 0x9e11);
@@ -296,15 +503,37 @@ fn main() -> Result<()> {
     let cthreads = std::env::var("CANDLE_NUM_THREADS").unwrap_or_else(|_| "unset".into());
     let fmt_times = |t: &[f64]| {
         t.iter()
-            .map(|x| format!("{x:.4}"))
+            .map(|x| format!("{x:.5}"))
             .collect::<Vec<_>>()
             .join(",")
     };
+    let (cfg, seq) = config(&a);
+    let inputs = cfg
+        .inputs
+        .iter()
+        .map(|c| format!("{}:{}", c.name, c.size))
+        .collect::<Vec<_>>()
+        .join(",");
+    let model = format!(
+        r#""model":"{}","n_params":{},"inputs":"{inputs}""#,
+        a.model,
+        cfg.n_params()
+    );
     let line = match a.mode.as_str() {
         "train" => {
             let (tps, times, loss, ph) = bench_train(&a)?;
+            let sampler = match a.sampler {
+                false => String::new(),
+                true => {
+                    let (build, run_tps, run_step) = bench_sampler(&a)?;
+                    format!(
+                        r#","corpus":"{CORPUS_SEQS}x{CORPUS_LEN}","median_batch_build_s":{build:.7},"trainer_run_tokens_per_s":{run_tps:.1},"trainer_run_median_step_s":{run_step:.5},"batch_build_share":{:.5}"#,
+                        build / run_step
+                    )
+                }
+            };
             format!(
-                r#"{{"impl":"candlecast","mode":"train","batch":{},"seq":{SEQ},"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"step_s":[{}],"median_forward_s":{:.4},"median_backward_s":{:.4},"median_optim_s":{:.4},"last_loss":{loss:.4}}}"#,
+                r#"{{"impl":"candlecast","mode":"train",{model},"batch":{},"seq":{seq},"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"step_s":[{}],"median_forward_s":{:.4},"median_backward_s":{:.4},"median_optim_s":{:.4},"last_loss":{loss:.4}{sampler}}}"#,
                 a.batch,
                 candle_core::utils::get_num_threads(),
                 a.warmup,
@@ -320,7 +549,7 @@ fn main() -> Result<()> {
             let prefill =
                 prefill.map_or(String::new(), |p| format!(r#","median_prefill_s":{p:.4}"#));
             format!(
-                r#"{{"impl":"candlecast","mode":"{mode}","batch":{},"prompt":{PROMPT},"new":{NEW},"prefill_included":true,"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"run_s":[{}]{prefill},"checksum":{checksum}}}"#,
+                r#"{{"impl":"candlecast","mode":"{mode}",{model},"batch":{},"prompt":{PROMPT},"new":{NEW},"prefill_included":true,"RAYON_NUM_THREADS":"{threads}","CANDLE_NUM_THREADS":"{cthreads}","gemm_threads":{},"warmup":{},"steps":{},"tokens_per_s":{tps:.1},"run_s":[{}]{prefill},"checksum":{checksum}}}"#,
                 a.batch,
                 candle_core::utils::get_num_threads(),
                 a.warmup,

@@ -13,8 +13,24 @@ use candle_core::{bail, Result};
 /// Independent accumulators: two AVX or four SSE registers.
 const LANES: usize = 16;
 
-/// Largest element (`-inf` for an empty row).
+/// Largest element (`-inf` for an empty row). Compiled twice like [`exp_in_place`]:
+/// the AVX2 copy where the CPU has it (a maximum is exact, so the width cannot change
+/// the result).
 pub(crate) fn max(xs: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        fn avx2(xs: &[f32]) -> f32 {
+            max_lanes(xs)
+        }
+        // SAFETY: the CPU has AVX2 (detected just above).
+        return unsafe { avx2(xs) };
+    }
+    max_lanes(xs)
+}
+
+#[inline(always)]
+fn max_lanes(xs: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
     let mut chunks = xs.chunks_exact(LANES);
     for c in &mut chunks {
