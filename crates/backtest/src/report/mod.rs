@@ -5,6 +5,7 @@
 //! half-written report.
 
 mod csv;
+mod fields;
 mod html;
 mod plot;
 
