@@ -215,6 +215,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "--finalize".into(),
         "--decide-every".into(),
         if args.quick { "20" } else { "5" }.into(),
+        // The test window is about a thousand bars: the per-bar file costs nothing.
+        "--equity-csv".into(),
         "--out".into(),
         s(&out.join("backtest")),
     ]);

@@ -1,6 +1,7 @@
 //! The report's charts, drawn by plotters into SVG strings. Long series are
-//! reduced to each pixel column's first, lowest, highest and last point, which
-//! keeps the file small and the picture the same.
+//! reduced to each pixel column's first, lowest, highest and last point (bands
+//! to their widest extent, bars to merged candles), which keeps the file small
+//! and the picture the same.
 
 use crate::engine::Run;
 use crate::error::BacktestError;
@@ -10,8 +11,8 @@ use plotters::prelude::*;
 
 pub const WIDTH: u32 = 1000;
 const MAX_POINTS: usize = 1600;
-/// Trades beyond this many get no markers (the most recent are kept).
-const MAX_MARKERS: usize = 600;
+/// About 4 pixels per candle: narrower bodies no longer read as candles.
+pub const MAX_CANDLES: usize = 250;
 
 pub const BLUE_: RGBColor = RGBColor(31, 119, 180);
 pub const ORANGE_: RGBColor = RGBColor(255, 127, 14);
@@ -72,6 +73,86 @@ pub fn reduce(xs: &[f64], ys: &[f64]) -> Vec<(f64, f64)> {
         out.extend(idx.into_iter().map(|i| (xs[i], ys[i])));
     }
     out
+}
+
+/// Chart points, (x, y).
+pub type Points = Vec<(f64, f64)>;
+
+/// Whether [`reduce`] and [`reduce_band`] thin a series of `n` points.
+pub fn is_reduced(n: usize) -> bool {
+    n > MAX_POINTS
+}
+
+/// A band between `lower` and `upper` at about `MAX_POINTS` points: per bucket,
+/// the lowest lower and the highest upper, held over the bucket's first to last
+/// x, so the band drawn covers every point of the full one.
+pub fn reduce_band(xs: &[f64], lower: &[f64], upper: &[f64]) -> (Points, Points) {
+    let n = xs.len().min(lower.len()).min(upper.len());
+    if n <= MAX_POINTS {
+        let pts = |ys: &[f64]| xs.iter().copied().zip(ys.iter().copied()).take(n).collect();
+        return (pts(lower), pts(upper));
+    }
+    let buckets = MAX_POINTS / 2;
+    let (mut lo_out, mut hi_out) = (Vec::new(), Vec::new());
+    for b in 0..buckets {
+        let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
+        if lo >= hi {
+            continue;
+        }
+        let min = lower[lo..hi].iter().copied().fold(f64::INFINITY, f64::min);
+        let max = upper[lo..hi]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        for x in [xs[lo], xs[hi - 1]] {
+            lo_out.push((x, min));
+            hi_out.push((x, max));
+        }
+    }
+    (lo_out, hi_out)
+}
+
+/// A candle: one bar, or several merged (first open, highest high, lowest
+/// low, last close); its body spans `x0..x1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candle {
+    pub x0: f64,
+    pub x1: f64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+/// The bars `xs` (times) with `o`, `h`, `l`, `c` as at most `MAX_CANDLES`
+/// candles, and how many bars each one merges (the last may merge fewer).
+pub fn candles(xs: &[f64], o: &[f64], h: &[f64], l: &[f64], c: &[f64]) -> (Vec<Candle>, usize) {
+    let n = xs.len().min(o.len()).min(h.len()).min(l.len()).min(c.len());
+    if n == 0 {
+        return (vec![], 1);
+    }
+    let per = n.div_ceil(MAX_CANDLES);
+    // Each candle has the room of `per` average bars from its first bar (the
+    // last one too, though it may hold fewer); its body takes 70% of it.
+    let bar = (xs[n - 1] - xs[0]).max(1.0) / (n - 1).max(1) as f64;
+    let slot = bar * per as f64;
+    let out = (0..n)
+        .step_by(per)
+        .map(|lo| {
+            let hi = (lo + per).min(n);
+            let mid = xs[lo] + (slot - bar) / 2.0;
+            let half = 0.35 * slot;
+            Candle {
+                x0: mid - half,
+                x1: mid + half,
+                open: o[lo],
+                high: h[lo..hi].iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                low: l[lo..hi].iter().copied().fold(f64::INFINITY, f64::min),
+                close: c[hi - 1],
+            }
+        })
+        .collect();
+    (out, per)
 }
 
 fn range(points: &[&[(f64, f64)]]) -> (f64, f64, f64, f64) {
@@ -141,6 +222,8 @@ pub struct Chart<'a> {
     pub lines: Vec<Line<'a>>,
     pub bands: Vec<Band>,
     pub markers: Vec<(f64, f64, Marker)>,
+    /// Price bars, drawn under the lines and markers.
+    pub candles: Vec<Candle>,
     /// Fill the first line down to zero (the drawdown chart).
     pub fill_first: bool,
 }
@@ -152,6 +235,12 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
         all.push(&b.lower);
         all.push(&b.upper);
     }
+    let candle_extent: Vec<(f64, f64)> = c
+        .candles
+        .iter()
+        .flat_map(|k| [(k.x0, k.low), (k.x1, k.high)])
+        .collect();
+    all.push(&candle_extent);
     let (x0, x1, mut y0, mut y1) = range(&all);
     if c.fill_first {
         y1 = y1.max(0.0);
@@ -190,6 +279,7 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.25).filled())
             });
     }
+    draw_candles(&mut chart, &c.candles)?;
     for (k, l) in c.lines.iter().enumerate() {
         let color = *l.color;
         if k == 0 && c.fill_first {
@@ -210,9 +300,8 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
-    let start = c.markers.len().saturating_sub(MAX_MARKERS);
     chart
-        .draw_series(c.markers[start..].iter().map(|&(x, y, m)| {
+        .draw_series(c.markers.iter().map(|&(x, y, m)| {
             let shape: Vec<(i32, i32)> = match m {
                 Marker::Up => vec![(-5, 5), (5, 5), (0, -4)],
                 Marker::Down => vec![(-5, -5), (5, -5), (0, 4)],
@@ -238,6 +327,42 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
     Ok(())
 }
 
+type Cartesian<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Wicks, then bodies: hollow when the close is above the open, filled grey
+/// when below, so the green and red trade markers stay the only colours.
+fn draw_candles(chart: &mut Cartesian<'_, '_>, candles: &[Candle]) -> Result<(), BacktestError> {
+    let ink = RGBColor(90, 90, 90);
+    chart
+        .draw_series(candles.iter().map(|k| {
+            let x = (k.x0 + k.x1) / 2.0;
+            PathElement::new(vec![(x, k.low), (x, k.high)], ink.stroke_width(1))
+        }))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(candles.iter().map(|k| {
+            let fill = if k.close >= k.open { WHITE } else { ink };
+            Rectangle::new(
+                [(k.x0, k.open.max(k.close)), (k.x1, k.open.min(k.close))],
+                fill.filled(),
+            )
+        }))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(candles.iter().map(|k| {
+            Rectangle::new(
+                [(k.x0, k.open.max(k.close)), (k.x1, k.open.min(k.close))],
+                ink.stroke_width(1),
+            )
+        }))
+        .map_err(plot_err)?;
+    Ok(())
+}
+
 /// The chart as an `<svg>` element.
 pub fn svg(c: &Chart<'_>) -> Result<String, BacktestError> {
     let mut out = String::new();
@@ -247,4 +372,54 @@ pub fn svg(c: &Chart<'_>) -> Result<String, BacktestError> {
         area.present().map_err(plot_err)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candles_merge_consecutive_bars_to_fit() {
+        let n = 1001;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64 * 60_000.0).collect();
+        let o: Vec<f64> = (0..n).map(|i| 100.0 + i as f64).collect();
+        let h: Vec<f64> = o.iter().map(|v| v + 5.0).collect();
+        let l: Vec<f64> = o.iter().map(|v| v - 5.0).collect();
+        let c: Vec<f64> = o.iter().map(|v| v + 1.0).collect();
+        let (k, per) = candles(&xs, &o, &h, &l, &c);
+        assert_eq!(per, 5, "1001 bars in at most 250 candles");
+        assert_eq!(k.len(), 201);
+        assert_eq!(
+            (k[0].open, k[0].high, k[0].low, k[0].close),
+            (100.0, 109.0, 95.0, 105.0)
+        );
+        // The last candle holds the one bar left over.
+        let last = k[200];
+        assert_eq!((last.open, last.close), (1100.0, 1101.0));
+        assert!(k.windows(2).all(|w| w[0].x1 < w[1].x0), "bodies overlap");
+        let (k, per) = candles(&xs[..10], &o[..10], &h[..10], &l[..10], &c[..10]);
+        assert_eq!((k.len(), per), (10, 1));
+    }
+
+    #[test]
+    fn a_reduced_band_covers_every_point_of_the_full_one() {
+        let n = 10_000;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mid: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let lower: Vec<f64> = mid.iter().map(|m| m - 1.0 - (m % 3.0)).collect();
+        let upper: Vec<f64> = mid.iter().map(|m| m + 1.0 + (m % 5.0)).collect();
+        let (lo, hi) = reduce_band(&xs, &lower, &upper);
+        assert!(is_reduced(n) && lo.len() <= MAX_POINTS && lo.len() == hi.len());
+        // Each point lies inside the drawn band at its x.
+        for i in 0..n {
+            let seg = lo
+                .chunks(2)
+                .zip(hi.chunks(2))
+                .find(|(l, _)| l[0].0 <= xs[i] && xs[i] <= l[1].0)
+                .unwrap();
+            assert!(seg.0[0].1 <= lower[i] && upper[i] <= seg.1[0].1, "{i}");
+        }
+        let (lo, _) = reduce_band(&xs[..100], &lower[..100], &upper[..100]);
+        assert_eq!(lo.len(), 100);
+    }
 }
