@@ -17,29 +17,36 @@ pub struct Figure {
     pub svg: String,
 }
 
-/// The window's bar times as chart x values (milliseconds).
-pub fn window_x(r: &Report<'_>) -> Vec<f64> {
-    let s = r.series;
-    s.timestamps()[r.main.run.window_start.min(s.len())..]
+/// The window's bar times as chart x values (milliseconds), as a stream.
+fn window_x<'a>(r: &Report<'a>) -> impl ExactSizeIterator<Item = f64> + 'a {
+    let ts = r.series.timestamps();
+    ts[r.main.run.window_start.min(ts.len())..]
         .iter()
         .map(|t| t.0 as f64)
-        .collect()
+}
+
+/// (x, y) of the window's bars, `y` one value per bar from the window start.
+fn on_window<'a>(
+    r: &Report<'a>,
+    y: impl ExactSizeIterator<Item = f64> + 'a,
+) -> impl ExactSizeIterator<Item = (f64, f64)> + 'a {
+    window_x(r).zip(y)
 }
 
 /// Equity of the strategy, buy-and-hold and the comparison strategies.
-pub fn equity(r: &Report<'_>, x: &[f64]) -> Result<String, BacktestError> {
+pub fn equity(r: &Report<'_>) -> Result<String, BacktestError> {
     let run = r.main.run;
     let bh = plot::buy_hold(r.series, run, r.broker.cash);
     let mut lines = vec![
         Line {
             label: r.main.label(),
-            points: plot::reduce(x, &run.equity),
+            points: plot::reduce(on_window(r, run.equity.iter().copied())),
             color: &BLUE_,
             width: 2,
         },
         Line {
             label: "buy & hold (no costs)".into(),
-            points: plot::reduce(x, &bh),
+            points: plot::reduce(on_window(r, bh)),
             color: &ORANGE_,
             width: 1,
         },
@@ -47,7 +54,7 @@ pub fn equity(r: &Report<'_>, x: &[f64]) -> Result<String, BacktestError> {
     for (k, e) in r.compare.iter().enumerate() {
         lines.push(Line {
             label: e.label(),
-            points: plot::reduce(x, &e.run.equity),
+            points: plot::reduce(on_window(r, e.run.equity.iter().copied())),
             color: &PALETTE[k % PALETTE.len()],
             width: 1,
         });
@@ -64,18 +71,15 @@ pub fn equity(r: &Report<'_>, x: &[f64]) -> Result<String, BacktestError> {
     })
 }
 
-pub fn drawdown(r: &Report<'_>, x: &[f64]) -> Result<String, BacktestError> {
-    let dd: Vec<f64> = drawdowns(&r.main.run.equity)
-        .iter()
-        .map(|d| 0.0 - d * 100.0)
-        .collect();
+pub fn drawdown(r: &Report<'_>) -> Result<String, BacktestError> {
+    let dd = drawdowns(&r.main.run.equity);
     plot::svg(&Chart {
         title: "Drawdown [%]",
         y_label: "%",
         height: 200,
         lines: vec![Line {
             label: "drawdown".into(),
-            points: plot::reduce(x, &dd),
+            points: plot::reduce(on_window(r, dd.iter().map(|d| 0.0 - d * 100.0))),
             color: &plot::RED_,
             width: 1,
         }],
@@ -95,7 +99,7 @@ pub fn marked_every(n: usize) -> usize {
 
 /// The price (a close line, or candles with `--candles`) with each trade's
 /// entry and exit.
-pub fn trades(r: &Report<'_>, x: &[f64]) -> Result<Figure, BacktestError> {
+pub fn trades(r: &Report<'_>) -> Result<Figure, BacktestError> {
     let s = r.series;
     let run = r.main.run;
     let ws = run.window_start.min(s.len());
@@ -117,7 +121,7 @@ pub fn trades(r: &Report<'_>, x: &[f64]) -> Result<Figure, BacktestError> {
     }
     let (candles, per) = if r.report_options.candles {
         plot::candles(
-            x,
+            |k| at(ws + k),
             &s.open()[ws..],
             &s.high()[ws..],
             &s.low()[ws..],
@@ -131,7 +135,7 @@ pub fn trades(r: &Report<'_>, x: &[f64]) -> Result<Figure, BacktestError> {
     } else {
         vec![Line {
             label: "close".into(),
-            points: plot::reduce(x, &s.close()[ws..]),
+            points: plot::reduce(on_window(r, s.close()[ws..].iter().copied())),
             color: &BLUE_,
             width: 1,
         }]
@@ -175,7 +179,7 @@ pub fn trades(r: &Report<'_>, x: &[f64]) -> Result<Figure, BacktestError> {
 
 /// The forecast fan: the horizon-step forecast made at each decision, plotted
 /// at the bar it forecast, against the close that came. None without forecasts.
-pub fn fan(r: &Report<'_>, x: &[f64]) -> Result<Option<Figure>, BacktestError> {
+pub fn fan(r: &Report<'_>) -> Result<Option<Figure>, BacktestError> {
     let s = r.series;
     let run = r.main.run;
     let Some(h) = run
@@ -217,13 +221,13 @@ pub fn fan(r: &Report<'_>, x: &[f64]) -> Result<Option<Figure>, BacktestError> {
         lines: vec![
             Line {
                 label: "close".into(),
-                points: plot::reduce(x, close),
+                points: plot::reduce(on_window(r, close.iter().copied())),
                 color: &plot::GREY_,
                 width: 1,
             },
             Line {
                 label: "forecast median".into(),
-                points: plot::reduce(&fx, &median),
+                points: plot::reduce(fx.iter().copied().zip(median.iter().copied())),
                 color: &BLUE_,
                 width: 1,
             },
@@ -313,7 +317,7 @@ mod tests {
             let (s, r) = busy_run(n);
             let r = with_forecasts(&s, r, 3);
             let rep = report(&s, &r, ReportOptions::default());
-            let fan = fan(&rep, &window_x(&rep)).unwrap().unwrap();
+            let fan = fan(&rep).unwrap().unwrap();
             // The legend names what is drawn; before, 5000 forecasts lost both.
             assert!(fan.svg.contains("forecast median"), "{n}");
             assert!(fan.svg.contains("10-90% band"), "{n}");
@@ -333,7 +337,7 @@ mod tests {
         let n = r.trades.len() + usize::from(r.open_trade.is_some());
         assert!(n > MAX_MARKED_TRADES, "{n} trades");
         let rep = report(&s, &r, ReportOptions::default());
-        let fig = trades(&rep, &window_x(&rep)).unwrap();
+        let fig = trades(&rep).unwrap();
         let k = marked_every(n);
         assert!(
             fig.caption.contains(&format!(
@@ -354,7 +358,7 @@ mod tests {
                 ..ReportOptions::default()
             },
         );
-        let fig = trades(&rep, &window_x(&rep)).unwrap();
+        let fig = trades(&rep).unwrap();
         let n = r.trades.len() + usize::from(r.open_trade.is_some());
         assert!(
             fig.caption.contains(&format!("all {n} trades")),

@@ -92,13 +92,13 @@ pub fn equity(r: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let bh = super::plot::buy_hold(r.series, run, r.broker.cash);
     let close = r.series.close();
     let mut buf = Vec::with_capacity(CHUNK + 512);
-    for (k, &e) in run.equity.iter().enumerate() {
+    for ((k, &e), bh) in run.equity.iter().enumerate().zip(bh) {
         let i = ws + k;
         push_ts(&mut buf, r.series, i);
         push_num(&mut buf, close.get(i).copied().unwrap_or(f64::NAN));
         push_num(&mut buf, e);
         push_num(&mut buf, dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0));
-        push_num(&mut buf, bh.get(k).copied().unwrap_or(f64::NAN));
+        push_num(&mut buf, bh);
         for c in &r.compare {
             push_num(&mut buf, c.run.equity.get(k).copied().unwrap_or(f64::NAN));
         }

@@ -16,7 +16,7 @@ th{background:#f6f6f6}.main{font-weight:600}svg{display:block;margin:6px 0}";
 
 /// The page; `equity_svg` is [`charts::equity`]'s chart, drawn once for this
 /// page and `equity.svg`.
-pub fn render(r: &Report<'_>, x: &[f64], equity_svg: &str) -> Result<String, BacktestError> {
+pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError> {
     let s = r.series;
     let run = r.main.run;
     let ws = run.window_start;
@@ -40,7 +40,7 @@ pub fn render(r: &Report<'_>, x: &[f64], equity_svg: &str) -> Result<String, Bac
             .unwrap_or_default(),
         s.timestamps().get(ws).map(|t| t.to_rfc3339()).unwrap_or_default(),
         s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
-        x.len(),
+        s.len().saturating_sub(ws),
         r.broker.cash,
         r.broker.commission,
         r.broker.spread.map_or("none".into(), |c| c.to_string()),
@@ -104,14 +104,14 @@ pub fn render(r: &Report<'_>, x: &[f64], equity_svg: &str) -> Result<String, Bac
     }
     html.push_str(equity_svg);
     html.push_str("<h2>Drawdown</h2>");
-    html.push_str(&charts::drawdown(r, x)?);
-    let trades = charts::trades(r, x)?;
+    html.push_str(&charts::drawdown(r)?);
+    let trades = charts::trades(r)?;
     let _ = write!(
         html,
         "<h2>Trades</h2><div class=\"sub\">{}</div>{}",
         trades.caption, trades.svg
     );
-    if let Some(fan) = charts::fan(r, x)? {
+    if let Some(fan) = charts::fan(r)? {
         let _ = write!(
             html,
             "<h2>Forecasts</h2><div class=\"sub\">{}</div>{}",

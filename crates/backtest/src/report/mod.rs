@@ -180,9 +180,8 @@ pub fn write(dir: &Path, r: &Report<'_>) -> Result<(), BacktestError> {
                 csv::forecasts(r.series, r.main.run, w)
             })?;
         }
-        let x = charts::window_x(r);
-        let equity = charts::equity(r, &x)?;
-        put("report.html", html::render(r, &x, &equity)?)?;
+        let equity = charts::equity(r)?;
+        put("report.html", html::render(r, &equity)?)?;
         put("equity.svg", equity)
     })
 }

@@ -26,51 +26,62 @@ fn plot_err<E: std::fmt::Display>(e: E) -> BacktestError {
     BacktestError::Plot(e.to_string())
 }
 
-/// Buy-and-hold equity without costs over the window: all cash in at the close
-/// `buy_hold_return_pct` is measured from.
-pub fn buy_hold(series: &Series, run: &Run, cash: f64) -> Vec<f64> {
+/// Buy-and-hold equity without costs at each bar of the window: all cash in at
+/// the close `buy_hold_return_pct` is measured from. An iterator, so a long
+/// window's report does not hold another copy of it.
+pub fn buy_hold<'a>(
+    series: &'a Series,
+    run: &'a Run,
+    cash: f64,
+) -> impl ExactSizeIterator<Item = f64> + 'a {
     let close = series.close();
     let c0 = close.get(run.buy_hold_start).copied().unwrap_or(f64::NAN);
-    (0..run.equity.len())
-        .map(|k| {
-            let i = run.window_start + k;
-            if i < run.buy_hold_start {
-                cash
-            } else {
-                close.get(i).map_or(f64::NAN, |c| cash * c / c0)
-            }
-        })
-        .collect()
+    (0..run.equity.len()).map(move |k| {
+        let i = run.window_start + k;
+        if i < run.buy_hold_start {
+            cash
+        } else {
+            close.get(i).map_or(f64::NAN, |c| cash * c / c0)
+        }
+    })
 }
 
-/// At most about `MAX_POINTS` points with the same visual envelope.
-pub fn reduce(xs: &[f64], ys: &[f64]) -> Vec<(f64, f64)> {
-    let n = xs.len().min(ys.len());
+/// At most about `MAX_POINTS` points with the same visual envelope: per
+/// bucket of consecutive points, the first, lowest, highest and last. Takes the
+/// points as a stream, so a long series needs no temporary copy.
+pub fn reduce(points: impl ExactSizeIterator<Item = (f64, f64)>) -> Points {
+    let n = points.len();
     if n <= MAX_POINTS {
-        return xs.iter().copied().zip(ys.iter().copied()).take(n).collect();
+        return points.collect();
     }
     let buckets = MAX_POINTS / 4;
     let mut out = Vec::with_capacity(MAX_POINTS);
+    let mut points = points;
     for b in 0..buckets {
         let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
-        if lo >= hi {
+        let Some(first) = (lo < hi).then(|| points.next()).flatten() else {
             continue;
-        }
-        let mut idx = vec![lo, hi - 1];
-        let (mut imin, mut imax) = (lo, lo);
-        for i in lo..hi {
-            if ys[i] < ys[imin] {
-                imin = i;
+        };
+        // (index, point) of the first, lowest, highest and last.
+        let (mut min, mut max, mut last) = ((lo, first), (lo, first), (lo, first));
+        for (i, p) in (lo + 1..hi).zip(points.by_ref()) {
+            if p.1 < min.1 .1 {
+                min = (i, p);
             }
-            if ys[i] > ys[imax] {
-                imax = i;
+            if p.1 > max.1 .1 {
+                max = (i, p);
+            }
+            last = (i, p);
+        }
+        let mut pick = [(lo, first), min, max, last];
+        pick.sort_unstable_by_key(|&(i, _)| i);
+        let mut prev = None;
+        for (i, p) in pick {
+            if prev != Some(i) {
+                out.push(p);
+                prev = Some(i);
             }
         }
-        idx.push(imin);
-        idx.push(imax);
-        idx.sort_unstable();
-        idx.dedup();
-        out.extend(idx.into_iter().map(|i| (xs[i], ys[i])));
     }
     out
 }
@@ -124,23 +135,29 @@ pub struct Candle {
     pub close: f64,
 }
 
-/// The bars `xs` (times) with `o`, `h`, `l`, `c` as at most `MAX_CANDLES`
+/// The bars at times `x(i)` with `o`, `h`, `l`, `c` as at most `MAX_CANDLES`
 /// candles, and how many bars each one merges (the last may merge fewer).
-pub fn candles(xs: &[f64], o: &[f64], h: &[f64], l: &[f64], c: &[f64]) -> (Vec<Candle>, usize) {
-    let n = xs.len().min(o.len()).min(h.len()).min(l.len()).min(c.len());
+pub fn candles(
+    x: impl Fn(usize) -> f64,
+    o: &[f64],
+    h: &[f64],
+    l: &[f64],
+    c: &[f64],
+) -> (Vec<Candle>, usize) {
+    let n = o.len().min(h.len()).min(l.len()).min(c.len());
     if n == 0 {
         return (vec![], 1);
     }
     let per = n.div_ceil(MAX_CANDLES);
     // Each candle has the room of `per` average bars from its first bar (the
     // last one too, though it may hold fewer); its body takes 70% of it.
-    let bar = (xs[n - 1] - xs[0]).max(1.0) / (n - 1).max(1) as f64;
+    let bar = (x(n - 1) - x(0)).max(1.0) / (n - 1).max(1) as f64;
     let slot = bar * per as f64;
     let out = (0..n)
         .step_by(per)
         .map(|lo| {
             let hi = (lo + per).min(n);
-            let mid = xs[lo] + (slot - bar) / 2.0;
+            let mid = x(lo) + (slot - bar) / 2.0;
             let half = 0.35 * slot;
             Candle {
                 x0: mid - half,
@@ -386,7 +403,8 @@ mod tests {
         let h: Vec<f64> = o.iter().map(|v| v + 5.0).collect();
         let l: Vec<f64> = o.iter().map(|v| v - 5.0).collect();
         let c: Vec<f64> = o.iter().map(|v| v + 1.0).collect();
-        let (k, per) = candles(&xs, &o, &h, &l, &c);
+        let x = |i: usize| xs[i];
+        let (k, per) = candles(x, &o, &h, &l, &c);
         assert_eq!(per, 5, "1001 bars in at most 250 candles");
         assert_eq!(k.len(), 201);
         assert_eq!(
@@ -397,8 +415,66 @@ mod tests {
         let last = k[200];
         assert_eq!((last.open, last.close), (1100.0, 1101.0));
         assert!(k.windows(2).all(|w| w[0].x1 < w[1].x0), "bodies overlap");
-        let (k, per) = candles(&xs[..10], &o[..10], &h[..10], &l[..10], &c[..10]);
+        let (k, per) = candles(x, &o[..10], &h[..10], &l[..10], &c[..10]);
         assert_eq!((k.len(), per), (10, 1));
+    }
+
+    /// The reduction as it was written before it took a stream.
+    fn reduce_slices(xs: &[f64], ys: &[f64]) -> Points {
+        let n = xs.len();
+        if n <= MAX_POINTS {
+            return xs.iter().copied().zip(ys.iter().copied()).collect();
+        }
+        let buckets = MAX_POINTS / 4;
+        let mut out = Vec::new();
+        for b in 0..buckets {
+            let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
+            if lo >= hi {
+                continue;
+            }
+            let mut idx = vec![lo, hi - 1];
+            let (mut imin, mut imax) = (lo, lo);
+            for i in lo..hi {
+                if ys[i] < ys[imin] {
+                    imin = i;
+                }
+                if ys[i] > ys[imax] {
+                    imax = i;
+                }
+            }
+            idx.extend([imin, imax]);
+            idx.sort_unstable();
+            idx.dedup();
+            out.extend(idx.into_iter().map(|i| (xs[i], ys[i])));
+        }
+        out
+    }
+
+    #[test]
+    fn reduce_keeps_each_buckets_first_lowest_highest_and_last() {
+        for n in [0, 1, 1600, 1601, 2000, 10_007, 100_000] {
+            let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            // Ties and a NaN: the first of equal values wins, NaN is never picked as extreme.
+            let ys: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i == 5000 {
+                        f64::NAN
+                    } else {
+                        ((i * 7919) % 997 / 10) as f64
+                    }
+                })
+                .collect();
+            let got = reduce(xs.iter().copied().zip(ys.iter().copied()));
+            let want = reduce_slices(&xs, &ys);
+            assert_eq!(got.len(), want.len(), "{n}");
+            assert!(got.len() <= MAX_POINTS, "{n}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    g.0 == w.0 && (g.1 == w.1 || (g.1.is_nan() && w.1.is_nan())),
+                    "{n}: {g:?} {w:?}"
+                );
+            }
+        }
     }
 
     #[test]
