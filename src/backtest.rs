@@ -6,7 +6,7 @@
 use crate::args::BacktestArgs;
 use crate::train::{load_series, RunExtra};
 use anyhow::{bail, Context};
-use candlecast_backtest::report::{self, Entry, Report};
+use candlecast_backtest::report::{self, Entry, Report, ReportOptions};
 use candlecast_backtest::{
     rule_strategy, run as run_backtest, BacktestError, BrokerConfig, ForecastStrategy, Metrics,
     Run, RunOptions, Strategy, StrategySpec, Units,
@@ -156,6 +156,10 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         broker: &broker,
         options: &opts,
         model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
+        report_options: ReportOptions {
+            equity_csv: args.equity_csv,
+            candles: args.candles,
+        },
     };
     report::write(&args.out, &rep)?;
     if args.json {

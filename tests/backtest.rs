@@ -97,6 +97,7 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
             "2018-01-01",
             "--seed",
             "4",
+            "--equity-csv",
             "--out",
             out,
         ]
@@ -121,6 +122,7 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
         "equity.csv",
         "forecasts.csv",
         "report.html",
+        "equity.svg",
     ] {
         assert!(d1.join(f).is_file(), "{f} missing");
     }
@@ -161,7 +163,14 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
     let a2 = args(d2.to_str().unwrap());
     let o = backtest(&a2.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for f in ["stats.json", "trades.csv", "forecasts.csv", "report.html"] {
+    for f in [
+        "stats.json",
+        "trades.csv",
+        "equity.csv",
+        "forecasts.csv",
+        "report.html",
+        "equity.svg",
+    ] {
         assert!(read(&d1.join(f)) == read(&d2.join(f)), "{f} differs");
     }
 }
@@ -305,6 +314,17 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     assert!(lines.iter().all(|l| l.len() == w), "{table}");
     assert!(lines[0].contains("sma-cross:10,20") && lines[0].contains("buy-hold"));
     assert!(!table.contains("sma-cross:10,20  sma-cross:10,20"));
+    // equity.csv only when asked for; the chart always, alone and in the page.
+    assert!(!out.join("equity.csv").exists());
+    let svg = read(&out.join("equity.svg"));
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let html = read(&out.join("report.html"));
+    assert!(
+        html.contains(&svg),
+        "report.html shows the same equity chart"
+    );
+    assert!(html.contains("rerun with --equity-csv"));
+    assert!(html.contains("Close with trades") && html.contains("&middot; all "));
 
     let r = backtest(&[
         "--input",
@@ -317,6 +337,7 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
         "2bps",
         "--no-compare",
         "--json",
+        "--candles",
         "--out",
         o,
     ]);
@@ -343,6 +364,53 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
         read(&out.join("stats.json")).trim(),
         serde_json::to_string_pretty(&v).unwrap()
     );
+    let html = read(&out.join("report.html"));
+    assert!(html.contains("Price with trades"), "--candles");
+    assert!(
+        html.contains("each candle merges 21 bars"),
+        "5031 bars in at most 250 candles"
+    );
+}
+
+/// `equity.csv` and `trades.csv` byte for byte as before the fast formatting
+/// (tests/golden/backtest, written by the commit before it); `UPDATE_GOLDEN=1`
+/// rewrites them after a deliberate format change.
+#[test]
+fn report_csv_files_match_the_golden_files() {
+    let tmp = Dir::new();
+    let out = out_dir(&tmp, "rep");
+    let r = backtest(&[
+        "--input",
+        SPX.as_str(),
+        "--strategy",
+        "sma-cross:10,20",
+        "--from",
+        "2018-07-01",
+        "--commission",
+        "0.001",
+        "--fractional",
+        "--equity-csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let golden = manifest_dir().join("tests/golden/backtest");
+    for f in ["equity.csv", "trades.csv"] {
+        let got = read(&out.join(f));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(golden.join(f), &got).unwrap();
+        }
+        let want = read(&golden.join(f));
+        assert!(
+            got == want,
+            "{f} differs from tests/golden/backtest/{f}:\n{}",
+            got.lines()
+                .zip(want.lines())
+                .find(|(g, w)| g != w)
+                .map(|(g, w)| format!("got  {g}\nwant {w}"))
+                .unwrap_or_else(|| "(line counts differ)".into())
+        );
+    }
 }
 
 #[test]

@@ -81,6 +81,66 @@ fn quick_demo_writes_every_output() {
             "index.html links to missing {target}"
         );
     }
+    // index.html shows the headline results, read from the files the stages wrote.
+    let svg = std::fs::read_to_string(out.join("backtest/equity.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && index.contains(&svg),
+        "the equity chart inline"
+    );
+    let compare: Vec<&str> = stats["compare"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(compare, ["buy-hold", "sma-cross:10,20"]);
+    assert!(
+        index.contains("<th>forecast</th><th>buy-hold</th><th>sma-cross:10,20</th>"),
+        "the strategies side by side"
+    );
+    let ret = |m: &serde_json::Value| format!("<td>{:.3}</td>", m["return_pct"].as_f64().unwrap());
+    let row = format!(
+        "<tr><td>Return [%]</td>{}{}{}</tr>",
+        ret(&stats["metrics"]),
+        ret(&stats["compare"][0]["metrics"]),
+        ret(&stats["compare"][1]["metrics"])
+    );
+    assert!(index.contains(&row), "{row}");
+    // The scorecard's summary: every forecaster's geometric mean.
+    for a in card["aggregate"].as_array().unwrap() {
+        let cell = format!(
+            "<td>{}</td><td>{:.4}</td>",
+            a["forecaster"].as_str().unwrap(),
+            a["relative_crps_geomean"].as_f64().unwrap()
+        );
+        assert!(index.contains(&cell), "{cell}");
+    }
+    // A verdict line per series and model forecaster judged against the bar.
+    let mut verdicts = 0;
+    for sc in card["series"].as_array().unwrap() {
+        let file = Path::new(sc["series"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        for f in sc["scores"].as_array().unwrap() {
+            if f["vs_bar"].is_object() && f["forecaster"].as_str().unwrap().starts_with("gpt") {
+                let line = format!(
+                    "<li><b>{}</b> on {file}:",
+                    f["forecaster"].as_str().unwrap()
+                );
+                assert!(index.contains(&line), "{line}");
+                verdicts += 1;
+            }
+        }
+    }
+    assert!(verdicts >= 4, "{verdicts} verdicts");
+    assert_eq!(index.matches("<li><b>").count(), verdicts);
+    assert_eq!(
+        index.matches("; meets the bar.").count()
+            + index.matches("; does not meet the bar.").count(),
+        verdicts
+    );
     // A second run into the same folder needs --force.
     let again = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
     assert_eq!(again.status.code(), Some(2));

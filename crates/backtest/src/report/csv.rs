@@ -1,5 +1,6 @@
 //! The report's CSV files.
 
+use super::fields::{push_f64, push_timestamp};
 use super::Report;
 use crate::engine::Run;
 use crate::metrics::drawdowns;
@@ -24,31 +25,56 @@ fn ts(series: &Series, i: usize) -> String {
         .unwrap_or_default()
 }
 
+/// Rows are built in a buffer and handed to the writer in chunks of about this
+/// many bytes.
+const CHUNK: usize = 1 << 16;
+
+fn push_ts(buf: &mut Vec<u8>, series: &Series, i: usize) {
+    if let Some(&t) = series.timestamps().get(i) {
+        push_timestamp(buf, t);
+    }
+}
+
+fn push_num(buf: &mut Vec<u8>, v: f64) {
+    buf.push(b',');
+    push_f64(buf, v);
+}
+
+fn flush_if_full(buf: &mut Vec<u8>, out: &mut impl Write) -> io::Result<()> {
+    if buf.len() >= CHUNK {
+        out.write_all(buf)?;
+        buf.clear();
+    }
+    Ok(())
+}
+
 /// One row per trade; the trade still open at the end comes last, marked at
 /// the last close, with `status` open.
 pub fn trades(series: &Series, run: &Run, out: &mut impl Write) -> io::Result<()> {
     out.write_all(
         b"entry_time,exit_time,side,size,entry_price,exit_price,pnl,return_pct,commission,entry_bar,exit_bar,status\n",
     )?;
+    let mut buf = Vec::with_capacity(CHUNK + 512);
     let closed = run.trades.iter().map(|t| (t, "closed"));
     for (t, status) in closed.chain(run.open_trade.iter().map(|t| (t, "open"))) {
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{status}",
-            ts(series, t.entry_bar),
-            ts(series, t.exit_bar),
-            if t.size > 0.0 { "long" } else { "short" },
+        push_ts(&mut buf, series, t.entry_bar);
+        buf.push(b',');
+        push_ts(&mut buf, series, t.exit_bar);
+        buf.extend_from_slice(if t.size > 0.0 { b",long" } else { b",short" });
+        for v in [
             t.size.abs(),
             t.entry_price,
             t.exit_price,
             t.pnl,
             t.ret * 100.0,
             t.commission,
-            t.entry_bar,
-            t.exit_bar,
-        )?;
+        ] {
+            push_num(&mut buf, v);
+        }
+        writeln!(buf, ",{},{},{status}", t.entry_bar, t.exit_bar)?;
+        flush_if_full(&mut buf, out)?;
     }
-    Ok(())
+    out.write_all(&buf)
 }
 
 /// Per bar of the window: the close, the strategy's equity and drawdown,
@@ -65,22 +91,21 @@ pub fn equity(r: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
     let dd = drawdowns(&run.equity);
     let bh = super::plot::buy_hold(r.series, run, r.broker.cash);
     let close = r.series.close();
-    for (k, &e) in run.equity.iter().enumerate() {
+    let mut buf = Vec::with_capacity(CHUNK + 512);
+    for ((k, &e), bh) in run.equity.iter().enumerate().zip(bh) {
         let i = ws + k;
-        write!(
-            out,
-            "{},{},{e},{},{}",
-            ts(r.series, i),
-            close.get(i).copied().unwrap_or(f64::NAN),
-            dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0),
-            bh.get(k).copied().unwrap_or(f64::NAN),
-        )?;
+        push_ts(&mut buf, r.series, i);
+        push_num(&mut buf, close.get(i).copied().unwrap_or(f64::NAN));
+        push_num(&mut buf, e);
+        push_num(&mut buf, dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0));
+        push_num(&mut buf, bh);
         for c in &r.compare {
-            write!(out, ",{}", c.run.equity.get(k).copied().unwrap_or(f64::NAN))?;
+            push_num(&mut buf, c.run.equity.get(k).copied().unwrap_or(f64::NAN));
         }
-        out.write_all(b"\n")?;
+        buf.push(b'\n');
+        flush_if_full(&mut buf, out)?;
     }
-    Ok(())
+    out.write_all(&buf)
 }
 
 /// Long format, one row per forecast origin and step: the forecast close's mean

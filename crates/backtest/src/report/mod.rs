@@ -1,10 +1,12 @@
-//! The report folder: `stats.json`, `trades.csv`, `equity.csv`, `forecasts.csv`
-//! (model-driven runs) and `report.html`, all rendered from one [`Report`] and
-//! written atomically: into a temporary folder beside the target, renamed into
-//! place only when every file is written, so a failed run never leaves a
-//! half-written report.
+//! The report folder: `stats.json`, `trades.csv`, `forecasts.csv` (model-driven
+//! runs), `equity.svg`, `report.html` and, when asked for, the per-bar
+//! `equity.csv`, all rendered from one [`Report`] and written atomically: into
+//! a temporary folder beside the target, renamed into place only when every
+//! file is written, so a failed run never leaves a half-written report.
 
+mod charts;
 mod csv;
+mod fields;
 mod html;
 mod plot;
 
@@ -42,6 +44,19 @@ pub struct Report<'a> {
     pub options: &'a RunOptions,
     /// The model run a forecast strategy used.
     pub model: Option<String>,
+    pub report_options: ReportOptions,
+}
+
+/// What the report writes and draws beyond its defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Write `equity.csv`, one row per bar. Opt-in because on long series it is
+    /// most of the command's time (1M bars: a 113 MB file, about 0.2 s of a
+    /// 0.4 s run) while the chart and the statistics already summarise it.
+    pub equity_csv: bool,
+    /// Draw the price as candles (merged when there are more bars than fit)
+    /// instead of a close line.
+    pub candles: bool,
 }
 
 impl Entry<'_> {
@@ -157,13 +172,17 @@ pub fn write(dir: &Path, r: &Report<'_>) -> Result<(), BacktestError> {
             })?;
         put("stats.json", stats)?;
         stream("trades.csv", &|w| csv::trades(r.series, r.main.run, w))?;
-        stream("equity.csv", &|w| csv::equity(r, w))?;
+        if r.report_options.equity_csv {
+            stream("equity.csv", &|w| csv::equity(r, w))?;
+        }
         if !r.main.run.forecasts.is_empty() {
             stream("forecasts.csv", &|w| {
                 csv::forecasts(r.series, r.main.run, w)
             })?;
         }
-        put("report.html", html::render(r)?)
+        let equity = charts::equity(r)?;
+        put("report.html", html::render(r, &equity)?)?;
+        put("equity.svg", equity)
     })
 }
 

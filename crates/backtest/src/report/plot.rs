@@ -1,6 +1,7 @@
 //! The report's charts, drawn by plotters into SVG strings. Long series are
-//! reduced to each pixel column's first, lowest, highest and last point, which
-//! keeps the file small and the picture the same.
+//! reduced to each pixel column's first, lowest, highest and last point (bands
+//! to their widest extent, bars to merged candles), which keeps the file small
+//! and the picture the same.
 
 use crate::engine::Run;
 use crate::error::BacktestError;
@@ -10,8 +11,8 @@ use plotters::prelude::*;
 
 pub const WIDTH: u32 = 1000;
 const MAX_POINTS: usize = 1600;
-/// Trades beyond this many get no markers (the most recent are kept).
-const MAX_MARKERS: usize = 600;
+/// About 4 pixels per candle: narrower bodies no longer read as candles.
+pub const MAX_CANDLES: usize = 250;
 
 pub const BLUE_: RGBColor = RGBColor(31, 119, 180);
 pub const ORANGE_: RGBColor = RGBColor(255, 127, 14);
@@ -25,53 +26,150 @@ fn plot_err<E: std::fmt::Display>(e: E) -> BacktestError {
     BacktestError::Plot(e.to_string())
 }
 
-/// Buy-and-hold equity without costs over the window: all cash in at the close
-/// `buy_hold_return_pct` is measured from.
-pub fn buy_hold(series: &Series, run: &Run, cash: f64) -> Vec<f64> {
+/// Buy-and-hold equity without costs at each bar of the window: all cash in at
+/// the close `buy_hold_return_pct` is measured from. An iterator, so a long
+/// window's report does not hold another copy of it.
+pub fn buy_hold<'a>(
+    series: &'a Series,
+    run: &'a Run,
+    cash: f64,
+) -> impl ExactSizeIterator<Item = f64> + 'a {
     let close = series.close();
     let c0 = close.get(run.buy_hold_start).copied().unwrap_or(f64::NAN);
-    (0..run.equity.len())
-        .map(|k| {
-            let i = run.window_start + k;
-            if i < run.buy_hold_start {
-                cash
-            } else {
-                close.get(i).map_or(f64::NAN, |c| cash * c / c0)
-            }
-        })
-        .collect()
+    (0..run.equity.len()).map(move |k| {
+        let i = run.window_start + k;
+        if i < run.buy_hold_start {
+            cash
+        } else {
+            close.get(i).map_or(f64::NAN, |c| cash * c / c0)
+        }
+    })
 }
 
-/// At most about `MAX_POINTS` points with the same visual envelope.
-pub fn reduce(xs: &[f64], ys: &[f64]) -> Vec<(f64, f64)> {
-    let n = xs.len().min(ys.len());
+/// At most about `MAX_POINTS` points with the same visual envelope: per
+/// bucket of consecutive points, the first, lowest, highest and last. Takes the
+/// points as a stream, so a long series needs no temporary copy.
+pub fn reduce(points: impl ExactSizeIterator<Item = (f64, f64)>) -> Points {
+    let n = points.len();
     if n <= MAX_POINTS {
-        return xs.iter().copied().zip(ys.iter().copied()).take(n).collect();
+        return points.collect();
     }
     let buckets = MAX_POINTS / 4;
     let mut out = Vec::with_capacity(MAX_POINTS);
+    let mut points = points;
+    for b in 0..buckets {
+        let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
+        let Some(first) = (lo < hi).then(|| points.next()).flatten() else {
+            continue;
+        };
+        // (index, point) of the first, lowest, highest and last.
+        let (mut min, mut max, mut last) = ((lo, first), (lo, first), (lo, first));
+        for (i, p) in (lo + 1..hi).zip(points.by_ref()) {
+            if p.1 < min.1 .1 {
+                min = (i, p);
+            }
+            if p.1 > max.1 .1 {
+                max = (i, p);
+            }
+            last = (i, p);
+        }
+        let mut pick = [(lo, first), min, max, last];
+        pick.sort_unstable_by_key(|&(i, _)| i);
+        let mut prev = None;
+        for (i, p) in pick {
+            if prev != Some(i) {
+                out.push(p);
+                prev = Some(i);
+            }
+        }
+    }
+    out
+}
+
+/// Chart points, (x, y).
+pub type Points = Vec<(f64, f64)>;
+
+/// Whether [`reduce`] and [`reduce_band`] thin a series of `n` points.
+pub fn is_reduced(n: usize) -> bool {
+    n > MAX_POINTS
+}
+
+/// A band between `lower` and `upper` at about `MAX_POINTS` points: per bucket,
+/// the lowest lower and the highest upper, held over the bucket's first to last
+/// x, so the band drawn covers every point of the full one.
+pub fn reduce_band(xs: &[f64], lower: &[f64], upper: &[f64]) -> (Points, Points) {
+    let n = xs.len().min(lower.len()).min(upper.len());
+    if n <= MAX_POINTS {
+        let pts = |ys: &[f64]| xs.iter().copied().zip(ys.iter().copied()).take(n).collect();
+        return (pts(lower), pts(upper));
+    }
+    let buckets = MAX_POINTS / 2;
+    let (mut lo_out, mut hi_out) = (Vec::new(), Vec::new());
     for b in 0..buckets {
         let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
         if lo >= hi {
             continue;
         }
-        let mut idx = vec![lo, hi - 1];
-        let (mut imin, mut imax) = (lo, lo);
-        for i in lo..hi {
-            if ys[i] < ys[imin] {
-                imin = i;
-            }
-            if ys[i] > ys[imax] {
-                imax = i;
-            }
+        let min = lower[lo..hi].iter().copied().fold(f64::INFINITY, f64::min);
+        let max = upper[lo..hi]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        for x in [xs[lo], xs[hi - 1]] {
+            lo_out.push((x, min));
+            hi_out.push((x, max));
         }
-        idx.push(imin);
-        idx.push(imax);
-        idx.sort_unstable();
-        idx.dedup();
-        out.extend(idx.into_iter().map(|i| (xs[i], ys[i])));
     }
-    out
+    (lo_out, hi_out)
+}
+
+/// A candle: one bar, or several merged (first open, highest high, lowest
+/// low, last close); its body spans `x0..x1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candle {
+    pub x0: f64,
+    pub x1: f64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+/// The bars at times `x(i)` with `o`, `h`, `l`, `c` as at most `MAX_CANDLES`
+/// candles, and how many bars each one merges (the last may merge fewer).
+pub fn candles(
+    x: impl Fn(usize) -> f64,
+    o: &[f64],
+    h: &[f64],
+    l: &[f64],
+    c: &[f64],
+) -> (Vec<Candle>, usize) {
+    let n = o.len().min(h.len()).min(l.len()).min(c.len());
+    if n == 0 {
+        return (vec![], 1);
+    }
+    let per = n.div_ceil(MAX_CANDLES);
+    // Each candle has the room of `per` average bars from its first bar (the
+    // last one too, though it may hold fewer); its body takes 70% of it.
+    let bar = (x(n - 1) - x(0)).max(1.0) / (n - 1).max(1) as f64;
+    let slot = bar * per as f64;
+    let out = (0..n)
+        .step_by(per)
+        .map(|lo| {
+            let hi = (lo + per).min(n);
+            let mid = x(lo) + (slot - bar) / 2.0;
+            let half = 0.35 * slot;
+            Candle {
+                x0: mid - half,
+                x1: mid + half,
+                open: o[lo],
+                high: h[lo..hi].iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                low: l[lo..hi].iter().copied().fold(f64::INFINITY, f64::min),
+                close: c[hi - 1],
+            }
+        })
+        .collect();
+    (out, per)
 }
 
 fn range(points: &[&[(f64, f64)]]) -> (f64, f64, f64, f64) {
@@ -141,6 +239,8 @@ pub struct Chart<'a> {
     pub lines: Vec<Line<'a>>,
     pub bands: Vec<Band>,
     pub markers: Vec<(f64, f64, Marker)>,
+    /// Price bars, drawn under the lines and markers.
+    pub candles: Vec<Candle>,
     /// Fill the first line down to zero (the drawdown chart).
     pub fill_first: bool,
 }
@@ -152,6 +252,12 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
         all.push(&b.lower);
         all.push(&b.upper);
     }
+    let candle_extent: Vec<(f64, f64)> = c
+        .candles
+        .iter()
+        .flat_map(|k| [(k.x0, k.low), (k.x1, k.high)])
+        .collect();
+    all.push(&candle_extent);
     let (x0, x1, mut y0, mut y1) = range(&all);
     if c.fill_first {
         y1 = y1.max(0.0);
@@ -190,6 +296,7 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.25).filled())
             });
     }
+    draw_candles(&mut chart, &c.candles)?;
     for (k, l) in c.lines.iter().enumerate() {
         let color = *l.color;
         if k == 0 && c.fill_first {
@@ -210,9 +317,8 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
-    let start = c.markers.len().saturating_sub(MAX_MARKERS);
     chart
-        .draw_series(c.markers[start..].iter().map(|&(x, y, m)| {
+        .draw_series(c.markers.iter().map(|&(x, y, m)| {
             let shape: Vec<(i32, i32)> = match m {
                 Marker::Up => vec![(-5, 5), (5, 5), (0, -4)],
                 Marker::Down => vec![(-5, -5), (5, -5), (0, 4)],
@@ -238,6 +344,42 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
     Ok(())
 }
 
+type Cartesian<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Wicks, then bodies: hollow when the close is above the open, filled grey
+/// when below, so the green and red trade markers stay the only colours.
+fn draw_candles(chart: &mut Cartesian<'_, '_>, candles: &[Candle]) -> Result<(), BacktestError> {
+    let ink = RGBColor(90, 90, 90);
+    chart
+        .draw_series(candles.iter().map(|k| {
+            let x = (k.x0 + k.x1) / 2.0;
+            PathElement::new(vec![(x, k.low), (x, k.high)], ink.stroke_width(1))
+        }))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(candles.iter().map(|k| {
+            let fill = if k.close >= k.open { WHITE } else { ink };
+            Rectangle::new(
+                [(k.x0, k.open.max(k.close)), (k.x1, k.open.min(k.close))],
+                fill.filled(),
+            )
+        }))
+        .map_err(plot_err)?;
+    chart
+        .draw_series(candles.iter().map(|k| {
+            Rectangle::new(
+                [(k.x0, k.open.max(k.close)), (k.x1, k.open.min(k.close))],
+                ink.stroke_width(1),
+            )
+        }))
+        .map_err(plot_err)?;
+    Ok(())
+}
+
 /// The chart as an `<svg>` element.
 pub fn svg(c: &Chart<'_>) -> Result<String, BacktestError> {
     let mut out = String::new();
@@ -247,4 +389,113 @@ pub fn svg(c: &Chart<'_>) -> Result<String, BacktestError> {
         area.present().map_err(plot_err)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candles_merge_consecutive_bars_to_fit() {
+        let n = 1001;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64 * 60_000.0).collect();
+        let o: Vec<f64> = (0..n).map(|i| 100.0 + i as f64).collect();
+        let h: Vec<f64> = o.iter().map(|v| v + 5.0).collect();
+        let l: Vec<f64> = o.iter().map(|v| v - 5.0).collect();
+        let c: Vec<f64> = o.iter().map(|v| v + 1.0).collect();
+        let x = |i: usize| xs[i];
+        let (k, per) = candles(x, &o, &h, &l, &c);
+        assert_eq!(per, 5, "1001 bars in at most 250 candles");
+        assert_eq!(k.len(), 201);
+        assert_eq!(
+            (k[0].open, k[0].high, k[0].low, k[0].close),
+            (100.0, 109.0, 95.0, 105.0)
+        );
+        // The last candle holds the one bar left over.
+        let last = k[200];
+        assert_eq!((last.open, last.close), (1100.0, 1101.0));
+        assert!(k.windows(2).all(|w| w[0].x1 < w[1].x0), "bodies overlap");
+        let (k, per) = candles(x, &o[..10], &h[..10], &l[..10], &c[..10]);
+        assert_eq!((k.len(), per), (10, 1));
+    }
+
+    /// The reduction as it was written before it took a stream.
+    fn reduce_slices(xs: &[f64], ys: &[f64]) -> Points {
+        let n = xs.len();
+        if n <= MAX_POINTS {
+            return xs.iter().copied().zip(ys.iter().copied()).collect();
+        }
+        let buckets = MAX_POINTS / 4;
+        let mut out = Vec::new();
+        for b in 0..buckets {
+            let (lo, hi) = (b * n / buckets, ((b + 1) * n / buckets).min(n));
+            if lo >= hi {
+                continue;
+            }
+            let mut idx = vec![lo, hi - 1];
+            let (mut imin, mut imax) = (lo, lo);
+            for i in lo..hi {
+                if ys[i] < ys[imin] {
+                    imin = i;
+                }
+                if ys[i] > ys[imax] {
+                    imax = i;
+                }
+            }
+            idx.extend([imin, imax]);
+            idx.sort_unstable();
+            idx.dedup();
+            out.extend(idx.into_iter().map(|i| (xs[i], ys[i])));
+        }
+        out
+    }
+
+    #[test]
+    fn reduce_keeps_each_buckets_first_lowest_highest_and_last() {
+        for n in [0, 1, 1600, 1601, 2000, 10_007, 100_000] {
+            let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            // Ties and a NaN: the first of equal values wins, NaN is never picked as extreme.
+            let ys: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i == 5000 {
+                        f64::NAN
+                    } else {
+                        ((i * 7919) % 997 / 10) as f64
+                    }
+                })
+                .collect();
+            let got = reduce(xs.iter().copied().zip(ys.iter().copied()));
+            let want = reduce_slices(&xs, &ys);
+            assert_eq!(got.len(), want.len(), "{n}");
+            assert!(got.len() <= MAX_POINTS, "{n}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    g.0 == w.0 && (g.1 == w.1 || (g.1.is_nan() && w.1.is_nan())),
+                    "{n}: {g:?} {w:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_reduced_band_covers_every_point_of_the_full_one() {
+        let n = 10_000;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let mid: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let lower: Vec<f64> = mid.iter().map(|m| m - 1.0 - (m % 3.0)).collect();
+        let upper: Vec<f64> = mid.iter().map(|m| m + 1.0 + (m % 5.0)).collect();
+        let (lo, hi) = reduce_band(&xs, &lower, &upper);
+        assert!(is_reduced(n) && lo.len() <= MAX_POINTS && lo.len() == hi.len());
+        // Each point lies inside the drawn band at its x.
+        for i in 0..n {
+            let seg = lo
+                .chunks(2)
+                .zip(hi.chunks(2))
+                .find(|(l, _)| l[0].0 <= xs[i] && xs[i] <= l[1].0)
+                .unwrap();
+            assert!(seg.0[0].1 <= lower[i] && upper[i] <= seg.1[0].1, "{i}");
+        }
+        let (lo, _) = reduce_band(&xs[..100], &lower[..100], &upper[..100]);
+        assert_eq!(lo.len(), 100);
+    }
 }
