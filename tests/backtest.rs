@@ -358,6 +358,128 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     );
 }
 
+/// Buy-and-hold without --finalize holds a trade the statistics leave out, and
+/// the columns' buy-and-hold returns are measured over one window: both are
+/// said in the terminal, not only in the report.
+#[test]
+fn open_trades_and_the_buy_hold_window_are_explained_in_the_terminal() {
+    let tmp = Dir::new();
+    let out = out_dir(&tmp, "rep");
+    let r = backtest(&[
+        "--input",
+        SPX.as_str(),
+        "--strategy",
+        "buy-hold",
+        "--compare",
+        "sma-cross:50,200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("note: buy-hold holds a long trade from 1999-01-06T00:00:00Z open at the end")
+            && err.contains("--finalize"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Buy & Hold Return [%] is over one window"),
+        "{err}"
+    );
+    // One buy-and-hold figure in every column: from the close before sma-cross's first decision.
+    let table = stdout(&r);
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("Buy & Hold Return [%]"))
+        .unwrap()
+        .split_whitespace()
+        .skip(5)
+        .collect();
+    assert_eq!(row.len(), 2, "{table}");
+    assert_eq!(row[0], row[1], "{table}");
+    let v: serde_json::Value = serde_json::from_str(&read(&out.join("stats.json"))).unwrap();
+    assert_eq!(v["buy_hold"]["start"], "1999-10-18T00:00:00Z");
+    let common = v["buy_hold"]["return_pct"].as_f64().unwrap();
+    assert_eq!(row[0], format!("{common:.3}"));
+    // backtesting.py's own figure for buy-hold starts at the first close, and differs.
+    assert_ne!(
+        v["metrics"]["buy_hold_return_pct"].as_f64().unwrap(),
+        common
+    );
+    // Both strategies end in a trade (sma-cross always holds one after its first cross).
+    assert_eq!(v["notes"].as_array().unwrap().len(), 3, "{v}");
+    assert!(read(&out.join("report.html"))
+        .contains("buy-hold holds a long trade from 1999-01-06T00:00:00Z open at the end"));
+
+    // Finalized, the trade is closed and counted: no note.
+    let r = backtest(&[
+        "--input",
+        SPX.as_str(),
+        "--strategy",
+        "buy-hold",
+        "--no-compare",
+        "--finalize",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert!(!stderr(&r).contains("note:"), "{}", stderr(&r));
+    assert!(stdout(&r).contains("# Trades"));
+}
+
+/// With whole units and a price above the cash nothing can trade: the run says
+/// so before it starts, names --fractional, and the report carries the warning.
+#[test]
+fn unaffordable_whole_units_are_warned_about_before_the_run() {
+    let tmp = Dir::new();
+    let out = out_dir(&tmp, "rep");
+    let o = out.to_str().unwrap();
+    // The S&P 500 never traded below 500 in 1999-2018.
+    let r = backtest(&[
+        "--input",
+        SPX.as_str(),
+        "--strategy",
+        "buy-hold",
+        "--cash",
+        "500",
+        "--finalize",
+        "--out",
+        o,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let err = stderr(&r);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("warning: with whole units one unit costs 1229.23")
+            && first.contains("every strategy makes 0 trades")
+            && first.contains("--fractional"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&read(&out.join("stats.json"))).unwrap();
+    assert_eq!(v["metrics"]["n_trades"], 0);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
+    assert!(read(&out.join("report.html")).contains("Warning: with whole units"));
+
+    let r = backtest(&[
+        "--input",
+        SPX.as_str(),
+        "--strategy",
+        "buy-hold",
+        "--cash",
+        "500",
+        "--finalize",
+        "--fractional",
+        "--json",
+        "--out",
+        o,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    assert!(!stderr(&r).contains("warning"), "{}", stderr(&r));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    assert_eq!(v["metrics"]["n_trades"], 1);
+    assert!(v["warnings"].as_array().unwrap().is_empty());
+}
+
 /// `a` and backtesting.py's `b` agree: numbers within 1e-9 relative, null for
 /// null, strings (times, durations) exactly.
 fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
