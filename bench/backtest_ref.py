@@ -1,9 +1,14 @@
-"""Reference runs for the backtester (issue 7).
+"""Reference runs for the backtester (issues 7 and 18).
 
   python bench/backtest_ref.py parity FILE
-      backtesting.py 0.6.6 SmaCross(10, 20) on FILE's closes, cash 10000, commission
-      0.002, exclusive orders, without and with finalize_trades: every statistic
-      candlecast reports, as JSON keyed by candlecast's metric names.
+      backtesting.py 0.6.6 on FILE (cash 10000, commission 0.002, exclusive orders):
+      SmaCross(10, 20) on the closes and a buy-and-hold (`if not self.position:
+      self.buy()`), each without and with finalize_trades. Prints, as JSON, every
+      statistic backtesting.py reports, keyed by candlecast's metric names, with
+      backtesting.py's label for each key. Times are written as candlecast writes
+      them (RFC 3339, UTC, `Z`), durations as pandas prints them ("3116 days
+      00:00:00"), NaN/NaT as null. tests/golden/backtesting_py/ holds its output
+      for the GOOG and EURUSD files (the command is in the README there).
   python bench/backtest_ref.py bench ENGINE N SEED
       Times ENGINE (backtesting | vectorbt) on the seeded geometric random walk of
       N one-minute bars that `cargo run --example sma_bench` also generates
@@ -12,6 +17,8 @@
 """
 
 import json
+import os
+import platform
 import resource
 import sys
 import time
@@ -22,28 +29,44 @@ import pandas as pd
 
 warnings.filterwarnings("ignore")
 
+# candlecast's key for each statistic backtesting.py 0.6.6 reports, in its order.
 KEYS = {
+    "start": "Start",
+    "end": "End",
+    "duration": "Duration",
+    "exposure_pct": "Exposure Time [%]",
+    "equity_final": "Equity Final [$]",
+    "equity_peak": "Equity Peak [$]",
+    "commissions": "Commissions [$]",
     "return_pct": "Return [%]",
     "buy_hold_return_pct": "Buy & Hold Return [%]",
     "return_ann_pct": "Return (Ann.) [%]",
     "volatility_ann_pct": "Volatility (Ann.) [%]",
+    "cagr_pct": "CAGR [%]",
     "sharpe": "Sharpe Ratio",
     "sortino": "Sortino Ratio",
     "calmar": "Calmar Ratio",
+    "alpha_pct": "Alpha [%]",
+    "beta": "Beta",
     "max_drawdown_pct": "Max. Drawdown [%]",
     "avg_drawdown_pct": "Avg. Drawdown [%]",
+    "max_drawdown_duration": "Max. Drawdown Duration",
+    "avg_drawdown_duration": "Avg. Drawdown Duration",
     "n_trades": "# Trades",
     "win_rate_pct": "Win Rate [%]",
     "best_trade_pct": "Best Trade [%]",
     "worst_trade_pct": "Worst Trade [%]",
     "avg_trade_pct": "Avg. Trade [%]",
+    "max_trade_duration": "Max. Trade Duration",
+    "avg_trade_duration": "Avg. Trade Duration",
     "profit_factor": "Profit Factor",
     "expectancy_pct": "Expectancy [%]",
     "sqn": "SQN",
-    "exposure_pct": "Exposure Time [%]",
-    "equity_final": "Equity Final [$]",
-    "commissions": "Commissions [$]",
+    "kelly_criterion": "Kelly Criterion",
 }
+
+CASH = 10_000
+COMMISSION = 0.002
 
 
 def sma_cross_class(fast, slow):
@@ -67,36 +90,70 @@ def sma_cross_class(fast, slow):
     return SmaCross
 
 
-def run_backtesting(df, finalize):
+def buy_hold_class():
+    from backtesting import Strategy
+
+    class BuyHold(Strategy):
+        def init(self):
+            pass
+
+        def next(self):
+            if not self.position:
+                self.buy()
+
+    return BuyHold
+
+
+def run_backtesting(df, finalize, strategy=None):
     from backtesting import Backtest
 
-    bt = Backtest(df, sma_cross_class(10, 20), cash=10_000, commission=0.002,
+    bt = Backtest(df, strategy or sma_cross_class(10, 20), cash=CASH, commission=COMMISSION,
                   exclusive_orders=True, finalize_trades=finalize)
     return bt.run()
 
 
 def as_json(stats):
+    reported = [k for k in stats.index if not k.startswith("_")]
+    missing = [k for k in reported if k not in KEYS.values()]
+    if missing:
+        raise SystemExit(f"backtesting.py reports statistics this script does not map: {missing}")
     out = {}
     for k, label in KEYS.items():
+        # backtesting.py leaves out Commissions [$] when it is 0.
         v = stats.get(label, 0.0)
-        v = float(v)
-        out[k] = None if np.isnan(v) else v
+        if isinstance(v, pd.Timestamp):
+            # Naive times are UTC to candlecast (daily session dates).
+            v = v if v.tzinfo is None else v.tz_convert("UTC")
+            out[k] = v.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(v, pd.Timedelta):
+            out[k] = str(v)
+        elif v is pd.NaT or v is None:
+            out[k] = None
+        else:
+            v = float(v)
+            out[k] = None if np.isnan(v) else v
     return out
 
 
 def parity(path):
+    import backtesting
+
     df = pd.read_csv(path, parse_dates=["timestamp"], index_col="timestamp")
     df.columns = [c.capitalize() for c in df.columns]
-    res = {}
-    for fin in (False, True):
-        s = run_backtesting(df, fin)
-        res["finalize" if fin else "no_finalize"] = as_json(s)
-        t = s["_trades"]
-        res[("finalize" if fin else "no_finalize") + "_first_trades"] = [
-            [int(r.Size), int(r.EntryBar), int(r.ExitBar), float(r.EntryPrice), float(r.ExitPrice)]
-            for r in t.head(3).itertuples()
-        ]
-    print(json.dumps(res, indent=1))
+    runs = []
+    for name, cls in (("sma-cross:10,20", sma_cross_class(10, 20)), ("buy-hold", buy_hold_class())):
+        for fin in (False, True):
+            s = run_backtesting(df, fin, cls)
+            runs.append({"strategy": name, "finalize": fin, "metrics": as_json(s)})
+    print(json.dumps({
+        "command": f"python bench/backtest_ref.py parity ../shared/data/{os.path.basename(path)}",
+        "file": os.path.basename(path),
+        "versions": {"backtesting": backtesting.__version__, "pandas": pd.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+        "broker": {"cash": CASH, "commission": COMMISSION, "exclusive_orders": True},
+        "labels": list(KEYS.items()),
+        "runs": runs,
+    }, indent=1))
 
 
 def walk(n, seed):

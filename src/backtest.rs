@@ -89,6 +89,11 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
 
+    // Before any forecast is made: a run that cannot trade should not take minutes to say so.
+    if let Some(w) = report::whole_units_warning(&series, window_start, &broker) {
+        eprintln!("warning: {w}");
+    }
+
     let opts = RunOptions {
         window_start,
         decide_every: args.decide_every as usize,
@@ -166,6 +171,11 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&rep.stats_json())?);
     } else {
         print!("{}", rep.table());
+    }
+    for n in report::notes(&rep) {
+        eprintln!("note: {n}");
+    }
+    if !args.json {
         eprintln!("report -> {}", args.out.join("report.html").display());
     }
     Ok(ExitCode::SUCCESS)

@@ -403,19 +403,21 @@ mod tests {
 
     #[test]
     fn whole_units_commission_and_marking_by_hand() {
-        let s = series(&[(10.0, 10.0), (10.0, 11.0), (12.0, 12.5)]);
+        let s = series(&[(9.0, 9.0), (10.0, 10.0), (10.0, 11.0), (12.0, 12.5)]);
         let b = BrokerConfig {
             cash: 1000.0,
             commission: 0.01,
             ..Default::default()
         };
         let r = run(&s, &mut BuyHold, &b, &RunOptions::default(), &mut |_| {}).unwrap();
-        // Decided at bar 0, filled at bar 1's open: floor(1000 / (10 + 0.1)) = 99 units,
-        // entry commission 99 * 10 * 0.01 = 9.9.
+        // Decided at bar 1 (backtesting.py's first next()), filled at bar 2's open:
+        // floor(1000 / (10 + 0.1)) = 99 units, entry commission 99 * 10 * 0.01 = 9.9.
+        assert_eq!((r.first_decision, r.buy_hold_start), (1, 0));
         assert_eq!(r.fills[0].units, 99.0);
-        assert_eq!(r.fills[0].bar, 1);
-        assert!((r.equity[1] - (1000.0 - 9.9 + 99.0 * 1.0)).abs() < 1e-9);
-        assert!((r.equity[2] - (1000.0 - 9.9 + 99.0 * 2.5)).abs() < 1e-9);
+        assert_eq!(r.fills[0].bar, 2);
+        assert_eq!(r.equity[1], 1000.0);
+        assert!((r.equity[2] - (1000.0 - 9.9 + 99.0 * 1.0)).abs() < 1e-9);
+        assert!((r.equity[3] - (1000.0 - 9.9 + 99.0 * 2.5)).abs() < 1e-9);
         assert!(r.trades.is_empty() && r.open_trade.is_some());
         // Finalize closes at the last bar's open (backtesting.py) and pays the exit commission.
         let b = BrokerConfig {
@@ -424,9 +426,19 @@ mod tests {
         };
         let r = run(&s, &mut BuyHold, &b, &RunOptions::default(), &mut |_| {}).unwrap();
         let t = &r.trades[0];
-        assert_eq!((t.exit_bar, t.exit_price), (2, 12.0));
+        assert_eq!((t.exit_bar, t.exit_price), (3, 12.0));
         assert!((t.commission - (9.9 + 99.0 * 12.0 * 0.01)).abs() < 1e-9);
-        assert!((r.equity[2] - (1000.0 - 9.9 + 99.0 * 2.0 - 11.88)).abs() < 1e-9);
+        assert!((r.equity[3] - (1000.0 - 9.9 + 99.0 * 2.0 - 11.88)).abs() < 1e-9);
+        // In a later window the bars before it are history: it decides at once.
+        let opts = RunOptions {
+            window_start: 2,
+            ..Default::default()
+        };
+        let r = run(&s, &mut BuyHold, &b, &opts, &mut |_| {}).unwrap();
+        assert_eq!(
+            (r.first_decision, r.buy_hold_start, r.fills[0].bar),
+            (2, 2, 3)
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub use config::{BrokerConfig, Cost, Units, FULL};
 pub use engine::{run, Fill, FillKind, Order, Run, RunOptions, Trade};
 pub use error::BacktestError;
 pub use history::History;
-pub use metrics::{Metrics, METRICS};
+pub use metrics::{Metrics, Span, Stat, METRICS};
 pub use spec::{ForecastRule, Sizing, StrategySpec};
 pub use strategy::{
     rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy, SmaCross, Strategy, Target,

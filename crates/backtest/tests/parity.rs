@@ -1,109 +1,108 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
-//! Parity with backtesting.py 0.6.6 (issue 7): SmaCross(10, 20) on the closes of
-//! its own GOOG daily sample, cash 10000, commission 0.002, exclusive orders.
-//! The expected values are backtesting.py's output, regenerated with
-//! `bench/.venv-backtest/bin/python bench/backtest_ref.py parity ../shared/data/goog_1d_backtesting.csv`.
+//! Parity with backtesting.py 0.6.6 (issues 7 and 18), through the library:
+//! SmaCross(10, 20) and buy-and-hold, each without and with finalize, cash
+//! 10000, commission 0.002, exclusive orders, on backtesting.py's own GOOG
+//! daily and EURUSD hourly files. Every statistic backtesting.py reports must
+//! agree within 1e-9 relative; times, durations and counts exactly. The
+//! expected values are backtesting.py's output, checked in under
+//! `tests/golden/backtesting_py/` (the command that made them is in the README
+//! there), so no Python is needed to run this.
 
-use candlecast_backtest::{run, BrokerConfig, Metrics, RunOptions, SmaCross, METRICS};
+use candlecast_backtest::{
+    run, BrokerConfig, BuyHold, Metrics, RunOptions, SmaCross, Stat, Strategy, METRICS,
+};
 use candlecast_data::{read_path, ReadOptions, Series};
+use serde_json::Value;
+use std::path::PathBuf;
 
 /// This package's directory, read at run time: a binary reused from another checkout
 /// through a shared `CARGO_TARGET_DIR` keeps that checkout's compile-time path.
-fn manifest_dir() -> std::path::PathBuf {
+fn manifest_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
         .into()
 }
 
-const NO_FINALIZE: &[(&str, f64)] = &[
-    ("return_pct", 462.6351934000004),
-    ("buy_hold_return_pct", 607.3703606212162),
-    ("return_ann_pct", 22.477535903687684),
-    ("volatility_ann_pct", 37.41641461272365),
-    ("sharpe", 0.6007399729861899),
-    ("sortino", 1.1450872477645853),
-    ("calmar", 0.6624368233865422),
-    ("max_drawdown_pct", -33.93159182905461),
-    ("avg_drawdown_pct", -6.160722831468624),
-    ("n_trades", 93.0),
-    ("win_rate_pct", 52.68817204301075),
-    ("best_trade_pct", 56.918681084536324),
-    ("worst_trade_pct", -16.829431932773094),
-    ("avg_trade_pct", 1.7581398952719596),
-    ("profit_factor", 1.9934882545908599),
-    ("expectancy_pct", 2.290430336833818),
-    ("sqn", 1.5843922090024816),
-    ("exposure_pct", 94.27374301675978),
-    ("equity_final", 56263.51934000004),
-    ("commissions", 10563.951540000002),
-];
+fn golden(file: &str) -> Value {
+    let p = manifest_dir()
+        .join("../../tests/golden/backtesting_py")
+        .join(file.replace(".csv", ".json"));
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
 
-const FINALIZE: &[(&str, f64)] = &[
-    ("return_pct", 455.74512940000034),
-    ("buy_hold_return_pct", 607.3703606212162),
-    ("return_ann_pct", 22.30053309479436),
-    ("volatility_ann_pct", 37.36318539401453),
-    ("sharpe", 0.5968584546425434),
-    ("sortino", 1.1360043412281067),
-    ("calmar", 0.6572203628743135),
-    ("max_drawdown_pct", -33.93159182905461),
-    ("avg_drawdown_pct", -6.160722831468624),
-    ("n_trades", 94.0),
-    ("win_rate_pct", 53.191489361702125),
-    ("best_trade_pct", 56.918681084536324),
-    ("worst_trade_pct", -16.829431932773094),
-    ("avg_trade_pct", 1.8733720852398328),
-    ("profit_factor", 2.0549634769534375),
-    ("expectancy_pct", 2.4062839245061816),
-    ("sqn", 1.7913460714016227),
-    ("exposure_pct", 97.06703910614524),
-    ("equity_final", 55574.51294000004),
-    ("commissions", 10770.957060000002),
-];
-
-fn goog() -> Series {
+fn series(file: &str) -> Series {
     let ds = read_path(
-        &manifest_dir().join("../../../shared/data/goog_1d_backtesting.csv"),
+        &manifest_dir().join("../../../shared/data").join(file),
         &ReadOptions::default(),
     )
     .unwrap();
     ds.panel.series.into_iter().next().unwrap()
 }
 
-fn metrics(finalize: bool) -> Metrics {
-    let s = goog();
-    let broker = BrokerConfig {
-        cash: 10_000.0,
-        commission: 0.002,
-        finalize,
-        ..Default::default()
+/// A mismatch between `got` and backtesting.py's `want`, if any: numbers within
+/// 1e-9 relative (null is NaN), everything else exactly as written.
+fn mismatch(key: &str, got: Stat, want: &Value) -> Option<String> {
+    let ok = match (got, want) {
+        (Stat::Number(x), Value::Null) => x.is_nan(),
+        (Stat::Number(x), Value::Number(w)) => {
+            let w = w.as_f64().unwrap();
+            x == w || ((x - w) / w).abs() <= 1e-9
+        }
+        (Stat::Count(n), Value::Number(w)) => n as f64 == w.as_f64().unwrap(),
+        (Stat::Time(t), Value::String(w)) => &t.to_rfc3339() == w,
+        (Stat::Span(None), Value::Null) => true,
+        (Stat::Span(Some(d)), Value::String(w)) => &d.to_string() == w,
+        _ => false,
     };
-    let r = run(
-        &s,
-        &mut SmaCross::new(10, 20),
-        &broker,
-        &RunOptions::default(),
-        &mut |_| {},
-    )
-    .unwrap();
-    Metrics::compute(&r, &s)
+    (!ok).then(|| format!("{key}: candlecast {got:?}, backtesting.py {want}"))
 }
 
-fn check(m: &Metrics, want: &[(&str, f64)]) {
-    assert_eq!(want.len(), METRICS.len());
+fn check_file(file: &str) {
+    let g = golden(file);
+    // The same statistics, under the same names, in the same order.
+    let labels: Vec<(&str, &str)> = g["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        labels, METRICS,
+        "backtesting.py's statistics and candlecast's"
+    );
+    let s = series(file);
+    let runs = g["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
     let mut bad = Vec::new();
-    for &(key, expected) in want {
-        let got = m.get(key).unwrap();
-        // The issue's tolerances: cash figures and counts 1e-6 relative, ratios 1e-4.
-        let tol = match key {
-            "return_pct" | "equity_final" | "n_trades" | "commissions" => 1e-6,
-            _ => 1e-4,
+    for case in runs {
+        let finalize = case["finalize"].as_bool().unwrap();
+        let mut strategy: Box<dyn Strategy> = match case["strategy"].as_str().unwrap() {
+            "buy-hold" => Box::new(BuyHold),
+            "sma-cross:10,20" => Box::new(SmaCross::new(10, 20)),
+            other => panic!("unknown strategy {other}"),
         };
-        let rel = ((got - expected) / expected).abs();
-        if rel.is_nan() || rel > tol {
-            bad.push(format!(
-                "{key}: got {got}, backtesting.py {expected} (rel {rel:e})"
-            ));
+        let broker = BrokerConfig {
+            cash: g["broker"]["cash"].as_f64().unwrap(),
+            commission: g["broker"]["commission"].as_f64().unwrap(),
+            finalize,
+            ..Default::default()
+        };
+        let r = run(
+            &s,
+            strategy.as_mut(),
+            &broker,
+            &RunOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let m = Metrics::compute(&r, &s);
+        for (key, _) in METRICS {
+            if let Some(e) = mismatch(key, m.value(key).unwrap(), &case["metrics"][*key]) {
+                bad.push(format!(
+                    "{file} {} finalize={finalize}: {e}",
+                    case["strategy"]
+                ));
+            }
         }
     }
     assert!(bad.is_empty(), "\n{}", bad.join("\n"));
@@ -111,24 +110,12 @@ fn check(m: &Metrics, want: &[(&str, f64)]) {
 
 #[test]
 #[ignore = "needs ../shared"]
-fn sma_cross_matches_backtesting_py_without_finalize() {
-    let m = metrics(false);
-    check(&m, NO_FINALIZE);
-    // The figures the issue quotes.
-    assert!((m.return_pct - 462.6351934).abs() < 1e-6);
-    assert_eq!(m.n_trades, 93);
-    assert!((m.equity_final - 56263.51934).abs() < 1e-5);
-    assert!((m.sharpe - 0.60074).abs() < 1e-5);
-    assert!((m.max_drawdown_pct - -33.93159).abs() < 1e-5);
-    assert!((m.win_rate_pct - 52.68817).abs() < 1e-5);
+fn every_statistic_matches_backtesting_py_on_goog_daily() {
+    check_file("goog_1d_backtesting.csv");
 }
 
 #[test]
 #[ignore = "needs ../shared"]
-fn sma_cross_matches_backtesting_py_with_finalize() {
-    let m = metrics(true);
-    check(&m, FINALIZE);
-    assert!((m.return_pct - 455.7451294).abs() < 1e-6);
-    assert_eq!(m.n_trades, 94);
-    assert!((m.equity_final - 55574.51294).abs() < 1e-5);
+fn every_statistic_matches_backtesting_py_on_eurusd_hourly() {
+    check_file("eurusd_1h_backtesting.csv");
 }

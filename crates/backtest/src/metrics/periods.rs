@@ -4,6 +4,7 @@
 //! bars are common), weekly with 52, monthly with 12, yearly with 1; the equity
 //! is sampled at the last bar of each calendar period (UTC).
 
+use super::span::Span;
 use candlecast_data::Timestamp;
 
 const DAY_MS: i64 = 86_400_000;
@@ -18,23 +19,28 @@ pub enum Period {
     Year,
 }
 
-/// Periods per year and the period to sample at, for bars stamped `ts`.
-pub fn annualisation(ts: &[Timestamp]) -> (f64, Period) {
+/// The bar spacing backtesting.py assumes (`_data_period`): the median spacing of
+/// the last 100 bars; `None` for fewer than two bars.
+pub fn bar_spacing(ts: &[Timestamp]) -> Option<Span> {
     let tail = &ts[ts.len().saturating_sub(100)..];
     let mut d: Vec<i64> = tail.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    let median_ms = if d.is_empty() {
-        0.0
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_unstable();
+    let m = d.len() / 2;
+    // In nanoseconds the mean of two milliseconds counts is exact.
+    Some(if d.len() % 2 == 1 {
+        Span::from_ms(d[m])
     } else {
-        d.sort_unstable();
-        let m = d.len() / 2;
-        if d.len() % 2 == 1 {
-            d[m] as f64
-        } else {
-            (d[m - 1] as f64 + d[m] as f64) / 2.0
-        }
-    };
+        Span((Span::from_ms(d[m - 1]).0 + Span::from_ms(d[m]).0) / 2)
+    })
+}
+
+/// Periods per year and the period to sample at, for bars stamped `ts`.
+pub fn annualisation(ts: &[Timestamp]) -> (f64, Period) {
     // pandas' Timedelta.days: whole days, rounded down.
-    let freq_days = (median_ms / DAY_MS as f64).floor() as i64;
+    let freq_days = bar_spacing(ts).map_or(0, Span::days);
     match freq_days {
         7 => (52.0, Period::Week),
         31 => (12.0, Period::Month),

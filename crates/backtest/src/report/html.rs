@@ -3,16 +3,15 @@
 //! mailed or archived as is. Every name that came from the input is escaped.
 
 use super::charts;
-use super::{escape_html, format_metric, Report};
+use super::{escape_html, notes, whole_units_warning, Report};
 use crate::error::BacktestError;
-use crate::metrics::METRICS;
 use std::fmt::Write as _;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1040px;color:#222}\
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:28px 0 6px}.sub{color:#666;font-size:13px}\
 table{border-collapse:collapse;font-size:13px;margin-top:8px}th,td{padding:3px 10px;border-bottom:1px solid #eee}\
 td{text-align:right;font-variant-numeric:tabular-nums}td:first-child,th:first-child{text-align:left}\
-th{background:#f6f6f6}.main{font-weight:600}svg{display:block;margin:6px 0}";
+th{background:#f6f6f6}.main{font-weight:600}svg{display:block;margin:6px 0}.warn{color:#a40;font-size:13px;font-weight:600}";
 
 /// The page; `equity_svg` is [`charts::equity`]'s chart, drawn once for this
 /// page and `equity.svg`.
@@ -68,32 +67,28 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         );
     }
     html.push_str("</tr>\n");
-    for (key, label) in METRICS {
+    for (label, cells) in r.cells() {
         let _ = write!(html, "<tr><td>{}</td>", escape_html(label));
-        for (k, e) in std::iter::once(&r.main).chain(&r.compare).enumerate() {
-            let v = format_metric(key, e.metrics.get(key).unwrap_or(f64::NAN));
+        for (k, v) in cells.iter().enumerate() {
             let _ = write!(
                 html,
-                "<td{}>{v}</td>",
-                if k == 0 { " class=\"main\"" } else { "" }
+                "<td{}>{}</td>",
+                if k == 0 { " class=\"main\"" } else { "" },
+                escape_html(v)
             );
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</table>\n");
-    for e in std::iter::once(&r.main).chain(&r.compare) {
-        if let Some(t) = &e.run.open_trade {
-            let _ =
-                write!(
-                html,
-                "<div class=\"sub\">{}: a {} trade of {} units from {} is open at the end and not \
-                 counted in the trade statistics (--finalize closes it).</div>",
-                escape_html(&e.spec),
-                if t.size > 0.0 { "long" } else { "short" },
-                t.size.abs(),
-                s.timestamps().get(t.entry_bar).map(|t| t.to_rfc3339()).unwrap_or_default(),
-            );
-        }
+    if let Some(w) = whole_units_warning(s, ws, r.broker) {
+        let _ = write!(
+            html,
+            "<div class=\"warn\">Warning: {}.</div>",
+            escape_html(&w)
+        );
+    }
+    for n in notes(r) {
+        let _ = write!(html, "<div class=\"sub\">{}.</div>", escape_html(&n));
     }
 
     html.push_str("<h2>Equity</h2>");
@@ -119,8 +114,10 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         );
     }
     html.push_str(
-        "<p class=\"sub\">Made by candlecast. Statistics follow backtesting.py 0.6.6's definitions; \
-         orders fill at the next bar's open.</p></body></html>\n",
+        "<p class=\"sub\">Made by candlecast. Every statistic backtesting.py 0.6.6 reports, with its \
+         names and definitions (Buy &amp; Hold Return over one window for all columns, see the note \
+         when that differs from backtesting.py's per-strategy value); orders fill at the next bar's \
+         open.</p></body></html>\n",
     );
     Ok(html)
 }

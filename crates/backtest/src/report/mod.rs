@@ -8,12 +8,15 @@ mod charts;
 mod csv;
 mod fields;
 mod html;
+mod notes;
 mod plot;
+
+pub use notes::{buy_hold_return_pct, common_buy_hold_start, notes, whole_units_warning};
 
 use crate::config::BrokerConfig;
 use crate::engine::{Run, RunOptions};
 use crate::error::BacktestError;
-use crate::metrics::{Metrics, METRICS};
+use crate::metrics::{Metrics, Stat, METRICS};
 use candlecast_data::Series;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -76,11 +79,13 @@ impl Report<'_> {
     }
 
     /// `stats.json`: the window, the settings, the main strategy's metrics under
-    /// DESIGN.md's keys, and the comparison strategies' metrics.
+    /// DESIGN.md's keys, the comparison strategies' metrics, buy-and-hold over
+    /// the common window, and the warnings and notes the terminal printed.
     pub fn stats_json(&self) -> Value {
         let s = self.series;
         let ts = |i: usize| s.timestamps().get(i).map(|t| t.to_rfc3339());
         let ws = self.main.run.window_start;
+        let bh = common_buy_hold_start(self);
         json!({
             "title": self.title,
             "strategy": self.main.spec,
@@ -99,21 +104,45 @@ impl Report<'_> {
                 "strategy": e.spec,
                 "metrics": e.metrics,
             })).collect::<Vec<_>>(),
+            "buy_hold": {
+                "start": ts(bh),
+                "end": ts(s.len().saturating_sub(1)),
+                "return_pct": num(buy_hold_return_pct(s, bh)),
+            },
+            "warnings": whole_units_warning(s, ws, self.broker).into_iter().collect::<Vec<_>>(),
+            "notes": notes(self),
         })
+    }
+
+    /// Each statistic of each strategy as shown to people, one row per metric;
+    /// Buy & Hold Return is the common window's in every column.
+    fn cells(&self) -> Vec<(&'static str, Vec<String>)> {
+        let bh = buy_hold_return_pct(self.series, common_buy_hold_start(self));
+        METRICS
+            .iter()
+            .map(|&(key, label)| {
+                let row = self
+                    .entries()
+                    .map(|e| match key {
+                        "buy_hold_return_pct" => format_stat(key, Stat::Number(bh)),
+                        _ => e
+                            .metrics
+                            .value(key)
+                            .map_or("-".into(), |v| format_stat(key, v)),
+                    })
+                    .collect();
+                (label, row)
+            })
+            .collect()
     }
 
     /// The statistics as an aligned text table, one column per strategy.
     pub fn table(&self) -> String {
-        let entries: Vec<&Entry<'_>> = self.entries().collect();
         let mut rows: Vec<Vec<String>> = vec![std::iter::once(String::new())
-            .chain(entries.iter().map(|e| e.label()))
+            .chain(self.entries().map(|e| e.label()))
             .collect()];
-        for (key, label) in METRICS {
-            let mut row = vec![(*label).to_string()];
-            for e in &entries {
-                row.push(format_metric(key, e.metrics.get(key).unwrap_or(f64::NAN)));
-            }
-            rows.push(row);
+        for (label, cells) in self.cells() {
+            rows.push(std::iter::once(label.to_string()).chain(cells).collect());
         }
         let cols = rows.first().map_or(0, Vec::len);
         let width: Vec<usize> = (0..cols)
@@ -134,15 +163,25 @@ impl Report<'_> {
     }
 }
 
-/// A metric for people: whole trades, cents for money, 3 decimals otherwise.
-pub fn format_metric(key: &str, v: f64) -> String {
-    if v.is_nan() {
-        return "-".into();
-    }
-    match key {
-        "n_trades" => format!("{v:.0}"),
-        "equity_final" | "commissions" => format!("{v:.2}"),
-        _ => format!("{v:.3}"),
+/// NaN as JSON null, as the metrics write it.
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// A statistic for people: whole trades, cents for money, 3 decimals for other
+/// numbers, times in RFC 3339, durations as backtesting.py prints them; `-`
+/// for undefined values.
+pub fn format_stat(key: &str, v: Stat) -> String {
+    match v {
+        Stat::Number(x) if x.is_nan() => "-".into(),
+        Stat::Number(x) => match key {
+            "equity_final" | "equity_peak" | "commissions" => format!("{x:.2}"),
+            _ => format!("{x:.3}"),
+        },
+        Stat::Count(n) => n.to_string(),
+        Stat::Time(t) => t.to_rfc3339(),
+        Stat::Span(Some(d)) => d.to_string(),
+        Stat::Span(None) => "-".into(),
     }
 }
 

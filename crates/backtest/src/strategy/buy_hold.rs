@@ -1,4 +1,11 @@
 //! Buy with everything at the first decision and hold: the yardstick.
+//!
+//! It decides at the close of bar 1 and so fills at bar 2's open, as
+//! backtesting.py's buy-and-hold (`if not self.position: self.buy()`) does:
+//! backtesting.py first calls `next()` one bar after the slowest indicator's
+//! warm-up, which without indicators is bar 1. Its buy-and-hold return is then
+//! measured from bar 0's close. In a window starting later (`--from`) the bars
+//! before it are history, and it decides at the window's first bar.
 
 use super::{Context, Strategy, Target};
 use crate::config::FULL;
@@ -13,7 +20,7 @@ impl Strategy for BuyHold {
     }
 
     fn first_decision(&self) -> usize {
-        0
+        1
     }
 
     fn decide(&mut self, ctx: &Context<'_>) -> Result<Option<Target>, BacktestError> {
