@@ -4,7 +4,8 @@
 //! a user would find in them, then links to everything.
 
 use anyhow::Context;
-use candlecast_backtest::report::{escape_html, format_metric};
+use candlecast_backtest::report::{escape_html, format_stat};
+use candlecast_backtest::Stat;
 use candlecast_backtest::METRICS;
 use candlecast_forecast::{verdict, DieboldMariano};
 use serde_json::Value;
@@ -257,4 +258,12 @@ window beside the rule strategies (<a href="backtest/stats.json">stats</a>,
         scorecard(&card)?,
         backtest(&stats, &svg)?,
     ))
+}
+
+/// A headline number as the backtest's own table prints it (trade counts whole).
+fn format_metric(key: &str, x: f64) -> String {
+    match key {
+        "n_trades" if x.is_finite() && x >= 0.0 => format_stat(key, Stat::Count(x as usize)),
+        _ => format_stat(key, Stat::Number(x)),
+    }
 }
