@@ -8,7 +8,7 @@
 #                                #   arch, pandas, polars, backtesting.py, vectorbt in
 #                                #   bench/.venv-*: several GB, not for CI)
 #   SKIP="gpt" bash bench/all.sh # leave some out: ingest tokenize gpt rollout
-#                                #   baselines backtest
+#                                #   baselines backtest backtest_e2e
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/candlecast-target}
@@ -24,6 +24,7 @@ add gpt       "bash bench/gpt.sh $OUT/gpt.md"
 add rollout   "$CARGO_TARGET_DIR/release/examples/rollout_bench --series 100 --samples 64 --horizon 24"
 add baselines "bash bench/baselines_check.sh"
 add backtest  "bash bench/backtest.sh"
+add backtest_e2e "bash bench/backtest_e2e.sh"
 
 SECTION=$OUT/section.md
 {

@@ -5,8 +5,9 @@
 #   backtesting.py 0.6.6   Backtest(...).run()            (one run)
 #   vectorbt     Portfolio.from_signals(...).stats()      (one run after a small warm-up
 #                                                          run that JIT-compiles numba)
-# plus the candlecast CLI end to end on the same bars as CSV (parse and report
-# included) for reference. Python engines get the bars as in-memory arrays.
+# plus the candlecast CLI end to end on the same bars as CSV (parse and the default
+# report, without --equity-csv) for reference; bench/backtest_e2e.sh times the whole
+# command against vectorbt properly. Python engines get the bars as in-memory arrays.
 #
 #   bash bench/backtest.sh [BARS] [SEED]
 set -euo pipefail
@@ -30,7 +31,7 @@ RES=$(mktemp)
 "$VENV/bin/python" bench/backtest_ref.py bench vectorbt "$N" "$SEED" | tee -a "$RES"
 "$VENV/bin/python" bench/backtest_ref.py bench backtesting "$N" "$SEED" 2>/dev/null | tee -a "$RES"
 
-# The CLI on the same bars from CSV: parse, run, stats, report (no comparison runs).
+# The CLI on the same bars from CSV: parse, run, stats, report (no comparison runs, no equity.csv).
 TMP=$(mktemp -d)
 "$VENV/bin/python" -c "
 import sys; sys.path.insert(0, 'bench')

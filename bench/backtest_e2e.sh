@@ -4,7 +4,9 @@
 # buy-and-hold comparison, statistics, every report file) against vectorbt's
 # Portfolio.from_signals + stats() on the same bars already in memory (numba
 # warmed up first), interleaved ROUNDS times in one run so the shared machine's
-# load hits both alike. Prints each one's median and best, and the ratios.
+# load hits both alike. Prints each one's median and best wall time, the ratios,
+# and the same for CPU time (user + system, all threads), which depends less on
+# what else the machine runs (candlecast reads with 2 threads, vectorbt uses one).
 #
 #   candlecast              default outputs: stats.json, trades.csv, equity.svg, report.html
 #   candlecast --equity-csv also the per-bar equity.csv (113 MB on these bars), and --candles
@@ -49,25 +51,31 @@ runs = {
 if base:
     runs["BASE_BIN (default outputs)"] = [base, *common, "--out", f"{tmp}/r3"]
 vbt = [sys.executable, "bench/backtest_ref.py", "bench", "vectorbt", n, seed]
-times = {k: [] for k in [*runs, "vectorbt simulate + stats"]}
+names = [*runs, "vectorbt simulate + stats"]
+times = {k: [] for k in names}
+cpu = {k: [] for k in names}
 sizes = {}
 for _ in range(int(rounds)):
     for name, cmd in runs.items():
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
         times[name].append(time.perf_counter() - t0)
+        if status != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({status})")
+        cpu[name].append(ru.ru_utime + ru.ru_stime)
         out = cmd[-1]
         sizes[name] = {f: os.path.getsize(f"{out}/{f}") for f in sorted(os.listdir(out))}
     r = json.loads(subprocess.run(vbt, check=True, capture_output=True, text=True).stdout)
-    times["vectorbt simulate + stats"].append(r["seconds"])
-med = {k: statistics.median(v) for k, v in times.items()}
-print(f"\n{'':36}{'median s':>10}{'best s':>9}   all (s)")
-for k, v in times.items():
-    print(f"{k:36}{med[k]:>10.3f}{min(v):>9.3f}   " + " ".join(f"{x:.3f}" for x in v))
-v = med["vectorbt simulate + stats"]
-print()
-for k in runs:
-    print(f"{k}: {v / med[k]:.2f}x vectorbt's time (medians; goal >= 2x)")
+    times[names[-1]].append(r["seconds"])
+    cpu[names[-1]].append(r["cpu_seconds"])
+for what, table in (("wall", times), ("CPU", cpu)):
+    med = {k: statistics.median(v) for k, v in table.items()}
+    print(f"\n{what + ' time':36}{'median s':>10}{'best s':>9}   all (s)")
+    for k, v in table.items():
+        print(f"{k:36}{med[k]:>10.3f}{min(v):>9.3f}   " + " ".join(f"{x:.3f}" for x in v))
+    for k in runs:
+        print(f"  {k}: {med[names[-1]] / med[k]:.2f}x vectorbt's {what} time (medians; goal >= 2x on wall time)")
 print()
 for k, files in sizes.items():
     print(f"{k}: " + ", ".join(f"{f} {b / 1e6:.1f} MB" if b > 1e5 else f"{f} {b / 1e3:.0f} kB" for f, b in files.items()))

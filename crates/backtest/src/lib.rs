@@ -1,8 +1,9 @@
 /*!
 Walk-forward backtests: a broker with backtesting.py's fill and cost rules, rule
 strategies and a strategy driven by the GPT's sample paths, backtesting.py's
-statistics, and a report folder (`stats.json`, `trades.csv`, `equity.csv`,
-`forecasts.csv`, a self-contained `report.html`).
+statistics, and a report folder (`stats.json`, `trades.csv`, `forecasts.csv`, a
+self-contained `report.html` and its `equity.svg`, and on request the per-bar
+`equity.csv`).
 
 # Brief overview
 

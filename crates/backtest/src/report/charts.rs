@@ -5,7 +5,6 @@
 use super::plot::{self, Band, Chart, Line, Marker, BLUE_, ORANGE_, PALETTE};
 use super::Report;
 use crate::error::BacktestError;
-use crate::metrics::drawdowns;
 
 /// Trades beyond this many are thinned to every k-th; each trade is up to two
 /// markers, and more than about a thousand on a 1000-pixel chart overlap.
@@ -72,14 +71,13 @@ pub fn equity(r: &Report<'_>) -> Result<String, BacktestError> {
 }
 
 pub fn drawdown(r: &Report<'_>) -> Result<String, BacktestError> {
-    let dd = drawdowns(&r.main.run.equity);
     plot::svg(&Chart {
         title: "Drawdown [%]",
         y_label: "%",
         height: 200,
         lines: vec![Line {
             label: "drawdown".into(),
-            points: plot::reduce(on_window(r, dd.iter().map(|d| 0.0 - d * 100.0))),
+            points: plot::reduce(on_window(r, plot::drawdown_pct(&r.main.run.equity))),
             color: &plot::RED_,
             width: 1,
         }],

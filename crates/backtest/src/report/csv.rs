@@ -3,7 +3,6 @@
 use super::fields::{push_f64, push_timestamp};
 use super::Report;
 use crate::engine::Run;
-use crate::metrics::drawdowns;
 use crate::strategy::Target;
 use candlecast_data::Series;
 use candlecast_forecast::future_timestamps;
@@ -88,16 +87,16 @@ pub fn equity(r: &Report<'_>, out: &mut impl Write) -> io::Result<()> {
         write!(out, ",{}", field(&format!("equity_{}", e.spec)))?;
     }
     out.write_all(b"\n")?;
-    let dd = drawdowns(&run.equity);
+    let dd = super::plot::drawdown_pct(&run.equity);
     let bh = super::plot::buy_hold(r.series, run, r.broker.cash);
     let close = r.series.close();
     let mut buf = Vec::with_capacity(CHUNK + 512);
-    for ((k, &e), bh) in run.equity.iter().enumerate().zip(bh) {
+    for (((k, &e), dd), bh) in run.equity.iter().enumerate().zip(dd).zip(bh) {
         let i = ws + k;
         push_ts(&mut buf, r.series, i);
         push_num(&mut buf, close.get(i).copied().unwrap_or(f64::NAN));
         push_num(&mut buf, e);
-        push_num(&mut buf, dd.get(k).map_or(f64::NAN, |d| 0.0 - d * 100.0));
+        push_num(&mut buf, dd);
         push_num(&mut buf, bh);
         for c in &r.compare {
             push_num(&mut buf, c.run.equity.get(k).copied().unwrap_or(f64::NAN));

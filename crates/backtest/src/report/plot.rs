@@ -46,6 +46,17 @@ pub fn buy_hold<'a>(
     })
 }
 
+/// [`crate::metrics::drawdowns`] as a stream, in percent below the
+/// running peak (negative), so a long window's chart and `equity.csv` need no
+/// copy of it.
+pub fn drawdown_pct(equity: &[f64]) -> impl ExactSizeIterator<Item = f64> + '_ {
+    let mut peak = f64::NEG_INFINITY;
+    equity.iter().map(move |&e| {
+        peak = peak.max(e);
+        0.0 - (1.0 - e / peak) * 100.0
+    })
+}
+
 /// At most about `MAX_POINTS` points with the same visual envelope: per
 /// bucket of consecutive points, the first, lowest, highest and last. Takes the
 /// points as a stream, so a long series needs no temporary copy.
@@ -394,6 +405,18 @@ pub fn svg(c: &Chart<'_>) -> Result<String, BacktestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drawdown_pct_is_the_metrics_drawdown_in_percent() {
+        let equity = [100.0, 110.0, 99.0, 120.0, 60.0, 60.0, 130.0, 0.0];
+        let want: Vec<f64> = crate::metrics::drawdowns(&equity)
+            .iter()
+            .map(|d| 0.0 - d * 100.0)
+            .collect();
+        let got: Vec<f64> = drawdown_pct(&equity).collect();
+        assert_eq!(got, want);
+        assert_eq!(got[4], -50.0);
+    }
 
     #[test]
     fn candles_merge_consecutive_bars_to_fit() {
