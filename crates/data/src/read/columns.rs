@@ -182,11 +182,9 @@ impl Layout {
         };
         let ignored = (0..ncols)
             .filter(|&i| !used(i))
-            .map(|i| {
-                names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", i + 1))
+            .map(|i| match names.get(i) {
+                Some(n) if !n.trim().is_empty() => n.clone(),
+                _ => format!("#{} (unnamed)", i + 1),
             })
             .collect();
         Ok(Layout {
