@@ -680,7 +680,10 @@ impl<'a> Scanner<'a> {
                         Some(other) if &other != s => format!(
                             "mixed date formats: '{t}' looks like {other}, but line {first_line} was {s}"
                         ),
-                        _ => format!("bad timestamp '{t}': {why}"),
+                        _ if matches!(s, Shape::Strftime(_)) => format!("bad timestamp '{t}': {why}"),
+                        _ => format!(
+                            "bad timestamp '{t}': {why}; for another layout give --date-format with a strftime pattern (e.g. '%Y-%m-%d %I-%p' for '2020-01-01 09-PM')"
+                        ),
                     }),
                 }
             }
