@@ -215,6 +215,39 @@ pub fn check_values(
     if volume < 0.0 {
         return Err(BarViolation::NegativeVolume { value: volume });
     }
+    let body_max = open.max(close);
+    if high < body_max {
+        return Err(BarViolation::HighBelowBody { high, body_max });
+    }
+    let body_min = open.min(close);
+    if low > body_min {
+        return Err(BarViolation::LowAboveBody { low, body_min });
+    }
+    Ok(())
+}
+
+/// [`check_values`] and the input bounds ([`MIN_PRICE`], [`MAX_PRICE`],
+/// [`MAX_VOLUME`]): what every bar read from a file must pass. The bounds are not
+/// part of [`Bar::check`]: bars decoded from forecasts may wander past them in the
+/// tails, and need only be finite, positive and well-formed.
+pub fn check_input_values(
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: f64,
+) -> Result<(), BarViolation> {
+    match check_values(open, high, low, close, volume) {
+        // Bounds first: `--repair ohlc` keeps a bar whose only fault is its body.
+        Err(BarViolation::HighBelowBody { .. } | BarViolation::LowAboveBody { .. }) | Ok(()) => {}
+        Err(e) => return Err(e),
+    }
+    let prices = [
+        (BarField::Open, open),
+        (BarField::High, high),
+        (BarField::Low, low),
+        (BarField::Close, close),
+    ];
     for (field, value) in prices {
         if !(MIN_PRICE..=MAX_PRICE).contains(&value) {
             return Err(BarViolation::OutOfRange { field, value });
@@ -226,15 +259,7 @@ pub fn check_values(
             value: volume,
         });
     }
-    let body_max = open.max(close);
-    if high < body_max {
-        return Err(BarViolation::HighBelowBody { high, body_max });
-    }
-    let body_min = open.min(close);
-    if low > body_min {
-        return Err(BarViolation::LowAboveBody { low, body_min });
-    }
-    Ok(())
+    check_values(open, high, low, close, volume)
 }
 
 #[cfg(test)]
@@ -249,7 +274,9 @@ mod tests {
     fn accepts_valid_and_degenerate_bars() {
         assert!(bar(1.0, 2.0, 0.5, 1.5, 10.0).is_ok());
         assert!(bar(1.0, 1.0, 1.0, 1.0, 0.0).is_ok());
-        assert!(bar(MIN_PRICE, MAX_PRICE, MIN_PRICE, MAX_PRICE, MAX_VOLUME).is_ok());
+        assert!(check_input_values(MIN_PRICE, MAX_PRICE, MIN_PRICE, MAX_PRICE, MAX_VOLUME).is_ok());
+        // Out of the input bounds, still a well-formed bar.
+        assert!(bar(1.0, 1.7e308, 0.5, 1.5, 1.0).is_ok());
     }
 
     #[test]
@@ -263,15 +290,35 @@ mod tests {
             (bar(1.0, 2.0, 0.5, 1.5, -1.0), BarField::Volume),
             (bar(1.0, 1.2, 0.5, 1.5, 1.0), BarField::High),
             (bar(1.0, 2.0, 1.1, 1.5, 1.0), BarField::Low),
-            (bar(1.0, 1.7e308, 0.5, 1.5, 1.0), BarField::High),
-            (bar(1e308, 1e308, 1e308, 1e308, 1.0), BarField::Open),
-            (bar(1.0, 2.0, 1e-13, 1.5, 1.0), BarField::Low),
-            (bar(1.0, 2.0, 0.5, 1.5, 1.1e18), BarField::Volume),
         ];
         for (got, field) in cases {
             match got {
                 Err(v) => assert_eq!(v.field(), field, "{v}"),
                 Ok(b) => panic!("accepted {b:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn inputs_outside_the_bounds_are_refused() {
+        for (v, field) in [
+            (
+                check_input_values(1.0, 1.7e308, 0.5, 1.5, 1.0),
+                BarField::High,
+            ),
+            (
+                check_input_values(1e308, 1e308, 1e308, 1e308, 1.0),
+                BarField::Open,
+            ),
+            (check_input_values(1.0, 2.0, 1e-13, 1.5, 1.0), BarField::Low),
+            (
+                check_input_values(1.0, 2.0, 0.5, 1.5, 1.1e18),
+                BarField::Volume,
+            ),
+        ] {
+            match v {
+                Err(e @ BarViolation::OutOfRange { .. }) => assert_eq!(e.field(), field, "{e}"),
+                other => panic!("{other:?}"),
             }
         }
     }

@@ -34,7 +34,8 @@ mod series;
 mod write;
 
 pub use bar::{
-    check_values, Bar, BarField, BarViolation, Timestamp, MAX_PRICE, MAX_VOLUME, MIN_PRICE,
+    check_input_values, check_values, Bar, BarField, BarViolation, Timestamp, MAX_PRICE,
+    MAX_VOLUME, MIN_PRICE,
 };
 pub use clock::WallClock;
 pub use error::{ColumnRef, DataError, Problem};

@@ -17,7 +17,7 @@ pub use columns::Role;
 pub use sniff::{MAX_COLUMNS, MAX_LINE_BYTES};
 pub use time::{DateFormat, DateOrder};
 
-use crate::bar::{check_values, BarField, BarViolation, Timestamp};
+use crate::bar::{check_input_values, BarField, BarViolation, Timestamp};
 use crate::error::{ColumnRef, DataError, Problem};
 use crate::series::{Panel, Series, SourceZone};
 use columns::{Layout, TsSource};
@@ -748,7 +748,7 @@ impl<'a> Scanner<'a> {
             }
         }
         if problems.total == before {
-            if let Err(violation) = check_values(v[0], v[1], v[2], v[3], v[4]) {
+            if let Err(violation) = check_input_values(v[0], v[1], v[2], v[3], v[4]) {
                 let i = match violation.field() {
                     BarField::Volume => layout.volume.unwrap_or(layout.close),
                     f => fields
