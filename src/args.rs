@@ -398,7 +398,8 @@ pub struct TokenizeArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// CSV files: single series, or long-format panels with a symbol column.
+    /// CSV or JSON candle files (also gzip/zstd-compressed), or directories of them:
+    /// single series, or long-format panels with a symbol column.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -418,15 +419,19 @@ pub struct InputArgs {
     /// `timestamp,open,close,high,low,volume` (use `skip` for columns to ignore).
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<Role>>,
-    /// `dmy` or `mdy` for D/M/YYYY-style dates the data cannot settle, or a strftime
-    /// pattern such as `%Y-%m-%d %H-%p`.
+    /// `dmy` or `mdy` for D/M/YYYY-style dates the data cannot settle, or a chrono
+    /// strftime pattern such as `%Y-%m-%d %I-%p` (every field is read or the pattern
+    /// is refused; `%Z` zone names are refused: use --tz).
     #[arg(long)]
     pub date_format: Option<DateFormat>,
     /// Time zone of naive timestamps, e.g. `America/New_York`; naive times are
     /// read as UTC when not given.
     #[arg(long)]
     pub tz: Option<chrono_tz::Tz>,
-    /// Fix what is safe to fix and report every row touched: `sort`, `dedupe` or both.
+    /// Fix what is safe to fix and report every row touched (file, line), any of:
+    /// `sort` (rows out of time order), `dedupe` (exact copies), `keep-last` (rows at
+    /// the same time with other values: the later in the file stays), `ohlc` (widen
+    /// high/low to contain open and close), joined by commas.
     #[arg(long)]
     pub repair: Option<Repair>,
     /// Aggregate to a coarser interval (`5m`, `1h`, `1d`): buckets aligned to UTC,

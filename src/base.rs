@@ -76,6 +76,25 @@ impl Run {
 
 /// Loads the run in `dir` for inference.
 pub fn load_run(dir: &Path) -> anyhow::Result<Run> {
+    // Said before loading: the checkpoint reader's own error is the bare OS text
+    // ("No such file or directory"), twice, with no hint of what --model wants.
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is a file, not a model folder"
+        } else {
+            "no such model folder"
+        };
+        anyhow::bail!(
+            "{}: {what}: give --model a folder written by 'candlecast train --out DIR', or leave --model out to use the built-in base model",
+            dir.display()
+        );
+    }
+    if !dir.join(META_FILE).is_file() || !dir.join(MODEL_FILE).is_file() {
+        anyhow::bail!(
+            "{}: not a model folder: it has no {META_FILE} and {MODEL_FILE}; give --model a folder written by 'candlecast train --out DIR', or leave --model out to use the built-in base model",
+            dir.display()
+        );
+    }
     let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;
     let extra: RunExtra = serde_json::from_value(meta.extra)
         .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;

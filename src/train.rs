@@ -146,8 +146,9 @@ fn fingerprint(file: &str, s: &Series) -> Fingerprint {
 }
 
 /// Every series of every file, resampled if asked.
-/// The input paths with every directory replaced by its `*.csv` files, sorted by
-/// name (not recursive): one order on every machine, which sharding relies on.
+/// The input paths with every directory replaced by the files in it the reader
+/// takes (see [`candlecast_data::is_input_file`]), sorted by name (not recursive):
+/// one order on every machine, which sharding relies on.
 pub fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -155,13 +156,15 @@ pub fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| p.display().to_string())?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file() && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-                })
+                .filter(|f| f.is_file() && candlecast_data::is_input_file(f))
                 .collect();
             files.sort();
             if files.is_empty() {
-                bail!("{}: no .csv files in this directory", p.display());
+                bail!(
+                    "{}: no input files in this directory (read are {})",
+                    p.display(),
+                    candlecast_data::INPUT_EXTENSIONS.join(", ")
+                );
             }
             out.extend(files);
         } else {

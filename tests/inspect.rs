@@ -53,7 +53,10 @@ fn json_has_one_object_per_file() {
         (p["line"].as_u64(), p["column"].as_u64()),
         (Some(3), Some(3))
     );
-    assert_eq!(p["message"], "high 0.9 is below max(open, close) = 1.5");
+    assert_eq!(
+        p["message"],
+        "high 0.9 is below max(open, close) = 1.5; --repair ohlc widens high/low to contain open and close"
+    );
 }
 
 #[test]
@@ -127,12 +130,9 @@ fn repairs_and_resampling_are_reported() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let text = stdout(&out);
+    assert!(text.contains("r.csv:3: moved into time order"), "{text}");
     assert!(
-        text.contains("repair: line 3: moved into time order"),
-        "{text}"
-    );
-    assert!(
-        text.contains("repair: line 5: dropped, an exact copy of line 4"),
+        text.contains("r.csv:5: dropped, an exact copy of line 4"),
         "{text}"
     );
     assert!(text.contains("resampled to 1h"), "{text}");

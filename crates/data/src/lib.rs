@@ -33,12 +33,15 @@ mod resample;
 mod series;
 mod write;
 
-pub use bar::{check_values, Bar, BarField, BarViolation, Timestamp};
+pub use bar::{
+    check_input_values, check_values, Bar, BarField, BarViolation, Timestamp, MAX_PRICE,
+    MAX_VOLUME, MIN_PRICE,
+};
 pub use clock::WallClock;
 pub use error::{ColumnRef, DataError, Problem};
 pub use read::{
-    read_bytes, read_path, Dataset, DateFormat, DateOrder, ReadOptions, Repair, RepairAction,
-    RepairDone, Role, MAX_COLUMNS, MAX_LINE_BYTES,
+    is_input_file, read_bytes, read_path, Dataset, DateFormat, DateOrder, ReadOptions, Repair,
+    RepairAction, RepairDone, Role, INPUT_EXTENSIONS, MAX_COLUMNS, MAX_LINE_BYTES,
 };
 pub use resample::{resample, Interval, ResampleError};
 pub use series::{Panel, Series, SeriesError, SourceZone};

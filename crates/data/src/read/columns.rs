@@ -142,13 +142,15 @@ impl Layout {
             (None, Some(d), Some(t)) => TsSource::Split { date: d, time: t },
             (None, Some(d), None) | (None, None, Some(d)) => TsSource::Single(d),
             (None, None, None) => {
-                // An unnamed first column is a pandas index: the timestamps.
-                match names.first() {
-                    Some(n) if n.trim().is_empty() => {
-                        notes.push("the unnamed first column was read as the timestamp".into());
-                        TsSource::Single(0)
+                // An unnamed first column is a pandas index: the timestamps. Of
+                // several unnamed leading columns, the last: the ones before it are
+                // empty cells the rows start with.
+                match names.iter().take_while(|n| n.trim().is_empty()).count() {
+                    0 => return Err(missing("timestamp", &names)),
+                    k => {
+                        notes.push(format!("the unnamed column {k} was read as the timestamp"));
+                        TsSource::Single(k - 1)
                     }
-                    _ => return Err(missing("timestamp", &names)),
                 }
             }
         };
@@ -182,11 +184,9 @@ impl Layout {
         };
         let ignored = (0..ncols)
             .filter(|&i| !used(i))
-            .map(|i| {
-                names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", i + 1))
+            .map(|i| match names.get(i) {
+                Some(n) if !n.trim().is_empty() => n.clone(),
+                _ => format!("#{} (unnamed)", i + 1),
             })
             .collect();
         Ok(Layout {

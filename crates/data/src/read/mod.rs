@@ -7,6 +7,8 @@
 //! are read on several threads with the same result (see [`parallel`]).
 
 mod columns;
+mod compressed;
+mod json;
 mod parallel;
 mod sniff;
 mod time;
@@ -15,7 +17,7 @@ pub use columns::Role;
 pub use sniff::{MAX_COLUMNS, MAX_LINE_BYTES};
 pub use time::{DateFormat, DateOrder};
 
-use crate::bar::{check_values, BarField, Timestamp};
+use crate::bar::{check_input_values, BarField, BarViolation, Timestamp};
 use crate::error::{ColumnRef, DataError, Problem};
 use crate::series::{Panel, Series, SourceZone};
 use columns::{Layout, TsSource};
@@ -24,6 +26,33 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use time::{Shape, Stamp};
+
+/// The file names a directory given as input is read for (case ignored): plain
+/// text, JSON candles, and each compressed with gzip or zstd. Files themselves are
+/// recognised by content, whatever their name.
+pub const INPUT_EXTENSIONS: [&str; 12] = [
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".json",
+    ".csv.gz",
+    ".tsv.gz",
+    ".txt.gz",
+    ".json.gz",
+    ".csv.zst",
+    ".tsv.zst",
+    ".txt.zst",
+    ".json.zst",
+];
+
+/// Whether a directory listing should include `path` (see [`INPUT_EXTENSIONS`]).
+pub fn is_input_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    INPUT_EXTENSIONS.iter().any(|e| name.ends_with(e))
+}
 
 /// Bytes read up front for sniffing.
 const PREFIX_BYTES: usize = 2 << 20;
@@ -35,6 +64,12 @@ pub struct Repair {
     pub sort: bool,
     /// Drop a row identical in every field to the row before it at the same time.
     pub dedupe: bool,
+    /// Widen high and low to contain open and close: a few bars of real vendor
+    /// files have a low a tick above the open (a 2,800-bar ETF file had 2).
+    pub ohlc: bool,
+    /// Of rows at the same time with different values, keep the one later in the
+    /// file (appended exports put corrections last); exact copies are dropped too.
+    pub keep_last: bool,
 }
 
 impl std::str::FromStr for Repair {
@@ -45,9 +80,11 @@ impl std::str::FromStr for Repair {
             match part {
                 "sort" => r.sort = true,
                 "dedupe" => r.dedupe = true,
+                "ohlc" => r.ohlc = true,
+                "keep-last" => r.keep_last = true,
                 other => {
                     return Err(format!(
-                        "unknown repair '{other}': use sort, dedupe or sort,dedupe"
+                        "unknown repair '{other}': use sort, dedupe, keep-last, ohlc, or several joined by commas (sort,dedupe)"
                     ))
                 }
             }
@@ -85,20 +122,27 @@ impl Default for ReadOptions {
 }
 
 /// A row changed by `--repair`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RepairDone {
     pub line: u64,
     pub symbol: Option<String>,
     pub action: RepairAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RepairAction {
     /// Moved into time order.
     Sorted,
     /// Dropped as an exact copy of the row on `of_line`.
     DroppedDuplicate { of_line: u64 },
+    /// Dropped for the row at the same time with other values on `kept_line`.
+    DroppedConflict { kept_line: u64 },
+    /// High and/or low widened to contain open and close: `[before, after]`.
+    Widened {
+        high: Option<[f64; 2]>,
+        low: Option<[f64; 2]>,
+    },
 }
 
 /// A file read successfully: its series and what was assumed or repaired.
@@ -137,6 +181,17 @@ fn read_path_split(
         .take(PREFIX_BYTES as u64)
         .read_to_end(&mut prefix)
         .map_err(io)?;
+    if let Some(codec) = compressed::codec(&prefix).map_err(|p| DataError::one(&name, p))? {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let input = compressed::decoder(codec, file).map_err(io)?;
+        // A guess for sizing only: text OHLCV compresses about 4:1.
+        let hint = usize::try_from(file_len).map_or(usize::MAX, |n| n.saturating_mul(4));
+        return read_stream(&name, codec, input, opts, hint);
+    }
+    if json::looks_like_json(&prefix) {
+        file.read_to_end(&mut prefix).map_err(io)?;
+        return json::read(&name, &prefix, opts);
+    }
     let whole = prefix.len() < PREFIX_BYTES;
     let dialect =
         sniff::sniff(&prefix, whole, opts.delimiter).map_err(|p| DataError::one(&name, p))?;
@@ -167,8 +222,50 @@ fn read_path_split(
     finish(&name, &dialect, opts, &layout, notes, scanned)
 }
 
-/// Reads CSV text held in memory; `name` stands for the path in messages.
+/// Decompressed CSV or JSON, as one stream: the sniff sees its first bytes, the
+/// scan reads on from there (no temporary file, no whole copy in memory for CSV).
+fn read_stream(
+    name: &str,
+    codec: compressed::Codec,
+    mut input: impl Read,
+    opts: &ReadOptions,
+    size_hint: usize,
+) -> Result<Dataset, DataError> {
+    let io = |err: std::io::Error| DataError::Io {
+        path: name.to_string(),
+        err: std::io::Error::new(
+            err.kind(),
+            format!("{} data is corrupt or truncated: {err}", codec.name()),
+        ),
+    };
+    let mut prefix = Vec::new();
+    (&mut input)
+        .take(PREFIX_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .map_err(io)?;
+    if json::looks_like_json(&prefix) {
+        input.read_to_end(&mut prefix).map_err(io)?;
+        return json::read(name, &prefix, opts);
+    }
+    let whole = prefix.len() < PREFIX_BYTES;
+    let dialect =
+        sniff::sniff(&prefix, whole, opts.delimiter).map_err(|p| DataError::one(name, p))?;
+    let (layout, notes) = prepare(name, &dialect, opts)?;
+    let rest = prefix.get(dialect.data_offset..).unwrap_or_default();
+    let scanned = scan_all(name, rest.chain(input), &dialect, &layout, opts, size_hint).map_err(
+        |e| match e {
+            DataError::Io { err, .. } => io(err),
+            e => e,
+        },
+    )?;
+    finish(name, &dialect, opts, &layout, notes, scanned)
+}
+
+/// Reads CSV or JSON text held in memory; `name` stands for the path in messages.
 pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Dataset, DataError> {
+    if json::looks_like_json(bytes) {
+        return json::read(name, bytes, opts);
+    }
     let whole = bytes.len() <= PREFIX_BYTES;
     let dialect = sniff::sniff(
         &bytes[..bytes.len().min(PREFIX_BYTES)],
@@ -408,6 +505,9 @@ fn prepare(
     opts: &ReadOptions,
 ) -> Result<(Layout, Vec<String>), DataError> {
     let mut notes = Vec::new();
+    if let Some(DateFormat::Strftime(p)) = &opts.date_format {
+        time::check_pattern(p).map_err(DataError::Usage)?;
+    }
     let layout = match (&opts.columns, &dialect.header) {
         (Some(roles), header) => {
             if roles.len() != dialect.ncols {
@@ -458,6 +558,9 @@ struct Scanner<'a> {
     symbols: HashMap<Vec<u8>, u32>,
     ts_buf: String,
     days: time::DayCache,
+    /// `--repair ohlc`: a high/low that does not contain the body is kept for
+    /// [`widen_high_low`] instead of refused.
+    widen: bool,
 }
 
 /// What a scan found: the rows, the problems and the state the later steps need.
@@ -500,6 +603,7 @@ impl<'a> Scanner<'a> {
             symbols: HashMap::new(),
             ts_buf: String::new(),
             days: time::DayCache::default(),
+            widen: opts.repair.ohlc,
         }
     }
 
@@ -576,7 +680,10 @@ impl<'a> Scanner<'a> {
                         Some(other) if &other != s => format!(
                             "mixed date formats: '{t}' looks like {other}, but line {first_line} was {s}"
                         ),
-                        _ => format!("bad timestamp '{t}': {why}"),
+                        _ if matches!(s, Shape::Strftime(_)) => format!("bad timestamp '{t}': {why}"),
+                        _ => format!(
+                            "bad timestamp '{t}': {why}; for another layout give --date-format with a strftime pattern (e.g. '%Y-%m-%d %I-%p' for '2020-01-01 09-PM')"
+                        ),
                     }),
                 }
             }
@@ -641,7 +748,7 @@ impl<'a> Scanner<'a> {
             }
         }
         if problems.total == before {
-            if let Err(violation) = check_values(v[0], v[1], v[2], v[3], v[4]) {
+            if let Err(violation) = check_input_values(v[0], v[1], v[2], v[3], v[4]) {
                 let i = match violation.field() {
                     BarField::Volume => layout.volume.unwrap_or(layout.close),
                     f => fields
@@ -649,7 +756,18 @@ impl<'a> Scanner<'a> {
                         .find(|(_, g)| *g == f)
                         .map_or(layout.close, |(i, _)| *i),
                 };
-                problems.push(Problem::at(line, col(i), violation.to_string()));
+                match violation {
+                    BarViolation::HighBelowBody { .. } | BarViolation::LowAboveBody { .. } => {
+                        if !self.widen {
+                            problems.push(Problem::at(
+                                line,
+                                col(i),
+                                format!("{violation}; --repair ohlc widens high/low to contain open and close"),
+                            ));
+                        }
+                    }
+                    _ => problems.push(Problem::at(line, col(i), violation.to_string())),
+                }
             }
         }
         let sym = match layout.symbol {
@@ -804,6 +922,9 @@ fn finish(
         .collect();
     names.sort();
     let mut repairs = Vec::new();
+    if opts.repair.ohlc {
+        widen_high_low(&mut rows, &names, layout.symbol.is_some(), &mut repairs);
+    }
     let mut groups: Vec<(Option<String>, Vec<usize>)> = if layout.symbol.is_none() {
         vec![(None, (0..rows.ts.len()).collect())]
     } else {
@@ -863,12 +984,48 @@ fn finish(
             })
             .collect()
     };
+    repairs.sort_by_key(|r| r.line);
     Ok(Dataset {
         path: name.to_string(),
         panel: Panel { series },
         notes,
         repairs,
     })
+}
+
+/// `--repair ohlc`: each row whose high/low does not contain open and close gets
+/// them widened to it, and is reported. Done after the scan, so the parallel
+/// parts need not carry repairs; the scan already refused every other violation.
+fn widen_high_low(
+    rows: &mut Rows,
+    names: &[(String, u32)],
+    panel: bool,
+    repairs: &mut Vec<RepairDone>,
+) {
+    for r in 0..rows.ts.len() {
+        let (o, c) = (rows.open[r], rows.close[r]);
+        let (h, l) = (rows.high[r], rows.low[r]);
+        let (h2, l2) = (h.max(o).max(c), l.min(o).min(c));
+        if h2 == h && l2 == l {
+            continue;
+        }
+        rows.high[r] = h2;
+        rows.low[r] = l2;
+        let symbol = if panel {
+            let id = rows.symbol[r];
+            names.iter().find(|(_, i)| *i == id).map(|(n, _)| n.clone())
+        } else {
+            None
+        };
+        repairs.push(RepairDone {
+            line: rows.line.get(r),
+            symbol,
+            action: RepairAction::Widened {
+                high: (h2 != h).then_some([h, h2]),
+                low: (l2 != l).then_some([l, l2]),
+            },
+        });
+    }
 }
 
 /// A number field: the fast path inline (the five of a row then overlap), the rest
@@ -1129,8 +1286,27 @@ fn order_group(
     };
     let mut kept: Vec<usize> = Vec::with_capacity(idx.len());
     for &r in idx.iter() {
-        match kept.last() {
-            Some(&k) if ts[k] == ts[r] => {
+        match kept.last_mut() {
+            Some(k) if ts[*k] == ts[r] && repair.keep_last => {
+                // The row later in the file stays, whichever way the file ran.
+                let (drop, keep) = if rows.line.get(r) > rows.line.get(*k) {
+                    (*k, r)
+                } else {
+                    (r, *k)
+                };
+                let kept_line = rows.line.get(keep);
+                repairs.push(RepairDone {
+                    line: rows.line.get(drop),
+                    symbol: symbol.clone(),
+                    action: if same(drop, keep) {
+                        RepairAction::DroppedDuplicate { of_line: kept_line }
+                    } else {
+                        RepairAction::DroppedConflict { kept_line }
+                    },
+                });
+                *k = keep;
+            }
+            Some(&mut k) if ts[k] == ts[r] => {
                 let exact = same(k, r);
                 if exact && repair.dedupe {
                     repairs.push(RepairDone {
@@ -1145,7 +1321,7 @@ fn order_group(
                 let hint = if exact {
                     "; an exact copy: --repair dedupe drops it"
                 } else {
-                    " with different values"
+                    " with different values; --repair keep-last keeps the row later in the file"
                 };
                 problems.push(Problem::at(
                     rows.line.get(r),

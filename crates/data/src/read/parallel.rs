@@ -832,6 +832,7 @@ mod tests {
             Repair {
                 sort: true,
                 dedupe: true,
+                ..Repair::default()
             },
         ] {
             let opts = ReadOptions {

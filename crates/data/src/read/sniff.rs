@@ -90,7 +90,7 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
     }
     // Lines before the first one with the table's width are a preamble (titles,
     // source URLs, disclaimers that some exporters write above the header).
-    let Some(start) = lines
+    let Some(mut start) = lines
         .iter()
         .position(|l| count_fields(l.text, delimiter) == ncols)
     else {
@@ -103,7 +103,13 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
         .filter(|f| f.trim().parse::<f64>().is_ok())
         .count();
     let (header, data) = if numeric >= 4 {
-        (None, table)
+        match index_padded_header(&lines, start, delimiter, ncols) {
+            Some(h) => {
+                start -= 1;
+                (Some(h), table)
+            }
+            None => (None, table),
+        }
     } else {
         match lines.get(start + 1) {
             Some(next) => (Some(fields), next),
@@ -137,6 +143,37 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
         data_offset: data.offset,
         data_line: data.number,
         preamble_lines: start as u64,
+    })
+}
+
+/// The header of a file whose rows start with `k` empty cells the header does not
+/// name (an exported unnamed index column left empty): the line before the first
+/// full-width row, when it is text, `k` fields short, and every sampled row from
+/// there has its first `k` cells empty. Its fields, padded with `k` unnamed ones.
+fn index_padded_header(
+    lines: &[Line<'_>],
+    start: usize,
+    delimiter: u8,
+    ncols: usize,
+) -> Option<Vec<String>> {
+    let prev = lines.get(start.checked_sub(1)?)?;
+    let fields = split_fields(prev.text, delimiter);
+    let k = ncols.checked_sub(fields.len())?;
+    let numeric = fields
+        .iter()
+        .filter(|f| f.trim().parse::<f64>().is_ok())
+        .count();
+    if k == 0 || fields.len() < 5 || numeric > 0 {
+        return None;
+    }
+    let rows_padded = lines[start..].iter().all(|l| {
+        let cells = split_fields(l.text, delimiter);
+        cells.len() == ncols && cells.iter().take(k).all(|c| c.trim().is_empty())
+    });
+    rows_padded.then(|| {
+        std::iter::repeat_n(String::new(), k)
+            .chain(fields)
+            .collect()
     })
 }
 

@@ -27,7 +27,10 @@ impl std::str::FromStr for DateFormat {
         match s.to_ascii_lowercase().as_str() {
             "dmy" | "day-first" | "dayfirst" => Ok(DateFormat::Order(DateOrder::DayFirst)),
             "mdy" | "month-first" | "monthfirst" => Ok(DateFormat::Order(DateOrder::MonthFirst)),
-            _ if s.contains('%') => Ok(DateFormat::Strftime(s.to_string())),
+            _ if s.contains('%') => {
+                check_pattern(s)?;
+                Ok(DateFormat::Strftime(s.to_string()))
+            }
             _ => Err(format!(
                 "'{s}' is not a date format: use dmy, mdy, or a strftime pattern such as '%Y-%m-%d %H:%M'"
             )),
@@ -236,28 +239,133 @@ pub(crate) fn parse_with(
                 tod_ms,
             })
         }
-        Shape::Strftime(pattern) => {
-            use chrono::{DateTime, NaiveDate, NaiveDateTime};
-            if let Ok(dt) = DateTime::parse_from_str(s, pattern) {
-                let offset_secs = dt.offset().local_minus_utc();
-                return Ok(Stamp::Aware {
-                    utc_ms: dt.timestamp_millis(),
-                    offset_secs,
-                });
+        Shape::Strftime(pattern) => parse_strftime(pattern, s),
+    }
+}
+
+/// Checks a `--date-format` pattern once, so that every field chrono documents is
+/// either read into the timestamp or refused here with what to use instead.
+/// chrono's `parse_from_str` family falls back silently (a date-only parse of
+/// `%Y-%m-%d %I-%p` drops the hour), which read `2020-01-01 09-PM` as midnight.
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+    use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
+    let (mut h24, mut h12, mut ampm, mut minute, mut second, mut nanos) =
+        (false, false, false, false, false, false);
+    let (mut date, mut stamp) = (false, false);
+    for item in StrftimeItems::new(pattern) {
+        match item {
+            Item::Error => {
+                return Err(format!(
+                    "--date-format '{pattern}': not a strftime pattern chrono can read (an unknown %-field or a lone %)"
+                ))
             }
-            if let Ok(dt) = NaiveDateTime::parse_from_str(s, pattern) {
-                return Ok(Stamp::Naive(dt.and_utc().timestamp_millis()));
-            }
-            match NaiveDate::parse_from_str(s, pattern) {
-                Ok(d) => Ok(Stamp::Naive(
-                    d.and_time(chrono::NaiveTime::MIN)
-                        .and_utc()
-                        .timestamp_millis(),
-                )),
-                Err(_) => Err("does not match --date-format"),
-            }
+            Item::Numeric(n, _) => match n {
+                Numeric::Hour => h24 = true,
+                Numeric::Hour12 => h12 = true,
+                Numeric::Minute => minute = true,
+                Numeric::Second => second = true,
+                Numeric::Nanosecond => nanos = true,
+                Numeric::Timestamp => stamp = true,
+                Numeric::Year
+                | Numeric::YearDiv100
+                | Numeric::YearMod100
+                | Numeric::IsoYear
+                | Numeric::IsoYearDiv100
+                | Numeric::IsoYearMod100
+                | Numeric::Quarter
+                | Numeric::Month
+                | Numeric::Day
+                | Numeric::WeekFromSun
+                | Numeric::WeekFromMon
+                | Numeric::IsoWeek
+                | Numeric::Ordinal => date = true,
+                // Weekdays are checked against the date, not needed for it.
+                _ => {}
+            },
+            Item::Fixed(f) => match f {
+                Fixed::LowerAmPm | Fixed::UpperAmPm => ampm = true,
+                Fixed::Nanosecond
+                | Fixed::Nanosecond3
+                | Fixed::Nanosecond6
+                | Fixed::Nanosecond9
+                | Fixed::Internal(_) => nanos = true,
+                Fixed::TimezoneName => {
+                    return Err(format!(
+                        "--date-format '{pattern}': %Z (zone names such as EST) cannot be read into an instant; give the zone with --tz, or use %z for offsets such as +02:00"
+                    ))
+                }
+                Fixed::RFC2822 | Fixed::RFC3339 => {
+                    date = true;
+                    h24 = true;
+                    minute = true;
+                }
+                _ => {}
+            },
+            _ => {}
         }
     }
+    let refuse = |why: &str| Err(format!("--date-format '{pattern}': {why}"));
+    if h12 && !ampm {
+        return refuse("%I (12-hour clock) needs %p (AM/PM); for a 24-hour clock use %H");
+    }
+    if ampm && !h12 {
+        return refuse("%p (AM/PM) needs a 12-hour field %I; with %H the hour is already known");
+    }
+    if (minute || second || nanos) && !(h24 || h12) {
+        return refuse("minutes or seconds without an hour field (%H, or %I with %p)");
+    }
+    if nanos && !second {
+        return refuse("fractional seconds without %S");
+    }
+    if !date && !stamp {
+        return refuse("no date fields: use %Y-%m-%d (or %s for epoch seconds) with the time");
+    }
+    Ok(())
+}
+
+/// One timestamp by a checked pattern. Every field the pattern set is used: an hour
+/// without minutes (`%I-%p`) is the top of the hour, not a dropped field.
+fn parse_strftime(pattern: &str, s: &str) -> Result<Stamp, &'static str> {
+    use chrono::format::{parse, Parsed, StrftimeItems};
+    let mut p = Parsed::new();
+    parse(&mut p, s, StrftimeItems::new(pattern)).map_err(|_| "does not match --date-format")?;
+    let hour = p.hour_div_12().is_some() || p.hour_mod_12().is_some();
+    if hour && p.minute().is_none() {
+        p.set_minute(0)
+            .map_err(|_| "does not match --date-format")?;
+    }
+    let offset = p.offset();
+    if let Some(ts) = p.timestamp() {
+        // Checks that the other fields agree with the epoch value.
+        p.to_naive_datetime_with_offset(offset.unwrap_or(0))
+            .map_err(|_| "fields disagree with the epoch seconds")?;
+        let ms = ts
+            .checked_mul(1000)
+            .and_then(|v| v.checked_add(i64::from(p.nanosecond().unwrap_or(0) / 1_000_000)))
+            .ok_or("epoch value out of range")?;
+        return Ok(Stamp::Aware {
+            utc_ms: ms,
+            offset_secs: offset.unwrap_or(0),
+        });
+    }
+    let date = p
+        .to_naive_date()
+        .map_err(|_| "no such date, or the date fields disagree")?;
+    let timed = hour || p.minute().is_some() || p.second().is_some() || p.nanosecond().is_some();
+    let time = if timed {
+        p.to_naive_time()
+            .map_err(|_| "time of day out of range or incomplete")?
+    } else {
+        chrono::NaiveTime::MIN
+    };
+    let local = date.and_time(time).and_utc().timestamp_millis();
+    Ok(match offset {
+        Some(offset_secs) => Stamp::Aware {
+            utc_ms: local - i64::from(offset_secs) * 1000,
+            offset_secs,
+        },
+        None => Stamp::Naive(local),
+    })
 }
 
 /// Resolves an `a/b/YYYY` stamp once the order is known.
@@ -593,9 +701,116 @@ mod tests {
         assert_eq!("dmy".parse(), Ok(DateFormat::Order(DateOrder::DayFirst)));
         assert_eq!("MDY".parse(), Ok(DateFormat::Order(DateOrder::MonthFirst)));
         assert!(matches!(
-            "%Y-%m-%d %H-%p".parse(),
+            "%Y-%m-%d %I-%p".parse(),
             Ok(DateFormat::Strftime(_))
         ));
+        assert!("%Y-%m-%d %H-%p".parse::<DateFormat>().is_err());
         assert!("ymd?".parse::<DateFormat>().is_err());
+    }
+
+    fn strftime(pattern: &str, s: &str) -> Result<Stamp, &'static str> {
+        parse(&Shape::Strftime(pattern.to_string()), s)
+    }
+
+    /// The vendor export from issue 19: hourly, 12-hour clock, no minutes.
+    #[test]
+    fn twelve_hour_clock_without_minutes_keeps_the_hour() {
+        let p = "%Y-%m-%d %I-%p";
+        assert_eq!(check_pattern(p), Ok(()));
+        let midnight = ms("2020-01-01");
+        assert_eq!(
+            strftime(p, "2020-01-01 09-PM"),
+            Ok(Stamp::Naive(midnight + 21 * 3_600_000))
+        );
+        assert_eq!(strftime(p, "2020-01-01 12-AM"), Ok(Stamp::Naive(midnight)));
+        assert_eq!(
+            strftime(p, "2020-01-01 12-PM"),
+            Ok(Stamp::Naive(midnight + 12 * 3_600_000))
+        );
+        assert!(strftime(p, "2020-01-01 13-PM").is_err());
+        assert!(strftime(p, "2020-01-01").is_err());
+    }
+
+    /// Fields that cannot all be used are refused with the fix, never dropped.
+    #[test]
+    fn patterns_that_would_drop_a_field_are_refused() {
+        for (p, why) in [
+            ("%Y-%m-%d %I:%M", "needs %p"),
+            ("%Y-%m-%d %p", "needs a 12-hour field"),
+            ("%Y-%m-%d %H:%M %Z", "%Z"),
+            ("%H:%M", "no date fields"),
+            ("%Y-%m-%d %M", "without an hour"),
+            ("%Y-%m-%d %H:%M%.3f", "without %S"),
+            ("%Y-%m-%d %Q", "unknown %-field"),
+        ] {
+            match check_pattern(p) {
+                Err(e) => assert!(e.contains(why), "{p}: {e}"),
+                Ok(()) => panic!("{p} accepted"),
+            }
+            assert!(p.parse::<DateFormat>().is_err(), "{p}");
+        }
+    }
+
+    /// Every strftime pattern the README lists, with the unit its finest field
+    /// reads (the round trip truncates to it) and whether it carries an offset.
+    const PATTERNS: [(&str, i64, bool); 20] = [
+        ("%Y-%m-%d %H:%M:%S", 1_000, false),
+        ("%Y-%m-%d %I-%p", 3_600_000, false),
+        ("%Y-%m-%d %I:%M %p", 60_000, false),
+        ("%m/%d/%Y %I:%M:%S %P", 1_000, false),
+        ("%d/%m/%Y %H:%M", 60_000, false),
+        ("%Y%m%d %H%M%S", 1_000, false),
+        ("%Y.%m.%d %H:%M:%S%.3f", 1, false),
+        ("%Y-%m-%d %H:%M:%S%.f", 1, false),
+        ("%d-%b-%Y", 86_400_000, false),
+        ("%B %e, %Y %l:%M %p", 60_000, false),
+        ("%a %d %b %Y %T", 1_000, false),
+        ("%y-%m-%d %Hh", 3_600_000, false),
+        ("%Y-%j %H:%M", 60_000, false),
+        ("%G-W%V-%u %H:%M", 60_000, false),
+        ("%F %R", 60_000, false),
+        ("%c", 1_000, false),
+        ("%Y-%m-%dT%H:%M:%S%z", 1_000, true),
+        ("%Y-%m-%d %H:%M:%S%:z", 1_000, true),
+        ("%+", 1, true),
+        ("%s", 1_000, true),
+    ];
+
+    proptest::proptest! {
+        /// Formatting an instant with each pattern and reading it back gives the
+        /// instant, truncated to the pattern's finest field. Property-based rather
+        /// than a fixed table: the failure mode is a field silently ignored for
+        /// some values (12 AM/PM, day-of-year past February, ISO weeks at year
+        /// ends), which hand-picked examples miss.
+        #[test]
+        fn formatted_timestamps_round_trip(
+            // 1970-01-01 .. 2068-12-31 (`%y` reads 00-68 as 20xx), milliseconds.
+            ms in 0i64..3_124_137_600_000,
+            offset_min in -12i32 * 60..=14 * 60,
+        ) {
+            use chrono::{DateTime, FixedOffset};
+            let Some(utc) = DateTime::from_timestamp_millis(ms) else {
+                return Err(proptest::test_runner::TestCaseError::fail("range"));
+            };
+            for (pattern, unit, zoned) in PATTERNS {
+                proptest::prop_assert_eq!(check_pattern(pattern), Ok(()), "{}", pattern);
+                let offset = if zoned && pattern != "%s" { offset_min * 60 } else { 0 };
+                let Some(tz) = FixedOffset::east_opt(offset) else {
+                    return Err(proptest::test_runner::TestCaseError::fail("offset"));
+                };
+                let local = utc.with_timezone(&tz);
+                let text = local.format(pattern).to_string();
+                let local_ms = local.naive_local().and_utc().timestamp_millis();
+                let want = if zoned {
+                    Stamp::Aware {
+                        utc_ms: ms - ms.rem_euclid(unit),
+                        offset_secs: offset,
+                    }
+                } else {
+                    Stamp::Naive(local_ms - local_ms.rem_euclid(unit))
+                };
+                proptest::prop_assert_eq!(strftime(pattern, &text), Ok(want), "{} read '{}'", pattern, text);
+            }
+        }
     }
 }
