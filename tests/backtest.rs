@@ -90,7 +90,7 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
             "--model",
             &t.run,
             "--strategy",
-            "forecast:horizon=3,samples=16,threshold=0.55,cap=0.8",
+            "forecast-threshold:horizon=3,samples=16,threshold=0.55,cap=0.8",
             "--commission",
             "0.001",
             "--from",
