@@ -72,8 +72,8 @@ pub enum Command {
     /// over `horizon` bars (mean E, variance V, SE = sqrt(V/samples)) and the round
     /// trip c (2 x commission + spread + 2 x slippage): long when E - c > margin x SE,
     /// short when -E - c > margin x SE, sized min(|E|/V, cap); a position is closed
-    /// when holding it is expected to lose more than the exit (-E - c/2 > margin x SE
-    /// for a long), otherwise kept.
+    /// when holding it is expected to lose more than the exit (-E > c/2 for a long),
+    /// otherwise kept.
     ///
     /// forecast-threshold[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed]:
     /// the first rule: long when P(close up after `horizon` bars) > threshold, short

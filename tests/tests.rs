@@ -9,6 +9,7 @@ mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;
+mod signal;
 mod synth;
 mod tokenize;
 mod train;

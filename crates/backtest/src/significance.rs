@@ -13,15 +13,21 @@
 //!   filled; the same indices for both curves, so their correlation (and the
 //!   market's volatility clustering inside a block) is kept. [`RESAMPLES`]
 //!   resamples from a fixed seed: the same runs give the same interval.
-//! - Statistic: backtesting.py's Sharpe ratio (annualised geometric return
-//!   over annualised volatility, as in the statistics table) of the strategy
-//!   minus buy-and-hold's; an undefined ratio (no variance: never invested)
-//!   counts as 0. The interval is the percentile interval at [`LEVEL`].
+//! - Statistic: the annualised Sharpe ratio `mean / sd * sqrt(periods per
+//!   year)` of the period returns, the strategy's minus buy-and-hold's; an
+//!   undefined ratio (no variance: never invested) counts as 0. This is the
+//!   arithmetic ratio of the Sharpe-test literature (Jobson-Korkie, Ledoit-Wolf),
+//!   not the table's backtesting.py ratio (geometric annual return over
+//!   annualised volatility): that one rewards a smaller position by itself
+//!   (less volatility drag), so a strategy that holds half of buy-and-hold
+//!   would look better on any driftless market; the arithmetic one does not
+//!   change with the position's size. The interval is the percentile interval
+//!   at [`LEVEL`].
 //! - Verdict: better (interval above 0), worse (below), no significant
 //!   difference (straddles 0), or too short (under [`MIN_PERIODS`] periods).
 
 use crate::engine::Run;
-use crate::metrics::{annualisation, geometric_mean, period_returns};
+use crate::metrics::{annualisation, period_returns};
 use candlecast_data::Series;
 use candlecast_tokenize::SplitMix64;
 use serde::Serialize;
@@ -82,7 +88,7 @@ impl SharpeDiff {
     /// One line for people.
     pub fn line(&self) -> String {
         let ci = format!(
-            "Sharpe difference {:+.3}, {:.0}% CI {:+.3} to {:+.3}, {} periods, blocks of {}",
+            "mean/sd Sharpe difference {:+.3}, {:.0}% CI {:+.3} to {:+.3}, {} periods, blocks of {}",
             self.diff,
             self.level * 100.0,
             self.lo,
@@ -97,29 +103,23 @@ impl SharpeDiff {
                 format!("not significantly different from buy-and-hold ({ci})")
             }
             Verdict::TooShort => format!(
-                "too few periods ({}) to compare with buy-and-hold (Sharpe difference {:+.3})",
+                "too few periods ({}) to compare with buy-and-hold (mean/sd Sharpe difference {:+.3})",
                 self.periods, self.diff
             ),
         }
     }
 }
 
-/// backtesting.py's Sharpe ratio of period returns (`ann * 100 / (vol * 100)`
-/// in its order of operations), 0 where undefined.
+/// The annualised Sharpe ratio `mean / sd * sqrt(periods_per_year)` of period
+/// returns (sd with n - 1), 0 where undefined.
 pub fn sharpe(rets: &[f64], periods_per_year: f64) -> f64 {
-    let g = geometric_mean(rets);
-    let g = if g.is_nan() { 0.0 } else { g };
-    let ann = (1.0 + g).powf(periods_per_year) - 1.0;
     let n = rets.len();
     if n < 2 {
         return 0.0;
     }
     let m = rets.iter().sum::<f64>() / n as f64;
     let var = rets.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / (n - 1) as f64;
-    let vol = ((var + (1.0 + g).powi(2)).powf(periods_per_year)
-        - (1.0 + g).powf(2.0 * periods_per_year))
-    .sqrt();
-    let s = ann * 100.0 / (vol * 100.0);
+    let s = m / var.sqrt() * periods_per_year.sqrt();
     if s.is_finite() {
         s
     } else {
@@ -193,10 +193,10 @@ pub fn compare(a: &[f64], b: &[f64], per_year: f64) -> SharpeDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{run, BrokerConfig, BuyHold, Metrics, RunOptions, SmaCross};
+    use crate::{run, BrokerConfig, BuyHold, RunOptions, SmaCross};
 
     #[test]
-    fn sharpe_is_the_statistics_tables() {
+    fn runs_are_compared_on_their_daily_returns() {
         // Minute bars: 400,000 are 277 days of daily returns.
         let s = crate::synthetic::random_walk(400_000, 3).unwrap();
         let b = BrokerConfig {
@@ -206,12 +206,29 @@ mod tests {
         let opts = RunOptions::default();
         let x = run(&s, &mut SmaCross::new(50, 200), &b, &opts, &mut |_| {}).unwrap();
         let h = run(&s, &mut BuyHold, &b, &opts, &mut |_| {}).unwrap();
-        let (mx, mh) = (Metrics::compute(&x, &s), Metrics::compute(&h, &s));
         let d = sharpe_vs_buy_hold(&x, &h, &s).unwrap();
-        assert_eq!(d.diff, mx.sharpe - mh.sharpe);
+        assert_eq!(d.periods, 277);
         assert!(d.lo < d.diff && d.diff < d.hi, "{d:?}");
         // Deterministic.
         assert_eq!(sharpe_vs_buy_hold(&x, &h, &s), Some(d));
+        // Runs of different windows are not compared.
+        let later = RunOptions {
+            window_start: 10,
+            ..opts
+        };
+        let y = run(&s, &mut BuyHold, &b, &later, &mut |_| {}).unwrap();
+        assert_eq!(sharpe_vs_buy_hold(&x, &y, &s), None);
+    }
+
+    #[test]
+    fn sharpe_by_hand_and_free_of_scale() {
+        let r = [0.01, -0.02, 0.03, 0.0];
+        // mean 0.005, sample variance (0.005^2 + 0.025^2 + 0.025^2 + 0.005^2) / 3.
+        let sd = ((2.0 * 0.005f64.powi(2) + 2.0 * 0.025f64.powi(2)) / 3.0).sqrt();
+        assert!((sharpe(&r, 252.0) - 0.005 / sd * 252f64.sqrt()).abs() < 1e-12);
+        let half: Vec<f64> = r.iter().map(|x| x / 2.0).collect();
+        assert!((sharpe(&half, 252.0) - sharpe(&r, 252.0)).abs() < 1e-12);
+        assert_eq!(sharpe(&[0.0; 5], 252.0), 0.0);
     }
 
     /// Returns with a known edge: the interval finds it, and misses none where
@@ -231,7 +248,13 @@ mod tests {
         let d = compare(&market, &good, 252.0);
         assert_eq!(d.verdict, Verdict::Worse, "{d:?}");
         assert_eq!(d.block, 9);
-        // The same returns in another order: the same Sharpe ratio.
+        // The market at half size, or its returns in another order: the same
+        // Sharpe ratio.
+        let half: Vec<f64> = market.iter().map(|r| 0.5 * r).collect();
+        assert_eq!(
+            compare(&half, &market, 252.0).verdict,
+            Verdict::NoDifference
+        );
         let other: Vec<f64> = market.iter().rev().copied().collect();
         let d = compare(&other, &market, 252.0);
         assert_eq!(d.verdict, Verdict::NoDifference, "{d:?}");

@@ -47,8 +47,7 @@ pub enum Trigger {
     /// and `SE = sqrt(V / n)`: long when `E - c > margin * SE`, short when
     /// `-E - c > margin * SE` (shorts allowed), sized `min(|E| / V, cap)` (the
     /// Kelly fraction); a position is closed when holding it is expected to lose
-    /// more than the exit costs (`-E - c/2 > margin * SE` for a long), and
-    /// otherwise kept.
+    /// more than the exit costs (`-E > c/2` for a long), and otherwise kept.
     Edge { margin: f64 },
     /// `forecast-threshold`, the first rule: long when `P(up)` (the share of
     /// paths ending above the close now) exceeds `threshold`, short below

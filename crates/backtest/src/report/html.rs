@@ -109,9 +109,11 @@ pub fn render(r: &Report<'_>) -> Result<String, BacktestError> {
     }
     let _ = writeln!(
         html,
-        "<div class=\"sub\">Sharpe - B&amp;H: a paired block bootstrap of the period (daily) \
-         returns of both equity curves, blocks of n^(1/3) periods, {} resamples from a fixed \
-         seed; better or worse when the {:.0}% interval excludes 0.</div>",
+        "<div class=\"sub\">Sharpe (mean/sd) - B&amp;H: the annualised mean over standard \
+         deviation of the period (daily) returns, which unlike the table's Sharpe ratio does not \
+         change with position size, minus buy-and-hold's; the interval is a paired block \
+         bootstrap of both equity curves' returns, blocks of n^(1/3) periods, {} resamples \
+         from a fixed seed; better or worse when the {:.0}% interval excludes 0.</div>",
         crate::significance::RESAMPLES,
         crate::significance::LEVEL * 100.0
     );

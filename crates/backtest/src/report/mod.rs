@@ -137,7 +137,7 @@ impl Report<'_> {
 /// The rows below the metrics: each strategy's Sharpe ratio against
 /// buy-and-hold's (see [`crate::significance`]).
 pub const SIGNIFICANCE_ROWS: &[(&str, fn(&SharpeDiff) -> String)] = &[
-    ("Sharpe - B&H [95% CI]", SharpeDiff::cell),
+    ("Sharpe (mean/sd) - B&H [95% CI]", SharpeDiff::cell),
     ("vs Buy & Hold", |d| d.word().to_string()),
 ];
 

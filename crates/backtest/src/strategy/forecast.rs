@@ -206,10 +206,13 @@ impl<'m> ForecastStrategy<'m> {
                     return Target::Short(kelly(-s.mean));
                 }
                 // Nothing worth paying a round trip for: keep what is held
-                // unless holding it is expected to lose more than leaving costs.
+                // unless holding it is expected to lose more than leaving
+                // costs. No margin here: leaving lowers the risk and costs half
+                // a round trip, while a position kept on a forecast that went
+                // against it is a bet the forecast no longer supports.
                 match held {
-                    (1, _) if -s.mean - cost / 2.0 > noise => Target::Flat,
-                    (-1, _) if s.mean - cost / 2.0 > noise => Target::Flat,
+                    (1, _) if -s.mean > cost / 2.0 => Target::Flat,
+                    (-1, _) if s.mean > cost / 2.0 => Target::Flat,
                     (1, f) => Target::Long(f),
                     (-1, f) => Target::Short(f),
                     _ => Target::Flat,
@@ -336,12 +339,12 @@ mod tests {
         // The mirror image goes short.
         let s = stats(-0.02, 0.04, 100);
         assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Short(0.8));
-        // A held position is kept while the forecast does not clearly say
-        // otherwise, and a long closed when holding it is expected to lose more
-        // than the exit costs (0.95% - 0.1% > 0.8%).
-        let s = stats(-0.0095, 0.04, 100);
+        // A held position is kept while the forecast does not say it loses
+        // more than the exit costs (0.1%), and closed when it does.
+        let s = stats(-0.0011, 0.04, 100);
         assert_eq!(edge_want(&s, (1, 0.5), 0.001), Target::Flat);
         assert_eq!(edge_want(&s, (-1, 0.5), 0.001), Target::Short(0.5));
+        assert_eq!(edge_want(&s, (1, 0.5), 0.002), Target::Long(0.5));
         let s = stats(-0.001, 0.04, 100);
         assert_eq!(edge_want(&s, (1, 0.5), 0.001), Target::Long(0.5));
         assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Flat);
