@@ -80,10 +80,10 @@ pub enum Command {
     /// when below 1 - threshold, flat otherwise; sized by E/V (kelly) or `cap`; costs
     /// not considered; the position changes only when the side does.
     ///
-    /// vol-target[:target=0.1,cap=1,band=0.2,horizon=1,samples=100]: long
+    /// vol-target[:target=0.1,cap=1,band=0.2,horizon=5,samples=100]: long
     /// min(cap, target / sigma_annual), sigma the model's forecast volatility per bar
-    /// (horizon 1: the exact one-step mixture; H > 1: the sd of the paths' H-bar
-    /// log-return / sqrt(H)) times sqrt(bars per year of the history); rebalanced
+    /// (H > 1: the sd of the paths' H-bar log-return / sqrt(H); horizon 1: the exact
+    /// one-step mixture) times sqrt(bars per year of the history); rebalanced
     /// only when the wanted exposure differs from the held one by more than
     /// band x the held one.
     Backtest(BacktestArgs),

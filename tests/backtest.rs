@@ -299,7 +299,10 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let table = stdout(&r);
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 21, "{table}");
+    // The header, 20 metrics, and the Sharpe ratio against buy-and-hold's with
+    // its verdict.
+    assert_eq!(lines.len(), 23, "{table}");
+    assert!(lines[22].starts_with("vs Buy & Hold"), "{table}");
     // Aligned: every row as wide as the header.
     let w = lines[0].len();
     assert!(lines.iter().all(|l| l.len() == w), "{table}");
@@ -325,6 +328,14 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     assert_eq!(v["strategy"], "sma-cross:5,30");
     assert!(v["compare"].as_array().unwrap().is_empty());
     assert!(v["metrics"]["n_trades"].as_u64().unwrap() > 10);
+    // Against a buy-and-hold run made for it, over the window's 5000-odd days.
+    let vs = &v["vs_buy_hold"];
+    assert!(vs["periods"].as_u64() > Some(4_900), "{vs}");
+    assert!(vs["ci_low"].as_f64() < vs["ci_high"].as_f64(), "{vs}");
+    assert!(
+        vs["summary"].as_str().unwrap().contains("buy-and-hold"),
+        "{vs}"
+    );
     let trades = read(&out.join("trades.csv"));
     assert!(!trades.contains(",short,"), "long-only");
     assert!(

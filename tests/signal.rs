@@ -113,7 +113,9 @@ fn summary(v: &Value) -> String {
     )
 }
 
-const STRATEGIES: [&str; 2] = ["forecast:horizon=1,samples=64", "vol-target"];
+/// One bar ahead: the planted edges (tomorrow's lean, Monday's volatility) are
+/// one-bar effects (a 5-bar horizon always holds one Monday).
+const STRATEGIES: [&str; 2] = ["forecast:horizon=1,samples=64", "vol-target:horizon=1"];
 
 #[test]
 fn planted_edges_pay_after_costs() {
