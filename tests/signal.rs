@@ -6,8 +6,19 @@
 //! forecast loses on the edge series, a flipped vol-target has a worse Sharpe
 //! ratio than buy-and-hold, and lookahead wins on the random walk).
 
-use crate::util::{candlecast, stderr, Dir};
+use crate::util::{stderr, Dir};
 use serde_json::Value;
+use std::process::{Command, Output};
+
+/// Runs `candlecast` in `dir`, so files are named the same in every run: the
+/// paths' random streams are keyed by the input's name.
+fn candlecast_in(dir: &Dir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_candlecast"))
+        .current_dir(dir.path())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running candlecast: {e}"))
+}
 
 /// Small vocabulary (16 return bins, no wick bins), the calendar input on, one
 /// block: trains in about a second.
@@ -68,33 +79,46 @@ fn market(edge: bool, n: usize, seed: u64) -> String {
 /// the rest (commission 0.05% a side, fractional units) and returns each
 /// one's `stats.json`.
 fn backtests(dir: &Dir, csv: &str, strategies: &[&str]) -> Vec<Value> {
-    let data = dir.write("market.csv", csv).display().to_string();
-    let cfg = dir.write("c.toml", CONFIG).display().to_string();
-    let run = dir.path().join("run").display().to_string();
-    let o = candlecast(["train", "--config", &cfg, "--data", &data, "--out", &run]);
+    dir.write("market.csv", csv);
+    dir.write("c.toml", CONFIG);
+    let o = candlecast_in(
+        dir,
+        &[
+            "train",
+            "--config",
+            "c.toml",
+            "--data",
+            "market.csv",
+            "--out",
+            "run",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     strategies
         .iter()
         .enumerate()
         .map(|(k, s)| {
-            let out = dir.path().join(format!("bt{k}")).display().to_string();
-            let o = candlecast([
-                "backtest",
-                "--input",
-                &data,
-                "--model",
-                &run,
-                "--strategy",
-                s,
-                "--commission",
-                "0.0005",
-                "--fractional",
-                "--compare",
-                "buy-hold",
-                "--json",
-                "--out",
-                &out,
-            ]);
+            let out = format!("bt{k}");
+            let o = candlecast_in(
+                dir,
+                &[
+                    "backtest",
+                    "--input",
+                    "market.csv",
+                    "--model",
+                    "run",
+                    "--strategy",
+                    s,
+                    "--commission",
+                    "0.0005",
+                    "--fractional",
+                    "--compare",
+                    "buy-hold",
+                    "--json",
+                    "--out",
+                    &out,
+                ],
+            );
             assert_eq!(o.status.code(), Some(0), "{s}: {}", stderr(&o));
             let v: Value = serde_json::from_slice(&o.stdout).unwrap();
             eprintln!("{}", summary(&v));

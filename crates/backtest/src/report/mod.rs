@@ -134,9 +134,12 @@ impl Report<'_> {
     }
 }
 
+/// How a row shows a strategy's [`SharpeDiff`].
+pub type Cell = fn(&SharpeDiff) -> String;
+
 /// The rows below the metrics: each strategy's Sharpe ratio against
 /// buy-and-hold's (see [`crate::significance`]).
-pub const SIGNIFICANCE_ROWS: &[(&str, fn(&SharpeDiff) -> String)] = &[
+pub const SIGNIFICANCE_ROWS: &[(&str, Cell)] = &[
     ("Sharpe (mean/sd) - B&H [95% CI]", SharpeDiff::cell),
     ("vs Buy & Hold", |d| d.word().to_string()),
 ];
