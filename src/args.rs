@@ -60,16 +60,33 @@ pub enum Command {
     ///
     /// At each bar's close the strategy sees the bars up to that close only; its
     /// orders fill at the next bar's open (exclusive orders: the open trade closes
-    /// first). Writes DIR/stats.json, trades.csv, forecasts.csv (forecast strategy),
-    /// report.html, equity.svg (its equity chart) and, with --equity-csv, the per-bar
-    /// equity.csv, and prints the statistics beside buy-and-hold and sma-cross:10,20
-    /// on the same window.
+    /// first; vol-target resizes by trading the difference). Writes DIR/stats.json,
+    /// trades.csv, forecasts.csv (model strategies), report.html, equity.svg (its
+    /// equity chart) and, with --equity-csv, the per-bar equity.csv, and prints the
+    /// statistics beside buy-and-hold and sma-cross:10,20 on the same window, with
+    /// each strategy's Sharpe ratio against buy-and-hold's (a block bootstrap
+    /// interval and a verdict).
     ///
-    /// Strategies: buy-hold, sma-cross:FAST,SLOW, and
-    /// forecast[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed] (with --model, or the base model):
-    /// long when P(close up after `horizon` bars) > threshold, short when below
-    /// 1 - threshold, flat otherwise; sized by the paths' mean/variance of log-return,
-    /// capped at `cap` of equity; the position changes only when the side does.
+    /// Strategies: buy-hold, sma-cross:FAST,SLOW, and with --model (or the base model):
+    ///
+    /// forecast[:horizon=5,samples=100,margin=2,cap=1]: from the paths' log-returns
+    /// over `horizon` bars (mean E, variance V, SE = sqrt(V/samples)) and the round
+    /// trip c (2 x commission + spread + 2 x slippage): long when E - c > margin x SE,
+    /// short when -E - c > margin x SE, sized min(|E|/V, cap); a position is closed
+    /// when holding it is expected to lose more than the exit (-E > c/2 for a long),
+    /// otherwise kept.
+    ///
+    /// forecast-threshold[:horizon=5,samples=100,threshold=0.55,cap=1,sizing=kelly|fixed]:
+    /// the first rule: long when P(close up after `horizon` bars) > threshold, short
+    /// when below 1 - threshold, flat otherwise; sized by E/V (kelly) or `cap`; costs
+    /// not considered; the position changes only when the side does.
+    ///
+    /// vol-target[:target=0.1,cap=1,band=0.2,horizon=5,samples=100]: long
+    /// min(cap, target / sigma_annual), sigma the model's forecast volatility per bar
+    /// (H > 1: the sd of the paths' H-bar log-return / sqrt(H); horizon 1: the exact
+    /// one-step mixture) times sqrt(bars per year of the history); rebalanced
+    /// only when the wanted exposure differs from the held one by more than
+    /// band x the held one.
     Backtest(BacktestArgs),
 }
 
@@ -81,11 +98,12 @@ pub struct BacktestArgs {
     /// The series of a multi-symbol file to backtest.
     #[arg(long)]
     pub symbol: Option<String>,
-    /// A run written by `candlecast train`, for the forecast strategy; `base` or
+    /// A run written by `candlecast train`, for the model strategies; `base` or
     /// left out: the shipped base model (models/base/README.md).
     #[arg(long, value_name = "RUN")]
     pub model: Option<PathBuf>,
-    /// buy-hold, sma-cross:FAST,SLOW or forecast[:options] (see above).
+    /// buy-hold, sma-cross:FAST,SLOW, forecast[:options], forecast-threshold[:options]
+    /// or vol-target[:options] (see above).
     #[arg(long, value_name = "SPEC")]
     pub strategy: String,
     /// Starting cash.

@@ -7,9 +7,10 @@ use crate::args::BacktestArgs;
 use crate::train::{load_series, RunExtra};
 use anyhow::{bail, Context};
 use candlecast_backtest::report::{self, Entry, Report, ReportOptions};
+use candlecast_backtest::significance::sharpe_vs_buy_hold;
 use candlecast_backtest::{
-    rule_strategy, run as run_backtest, BacktestError, BrokerConfig, ForecastStrategy, Metrics,
-    Run, RunOptions, Strategy, StrategySpec, Units,
+    rule_strategy, run as run_backtest, BacktestError, BrokerConfig, BuyHold, ForecastStrategy,
+    Metrics, Run, RunOptions, Strategy, StrategySpec, Units, VolTarget,
 };
 use candlecast_data::{Series, Timestamp};
 use candlecast_gpt::Gpt;
@@ -100,21 +101,27 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         allow_short: !args.long_only,
     };
     let main_run = match (&spec, &model) {
-        (StrategySpec::Forecast(rule), Some((dir, (gpt, tok), extra))) => {
+        (
+            StrategySpec::Forecast(_) | StrategySpec::VolTarget(_),
+            Some((dir, (gpt, tok), extra)),
+        ) => {
             let ctx = args.sampling.context(gpt.config().max_ctx);
-            let mut strategy = ForecastStrategy::new(
-                gpt,
-                tok,
-                &name,
-                *rule,
-                ctx,
-                args.sampling.sampling(extra.temperature.unwrap_or(1.0)),
-                args.sampling.seed,
-            )
-            .with_context(|| format!("model {}", dir.display()))?;
+            let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
+            let seed = args.sampling.seed;
+            let mut strategy: Box<dyn Strategy> = match &spec {
+                StrategySpec::VolTarget(rule) => Box::new(
+                    VolTarget::new(gpt, tok, &name, *rule, ctx, sampling, seed)
+                        .with_context(|| format!("model {}", dir.display()))?,
+                ),
+                StrategySpec::Forecast(rule) => Box::new(
+                    ForecastStrategy::new(gpt, tok, &name, *rule, &broker, ctx, sampling, seed)
+                        .with_context(|| format!("model {}", dir.display()))?,
+                ),
+                _ => bail!("--strategy {spec} needs no model"),
+            };
             let bar = crate::progress::bar((series.len() - window_start) as u64, "backtest");
             let mut tick = |_: usize| bar.inc(1);
-            let r = run_backtest(&series, &mut strategy, &broker, &opts, &mut tick)?;
+            let r = run_backtest(&series, strategy.as_mut(), &broker, &opts, &mut tick)?;
             bar.finish_and_clear();
             r
         }
@@ -138,15 +145,40 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
+    // Buy-and-hold on the same window, the yardstick of every Sharpe ratio:
+    // the comparison's run, or one made for it.
+    let own_buy_hold = match (&spec, compare.contains(&StrategySpec::BuyHold)) {
+        (StrategySpec::BuyHold, _) | (_, true) => None,
+        _ => Some(run_backtest(
+            &series,
+            &mut BuyHold,
+            &broker,
+            &compare_opts,
+            &mut |_| {},
+        )?),
+    };
+    let buy_hold = own_buy_hold.as_ref().or_else(|| {
+        compare_runs
+            .iter()
+            .find(|(c, _)| c == "buy-hold")
+            .map(|(_, r)| r)
+    });
+    let vs = |s: &str, r: &Run| match (s, buy_hold) {
+        ("buy-hold", _) | (_, None) => None,
+        (_, Some(b)) => sharpe_vs_buy_hold(r, b, &series),
+    };
+
     let title = match &series.symbol {
         Some(sym) => format!("{name} ({sym})"),
         None => name.clone(),
     };
+    let main_spec = spec.to_string();
     let rep = Report {
         title,
         series: &series,
         main: Entry {
-            spec: spec.to_string(),
+            vs_buy_hold: vs(&main_spec, &main_run),
+            spec: main_spec,
             run: &main_run,
             metrics: Metrics::compute(&main_run, &series),
         },
@@ -156,6 +188,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
                 spec: spec.clone(),
                 run: r,
                 metrics: Metrics::compute(r, &series),
+                vs_buy_hold: vs(spec, r),
             })
             .collect(),
         broker: &broker,

@@ -204,7 +204,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .get(split)
         .map(|t| t.to_rfc3339())
         .ok_or_else(|| anyhow::anyhow!("{TARGET}: too short"))?;
-    let strategy = format!("forecast:horizon={horizon},samples={samples},threshold=0.55");
+    let strategy = format!("forecast-threshold:horizon={horizon},samples={samples},threshold=0.55");
     let mut a: Vec<String> = ["backtest", "--input"].map(String::from).to_vec();
     a.extend([
         target.clone(),

@@ -103,7 +103,7 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
             "--model",
             &t.run,
             "--strategy",
-            "forecast:horizon=3,samples=16,threshold=0.55,cap=0.8",
+            "forecast-threshold:horizon=3,samples=16,threshold=0.55,cap=0.8",
             "--commission",
             "0.001",
             "--from",
@@ -321,7 +321,13 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let table = stdout(&r);
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 1 + METRIC_KEYS.len(), "{table}");
+    // The header, every metric, and the Sharpe ratio against buy-and-hold's with
+    // its verdict.
+    assert_eq!(lines.len(), 3 + METRIC_KEYS.len(), "{table}");
+    assert!(
+        lines[2 + METRIC_KEYS.len()].starts_with("vs Buy & Hold"),
+        "{table}"
+    );
     // Aligned: every row as wide as the header.
     let w = lines[0].len();
     assert!(lines.iter().all(|l| l.len() == w), "{table}");
@@ -359,6 +365,14 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
     assert_eq!(v["strategy"], "sma-cross:5,30");
     assert!(v["compare"].as_array().unwrap().is_empty());
     assert!(v["metrics"]["n_trades"].as_u64().unwrap() > 10);
+    // Against a buy-and-hold run made for it, over the window's 5000-odd days.
+    let vs = &v["vs_buy_hold"];
+    assert!(vs["periods"].as_u64() > Some(4_900), "{vs}");
+    assert!(vs["ci_low"].as_f64() < vs["ci_high"].as_f64(), "{vs}");
+    assert!(
+        vs["summary"].as_str().unwrap().contains("buy-and-hold"),
+        "{vs}"
+    );
     let trades = read(&out.join("trades.csv"));
     assert!(!trades.contains(",short,"), "long-only");
     assert!(

@@ -134,6 +134,15 @@ impl BrokerConfig {
         }
     }
 
+    /// What opening and later closing a position at `price` costs, as a
+    /// fraction of the price: two commissions, the full spread (half on each
+    /// fill) and two slippages. The cost-aware forecast rule weighs expected
+    /// returns against it.
+    pub fn round_trip(&self, price: f64) -> f64 {
+        let at = |c: Option<Cost>| c.map_or(0.0, |c| c.at(price));
+        2.0 * self.commission + (at(self.spread) + 2.0 * at(self.slippage)) / price
+    }
+
     /// Commission on `units` at `price`, in backtesting.py's order of operations.
     pub(crate) fn commission_on(&self, units: f64, price: f64) -> f64 {
         units.abs() * price * self.commission
@@ -161,6 +170,10 @@ mod tests {
         b.slippage = Some(Cost::Bps(10.0));
         assert!((b.fill_price(100.0, true) - 100.2).abs() < 1e-12);
         assert!((b.fill_price(100.0, false) - 99.8).abs() < 1e-12);
+        // 0.2 spread + 2 x 10 bps slippage at 100, plus 2 x 0.1% commission.
+        b.commission = 0.001;
+        assert!((b.round_trip(100.0) - (0.002 + 0.002 + 0.002)).abs() < 1e-15);
+        assert_eq!(BrokerConfig::default().round_trip(50.0), 0.0);
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //! units by floor division of the available cash by the price plus
 //! commission per unit, commission charged on entry and on exit), so the
 //! numbers agree with it to the last digits.
+//!
+//! A [`Target::Exposure`] order instead trades only the difference from the
+//! position held, as backtesting.py does without exclusive orders: buying more
+//! opens another lot, selling closes units of the oldest lots first (FIFO),
+//! each closed part a trade of its own.
 
 use crate::config::{BrokerConfig, Units};
 use crate::error::BacktestError;
@@ -118,18 +123,21 @@ impl Run {
     }
 }
 
+/// One lot of the position: the units bought (or sold short) by one fill.
 #[derive(Debug, Clone)]
-struct OpenTrade {
+struct Lot {
     size: f64,
     entry_bar: usize,
     entry_price: f64,
+    /// What is left of the entry commission after partial closes.
     entry_commission: f64,
 }
 
 struct Broker<'c> {
     cfg: &'c BrokerConfig,
     cash: f64,
-    trade: Option<OpenTrade>,
+    /// Open lots, oldest first, all on one side. Exclusive orders keep at most one.
+    lots: Vec<Lot>,
     trades: Vec<Trade>,
     fills: Vec<Fill>,
 }
@@ -156,71 +164,75 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
 
 impl Broker<'_> {
     fn equity(&self, price: f64) -> f64 {
-        match &self.trade {
-            // backtesting.py: cash + (last * size - size * entry).
-            Some(t) => self.cash + (price * t.size - t.size * t.entry_price),
-            None => self.cash,
-        }
+        // backtesting.py: cash + (last * size - size * entry), summed over trades.
+        self.cash
+            + self
+                .lots
+                .iter()
+                .map(|t| price * t.size - t.size * t.entry_price)
+                .sum::<f64>()
     }
 
     fn position(&self) -> f64 {
-        self.trade.as_ref().map_or(0.0, |t| t.size)
+        self.lots.iter().map(|t| t.size).sum()
     }
 
-    /// Closes the open trade at `price` (before costs) on bar `bar`.
+    /// Closes every lot at `price` (before costs) on bar `bar`, oldest first.
     fn close(&mut self, price: f64, bar: usize, kind: FillKind) {
-        let Some(t) = self.trade.take() else { return };
+        while !self.lots.is_empty() {
+            let units = self.lots[0].size;
+            self.close_units(units, price, bar, kind);
+        }
+    }
+
+    /// Closes `units` (signed like the lot, at most its size) of the oldest lot.
+    fn close_units(&mut self, units: f64, price: f64, bar: usize, kind: FillKind) {
+        let Some(t) = self.lots.first_mut() else {
+            return;
+        };
+        let whole = units == t.size;
         let px = self.cfg.fill_price(price, t.size < 0.0);
-        let exit_commission = self.cfg.commission_on(t.size, px);
-        self.cash += t.size * (px - t.entry_price) - exit_commission;
-        let commission = exit_commission + t.entry_commission;
-        let sign = if t.size > 0.0 { 1.0 } else { -1.0 };
+        let exit_commission = self.cfg.commission_on(units, px);
+        // The closed part's share of the entry commission; all of it when whole
+        // (the same arithmetic as a single-lot close, which the parity needs).
+        let entry_commission = if whole {
+            t.entry_commission
+        } else {
+            t.entry_commission * (units / t.size)
+        };
+        self.cash += units * (px - t.entry_price) - exit_commission;
+        let commission = exit_commission + entry_commission;
+        let sign = if units > 0.0 { 1.0 } else { -1.0 };
         self.trades.push(Trade {
-            size: t.size,
+            size: units,
             entry_bar: t.entry_bar,
             exit_bar: bar,
             entry_price: t.entry_price,
             exit_price: px,
-            pnl: t.size * (px - t.entry_price) - commission,
-            ret: sign * (px / t.entry_price - 1.0) - commission / (t.size.abs() * t.entry_price),
+            pnl: units * (px - t.entry_price) - commission,
+            ret: sign * (px / t.entry_price - 1.0) - commission / (units.abs() * t.entry_price),
             commission,
         });
         self.fills.push(Fill {
             bar,
             kind,
-            units: -t.size,
+            units: -units,
             price: px,
             commission: exit_commission,
         });
+        if whole {
+            self.lots.remove(0);
+        } else {
+            t.size -= units;
+            t.entry_commission -= entry_commission;
+        }
     }
 
-    /// Fills an order for `target` at `open`; returns whether anything traded.
-    fn execute(&mut self, target: Target, open: f64, bar: usize) -> bool {
-        let had = self.trade.is_some();
-        self.close(open, bar, FillKind::Close);
-        let (fraction, sign) = match target {
-            Target::Flat => return had,
-            Target::Long(f) => (f, 1.0),
-            Target::Short(f) => (f, -1.0),
-        };
-        if fraction.is_nan() || fraction <= 0.0 {
-            return had;
-        }
-        let px = self.cfg.fill_price(open, sign > 0.0);
-        // backtesting.py sizes with the commission at the unadjusted price.
-        let per_unit = px + self.cfg.commission_on(fraction, open) / fraction;
-        let available = self.equity(open).max(0.0);
-        let units = match self.cfg.units {
-            Units::Whole => py_floordiv(available * fraction, per_unit),
-            Units::Fractional => available * fraction / per_unit,
-        };
-        if units.is_nan() || units <= 0.0 || units * per_unit > available {
-            return had;
-        }
-        let size = sign * units;
+    /// Opens a lot of `size` units (signed) at `px` (after costs).
+    fn open_lot(&mut self, size: f64, px: f64, bar: usize) {
         let entry_commission = self.cfg.commission_on(size, px);
         self.cash -= entry_commission;
-        self.trade = Some(OpenTrade {
+        self.lots.push(Lot {
             size,
             entry_bar: bar,
             entry_price: px,
@@ -233,22 +245,107 @@ impl Broker<'_> {
             price: px,
             commission: entry_commission,
         });
-        true
     }
 
+    /// Units that `fraction` of the equity buys (or sells short) at `open`, with
+    /// backtesting.py's sizing (the commission at the unadjusted price).
+    fn units_for(&self, fraction: f64, open: f64, buy: bool) -> Option<(f64, f64)> {
+        let px = self.cfg.fill_price(open, buy);
+        let per_unit = px + self.cfg.commission_on(fraction, open) / fraction;
+        let available = self.equity(open).max(0.0);
+        let units = match self.cfg.units {
+            Units::Whole => py_floordiv(available * fraction, per_unit),
+            Units::Fractional => available * fraction / per_unit,
+        };
+        (!units.is_nan() && units * per_unit <= available).then_some((units, px))
+    }
+
+    /// Fills an order for `target` at `open`; returns whether anything traded.
+    fn execute(&mut self, target: Target, open: f64, bar: usize) -> bool {
+        let (fraction, sign) = match target {
+            Target::Exposure(f) => return self.rebalance(f, open, bar),
+            Target::Flat => (0.0, 1.0),
+            Target::Long(f) => (f, 1.0),
+            Target::Short(f) => (f, -1.0),
+        };
+        let had = !self.lots.is_empty();
+        self.close(open, bar, FillKind::Close);
+        if fraction.is_nan() || fraction <= 0.0 {
+            return had;
+        }
+        match self.units_for(fraction, open, sign > 0.0) {
+            Some((units, px)) if units > 0.0 => {
+                self.open_lot(sign * units, px, bar);
+                true
+            }
+            _ => had,
+        }
+    }
+
+    /// Moves the position to `fraction` of the equity (negative: short) by
+    /// trading the difference only.
+    fn rebalance(&mut self, fraction: f64, open: f64, bar: usize) -> bool {
+        if fraction.is_nan() {
+            return false;
+        }
+        let held = self.position();
+        let mut traded = false;
+        if held != 0.0 && (fraction == 0.0 || (held > 0.0) != (fraction > 0.0)) {
+            self.close(open, bar, FillKind::Close);
+            traded = true;
+        }
+        if fraction == 0.0 {
+            return traded;
+        }
+        let sign = fraction.signum();
+        let Some((want, px)) = self.units_for(fraction.abs(), open, sign > 0.0) else {
+            return traded;
+        };
+        let have = self.position().abs();
+        if want > have {
+            self.open_lot(sign * (want - have), px, bar);
+            return true;
+        }
+        let mut excess = have - want;
+        while excess > 0.0 {
+            let Some(size) = self.lots.first().map(|l| l.size) else {
+                break;
+            };
+            let units = size.abs().min(excess);
+            excess -= units;
+            let part = if units == size.abs() {
+                size
+            } else {
+                sign * units
+            };
+            self.close_units(part, open, bar, FillKind::Close);
+            traded = true;
+        }
+        traded
+    }
+
+    /// The open position as one trade marked at `price`: its lots' units, their
+    /// size-weighted entry price and their remaining entry commissions.
     fn mark(&self, price: f64, bar: usize) -> Option<Trade> {
-        let t = self.trade.as_ref()?;
-        let sign = if t.size > 0.0 { 1.0 } else { -1.0 };
+        let first = self.lots.first()?;
+        let size = self.position();
+        let (entry_price, entry_commission) = match &self.lots[..] {
+            [t] => (t.entry_price, t.entry_commission),
+            lots => (
+                lots.iter().map(|t| t.size * t.entry_price).sum::<f64>() / size,
+                lots.iter().map(|t| t.entry_commission).sum::<f64>(),
+            ),
+        };
+        let sign = if size > 0.0 { 1.0 } else { -1.0 };
         Some(Trade {
-            size: t.size,
-            entry_bar: t.entry_bar,
+            size,
+            entry_bar: first.entry_bar,
             exit_bar: bar,
-            entry_price: t.entry_price,
+            entry_price,
             exit_price: price,
-            pnl: t.size * (price - t.entry_price) - t.entry_commission,
-            ret: sign * (price / t.entry_price - 1.0)
-                - t.entry_commission / (t.size.abs() * t.entry_price),
-            commission: t.entry_commission,
+            pnl: size * (price - entry_price) - entry_commission,
+            ret: sign * (price / entry_price - 1.0) - entry_commission / (size.abs() * entry_price),
+            commission: entry_commission,
         })
     }
 }
@@ -278,7 +375,7 @@ pub fn run(
     let mut b = Broker {
         cfg: broker,
         cash: broker.cash,
-        trade: None,
+        lots: Vec::new(),
         trades: Vec::new(),
         fills: Vec::new(),
     };
@@ -318,13 +415,12 @@ pub fn run(
             let ctx = Context {
                 history,
                 position: b.position(),
+                equity: e,
                 allow_short: opts.allow_short,
             };
             if let Some(mut target) = strategy.decide(&ctx)? {
-                if !opts.allow_short {
-                    if let Target::Short(_) = target {
-                        target = Target::Flat;
-                    }
+                if !opts.allow_short && target.side() < 0 {
+                    target = Target::Flat;
                 }
                 pending = Some(orders.len());
                 orders.push(Order {
@@ -468,6 +564,112 @@ mod tests {
         let r = run(&s, &mut Always(Target::Short(0.5)), &b, &opts, &mut |_| {}).unwrap();
         assert!(r.fills.is_empty());
         assert!(r.orders.iter().all(|o| o.target == Target::Flat));
+    }
+
+    /// Wants `Exposure(f)` with f from a list, one per bar.
+    struct Steps(Vec<f64>);
+    impl Strategy for Steps {
+        fn name(&self) -> String {
+            "steps".into()
+        }
+        fn first_decision(&self) -> usize {
+            0
+        }
+        fn decide(&mut self, ctx: &Context<'_>) -> Result<Option<Target>, BacktestError> {
+            let i = ctx.history.len() - 1;
+            Ok(self.0.get(i).map(|&f| Target::Exposure(f)))
+        }
+    }
+
+    #[test]
+    fn exposure_orders_trade_the_difference_fifo() {
+        let mut bars = vec![(10.0, 10.0), (10.0, 10.0)];
+        bars.extend([(20.0, 20.0); 5]);
+        let s = series(&bars);
+        let b = BrokerConfig {
+            cash: 1000.0,
+            ..Default::default()
+        };
+        let mut st = Steps(vec![0.5, 1.0, 0.6, 0.6, -0.5, 0.0]);
+        let r = run(&s, &mut st, &b, &RunOptions::default(), &mut |_| {}).unwrap();
+        let fills: Vec<(usize, f64)> = r.fills.iter().map(|f| (f.bar, f.units)).collect();
+        // Bar 1: 500 / 10 = 50 units. Bar 2 at 20: equity 1000 + 50 * 10 = 1500
+        // buys 75 in all: 25 more. Bar 3: 0.6 of 1500 is 45 units: 30 sold,
+        // from the first lot. Bar 4: 45 wanted, 45 held. Bar 5: short half:
+        // the 20 left of the first lot close, then the 25 of the second, then
+        // floor(750 / 20) = 37 short. Bar 6: flat.
+        assert_eq!(
+            fills,
+            [
+                (1, 50.0),
+                (2, 25.0),
+                (3, -30.0),
+                (5, -20.0),
+                (5, -25.0),
+                (5, -37.0),
+                (6, 37.0)
+            ]
+        );
+        let t: Vec<(f64, usize, usize, f64)> = r
+            .trades
+            .iter()
+            .map(|t| (t.size, t.entry_bar, t.exit_bar, t.pnl))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                (30.0, 1, 3, 300.0),
+                (20.0, 1, 5, 200.0),
+                (25.0, 2, 5, 0.0),
+                (-37.0, 5, 6, 0.0)
+            ]
+        );
+        assert!(r.open_trade.is_none());
+        assert_eq!(r.equity.last(), Some(&1500.0));
+
+        // With commission: a partial close carries its share of the entry
+        // commission, so the trades' commissions are the fills' and cash is
+        // the starting cash plus the trades' profits.
+        let b = BrokerConfig {
+            commission: 0.01,
+            ..b
+        };
+        let mut st = Steps(vec![0.5, 1.0, 0.6, 0.6, -0.5, 0.0]);
+        let r = run(&s, &mut st, &b, &RunOptions::default(), &mut |_| {}).unwrap();
+        assert_eq!(r.trades.len(), 4);
+        let by_trades: f64 = r.trades.iter().map(|t| t.commission).sum();
+        let by_fills: f64 = r.fills.iter().map(|f| f.commission).sum();
+        assert!((by_trades - by_fills).abs() < 1e-9);
+        let pnl: f64 = r.trades.iter().map(|t| t.pnl).sum();
+        assert!((r.equity.last().unwrap() - (1000.0 + pnl)).abs() < 1e-9);
+        // 49 units of 10 + 0.1 commission; 30 of them sold at 20.
+        let first = &r.trades[0];
+        let entry_share = 49.0 * 10.0 * 0.01 * first.size / 49.0;
+        assert!((first.commission - (first.size * 20.0 * 0.01 + entry_share)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_open_position_of_several_lots_is_marked_as_one() {
+        let s = series(&[(10.0, 10.0), (10.0, 10.0), (20.0, 20.0), (20.0, 22.0)]);
+        let b = BrokerConfig {
+            cash: 1000.0,
+            units: Units::Fractional,
+            ..Default::default()
+        };
+        let r = run(
+            &s,
+            &mut Steps(vec![0.5, 1.0]),
+            &b,
+            &RunOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let t = r.open_trade.unwrap();
+        // 50 units at 10, then 25 more at 20 (equity 1500, all of it: 75 units).
+        assert!((t.size - 75.0).abs() < 1e-9);
+        assert!((t.entry_price - (50.0 * 10.0 + 25.0 * 20.0) / 75.0).abs() < 1e-9);
+        assert!((t.pnl - 75.0 * (22.0 - t.entry_price)).abs() < 1e-9);
+        assert_eq!(t.entry_bar, 1);
     }
 
     #[test]

@@ -7,13 +7,15 @@ self-contained `report.html` and its `equity.svg`, and on request the per-bar
 
 # Brief overview
 
-- [`StrategySpec`] parses `buy-hold`, `sma-cross:FAST,SLOW`, `forecast:...`.
+- [`StrategySpec`] parses `buy-hold`, `sma-cross:FAST,SLOW`, `forecast:...`,
+  `forecast-threshold:...`, `vol-target:...`.
 - A [`Strategy`] sees a [`History`] that ends at the decision bar, and answers
   with a [`Target`] position that fills at the next bar's open.
 - [`run`] walks the bars with a [`BrokerConfig`] and gives a [`Run`]: equity,
   trades, orders, fills, forecasts.
 - [`Metrics::compute`] gives the statistics; [`METRICS`] maps their keys to
-  backtesting.py's labels.
+  backtesting.py's labels; [`significance`] bootstraps a strategy's Sharpe
+  ratio against buy-and-hold's.
 - [`report::write`] writes the report folder atomically.
 
 # Example
@@ -43,6 +45,7 @@ mod error;
 mod history;
 pub mod metrics;
 pub mod report;
+pub mod significance;
 mod spec;
 mod strategy;
 pub mod synthetic;
@@ -52,10 +55,10 @@ pub use engine::{run, Fill, FillKind, Order, Run, RunOptions, Trade};
 pub use error::BacktestError;
 pub use history::History;
 pub use metrics::{Metrics, Span, Stat, METRICS};
-pub use spec::{ForecastRule, Sizing, StrategySpec};
+pub use spec::{ForecastRule, Sizing, StrategySpec, Trigger, VolTargetRule};
 pub use strategy::{
-    rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy, SmaCross, Strategy, Target,
-    QUANTILE_LEVELS,
+    bars_per_year, rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy, SmaCross,
+    Strategy, Target, VolTarget, QUANTILE_LEVELS,
 };
 
 /// A rule strategy from its spec; `None` for specs that need a model
@@ -64,6 +67,6 @@ pub fn rule_strategy(spec: &StrategySpec) -> Option<Box<dyn Strategy>> {
     match spec {
         StrategySpec::BuyHold => Some(Box::new(BuyHold)),
         StrategySpec::SmaCross { fast, slow } => Some(Box::new(SmaCross::new(*fast, *slow))),
-        StrategySpec::Forecast(_) => None,
+        StrategySpec::Forecast(_) | StrategySpec::VolTarget(_) => None,
     }
 }

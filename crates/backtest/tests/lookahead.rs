@@ -5,7 +5,7 @@
 use candle_core::Device;
 use candlecast_backtest::{
     run, synthetic, BrokerConfig, ForecastRule, ForecastStrategy, Run, RunOptions, Sizing,
-    SmaCross, Strategy,
+    SmaCross, Strategy, Trigger, VolTarget, VolTargetRule,
 };
 use candlecast_data::{Bar, Series, SourceZone};
 use candlecast_gpt::{Gpt, GptConfig, Sampling};
@@ -128,9 +128,11 @@ fn forecast_strategy_does_not_look_ahead() {
     let rule = ForecastRule {
         horizon: 3,
         samples: 16,
-        threshold: 0.5,
         cap: 1.0,
-        sizing: Sizing::Fixed,
+        trigger: Trigger::Threshold {
+            threshold: 0.5,
+            sizing: Sizing::Fixed,
+        },
     };
     let opts = RunOptions {
         window_start: 20,
@@ -138,8 +140,17 @@ fn forecast_strategy_does_not_look_ahead() {
         allow_short: true,
     };
     let go = |x: &Series| {
-        let mut st =
-            ForecastStrategy::new(&model, &tok, "walk", rule, 16, Sampling::default(), 1).unwrap();
+        let mut st = ForecastStrategy::new(
+            &model,
+            &tok,
+            "walk",
+            rule,
+            &broker(),
+            16,
+            Sampling::default(),
+            1,
+        )
+        .unwrap();
         assert_eq!(st.first_decision(), 16);
         run(x, &mut st, &broker(), &opts, &mut |_| {}).unwrap()
     };
@@ -153,5 +164,56 @@ fn forecast_strategy_does_not_look_ahead() {
     for t in [60, 151, 238] {
         let b = go(&rewrite_after(&s, t, 77));
         assert_same_up_to(&a, &b, t);
+    }
+}
+
+#[test]
+fn vol_target_does_not_look_ahead() {
+    let s = synthetic::random_walk(240, 6).unwrap();
+    let tok = Tokenizer::fit(
+        &TokenizerConfig {
+            return_bins: 16,
+            wick_bins: 2,
+            ..TokenizerConfig::default()
+        },
+        &[s.slice(0..100)],
+    )
+    .unwrap();
+    let mut cfg = GptConfig::tiny(tok.vocab_size());
+    cfg.d_model = 16;
+    cfg.n_head = 2;
+    cfg.n_layer = 1;
+    cfg.max_ctx = 16;
+    let (model, _vars) = Gpt::init(&cfg, 4, &Device::Cpu).unwrap();
+    let opts = RunOptions {
+        window_start: 20,
+        decide_every: 1,
+        allow_short: false,
+    };
+    // The one-step mixture and paths; a band of 0 rebalances at every decision.
+    for horizon in [1, 3] {
+        let rule = VolTargetRule {
+            target: 0.5,
+            band: 0.0,
+            horizon,
+            samples: 8,
+            ..Default::default()
+        };
+        let go = |x: &Series| {
+            let mut st =
+                VolTarget::new(&model, &tok, "walk", rule, 16, Sampling::default(), 1).unwrap();
+            let b = BrokerConfig {
+                units: candlecast_backtest::Units::Fractional,
+                ..broker()
+            };
+            run(x, &mut st, &b, &opts, &mut |_| {}).unwrap()
+        };
+        let a = go(&s);
+        assert!(a.forecasts.len() > 200, "{}", a.forecasts.len());
+        assert!(a.fills.len() > 50, "it should rebalance: {}", a.fills.len());
+        for t in [60, 151, 238] {
+            let b = go(&rewrite_after(&s, t, 78));
+            assert_same_up_to(&a, &b, t);
+        }
     }
 }

@@ -105,6 +105,35 @@ impl Predictive {
         Predictive::Atoms { values, cum }
     }
 
+    /// Mean and variance of the distribution.
+    pub fn moments(&self) -> (f64, f64) {
+        let of = |xs: &mut dyn Iterator<Item = (f64, f64)>| {
+            let (mut w, mut m1, mut m2) = (0.0, 0.0, 0.0);
+            for (x, p) in xs {
+                w += p;
+                m1 += p * x;
+                m2 += p * x * x;
+            }
+            let m = m1 / w;
+            (m, (m2 / w - m * m).max(0.0))
+        };
+        match self {
+            Predictive::Normal { mean, sd } => (*mean, sd * sd),
+            Predictive::Scaled { dist, loc, scale } => {
+                let (m, v) = of(&mut dist.sorted().iter().map(|&x| (x, 1.0)));
+                (loc + scale * m, scale * scale * v)
+            }
+            Predictive::Atoms { values, cum } => {
+                of(&mut values.iter().zip(cum).scan(0.0, |prev, (&v, &c)| {
+                    let w = c - *prev;
+                    *prev = c;
+                    Some((v, w))
+                }))
+            }
+            Predictive::Sample { sorted } => of(&mut sorted.iter().map(|&x| (x, 1.0))),
+        }
+    }
+
     pub fn cdf(&self, y: f64) -> f64 {
         match self {
             Predictive::Normal { mean, sd } => norm_cdf((y - mean) / sd),
@@ -989,6 +1018,39 @@ pub fn summarise(o: &OneStep) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_of_every_kind() {
+        let close = |a: (f64, f64), b: (f64, f64)| {
+            assert!(
+                (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12,
+                "{a:?} vs {b:?}"
+            )
+        };
+        close(
+            Predictive::Normal { mean: 0.1, sd: 0.5 }.moments(),
+            (0.1, 0.25),
+        );
+        // Atoms -1 (p 0.25) and 3 (p 0.75): mean 2, E[X^2] = 7, variance 3.
+        close(
+            Predictive::atoms(vec![(3.0, 0.75), (-1.0, 0.25)]).moments(),
+            (2.0, 3.0),
+        );
+        close(
+            Predictive::sample(vec![1.0, 2.0, 3.0, 6.0]).moments(),
+            (3.0, 3.5),
+        );
+        let dist = Arc::new(Empirical::new([1.0, 2.0, 3.0, 6.0]).unwrap());
+        close(
+            Predictive::Scaled {
+                dist,
+                loc: 1.0,
+                scale: 2.0,
+            }
+            .moments(),
+            (7.0, 14.0),
+        );
+    }
 
     #[test]
     fn normal_quantile_inverts_the_cdf() {

@@ -30,10 +30,106 @@ pub struct GptLogits {
     /// Per target: the bar's scale (return units per scale unit).
     scales: Vec<f64>,
     targets: Vec<f64>,
+    bins: Bins,
+}
+
+/// How token ids map to close returns.
+#[derive(Debug, Clone)]
+struct Bins {
     /// Return bin of every token id (`None` for specials).
-    bin_of: Vec<Option<usize>>,
+    of: Vec<Option<usize>>,
     /// Representative return (scale units) of every bin.
-    bin_rep: Vec<f64>,
+    rep: Vec<f64>,
+}
+
+impl Bins {
+    fn of(tok: &Tokenizer) -> Bins {
+        let vocab = tok.vocab_size();
+        let mut of = vec![None; vocab];
+        let mut rep = vec![0.0; tok.return_bins()];
+        for t in 0..vocab as u32 {
+            let id = TokenId(t);
+            if let (Some(f), Some(r)) = (tok.factors(id), tok.return_representative(id)) {
+                of[t as usize] = Some(f.return_bin);
+                rep[f.return_bin] = r;
+            }
+        }
+        Bins { of, rep }
+    }
+}
+
+/// The next-token `logits` as a distribution of the close log-return: specials
+/// excluded, `sampling` applied, the mass of every bar token summed into its
+/// return bin, placed at the bin's representative return times `scale`.
+fn mixture(logits: &[f32], scale: f64, bins: &Bins, sampling: Sampling) -> Predictive {
+    let row: Vec<f32> = logits
+        .iter()
+        .zip(&bins.of)
+        .map(|(&l, b)| if b.is_some() { l } else { f32::NEG_INFINITY })
+        .collect();
+    let mut mass = vec![0.0f64; bins.rep.len()];
+    for (p, b) in sampling.probs(&row).into_iter().zip(&bins.of) {
+        if let Some(b) = b {
+            mass[*b] += p;
+        }
+    }
+    Predictive::atoms(
+        bins.rep
+            .iter()
+            .zip(&mass)
+            .map(|(&r, &m)| (r * scale, m))
+            .collect(),
+    )
+}
+
+/// The model's one-step predictive distribution of the close log-return of the
+/// bar after the last one of `series`, exactly (the mixture [`gpt_logits`]
+/// gives at a bar that exists, without sampling): one forward pass over the
+/// last `context` tokens, so a strategy can ask for it at every bar.
+pub fn gpt_next(
+    model: &Gpt,
+    tok: &Tokenizer,
+    series: &Series,
+    context: usize,
+    sampling: Sampling,
+) -> Result<Predictive, ForecastError> {
+    if model.config().vocab_size != tok.vocab_size() {
+        return Err(ForecastError::VocabMismatch {
+            model: model.config().vocab_size,
+            tokenizer: tok.vocab_size(),
+        });
+    }
+    check_inputs(model, tok)?;
+    sampling.validate()?;
+    let enc = tok.encode(series);
+    if enc.tokens.is_empty() {
+        return Err(ForecastError::TooShort { bars: 0, need: 1 });
+    }
+    let c = tok.n_inputs();
+    let inputs = tok.input_ids(series, &enc)?;
+    let start = enc
+        .tokens
+        .len()
+        .saturating_sub(context.clamp(1, model.config().max_ctx));
+    let len = enc.tokens.len() - start;
+    let device = Device::Cpu;
+    let ids: Vec<u32> = enc.tokens[start..].iter().map(|t| t.0).collect();
+    let x = Tensor::from_vec(ids, (1, len), &device).map_err(GptError::from)?;
+    let ids = match c {
+        0 => None,
+        _ => {
+            let flat = inputs.get(start * c..).map_or(vec![], <[u32]>::to_vec);
+            Some(Tensor::from_vec(flat, (1, len, c), &device).map_err(GptError::from)?)
+        }
+    };
+    let logits = model
+        .forward_last_with(&x, ids.as_ref(), 0, &mut model.new_cache())?
+        .to_vec2::<f32>()
+        .map_err(GptError::from)?;
+    let row = logits
+        .first()
+        .ok_or(ForecastError::TooShort { bars: 0, need: 1 })?;
+    Ok(mixture(row, enc.next_scale, &Bins::of(tok), sampling))
 }
 
 impl GptLogits {
@@ -60,35 +156,11 @@ impl GptLogits {
     /// The one-step forecasts as the rollout samples them: series-start and gap
     /// tokens excluded, then `sampling`'s temperature, top-k and top-p.
     pub fn sampled(&self, name: &'static str, sampling: Sampling) -> OneStep {
-        let n_bins = self.bin_rep.len();
-        let mut row = Vec::new();
         let preds = self
             .rows
             .iter()
             .zip(&self.scales)
-            .map(|(logits, &scale)| {
-                row.clear();
-                row.extend(logits.iter().zip(&self.bin_of).map(|(&l, b)| {
-                    if b.is_some() {
-                        l
-                    } else {
-                        f32::NEG_INFINITY
-                    }
-                }));
-                let mut mass = vec![0.0f64; n_bins];
-                for (p, b) in sampling.probs(&row).into_iter().zip(&self.bin_of) {
-                    if let Some(b) = b {
-                        mass[*b] += p;
-                    }
-                }
-                Predictive::atoms(
-                    self.bin_rep
-                        .iter()
-                        .zip(&mass)
-                        .map(|(&r, &m)| (r * scale, m))
-                        .collect(),
-                )
-            })
+            .map(|(logits, &scale)| mixture(logits, scale, &self.bins, sampling))
             .collect();
         OneStep {
             name,
@@ -206,17 +278,6 @@ pub fn gpt_logits(
         .filter(|&t| pos_of_bar[t] != usize::MAX && pos_of_bar[t] >= 1)
         .map(|t| (pos_of_bar[t], (close[t] / close[t - 1]).ln()))
         .collect();
-    let vocab = tok.vocab_size();
-    let n_bins = tok.return_bins();
-    let mut bin_of = vec![None; vocab];
-    let mut bin_rep = vec![0.0; n_bins];
-    for t in 0..vocab as u32 {
-        let id = TokenId(t);
-        if let (Some(f), Some(r)) = (tok.factors(id), tok.return_representative(id)) {
-            bin_of[t as usize] = Some(f.return_bin);
-            bin_rep[f.return_bin] = r;
-        }
-    }
     let device = Device::Cpu;
     let ids: Vec<u32> = enc.tokens.iter().map(|t| t.0).collect();
     let mut rows = Vec::with_capacity(targets.len());
@@ -272,7 +333,6 @@ pub fn gpt_logits(
         rows,
         scales,
         targets: kept,
-        bin_of,
-        bin_rep,
+        bins: Bins::of(tok),
     })
 }

@@ -21,7 +21,7 @@ pub use baseline::{
 };
 pub use empirical::Empirical;
 pub use forecaster::{Baseline, Forecaster, GptForecaster, BASELINES};
-pub use gpt::{gpt_logits, gpt_one_step, GptForecastParams, GptLogits};
+pub use gpt::{gpt_logits, gpt_next, gpt_one_step, GptForecastParams, GptLogits};
 pub use rollout::{
     check_inputs, future_timestamps, name_hash, origin_at_end, origins_at, rollout, sample_paths,
     scale_after, summarise_paths, ForecastError, ForecastParams, FutureIds, Origin, Paths, Stamper,

@@ -282,3 +282,40 @@ fn one_step_logits_use_the_context_ids() {
         }
     }
 }
+
+/// The one-step mixture at the end of a prefix is the one `gpt_logits` gives
+/// for the next bar inside the series (same prompt, inputs and scale), with and
+/// without input channels; its moments are those of its atoms.
+#[test]
+fn next_bar_mixture_equals_the_one_step_forecast_inside_the_series() {
+    for (s, tok, model) in [setup(), setup_inputs()] {
+        let sampling = Sampling {
+            temperature: 0.9,
+            top_k: None,
+            top_p: Some(0.95),
+        };
+        let p = candlecast_forecast::GptForecastParams {
+            context: 12,
+            temperature: 1.0,
+            batch: 64,
+        };
+        // Bar 101 is the second after a gap; 300 is inside a segment.
+        for bar in [101, 300, 450] {
+            let one = candlecast_forecast::gpt_logits(&model, &tok, &s, bar, p)
+                .unwrap()
+                .sampled("gpt", sampling);
+            let next = candlecast_forecast::gpt_next(&model, &tok, &s.slice(0..bar), 12, sampling)
+                .unwrap();
+            let (a, b) = (one.preds[0].moments(), next.moments());
+            assert!(a.1 > 0.0);
+            // Equal up to f32 rounding: one prompt alone vs a batch of them.
+            assert!(
+                (a.0 - b.0).abs() <= 1e-6 * a.1.sqrt() && (a.1 - b.1).abs() <= 1e-6 * a.1,
+                "bar {bar}: {a:?} vs {b:?}"
+            );
+            for tau in [0.05, 0.5, 0.95] {
+                assert_eq!(one.preds[0].quantile(tau), next.quantile(tau), "bar {bar}");
+            }
+        }
+    }
+}

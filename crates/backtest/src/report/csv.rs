@@ -3,7 +3,6 @@
 use super::fields::{push_f64, push_timestamp};
 use super::Report;
 use crate::engine::Run;
-use crate::strategy::Target;
 use candlecast_data::Series;
 use candlecast_forecast::future_timestamps;
 use std::io::{self, Write};
@@ -116,11 +115,12 @@ pub fn forecasts(series: &Series, run: &Run, out: &mut impl Write) -> io::Result
     )?;
     let n = series.len();
     for f in &run.forecasts {
-        let (wanted, frac) = match f.wanted {
-            Target::Flat => ("flat", 0.0),
-            Target::Long(x) => ("long", x),
-            Target::Short(x) => ("short", x),
+        let wanted = match f.wanted.side() {
+            1 => "long",
+            -1 => "short",
+            _ => "flat",
         };
+        let frac = f.wanted.fraction().abs();
         let beyond = (f.origin_bar + f.mean.len() + 1).saturating_sub(n);
         let future = if beyond > 0 {
             future_timestamps(series, beyond)

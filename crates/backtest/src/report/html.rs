@@ -3,7 +3,7 @@
 //! mailed or archived as is. Every name that came from the input is escaped.
 
 use super::charts;
-use super::{escape_html, notes, whole_units_warning, Report};
+use super::{escape_html, notes, whole_units_warning, Report, SIGNIFICANCE_ROWS};
 use crate::error::BacktestError;
 use std::fmt::Write as _;
 
@@ -79,7 +79,40 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         }
         html.push_str("</tr>\n");
     }
+    for (label, cell) in SIGNIFICANCE_ROWS {
+        let _ = write!(html, "<tr><td>{}</td>", escape_html(label));
+        for (k, e) in std::iter::once(&r.main).chain(&r.compare).enumerate() {
+            let v = e.vs_buy_hold.as_ref().map_or("-".into(), cell);
+            let _ = write!(
+                html,
+                "<td{}>{}</td>",
+                if k == 0 { " class=\"main\"" } else { "" },
+                escape_html(&v)
+            );
+        }
+        html.push_str("</tr>\n");
+    }
     html.push_str("</table>\n");
+    for e in std::iter::once(&r.main).chain(&r.compare) {
+        if let Some(d) = &e.vs_buy_hold {
+            let _ = write!(
+                html,
+                "<div class=\"sub\">{}: {}.</div>",
+                escape_html(&e.label()),
+                escape_html(&d.line())
+            );
+        }
+    }
+    let _ = writeln!(
+        html,
+        "<div class=\"sub\">Sharpe (mean/sd) - B&amp;H: the annualised mean over standard \
+         deviation of the period (daily) returns, which unlike the table's Sharpe ratio does not \
+         change with position size, minus buy-and-hold's; the interval is a paired block \
+         bootstrap of both equity curves' returns, blocks of n^(1/3) periods, {} resamples \
+         from a fixed seed; better or worse when the {:.0}% interval excludes 0.</div>",
+        crate::significance::RESAMPLES,
+        crate::significance::LEVEL * 100.0
+    );
     if let Some(w) = whole_units_warning(s, ws, r.broker) {
         let _ = write!(
             html,

@@ -17,6 +17,7 @@ use crate::config::BrokerConfig;
 use crate::engine::{Run, RunOptions};
 use crate::error::BacktestError;
 use crate::metrics::{Metrics, Stat, METRICS};
+use crate::significance::SharpeDiff;
 use candlecast_data::Series;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -31,6 +32,9 @@ pub struct Entry<'a> {
     pub spec: String,
     pub run: &'a Run,
     pub metrics: Metrics,
+    /// Its Sharpe ratio against buy-and-hold's on the same window (`None` for
+    /// buy-and-hold itself).
+    pub vs_buy_hold: Option<SharpeDiff>,
 }
 
 /// Everything the report shows.
@@ -63,11 +67,11 @@ pub struct ReportOptions {
 }
 
 impl Entry<'_> {
-    /// The name in table headers and legends: the spec, except the forecast
+    /// The name in table headers and legends: the spec, except a model
     /// strategy's long option list (the report's heading shows it whole).
     pub fn label(&self) -> String {
         match self.spec.split_once(':') {
-            Some(("forecast", _)) => "forecast".into(),
+            Some((name @ ("forecast" | "forecast-threshold" | "vol-target"), _)) => name.into(),
             _ => self.spec.clone(),
         }
     }
@@ -99,10 +103,12 @@ impl Report<'_> {
             "broker": self.broker,
             "options": self.options,
             "metrics": self.main.metrics,
+            "vs_buy_hold": significance(&self.main),
             "open_trade": self.main.run.open_trade,
             "compare": self.compare.iter().map(|e| json!({
                 "strategy": e.spec,
                 "metrics": e.metrics,
+                "vs_buy_hold": significance(e),
             })).collect::<Vec<_>>(),
             "buy_hold": {
                 "start": ts(bh),
@@ -144,6 +150,14 @@ impl Report<'_> {
         for (label, cells) in self.cells() {
             rows.push(std::iter::once(label.to_string()).chain(cells).collect());
         }
+        for (label, cell) in SIGNIFICANCE_ROWS {
+            let mut row = vec![(*label).to_string()];
+            row.extend(
+                self.entries()
+                    .map(|e| e.vs_buy_hold.as_ref().map_or("-".into(), cell)),
+            );
+            rows.push(row);
+        }
         let cols = rows.first().map_or(0, Vec::len);
         let width: Vec<usize> = (0..cols)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -160,6 +174,34 @@ impl Report<'_> {
             out.push('\n');
         }
         out
+    }
+}
+
+/// How a row shows a strategy's [`SharpeDiff`].
+pub type Cell = fn(&SharpeDiff) -> String;
+
+/// The rows below the metrics: each strategy's Sharpe ratio against
+/// buy-and-hold's (see [`crate::significance`]).
+pub const SIGNIFICANCE_ROWS: &[(&str, Cell)] = &[
+    ("Sharpe (mean/sd) - B&H [95% CI]", SharpeDiff::cell),
+    ("vs Buy & Hold", |d| d.word().to_string()),
+];
+
+/// `vs_buy_hold` in `stats.json`: the numbers and the verdict's line.
+fn significance(e: &Entry<'_>) -> Value {
+    match &e.vs_buy_hold {
+        Some(d) => json!({
+            "sharpe_diff": d.diff,
+            "ci_low": d.lo,
+            "ci_high": d.hi,
+            "level": d.level,
+            "periods": d.periods,
+            "block": d.block,
+            "resamples": d.resamples,
+            "verdict": d.verdict,
+            "summary": d.line(),
+        }),
+        None => Value::Null,
     }
 }
 

@@ -1,12 +1,15 @@
-//! The model-driven strategy: at each decision, sample paths of the next bars
-//! from the GPT (each predicted bar fed back through the KV cache, in
+//! The model-driven trading rules: at each decision, sample paths of the next
+//! bars from the GPT (each predicted bar fed back through the KV cache, in
 //! `candlecast_forecast::sample_paths`) from the bars up to the decision only,
-//! and take a position from the distribution of the path returns.
+//! and take a position from the distribution of the path returns
+//! ([`Trigger`]: the cost-aware rule or the P(up) threshold).
 
 use super::{Context, Strategy, Target};
+use crate::config::BrokerConfig;
 use crate::error::BacktestError;
-use crate::spec::{ForecastRule, Sizing};
-use candlecast_forecast::{sample_paths, summarise_paths, ForecastParams};
+use crate::spec::{ForecastRule, Sizing, Trigger};
+use candlecast_data::Timestamp;
+use candlecast_forecast::{sample_paths, summarise_paths, ForecastParams, Paths};
 use candlecast_gpt::{Gpt, Sampling};
 use candlecast_tokenize::Tokenizer;
 use serde::Serialize;
@@ -28,8 +31,96 @@ pub struct ForecastRecord {
     /// Mean and standard deviation of the paths' log-return over the horizon.
     pub mean_log_return: f64,
     pub sd_log_return: f64,
-    /// What the rule wanted (the order is only placed when it changes the side).
+    /// What the rule wanted (an order is placed only when it differs enough
+    /// from what is held: a change of side, or a vol-target band crossing).
     pub wanted: Target,
+}
+
+/// The paths' log-returns over the horizon, summarised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PathStats {
+    pub n: usize,
+    pub mean: f64,
+    /// Variance (divided by n).
+    pub var: f64,
+    pub p_up: f64,
+}
+
+impl PathStats {
+    /// Of the closes `horizon` bars after the origin.
+    pub fn of(paths: &Paths, horizon: usize) -> PathStats {
+        let origin = paths.origin_close;
+        let r: Vec<f64> = paths
+            .paths
+            .iter()
+            .filter_map(|p| p.get(horizon.saturating_sub(1)))
+            .map(|b| (b.close / origin).ln())
+            .collect();
+        let n = r.len().max(1) as f64;
+        let mean = r.iter().sum::<f64>() / n;
+        let var = r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        let p_up = r.iter().filter(|&&x| x > 0.0).count() as f64 / n;
+        PathStats {
+            n: r.len(),
+            mean,
+            var,
+            p_up,
+        }
+    }
+
+    /// The record of a decision at `bar` from these paths.
+    pub fn record(&self, bar: usize, paths: &Paths, wanted: Target) -> ForecastRecord {
+        let steps = summarise_paths(paths, &QUANTILE_LEVELS);
+        ForecastRecord {
+            origin_bar: bar,
+            origin_close: paths.origin_close,
+            mean: steps.iter().map(|s| s.mean).collect(),
+            quantiles: steps
+                .iter()
+                .map(|s| [s.quantiles[0], s.quantiles[1], s.quantiles[2]])
+                .collect(),
+            p_up: self.p_up,
+            mean_log_return: self.mean,
+            sd_log_return: self.var.sqrt(),
+            wanted,
+        }
+    }
+}
+
+/// Refuses a model that cannot run with this tokenizer and sampling, before
+/// the first decision.
+pub(crate) fn check_model(
+    model: &Gpt,
+    tok: &Tokenizer,
+    sampling: Sampling,
+) -> Result<(), BacktestError> {
+    let (mv, tv) = (model.config().vocab_size, tok.vocab_size());
+    if mv != tv {
+        return Err(BacktestError::ModelTokenizerMismatch {
+            model: mv,
+            tokenizer: tv,
+        });
+    }
+    sampling
+        .validate()
+        .map_err(|e| BacktestError::Config(e.to_string()))
+}
+
+/// A random stream per decision time: reproducible, and the same whatever the
+/// window or how often decisions are made.
+pub(crate) fn decision_seed(seed: u64, ts: Timestamp) -> u64 {
+    seed ^ (ts.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// -1, 0 or 1: the side of `units` held.
+pub(crate) fn side_of(units: f64) -> i8 {
+    if units > 0.0 {
+        1
+    } else if units < 0.0 {
+        -1
+    } else {
+        0
+    }
 }
 
 /// Sample paths -> target position, see [`ForecastRule`].
@@ -38,6 +129,7 @@ pub struct ForecastStrategy<'m> {
     tok: &'m Tokenizer,
     name: String,
     rule: ForecastRule,
+    costs: BrokerConfig,
     context_length: usize,
     sampling: Sampling,
     seed: u64,
@@ -47,30 +139,26 @@ pub struct ForecastStrategy<'m> {
 impl<'m> ForecastStrategy<'m> {
     /// `name` keys the random streams (with `seed` and the decision time), so a
     /// run is reproducible and a decision does not depend on earlier ones.
+    /// `costs` is the broker the run will use: the cost-aware rule weighs the
+    /// expected return against its round trip.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: &'m Gpt,
         tok: &'m Tokenizer,
         name: &str,
         rule: ForecastRule,
+        costs: &BrokerConfig,
         context_length: usize,
         sampling: Sampling,
         seed: u64,
     ) -> Result<ForecastStrategy<'m>, BacktestError> {
-        let (mv, tv) = (model.config().vocab_size, tok.vocab_size());
-        if mv != tv {
-            return Err(BacktestError::ModelTokenizerMismatch {
-                model: mv,
-                tokenizer: tv,
-            });
-        }
-        sampling
-            .validate()
-            .map_err(|e| BacktestError::Config(e.to_string()))?;
+        check_model(model, tok, sampling)?;
         Ok(ForecastStrategy {
             model,
             tok,
             name: name.to_string(),
             rule,
+            costs: costs.clone(),
             context_length: context_length.clamp(1, model.config().max_ctx),
             sampling,
             seed,
@@ -78,31 +166,68 @@ impl<'m> ForecastStrategy<'m> {
         })
     }
 
-    fn want(&self, p_up: f64, mu: f64, var: f64, allow_short: bool) -> Target {
-        let r = &self.rule;
-        let size = |edge: f64| match r.sizing {
-            Sizing::Fixed => r.cap,
-            Sizing::Kelly if var > 0.0 => (edge / var).clamp(0.0, r.cap),
-            Sizing::Kelly => 0.0,
-        };
-        if p_up > r.threshold {
-            let f = size(mu);
-            if f > 0.0 {
-                return Target::Long(f);
+    /// The position wanted, given what is held (`held`: its side and the
+    /// fraction of equity it is worth).
+    fn want(&self, s: &PathStats, origin: f64, held: (i8, f64), allow_short: bool) -> Target {
+        let cap = self.rule.cap;
+        let kelly = |edge: f64| {
+            if s.var > 0.0 {
+                (edge / s.var).clamp(0.0, cap)
+            } else {
+                0.0
             }
-        } else if allow_short && p_up < 1.0 - r.threshold {
-            let f = size(-mu);
-            if f > 0.0 {
-                return Target::Short(f);
+        };
+        match self.rule.trigger {
+            Trigger::Threshold { threshold, sizing } => {
+                let size = |edge: f64| match sizing {
+                    Sizing::Fixed => cap,
+                    Sizing::Kelly => kelly(edge),
+                };
+                if s.p_up > threshold {
+                    let f = size(s.mean);
+                    if f > 0.0 {
+                        return Target::Long(f);
+                    }
+                } else if allow_short && s.p_up < 1.0 - threshold {
+                    let f = size(-s.mean);
+                    if f > 0.0 {
+                        return Target::Short(f);
+                    }
+                }
+                Target::Flat
+            }
+            Trigger::Edge { margin } => {
+                let noise = margin * (s.var / s.n.max(1) as f64).sqrt();
+                let cost = self.costs.round_trip(origin);
+                if s.mean - cost > noise && kelly(s.mean) > 0.0 {
+                    return Target::Long(kelly(s.mean));
+                }
+                if allow_short && -s.mean - cost > noise && kelly(-s.mean) > 0.0 {
+                    return Target::Short(kelly(-s.mean));
+                }
+                // Nothing worth paying a round trip for: keep what is held
+                // unless holding it is expected to lose more than leaving
+                // costs. No margin here: leaving lowers the risk and costs half
+                // a round trip, while a position kept on a forecast that went
+                // against it is a bet the forecast no longer supports.
+                match held {
+                    (1, _) if -s.mean > cost / 2.0 => Target::Flat,
+                    (-1, _) if s.mean > cost / 2.0 => Target::Flat,
+                    (1, f) => Target::Long(f),
+                    (-1, f) => Target::Short(f),
+                    _ => Target::Flat,
+                }
             }
         }
-        Target::Flat
     }
 }
 
 impl Strategy for ForecastStrategy<'_> {
     fn name(&self) -> String {
-        "forecast".into()
+        match self.rule.trigger {
+            Trigger::Edge { .. } => "forecast".into(),
+            Trigger::Threshold { .. } => "forecast-threshold".into(),
+        }
     }
 
     fn first_decision(&self) -> usize {
@@ -120,9 +245,7 @@ impl Strategy for ForecastStrategy<'_> {
             horizon: self.rule.horizon,
             num_samples: self.rule.samples,
             sampling: self.sampling,
-            // A stream per decision time: reproducible, and the same whatever
-            // the window or how often decisions are made.
-            seed: self.seed ^ (ts.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            seed: decision_seed(self.seed, ts),
         };
         let prefix = ctx.history.to_series();
         let paths =
@@ -133,46 +256,97 @@ impl Strategy for ForecastStrategy<'_> {
                     source,
                 }
             })?;
-        let origin = paths.origin_close;
-        let h = self.rule.horizon - 1;
-        let r: Vec<f64> = paths
-            .paths
-            .iter()
-            .filter_map(|p| p.get(h))
-            .map(|b| (b.close / origin).ln())
-            .collect();
-        let n = r.len().max(1) as f64;
-        let mu = r.iter().sum::<f64>() / n;
-        let var = r.iter().map(|x| (x - mu) * (x - mu)).sum::<f64>() / n;
-        let p_up = r.iter().filter(|&&x| x > 0.0).count() as f64 / n;
-        let wanted = self.want(p_up, mu, var, ctx.allow_short);
-        let steps = summarise_paths(&paths, &QUANTILE_LEVELS);
-        self.records.push(ForecastRecord {
-            origin_bar: bar,
-            origin_close: origin,
-            mean: steps.iter().map(|s| s.mean).collect(),
-            quantiles: steps
-                .iter()
-                .map(|s| [s.quantiles[0], s.quantiles[1], s.quantiles[2]])
-                .collect(),
-            p_up,
-            mean_log_return: mu,
-            sd_log_return: var.sqrt(),
-            wanted,
-        });
+        let stats = PathStats::of(&paths, self.rule.horizon);
+        let side = side_of(ctx.position);
+        let worth = match ctx.history.close().last() {
+            Some(&c) if ctx.equity > 0.0 => (ctx.position * c / ctx.equity).abs(),
+            _ => 0.0,
+        };
+        let wanted = self.want(&stats, paths.origin_close, (side, worth), ctx.allow_short);
+        self.records.push(stats.record(bar, &paths, wanted));
         // Trade only on a change of side: resizing every bar would pay
         // commission on the whole position for a small change in the estimate.
-        let side = if ctx.position > 0.0 {
-            1
-        } else if ctx.position < 0.0 {
-            -1
-        } else {
-            0
-        };
         Ok((wanted.side() != side).then_some(wanted))
     }
 
     fn forecasts(&self) -> &[ForecastRecord] {
         &self.records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(mean: f64, sd: f64, n: usize) -> PathStats {
+        PathStats {
+            n,
+            mean,
+            var: sd * sd,
+            p_up: 0.5,
+        }
+    }
+
+    /// The cost-aware rule's decisions, without a model: `want` only reads the
+    /// rule, the costs and the path statistics.
+    fn edge_want(s: &PathStats, held: (i8, f64), commission: f64) -> Target {
+        let tok = Tokenizer::fit(
+            &candlecast_tokenize::TokenizerConfig {
+                return_bins: 8,
+                wick_bins: 1,
+                ..Default::default()
+            },
+            &[crate::synthetic::random_walk(200, 1).unwrap()],
+        )
+        .unwrap();
+        let mut cfg = candlecast_gpt::GptConfig::tiny(tok.vocab_size());
+        cfg.d_model = 8;
+        cfg.n_head = 1;
+        cfg.n_layer = 1;
+        cfg.max_ctx = 4;
+        let (model, _) = Gpt::init(&cfg, 1, &candle_core::Device::Cpu).unwrap();
+        let costs = BrokerConfig {
+            commission,
+            ..Default::default()
+        };
+        let st = ForecastStrategy::new(
+            &model,
+            &tok,
+            "x",
+            ForecastRule {
+                cap: 0.8,
+                ..ForecastRule::edge()
+            },
+            &costs,
+            4,
+            Sampling::default(),
+            0,
+        )
+        .unwrap();
+        st.want(s, 100.0, held, true)
+    }
+
+    #[test]
+    fn the_cost_aware_rule_needs_the_edge_to_beat_costs_and_noise() {
+        // E = 0.95%, sd 4% over 100 paths: SE 0.4%, 2 SE = 0.8%.
+        let s = stats(0.0095, 0.04, 100);
+        assert_eq!(edge_want(&s, (0, 0.0), 0.0), Target::Long(0.8));
+        // A round trip of 0.2% leaves 0.75%: not more than 2 SE.
+        assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Flat);
+        // Sized by E / V when that is under the cap.
+        let s = stats(0.005, 0.1, 10_000);
+        assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Long(0.005 / s.var));
+        // The mirror image goes short.
+        let s = stats(-0.02, 0.04, 100);
+        assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Short(0.8));
+        // A held position is kept while the forecast does not say it loses
+        // more than the exit costs (0.1%), and closed when it does.
+        let s = stats(-0.0011, 0.04, 100);
+        assert_eq!(edge_want(&s, (1, 0.5), 0.001), Target::Flat);
+        assert_eq!(edge_want(&s, (-1, 0.5), 0.001), Target::Short(0.5));
+        assert_eq!(edge_want(&s, (1, 0.5), 0.002), Target::Long(0.5));
+        let s = stats(-0.001, 0.04, 100);
+        assert_eq!(edge_want(&s, (1, 0.5), 0.001), Target::Long(0.5));
+        assert_eq!(edge_want(&s, (0, 0.0), 0.001), Target::Flat);
     }
 }

@@ -4,18 +4,21 @@
 mod buy_hold;
 mod forecast;
 mod sma_cross;
+mod vol_target;
 
 pub use buy_hold::BuyHold;
 pub use forecast::{ForecastRecord, ForecastStrategy, QUANTILE_LEVELS};
 pub use sma_cross::{rolling_mean, SmaCross};
+pub use vol_target::{bars_per_year, VolTarget};
 
 use crate::error::BacktestError;
 use crate::history::History;
 use serde::Serialize;
 
-/// The position a strategy asks for. An order for a target closes the open
-/// trade (exclusive orders, as backtesting.py's `exclusive_orders=True`) and
-/// opens the new one, sized from the cash available after the close.
+/// The position a strategy asks for. An order for `Flat`, `Long` or `Short`
+/// closes the open trade (exclusive orders, as backtesting.py's
+/// `exclusive_orders=True`) and opens the new one, sized from the cash
+/// available after the close. `Exposure` resizes instead.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
@@ -24,6 +27,11 @@ pub enum Target {
     Long(f64),
     /// Short with this fraction of the available equity, in (0, 1].
     Short(f64),
+    /// This signed fraction of the equity (negative: short, 0: flat), in
+    /// [-1, 1], reached by trading only the difference from the units held: a
+    /// small resize pays costs on the change, not a round trip on the whole
+    /// position (which closing and reopening would).
+    Exposure(f64),
 }
 
 impl Target {
@@ -33,6 +41,18 @@ impl Target {
             Target::Flat => 0,
             Target::Long(_) => 1,
             Target::Short(_) => -1,
+            Target::Exposure(f) if f > 0.0 => 1,
+            Target::Exposure(f) if f < 0.0 => -1,
+            Target::Exposure(_) => 0,
+        }
+    }
+
+    /// The signed fraction of equity asked for.
+    pub fn fraction(self) -> f64 {
+        match self {
+            Target::Flat => 0.0,
+            Target::Long(f) | Target::Exposure(f) => f,
+            Target::Short(f) => -f,
         }
     }
 }
@@ -43,6 +63,8 @@ pub struct Context<'a> {
     pub history: History<'a>,
     /// Units held now (negative when short), after this bar's fills.
     pub position: f64,
+    /// Equity at this bar's close (cash plus the open position marked there).
+    pub equity: f64,
     /// Whether short targets are allowed (the engine turns them into flat otherwise).
     pub allow_short: bool,
 }
