@@ -139,8 +139,9 @@ pub struct BacktestArgs {
     /// Last bar of the window (RFC 3339, or YYYY-MM-DD for the whole day); later bars are ignored.
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
-    /// Rule strategies to run beside it on the same window (default: buy-hold and
-    /// sma-cross:10,20).
+    /// Strategies to run beside it on the same window (default: buy-hold and
+    /// sma-cross:10,20). Model strategies (vol-target, forecast, forecast-threshold)
+    /// use the same model, seed and --decide-every; rule strategies decide every bar.
     #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with = "no_compare")]
     pub compare: Vec<String>,
     /// Run the strategy alone.

@@ -59,7 +59,8 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         full.slice(0..end)
     };
 
-    let model = match spec.needs_model() {
+    let needs_model = spec.needs_model() || compare.iter().any(StrategySpec::needs_model);
+    let model = match needs_model {
         true => Some(load_model(&crate::base::resolve(args.model.as_deref())?)?),
         false => None,
     };
@@ -100,49 +101,23 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         decide_every: args.decide_every as usize,
         allow_short: !args.long_only,
     };
-    let main_run = match (&spec, &model) {
-        (
-            StrategySpec::Forecast(_) | StrategySpec::VolTarget(_),
-            Some((dir, (gpt, tok), extra)),
-        ) => {
-            let ctx = args.sampling.context(gpt.config().max_ctx);
-            let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
-            let seed = args.sampling.seed;
-            let mut strategy: Box<dyn Strategy> = match &spec {
-                StrategySpec::VolTarget(rule) => Box::new(
-                    VolTarget::new(gpt, tok, &name, *rule, ctx, sampling, seed)
-                        .with_context(|| format!("model {}", dir.display()))?,
-                ),
-                StrategySpec::Forecast(rule) => Box::new(
-                    ForecastStrategy::new(gpt, tok, &name, *rule, &broker, ctx, sampling, seed)
-                        .with_context(|| format!("model {}", dir.display()))?,
-                ),
-                _ => bail!("--strategy {spec} needs no model"),
-            };
-            let bar = crate::progress::bar((series.len() - window_start) as u64, "backtest");
-            let mut tick = |_: usize| bar.inc(1);
-            let r = run_backtest(&series, strategy.as_mut(), &broker, &opts, &mut tick)?;
-            bar.finish_and_clear();
-            r
-        }
-        _ => {
-            let mut strategy = rule_strategy(&spec)
-                .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
-            run_backtest(&series, strategy.as_mut(), &broker, &opts, &mut |_| {})?
-        }
-    };
+    let main_run = run_strategy(&spec, model.as_ref(), &name, &series, &broker, &opts, args)?;
+    // Rule strategies decide every bar, as backtesting.py's do; model strategies
+    // every --decide-every bars like the main one.
     let compare_opts = RunOptions {
         decide_every: 1,
         ..opts
     };
     let mut compare_runs: Vec<(String, Run)> = Vec::new();
     for c in &compare {
-        let mut s: Box<dyn Strategy> = rule_strategy(c)
-            .with_context(|| format!("--compare {c}: only rule strategies can be compared"))?;
-        compare_runs.push((
-            c.to_string(),
-            run_backtest(&series, s.as_mut(), &broker, &compare_opts, &mut |_| {})?,
-        ));
+        let o = if c.needs_model() {
+            &opts
+        } else {
+            &compare_opts
+        };
+        let r = run_strategy(c, model.as_ref(), &name, &series, &broker, o, args)
+            .with_context(|| format!("--compare {c}"))?;
+        compare_runs.push((c.to_string(), r));
     }
 
     // Buy-and-hold on the same window, the yardstick of every Sharpe ratio:
@@ -214,6 +189,50 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One strategy over the window: a model strategy (vol-target, forecast) with
+/// the loaded model and a progress bar, since it rolls paths at every decision;
+/// a rule strategy on the bars alone.
+fn run_strategy(
+    spec: &StrategySpec,
+    model: Option<&Loaded>,
+    name: &str,
+    series: &Series,
+    broker: &BrokerConfig,
+    opts: &RunOptions,
+    args: &BacktestArgs,
+) -> anyhow::Result<Run> {
+    let Some((dir, (gpt, tok), extra)) = model.filter(|_| spec.needs_model()) else {
+        let mut strategy = rule_strategy(spec)
+            .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
+        return Ok(run_backtest(
+            series,
+            strategy.as_mut(),
+            broker,
+            opts,
+            &mut |_| {},
+        )?);
+    };
+    let ctx = args.sampling.context(gpt.config().max_ctx);
+    let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
+    let seed = args.sampling.seed;
+    let mut strategy: Box<dyn Strategy> = match spec {
+        StrategySpec::VolTarget(rule) => Box::new(
+            VolTarget::new(gpt, tok, name, *rule, ctx, sampling, seed)
+                .with_context(|| format!("model {}", dir.display()))?,
+        ),
+        StrategySpec::Forecast(rule) => Box::new(
+            ForecastStrategy::new(gpt, tok, name, *rule, broker, ctx, sampling, seed)
+                .with_context(|| format!("model {}", dir.display()))?,
+        ),
+        _ => bail!("--strategy {spec} needs no model"),
+    };
+    let bar = crate::progress::bar((series.len() - opts.window_start) as u64, "backtest");
+    let mut tick = |_: usize| bar.inc(1);
+    let r = run_backtest(series, strategy.as_mut(), broker, opts, &mut tick)?;
+    bar.finish_and_clear();
+    Ok(r)
+}
+
 /// `--compare`, or buy-hold and sma-cross:10,20 beside anything else.
 fn compare_specs(args: &BacktestArgs, main: &StrategySpec) -> anyhow::Result<Vec<StrategySpec>> {
     if args.no_compare {
@@ -224,12 +243,10 @@ fn compare_specs(args: &BacktestArgs, main: &StrategySpec) -> anyhow::Result<Vec
             .compare
             .iter()
             .map(|s| {
-                let spec: StrategySpec = s.parse()?;
-                if spec.needs_model() {
-                    bail!("--compare {s}: only rule strategies (buy-hold, sma-cross:FAST,SLOW) can be compared");
-                }
-                Ok(spec)
+                s.parse::<StrategySpec>()
+                    .with_context(|| format!("--compare {s}"))
             })
+            .filter(|s| s.as_ref().map_or(true, |s| s != main))
             .collect();
     }
     Ok([

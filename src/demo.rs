@@ -5,8 +5,8 @@
 //! user types (parsed by the same clap definitions, so the demo cannot drift from
 //! the CLI): start from the shipped base model (or, with `--from-scratch`,
 //! pretrain on all four series), fine-tune on the S&P 500, forecast every series,
-//! score the model against the baselines, backtest the forecast strategy beside
-//! the rule strategies on the S&P 500's test window, and put the headline results
+//! score the model against the baselines, backtest vol-target beside the two
+//! forecast rules and the rule strategies on the S&P 500's test window, and put the headline results
 //! and links to it all in DIR/index.html.
 
 mod index;
@@ -38,10 +38,16 @@ const DATA: [(&str, &[u8]); 4] = [
 const TINY: &str = include_str!("../configs/tiny.toml");
 const TARGET: &str = "spx_1d_arch.csv";
 
-/// The rule strategies the backtest runs beside the forecast strategy, as
-/// `--compare` specs, in the report's column order. This is the one place to
-/// add a strategy to the demo (vol-target, once `candlecast backtest` has it).
-const COMPARE: [&str; 2] = ["buy-hold", "sma-cross:10,20"];
+/// The strategies the backtest runs beside vol-target, as `--compare` specs, in
+/// the report's column order: the cost-aware forecast rule, the first
+/// (P(up) threshold) rule, and the two rule strategies. `{horizon}` and
+/// `{samples}` are the demo's. This is the one place to add a strategy to the demo.
+const COMPARE: [&str; 4] = [
+    "forecast:horizon={horizon},samples={samples}",
+    "forecast-threshold:horizon={horizon},samples={samples},threshold=0.55",
+    "buy-hold",
+    "sma-cross:10,20",
+];
 
 /// The tiny config, cut down for `--quick` (a smoke test of every stage, not a
 /// model worth reading).
@@ -188,7 +194,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     stage(
         5,
         total,
-        "backtest the forecast strategy beside the rule strategies on the S&P 500's test window",
+        "backtest vol-target, the forecast rules, buy-and-hold and sma-cross on the S&P 500's test window",
     );
     // The fine-tuned model saw the first 80% of the series: trade only after it.
     let ds =
@@ -204,7 +210,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .get(split)
         .map(|t| t.to_rfc3339())
         .ok_or_else(|| anyhow::anyhow!("{TARGET}: too short"))?;
-    let strategy = format!("forecast-threshold:horizon={horizon},samples={samples},threshold=0.55");
+    // vol-target leads: what the model knows best is the spread of the next bars.
+    let strategy = format!("vol-target:horizon={horizon},samples={samples}");
     let mut a: Vec<String> = ["backtest", "--input"].map(String::from).to_vec();
     a.extend([
         target.clone(),
@@ -228,7 +235,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         s(&out.join("backtest")),
         "--compare".into(),
     ]);
-    a.extend(COMPARE.map(String::from));
+    a.extend(COMPARE.map(|c| {
+        c.replace("{horizon}", horizon)
+            .replace("{samples}", samples)
+    }));
     sub(&a)?;
 
     stage(6, total, "write index.html with the headline results");

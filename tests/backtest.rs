@@ -282,8 +282,8 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
             "/nonexistent/meta.json",
         ),
         (
-            &["--strategy", "buy-hold", "--compare", "forecast"],
-            "--compare forecast: only rule strategies",
+            &["--strategy", "buy-hold", "--compare", "vol-target:cap=2"],
+            "--compare vol-target:cap=2: strategy 'vol-target:cap=2': cap is a fraction of equity in (0, 1] (no leverage)",
         ),
         (
             &["--strategy", "buy-hold", "--from", "yesterday"],

@@ -93,19 +93,45 @@ fn quick_demo_writes_every_output() {
         .iter()
         .map(|c| c["strategy"].as_str().unwrap())
         .collect();
-    assert_eq!(compare, ["buy-hold", "sma-cross:10,20"]);
+    // Specs are written whole, with every default: compare names and the demo's horizon.
+    let name = |spec: &str| spec.split(':').next().unwrap_or_default().to_string();
+    let main = stats["strategy"].as_str().unwrap();
+    assert!(main.contains("horizon=3,samples=16"), "{main}");
+    let names: Vec<String> = std::iter::once(main)
+        .chain(compare.iter().copied())
+        .map(name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "vol-target",
+            "forecast",
+            "forecast-threshold",
+            "buy-hold",
+            "sma-cross"
+        ]
+    );
+    assert_eq!(compare[3], "sma-cross:10,20");
     assert!(
-        index.contains("<th>forecast</th><th>buy-hold</th><th>sma-cross:10,20</th>"),
+        index.contains(
+            "<th>vol-target</th><th>forecast</th><th>forecast-threshold</th>\
+             <th>buy-hold</th><th>sma-cross:10,20</th>"
+        ),
         "the strategies side by side"
     );
     let ret = |m: &serde_json::Value| format!("<td>{:.3}</td>", m["return_pct"].as_f64().unwrap());
     let row = format!(
-        "<tr><td>Return [%]</td>{}{}{}</tr>",
+        "<tr><td>Return [%]</td>{}{}</tr>",
         ret(&stats["metrics"]),
-        ret(&stats["compare"][0]["metrics"]),
-        ret(&stats["compare"][1]["metrics"])
+        (0..4)
+            .map(|k| ret(&stats["compare"][k]["metrics"]))
+            .collect::<String>()
     );
     assert!(index.contains(&row), "{row}");
+    // The verdicts against buy-and-hold: one per strategy, "-" for buy-and-hold itself.
+    assert!(index.contains("<tr><td>vs Buy &amp; Hold</td>"), "verdicts");
+    assert!(stats["vs_buy_hold"]["verdict"].is_string());
+    assert!(stats["compare"][2]["vs_buy_hold"].is_null());
     // The scorecard's summary: every forecaster's geometric mean.
     for a in card["aggregate"].as_array().unwrap() {
         let cell = format!(

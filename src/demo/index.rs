@@ -140,28 +140,36 @@ fn scorecard(card: &Value) -> anyhow::Result<String> {
 
 /// The backtest: the statistics of every strategy side by side, which had the
 /// best Sharpe ratio, and the equity chart.
-fn backtest(stats: &Value, equity_svg: &str) -> anyhow::Result<String> {
+fn backtest<'a>(stats: &'a Value, equity_svg: &str) -> anyhow::Result<String> {
     let file = "backtest/stats.json";
-    let mut strategies: Vec<(String, &Value)> = vec![(
-        match text(stats, "strategy").split_once(':') {
-            Some(("forecast", _)) => "forecast".to_string(),
-            _ => text(stats, "strategy").to_string(),
-        },
-        stats
-            .get("metrics")
-            .with_context(|| format!("{file}: no metrics"))?,
+    // Each column: the strategy's name (a model strategy's without its
+    // parameters, which the sentence above the table gives), its metrics, and
+    // its Sharpe ratio against buy-and-hold's (null for buy-and-hold).
+    let name = |spec: &str| match spec.split_once(':') {
+        Some((n @ ("vol-target" | "forecast" | "forecast-threshold"), _)) => n.to_string(),
+        _ => spec.to_string(),
+    };
+    let metrics = |v: &'a Value| {
+        v.get("metrics")
+            .with_context(|| format!("{file}: no metrics"))
+    };
+    let mut strategies: Vec<(String, &Value, &Value)> = vec![(
+        name(text(stats, "strategy")),
+        metrics(stats)?,
+        stats.get("vs_buy_hold").unwrap_or(&Value::Null),
     )];
     for c in items(stats, "compare", file)? {
-        let m = c
-            .get("metrics")
-            .with_context(|| format!("{file}: no metrics"))?;
-        strategies.push((text(c, "strategy").to_string(), m));
+        strategies.push((
+            name(text(c, "strategy")),
+            metrics(c)?,
+            c.get("vs_buy_hold").unwrap_or(&Value::Null),
+        ));
     }
     let window = stats.get("window").unwrap_or(&Value::Null);
     let broker = stats.get("broker").unwrap_or(&Value::Null);
     let mut h = format!(
-        "<h2>Backtest</h2><p class=\"sub\">{}, {} to {} ({} bars): the forecast strategy <code>{}</code> \
-         beside the rule strategies; cash {}, commission {} of traded value{}.</p><table><tr><th></th>",
+        "<h2>Backtest</h2><p class=\"sub\">{}, {} to {} ({} bars): <code>{}</code> \
+         beside the other strategies; cash {}, commission {} of traded value{}.</p><table><tr><th></th>",
         escape_html(short(text(stats, "title"))),
         escape_html(text(window, "start")),
         escape_html(text(window, "end")),
@@ -175,7 +183,7 @@ fn backtest(stats: &Value, equity_svg: &str) -> anyhow::Result<String> {
             ""
         },
     );
-    for (name, _) in &strategies {
+    for (name, _, _) in &strategies {
         let _ = write!(h, "<th>{}</th>", escape_html(name));
     }
     h.push_str("</tr>\n");
@@ -185,22 +193,50 @@ fn backtest(stats: &Value, equity_svg: &str) -> anyhow::Result<String> {
             .find(|(k, _)| *k == key)
             .map_or(key, |(_, l)| *l);
         let _ = write!(h, "<tr><td>{}</td>", escape_html(label));
-        for (_, m) in &strategies {
+        for (_, m, _) in &strategies {
             let _ = write!(h, "<td>{}</td>", format_metric(key, num(m, key)));
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n");
+    // The verdicts: each Sharpe ratio against buy-and-hold's, as the report has them.
+    h.push_str("<tr><td>Sharpe (mean/sd) - B&amp;H [95% CI]</td>");
+    for (_, _, v) in &strategies {
+        let cell = match (v.get("sharpe_diff"), v.get("ci_low"), v.get("ci_high")) {
+            (Some(_), Some(_), Some(_)) => format!(
+                "{:+.3} [{:+.3}, {:+.3}]",
+                num(v, "sharpe_diff"),
+                num(v, "ci_low"),
+                num(v, "ci_high")
+            ),
+            _ => "-".into(),
+        };
+        let _ = write!(h, "<td>{}</td>", escape_html(&cell));
+    }
+    h.push_str("</tr>\n<tr><td>vs Buy &amp; Hold</td>");
+    for (_, _, v) in &strategies {
+        let word = match v.get("verdict").and_then(Value::as_str) {
+            Some("no_difference") => "n.s.",
+            Some("too_short") => "too short",
+            Some(w) => w,
+            None => "-",
+        };
+        let _ = write!(h, "<td>{}</td>", escape_html(word));
+    }
+    h.push_str("</tr>\n</table>\n");
     let best = strategies
         .iter()
-        .filter(|(_, m)| num(m, "sharpe").is_finite())
+        .filter(|(_, m, _)| num(m, "sharpe").is_finite())
         .max_by(|a, b| num(a.1, "sharpe").total_cmp(&num(b.1, "sharpe")));
-    if let Some((name, m)) = best {
+    if let Some((name, m, v)) = best {
         let _ = writeln!(
             h,
-            "<p>Highest Sharpe ratio on this window: <b>{}</b> ({}); a single window, no significance test.</p>",
+            "<p>Highest Sharpe ratio on this window: <b>{}</b> ({}){}.</p>",
             escape_html(name),
-            format_metric("sharpe", num(m, "sharpe"))
+            format_metric("sharpe", num(m, "sharpe")),
+            match v.get("summary").and_then(Value::as_str) {
+                Some(line) => format!("; {}", escape_html(line)),
+                None => String::new(),
+            }
         );
     }
     h.push_str(equity_svg);
@@ -242,7 +278,7 @@ pub fn page(out: &Path, quick: bool, from_scratch: bool) -> anyhow::Result<Strin
 <li><a href="scorecard/evaluate.html">Scorecard</a>: one-step forecasts against the classical baselines,
 with Diebold-Mariano verdicts and calibration plots (<a href="scorecard/scorecard.md">Markdown</a>,
 <a href="scorecard/scorecard.json">JSON</a>, <a href="scorecard/calibration.csv">PIT histograms</a>).</li>
-<li><a href="backtest/report.html">Backtest report</a>: the forecast strategy on the S&amp;P 500's test
+<li><a href="backtest/report.html">Backtest report</a>: vol-target and the forecast rules on the S&amp;P 500's test
 window beside the rule strategies (<a href="backtest/stats.json">stats</a>,
 <a href="backtest/trades.csv">trades</a>, <a href="backtest/equity.csv">equity</a>,
 <a href="backtest/forecasts.csv">forecasts</a>).</li>

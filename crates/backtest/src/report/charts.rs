@@ -280,6 +280,7 @@ mod tests {
                 spec: "sma-cross:2,3".into(),
                 run: r,
                 metrics: Metrics::compute(r, s),
+                vs_buy_hold: None,
             },
             compare: vec![],
             broker: &BROKER,
