@@ -359,6 +359,7 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
         "--candles",
         "--out",
         o,
+        "--force",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();

@@ -11,6 +11,7 @@ mod forecast;
 mod ingest;
 mod inspect;
 mod overflow;
+mod overwrite;
 mod signal;
 mod synth;
 mod tokenize;
