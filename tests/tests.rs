@@ -12,6 +12,7 @@ mod ingest;
 mod inspect;
 mod overflow;
 mod overwrite;
+mod scaleout;
 mod signal;
 mod synth;
 mod tokenize;
