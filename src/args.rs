@@ -219,10 +219,12 @@ pub struct ForecastArgs {
     /// Forecast only the I-th of N equal, contiguous parts of the input files (in the
     /// order given, directories expanded and sorted), e.g. `--shard 2/8` in the
     /// second task of an array job. The shards' rows, concatenated in order under
-    /// one header, are exactly the unsharded output.
+    /// one header, are exactly the unsharded output (deploy/merge-shards.sh).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Output file, .csv (long format) or .json; left out: CSV on standard output.
+    /// Output file, .csv (long format) or .json, with its run header beside it
+    /// (F.run.json: model fingerprint, inputs, seed, horizon, samples, shard; what
+    /// deploy/merge-shards.sh checks); left out: CSV on standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Overwrite an existing --out file (and its F.paths.csv and F.run.json). Never

@@ -95,7 +95,8 @@ fn quick_demo_writes_every_output() {
         .collect();
     assert_eq!(compare, ["buy-hold", "sma-cross:10,20"]);
     assert!(
-        index.contains("<th>forecast</th><th>buy-hold</th><th>sma-cross:10,20</th>"),
+        index.contains("<th>forecast-threshold:")
+            && index.contains("</th><th>buy-hold</th><th>sma-cross:10,20</th>"),
         "the strategies side by side"
     );
     let ret = |m: &serde_json::Value| format!("<td>{:.3}</td>", m["return_pct"].as_f64().unwrap());

@@ -32,7 +32,7 @@ fn model(dir: &Dir) -> PathBuf {
 
 /// Asserts `r` failed with exit 2 and a message containing every one of `want`.
 fn refused(r: &std::process::Output, want: &[&str]) {
-    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(r));
     for w in want {
         assert!(stderr(r).contains(w), "wanted {w:?} in: {}", stderr(r));
     }
