@@ -49,13 +49,13 @@ for v in $VARIANTS; do
   fi
   if [ ! -f "$OUT/run_$v/model.safetensors" ]; then
     echo "== $v: pretrain"
-    "$CANDLECAST" train --config "$OUT/$v.toml" --data data/*.csv --out "$OUT/run_$v" > "$OUT/train_$v.log" 2>&1
+    "$CANDLECAST" train --config "$OUT/$v.toml" --data data/*.csv --out "$OUT/run_$v" --force > "$OUT/train_$v.log" 2>&1
     tail -n 1 "$OUT/train_$v.log"
   fi
   if [ ! -f "$OUT/eval_$v/scorecard.json" ]; then
     echo "== $v: evaluate"
     "$CANDLECAST" evaluate --model "$OUT/run_$v" --input data/*.csv --horizon 24 \
-      --samples "$SAMPLES" --max-origins "$MAX_ORIGINS" --out "$OUT/eval_$v" > "$OUT/eval_$v.log" 2>&1
+      --samples "$SAMPLES" --max-origins "$MAX_ORIGINS" --out "$OUT/eval_$v" --force > "$OUT/eval_$v.log" 2>&1
   fi
 done
 python3 bench/ablation_table.py "$OUT" $VARIANTS > "$OUT/table.md"

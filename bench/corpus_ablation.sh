@@ -42,16 +42,16 @@ for v in real synthetic both; do
   mkdir -p "$OUT/$v/zero" "$OUT/$v/ft"
   if [ ! -f "$OUT/$v/pre/model.safetensors" ]; then
     echo "== pretrain $v"
-    CANDLE_NUM_THREADS=${PRE_THREADS:-2} "$CANDLECAST" train --config "$cfg" "${data[@]}" --out "$OUT/$v/pre" --json > "$OUT/$v/pre.json"
+    CANDLE_NUM_THREADS=${PRE_THREADS:-2} "$CANDLECAST" train --config "$cfg" "${data[@]}" --out "$OUT/$v/pre" --force --json > "$OUT/$v/pre.json"
   fi
   export CANDLE_NUM_THREADS=${THREADS:-1}
   for f in "${targets[@]}"; do
     echo "== $v: $f"
     [ -f "$OUT/$v/zero/eval_$f/scorecard.json" ] || \
-      "$CANDLECAST" evaluate --model "$OUT/$v/pre" --input "$DATA/$f.csv" --out "$OUT/$v/zero/eval_$f" > /dev/null 2>&1
+      "$CANDLECAST" evaluate --model "$OUT/$v/pre" --input "$DATA/$f.csv" --out "$OUT/$v/zero/eval_$f" --force > /dev/null 2>&1
     if [ ! -f "$OUT/$v/ft/eval_$f/scorecard.json" ]; then
-      "$CANDLECAST" train --config "$cfg" --init "$OUT/$v/pre" --data "$DATA/$f.csv" --out "$OUT/$v/ft/run_$f" > /dev/null 2>&1
-      "$CANDLECAST" evaluate --model "$OUT/$v/ft/run_$f" --input "$DATA/$f.csv" --out "$OUT/$v/ft/eval_$f" > /dev/null 2>&1
+      "$CANDLECAST" train --config "$cfg" --init "$OUT/$v/pre" --data "$DATA/$f.csv" --out "$OUT/$v/ft/run_$f" --force > /dev/null 2>&1
+      "$CANDLECAST" evaluate --model "$OUT/$v/ft/run_$f" --input "$DATA/$f.csv" --out "$OUT/$v/ft/eval_$f" --force > /dev/null 2>&1
     fi
   done
   unset CANDLE_NUM_THREADS

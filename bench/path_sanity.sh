@@ -35,7 +35,7 @@ for path in "$DATA"/*.csv; do
     echo "== $f: $SAMPLES paths x $HORIZON bars"
     # A failed rollout (non-finite scale or price) is a result, not a script error.
     if ! "$CANDLECAST" forecast --model "$model" --input "$path" --horizon "$HORIZON" \
-        --samples "$SAMPLES" --paths --seed 7 --out "$OUT/$f.csv" > "$OUT/$f.log" 2>&1; then
+        --samples "$SAMPLES" --paths --seed 7 --out "$OUT/$f.csv" --force > "$OUT/$f.log" 2>&1; then
       echo "   forecast failed: $(tail -n 1 "$OUT/$f.log" | cut -c1-200)"
     fi
   fi

@@ -41,7 +41,7 @@ for c in fx crypto us_equity cn_equity; do
   done
   IFS=$'\n' files=($(sort <<<"${files[*]}")); unset IFS
   echo "== pretrain without $c: ${#files[@]} files"
-  "$CANDLECAST" train --config "$CONFIG" --data "${files[@]}" --out "$OUT/pre_$c" > "$OUT/pre_$c.log" 2>&1
+  "$CANDLECAST" train --config "$CONFIG" --data "${files[@]}" --out "$OUT/pre_$c" --force > "$OUT/pre_$c.log" 2>&1
   tail -n 2 "$OUT/pre_$c.log"
 done
 for f in $(printf '%s\n' "${!CLASS[@]}" | sort); do
@@ -49,11 +49,11 @@ for f in $(printf '%s\n' "${!CLASS[@]}" | sort); do
   if [ ! -f "$OUT/ft_$f/model.safetensors" ]; then
     init=${INIT:-$OUT/pre_$c}
     echo "== fine-tune $f from $init"
-    "$CANDLECAST" train --config "$CONFIG" --init "$init" --data "$DATA/$f.csv" --out "$OUT/ft_$f" > "$OUT/ft_$f.log" 2>&1
+    "$CANDLECAST" train --config "$CONFIG" --init "$init" --data "$DATA/$f.csv" --out "$OUT/ft_$f" --force > "$OUT/ft_$f.log" 2>&1
     tail -n 1 "$OUT/ft_$f.log"
   fi
   echo "== evaluate $f"
-  "$CANDLECAST" evaluate --model "$OUT/ft_$f" --input "$DATA/$f.csv" --out "$OUT/eval_$f" ${EVALUATE_FLAGS:-} > "$OUT/eval_$f.log" 2>&1
+  "$CANDLECAST" evaluate --model "$OUT/ft_$f" --input "$DATA/$f.csv" --out "$OUT/eval_$f" --force ${EVALUATE_FLAGS:-} > "$OUT/eval_$f.log" 2>&1
 done
 python3 bench/pretrain_finetune_table.py "$OUT" > "$OUT/table.md"
 cat "$OUT/table.md"

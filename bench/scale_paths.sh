@@ -21,11 +21,11 @@ mkdir -p "$OUT"
 for scale in reverting ewma; do
   sed "s/^scale = \"reverting\"/scale = \"$scale\"/" configs/tiny.toml > "$OUT/$scale.toml"
   [ -f "$OUT/run_$scale/meta.json" ] ||
-    "$CANDLECAST" train --config "$OUT/$scale.toml" --data data/*.csv --out "$OUT/run_$scale" > "$OUT/train_$scale.log"
+    "$CANDLECAST" train --config "$OUT/$scale.toml" --data data/*.csv --out "$OUT/run_$scale" --force > "$OUT/train_$scale.log"
   for f in data/*.csv; do
     name=$(basename "$f" .csv)
     if "$CANDLECAST" forecast --model "$OUT/run_$scale" --input "$f" --horizon 500 --samples 1000 \
-      --top-p "$TOP_P" --paths --out "$OUT/${name}_$scale.csv" > "$OUT/${name}_$scale.log" 2>&1; then
+      --top-p "$TOP_P" --paths --out "$OUT/${name}_$scale.csv" --force > "$OUT/${name}_$scale.log" 2>&1; then
       python3 bench/scale_paths.py "$f" "$OUT/${name}_$scale.paths.csv" "$scale"
     else
       echo "$name $scale: forecast failed: $(tail -c 120 "$OUT/${name}_$scale.log")"

@@ -47,7 +47,7 @@ for entry in "${FILES[@]}"; do
   run="$OUT/ft_$name"
   if [ ! -f "$run/model.safetensors" ]; then
     echo "== fine-tune $name from base"
-    "$CANDLECAST" train --config "$CONFIG" --init base --data "$file" --out "$run" > "$OUT/ft_$name.log" 2>&1
+    "$CANDLECAST" train --config "$CONFIG" --init base --data "$file" --out "$run" --force > "$OUT/ft_$name.log" 2>&1
     tail -n 1 "$OUT/ft_$name.log"
   fi
   for s in "${STRATEGIES[@]}"; do
@@ -55,7 +55,7 @@ for entry in "${FILES[@]}"; do
     echo "== $name: $spec"
     "$CANDLECAST" backtest --input "$file" --model "$run" --strategy "$spec" \
       --decide-every "$every" --commission "$commission" --fractional --finalize \
-      --seed 0 --compare buy-hold --out "$OUT/bt_${name}_$label" > "$OUT/bt_${name}_$label.log" 2>&1
+      --seed 0 --compare buy-hold --out "$OUT/bt_${name}_$label" --force > "$OUT/bt_${name}_$label.log" 2>&1
   done
 done
 python3 bench/strategies_table.py "$OUT" "${FILES[@]%% *}" > "$OUT/table.md"

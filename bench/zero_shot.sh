@@ -24,7 +24,7 @@ for path in "$DATA"/*.csv; do
   f=$(basename "$path" .csv)
   if [ -f "data/$f.csv" ]; then continue; fi
   echo "== evaluate $f (model: $MODEL)"
-  "$CANDLECAST" evaluate --model "$MODEL" --input "$path" --out "$OUT/eval_$f" ${EVALUATE_FLAGS:-} > "$OUT/eval_$f.log" 2>&1
+  "$CANDLECAST" evaluate --model "$MODEL" --input "$path" --out "$OUT/eval_$f" --force ${EVALUATE_FLAGS:-} > "$OUT/eval_$f.log" 2>&1
 done
 python3 bench/file_scores.py "$OUT" > "$OUT/table.md"
 cat "$OUT/table.md"

@@ -149,9 +149,15 @@ pub struct BacktestArgs {
     pub no_compare: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
-    /// The report folder to write (replaced whole if it holds an earlier report).
+    /// The report folder to write; an existing one is refused unless it holds an
+    /// earlier report (a stats.json) and --force is given: then it is replaced whole.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace an earlier report in --out. A folder holding anything else is refused
+    /// even then (replacing it whole would delete its files), as is one that holds
+    /// the input or the model.
+    #[arg(long)]
+    pub force: bool,
     /// Print the statistics as JSON (stats.json) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -180,7 +186,7 @@ pub struct DemoArgs {
     /// from the shipped base model.
     #[arg(long)]
     pub from_scratch: bool,
-    /// Overwrite a non-empty --out.
+    /// Write into a non-empty --out (files of the same name are replaced).
     #[arg(long)]
     pub force: bool,
 }
@@ -214,12 +220,18 @@ pub struct ForecastArgs {
     /// Forecast only the I-th of N equal, contiguous parts of the input files (in the
     /// order given, directories expanded and sorted), e.g. `--shard 2/8` in the
     /// second task of an array job. The shards' rows, concatenated in order under
-    /// one header, are exactly the unsharded output.
+    /// one header, are exactly the unsharded output (deploy/merge-shards.sh).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
-    /// Output file, .csv (long format) or .json; left out: CSV on standard output.
+    /// Output file, .csv (long format) or .json, with its run header beside it
+    /// (F.run.json: model fingerprint, inputs, seed, horizon, samples, shard; what
+    /// deploy/merge-shards.sh checks); left out: CSV on standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Overwrite an existing --out file (and its F.paths.csv and F.run.json). Never
+    /// lets the output replace an input or go into the model folder.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub read: InputArgs,
 }
@@ -311,6 +323,10 @@ pub struct EvaluateArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write into a --out folder that is not empty: the four files are replaced,
+    /// nothing else. Never lets them replace an input or go into the model folder.
+    #[arg(long)]
+    pub force: bool,
     /// Tokens of context for the model (default: its max_ctx).
     #[arg(long)]
     pub context: Option<usize>,
@@ -364,6 +380,11 @@ pub struct TrainArgs {
     /// The run folder to write.
     #[arg(long, value_name = "RUN")]
     pub out: PathBuf,
+    /// Start a new run in a --out that is not empty: the run's files there are
+    /// replaced (--resume, which continues the run in --out, needs none). Never lets
+    /// --out be --init's folder or replace a --data or --config file.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Fine-tune: start from this run's weights and tokenizer (`base`: the shipped
     /// base model), with the config's [finetune] schedule.
     #[arg(long, value_name = "RUN", conflicts_with = "resume")]
@@ -380,9 +401,13 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
-    /// The folder to write (created; files of an earlier corpus there are replaced).
+    /// The folder to write (created; a folder that is not empty needs --force).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write into a non-empty --out: files of the same names are replaced, others
+    /// (say of a larger earlier corpus) stay.
+    #[arg(long)]
+    pub force: bool,
     /// Number of series.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub series: u64,

@@ -45,6 +45,22 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         .map(|s| parse_time(s, "--to", true))
         .transpose()?;
 
+    // The report folder is checked before anything is read or run.
+    let mut guard = crate::output::Guard::new();
+    guard.input(&args.input);
+    if spec.needs_model() {
+        guard.model(&crate::base::resolve(args.model.as_deref())?);
+    }
+    guard.dir(
+        &args.out,
+        "--out",
+        args.force,
+        &[],
+        crate::output::DirMode::ReplaceWhole {
+            is_earlier: |dir| dir.join("stats.json").is_file(),
+            what: "a backtest report folder (it has no stats.json)",
+        },
+    )?;
     let (name, full) = pick_series(args)?;
     // Bars after --to do not exist for this backtest.
     let end = match to {

@@ -75,8 +75,14 @@ fn stage(n: usize, total: usize, what: &str) {
     eprintln!("\n[{n}/{total}] {what}");
 }
 
-/// Runs one subcommand as if typed; a failure names the stage.
-fn sub(argv: &[String]) -> anyhow::Result<()> {
+/// Runs one subcommand as if typed; a failure names the stage. `force`: the demo
+/// was told to write over an earlier demo, so each stage may replace its own
+/// earlier output (the stages' own checks still keep inputs and models safe).
+fn sub(argv: &[String], force: bool) -> anyhow::Result<()> {
+    let mut argv = argv.to_vec();
+    if force {
+        argv.push("--force".into());
+    }
     let cli =
         Cli::try_parse_from(std::iter::once("candlecast".to_string()).chain(argv.iter().cloned()))
             .with_context(|| format!("demo: bad arguments for `candlecast {}`", argv.join(" ")))?;
@@ -94,12 +100,13 @@ fn s(p: &Path) -> String {
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     let out = &args.out;
-    if out.exists() && std::fs::read_dir(out)?.next().is_some() && !args.force {
-        anyhow::bail!(
-            "{} exists and is not empty: pass --force to overwrite, or another --out",
-            out.display()
-        );
-    }
+    crate::output::Guard::new().dir(
+        out,
+        "--out",
+        args.force,
+        &[],
+        crate::output::DirMode::WriteInto,
+    )?;
     let data = out.join("data");
     std::fs::create_dir_all(&data).with_context(|| s(&data))?;
     let mut files = Vec::new();
@@ -133,7 +140,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .map(String::from)
             .collect::<Vec<_>>();
         a.extend(files.iter().cloned());
-        sub(&a)?;
+        sub(&a, args.force)?;
         pre
     } else {
         stage(
@@ -145,17 +152,20 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
 
     stage(2, total, "fine-tune on the S&P 500's training part");
-    sub(&[
-        "train".into(),
-        "--config".into(),
-        s(&cfg),
-        "--init".into(),
-        s(&pre),
-        "--data".into(),
-        target.clone(),
-        "--out".into(),
-        s(&fine),
-    ])?;
+    sub(
+        &[
+            "train".into(),
+            "--config".into(),
+            s(&cfg),
+            "--init".into(),
+            s(&pre),
+            "--data".into(),
+            target.clone(),
+            "--out".into(),
+            s(&fine),
+        ],
+        args.force,
+    )?;
 
     stage(
         3,
@@ -174,7 +184,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "--input".into(),
     ]);
     a.extend(files.iter().cloned());
-    sub(&a)?;
+    sub(&a, args.force)?;
 
     stage(
         4,
@@ -189,7 +199,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "--input".into(),
     ]);
     a.extend(files.iter().cloned());
-    sub(&a)?;
+    sub(&a, args.force)?;
 
     stage(
         5,
@@ -239,7 +249,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         c.replace("{horizon}", horizon)
             .replace("{samples}", samples)
     }));
-    sub(&a)?;
+    sub(&a, args.force)?;
 
     stage(6, total, "write index.html with the headline results");
     write_atomic(

@@ -16,6 +16,14 @@ use candlecast_gpt::checkpoint::write_atomic;
 use candlecast_gpt::Sampling;
 use std::process::ExitCode;
 
+/// What `evaluate` writes into its --out folder.
+const OUTPUT_FILES: [&str; 4] = [
+    "scorecard.json",
+    "scorecard.md",
+    "calibration.csv",
+    "evaluate.html",
+];
+
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = args.temperature {
         if !(t > 0.0 && t.is_finite()) {
@@ -36,11 +44,24 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     if args.origins_every == Some(0) {
         anyhow::bail!("--origins-every must be at least 1");
     }
-    let series = load_series(&args.input, &args.read)?;
     let run_dir = match args.no_model {
         true => None,
         false => Some(crate::base::resolve(args.model.as_deref())?),
     };
+    // The output folder is checked before any work: a refusal costs nothing.
+    let mut guard = crate::output::Guard::new();
+    guard.inputs(&crate::train::expand_inputs(&args.input)?);
+    if let Some(dir) = &run_dir {
+        guard.model(dir);
+    }
+    guard.dir(
+        &args.out,
+        "--out",
+        args.force,
+        &OUTPUT_FILES,
+        crate::output::DirMode::WriteInto,
+    )?;
+    let series = load_series(&args.input, &args.read)?;
     let mut temperature = args.temperature.unwrap_or(1.0);
     let model = match &run_dir {
         None => None,

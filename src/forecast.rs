@@ -8,8 +8,9 @@ use candlecast_data::Timestamp;
 use candlecast_forecast::{
     future_timestamps, origin_at_end, rollout, summarise_paths, ForecastParams, MAX_BATCH_ROWS,
 };
-use candlecast_gpt::checkpoint::write_atomic;
+use candlecast_gpt::checkpoint::{write_atomic, META_FILE, MODEL_FILE};
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
@@ -30,7 +31,29 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     if args.paths && args.out.is_none() {
         bail!("--paths writes its paths next to --out: give --out FILE");
     }
-    let run = crate::base::load_run(&crate::base::resolve(args.model.as_deref())?)?;
+    let model_dir = crate::base::resolve(args.model.as_deref())?;
+    let all_files = expand_inputs(&args.input)?;
+    // Every file this run writes is checked before the model is loaded.
+    let outputs = match &args.out {
+        None => Vec::new(),
+        Some(out) => {
+            let mut o = vec![
+                (out.clone(), "--out"),
+                (header_path(out), "--out (its run header)"),
+            ];
+            if args.paths && !json {
+                o.push((out.with_extension("paths.csv"), "--paths"));
+            }
+            o
+        }
+    };
+    let mut guard = crate::output::Guard::new();
+    guard.inputs(&all_files);
+    guard.model(&model_dir);
+    for (path, flag) in &outputs {
+        guard.file(path, flag, args.force)?;
+    }
+    let run = crate::base::load_run(&model_dir)?;
     let (model, tok) = (&run.model, &run.tok);
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {
@@ -46,10 +69,9 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     if args.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let files = expand_inputs(&args.input)?;
     let files = match args.shard {
-        Some(shard) => shard.take(&files),
-        None => files,
+        Some(shard) => shard.take(&all_files),
+        None => all_files.clone(),
     };
     if files.is_empty() {
         eprintln!("this shard has no input files: writing an empty forecast");
@@ -153,6 +175,9 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             write_atomic(&out.with_extension("paths.csv"), paths_csv.as_bytes())?;
         }
     }
+    // Last: a header beside a forecast says the forecast is complete.
+    let header = run_header(args, &model_dir, &all_files, params.sampling, series.len())?;
+    write_atomic(&header_path(out), header.as_bytes())?;
     eprintln!(
         "{} series x {} samples x {} steps -> {}",
         series.len(),
@@ -161,6 +186,65 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run header beside `--out F.csv` (or `F.json`): `F.run.json`.
+pub fn header_path(out: &Path) -> PathBuf {
+    out.with_extension("run.json")
+}
+
+/// `F.run.json`: what produced a forecast file, so `deploy/merge-shards.sh` can check
+/// that every shard comes from one run. JSON laid out on fixed lines: line 2 is the
+/// run (model fingerprint, every input of the whole run, seed, horizon, samples,
+/// quantiles, sampling, origin), one line that must be identical in every shard;
+/// line 3 is this shard. The merge compares lines with grep, so it needs no JSON
+/// tool on the cluster.
+fn run_header(
+    args: &ForecastArgs,
+    model_dir: &Path,
+    inputs: &[PathBuf],
+    sampling: candlecast_gpt::Sampling,
+    series: usize,
+) -> anyhow::Result<String> {
+    let run = serde_json::json!({
+        "candlecast": env!("CARGO_PKG_VERSION"),
+        "model_fingerprint": model_fingerprint(model_dir)?,
+        "inputs": inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "seed": args.sampling.seed,
+        "horizon": args.horizon,
+        "samples": args.samples,
+        "quantiles": args.quantiles,
+        "context": args.sampling.context,
+        "temperature": sampling.temperature,
+        "top_k": sampling.top_k,
+        "top_p": sampling.top_p,
+        "origin": args.origin,
+        "paths": args.paths,
+    });
+    let shard = match args.shard {
+        Some(s) => serde_json::json!({"index": s.index, "count": s.count}),
+        None => serde_json::json!({"index": 1, "count": 1}),
+    };
+    Ok(format!(
+        "{{\n\"run\": {},\n\"shard\": {},\n\"series\": {series}\n}}\n",
+        serde_json::to_string(&run)?,
+        serde_json::to_string(&shard)?
+    ))
+}
+
+/// FNV-1a (64 bit) over the model's weights and its meta.json (which holds the
+/// tokenizer): two shards agree on it only when they used the same model bytes.
+fn model_fingerprint(dir: &Path) -> anyhow::Result<String> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for name in [MODEL_FILE, META_FILE] {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
+        for b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    Ok(format!("fnv1a64:{h:016x}"))
 }
 
 /// `--origin`: RFC 3339 (`2018-06-01T00:00:00Z`) or a date (`2018-06-01`, UTC midnight).

@@ -8,6 +8,7 @@ mod demo;
 mod evaluate;
 mod forecast;
 mod inspect;
+mod output;
 mod progress;
 mod synth;
 mod tokenize;

@@ -8,6 +8,13 @@ use candlecast_synth::{generate_one, symbol};
 use std::process::ExitCode;
 
 pub fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
+    crate::output::Guard::new().dir(
+        &args.out,
+        "--out",
+        args.force,
+        &[],
+        crate::output::DirMode::WriteInto,
+    )?;
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let bar = crate::progress::bar(args.series, "synth");
     let mut params = Vec::with_capacity(args.series as usize);

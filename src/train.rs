@@ -327,9 +327,48 @@ fn per_source(
     Ok(out)
 }
 
+/// What a run folder holds; `train` writes these names into --out.
+const RUN_FILES: [&str; 5] = [
+    checkpoint::MODEL_FILE,
+    checkpoint::OPTIMIZER_FILE,
+    checkpoint::META_FILE,
+    checkpoint::BEST_FILE,
+    "curve.csv",
+];
+
+/// The output rule (`crate::output`) for the run folder, before any data is read: a
+/// new run does not write over an earlier one without --force (the message offers
+/// --resume when --out holds a run), never into --init's folder, and never over a
+/// --data or --config file. `--resume` writes into its own run: no --force needed.
+fn check_output(args: &TrainArgs) -> anyhow::Result<()> {
+    let out = &args.out;
+    let mut guard = crate::output::Guard::new();
+    guard.inputs(&expand_inputs(&args.data)?);
+    if let Some(cfg) = &args.config {
+        guard.input(cfg);
+    }
+    if let Some(init) = &args.init {
+        guard.model(&crate::base::resolve(Some(init))?);
+    }
+    if !args.resume && !args.force && out.join(checkpoint::META_FILE).is_file() {
+        bail!(
+            "{}: holds a run already; pass --resume to continue it, --force to start a new run over it, or choose another --out",
+            out.display()
+        );
+    }
+    guard.dir(
+        out,
+        "--out",
+        args.force || args.resume,
+        &RUN_FILES,
+        crate::output::DirMode::WriteInto,
+    )
+}
+
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let device = Device::Cpu;
+    check_output(args)?;
     // The synthetic corpus joins pretraining runs only: from the config, or for
     // --resume from the run it continues.
     let synthetic = if args.resume {

@@ -279,7 +279,7 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
                 "--model",
                 "/nonexistent",
             ],
-            "/nonexistent/meta.json",
+            "/nonexistent: no such model folder",
         ),
         (
             &["--strategy", "buy-hold", "--compare", "vol-target:cap=2"],
@@ -359,6 +359,7 @@ fn rule_backtest_prints_a_table_or_json_and_replaces_its_report() {
         "--candles",
         "--out",
         o,
+        "--force",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
@@ -503,6 +504,7 @@ fn open_trades_and_the_buy_hold_window_are_explained_in_the_terminal() {
         "--finalize",
         "--out",
         out.to_str().unwrap(),
+        "--force",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     assert!(!stderr(&r).contains("note:"), "{}", stderr(&r));
@@ -554,6 +556,7 @@ fn unaffordable_whole_units_are_warned_about_before_the_run() {
         "--json",
         "--out",
         o,
+        "--force",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     assert!(!stderr(&r).contains("warning"), "{}", stderr(&r));

@@ -167,10 +167,24 @@ fn quick_demo_writes_every_output() {
             + index.matches("; does not meet the bar.").count(),
         verdicts
     );
-    // A second run into the same folder needs --force.
+    // A second run into the same folder needs --force, and leaves it untouched.
+    let fc = std::fs::read(out.join("forecast.csv")).unwrap();
+    std::fs::write(out.join("forecast.csv"), "earlier").unwrap();
     let again = candlecast(["demo", "--quick", "--out", &out.display().to_string()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_eq!(std::fs::read(out.join("forecast.csv")).unwrap(), b"earlier");
+    // With --force every stage replaces its own earlier output (issue 19: each stage
+    // refuses that on its own without it), with the same bytes.
+    let again = candlecast([
+        "demo",
+        "--quick",
+        "--force",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(std::fs::read(out.join("forecast.csv")).unwrap(), fc);
 }
 
 /// `--from-scratch` pretrains on the bundled series first and uses that model.

@@ -114,7 +114,9 @@ fn baselines_alone_and_bad_arguments() {
         Some(8)
     );
     // Without --model: the shipped base model, zero-shot, beside the baselines.
-    let out = candlecast(["evaluate", "--input", &data, "--out", &card, "--json"]);
+    let out = candlecast([
+        "evaluate", "--input", &data, "--out", &card, "--json", "--force",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(json["protocol"]["reference"], "gpt");
@@ -141,10 +143,11 @@ fn baselines_alone_and_bad_arguments() {
         &data,
         "--out",
         &card,
+        "--force",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("/nonexistent/meta.json"),
+        stderr(&out).contains("/nonexistent: no such model folder"),
         "{}",
         stderr(&out)
     );

@@ -197,7 +197,7 @@ fn shards_of_a_directory_add_up_to_the_whole_forecast() {
         )
         .unwrap();
     }
-    std::fs::write(inputs.join("notes.txt"), "not a csv").unwrap();
+    std::fs::write(inputs.join("notes.md"), "not a csv").unwrap();
     let input = inputs.display().to_string();
     let base = [
         "--model",

@@ -11,6 +11,8 @@ mod forecast;
 mod ingest;
 mod inspect;
 mod overflow;
+mod overwrite;
+mod scaleout;
 mod signal;
 mod synth;
 mod tokenize;

@@ -369,6 +369,7 @@ fn r16_extra_inputs_train_finetune_and_forecast() {
         "20",
         "--out",
         &fc,
+        "--force",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
