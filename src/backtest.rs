@@ -17,9 +17,11 @@ use candlecast_gpt::Gpt;
 use candlecast_tokenize::Tokenizer;
 use std::path::Path;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let spec: StrategySpec = args.strategy.parse()?;
+    let refit_plan = crate::refit::plan(args, &spec)?;
     let compare = compare_specs(args, &spec)?;
     let broker = BrokerConfig {
         cash: args.cash,
@@ -108,21 +110,32 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             let ctx = args.sampling.context(gpt.config().max_ctx);
             let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
             let seed = args.sampling.seed;
+            let refit = refit_plan
+                .map(|p| crate::refit::setup(dir, tok, p, seed))
+                .transpose()?;
+            let refit_seconds = refit.as_ref().map(|r| Rc::clone(&r.seconds));
             let mut strategy: Box<dyn Strategy> = match &spec {
-                StrategySpec::VolTarget(rule) => Box::new(
+                StrategySpec::VolTarget(rule) => crate::refit::wrap(
                     VolTarget::new(gpt, tok, &name, *rule, ctx, sampling, seed)
                         .with_context(|| format!("model {}", dir.display()))?,
-                ),
-                StrategySpec::Forecast(rule) => Box::new(
+                    refit,
+                    window_start,
+                )?,
+                StrategySpec::Forecast(rule) => crate::refit::wrap(
                     ForecastStrategy::new(gpt, tok, &name, *rule, &broker, ctx, sampling, seed)
                         .with_context(|| format!("model {}", dir.display()))?,
-                ),
+                    refit,
+                    window_start,
+                )?,
                 _ => bail!("--strategy {spec} needs no model"),
             };
             let bar = crate::progress::bar((series.len() - window_start) as u64, "backtest");
             let mut tick = |_: usize| bar.inc(1);
             let r = run_backtest(&series, strategy.as_mut(), &broker, &opts, &mut tick)?;
             bar.finish_and_clear();
+            if let (Some(plan), Some(secs)) = (refit_plan, refit_seconds) {
+                eprintln!("{}", crate::refit::summary(&r, plan, secs.get()));
+            }
             r
         }
         _ => {
@@ -194,6 +207,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         broker: &broker,
         options: &opts,
         model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
+        refit: refit_plan,
         report_options: ReportOptions {
             equity_csv: args.equity_csv,
             candles: args.candles,

@@ -9,6 +9,7 @@ mod evaluate;
 mod forecast;
 mod inspect;
 mod progress;
+mod refit;
 mod synth;
 mod tokenize;
 mod train;
