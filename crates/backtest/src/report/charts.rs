@@ -280,11 +280,13 @@ mod tests {
                 spec: "sma-cross:2,3".into(),
                 run: r,
                 metrics: Metrics::compute(r, s),
+                vs_buy_hold: None,
             },
             compare: vec![],
             broker: &BROKER,
             options: &RUN_OPTS,
             model: None,
+            refit: None,
             report_options: opts,
         }
     }
