@@ -87,6 +87,12 @@ pub enum Command {
     /// one-step mixture) times sqrt(bars per year of the history); rebalanced
     /// only when the wanted exposure differs from the held one by more than
     /// band x the held one.
+    ///
+    /// --refit-every N (model strategies) fine-tunes the model during the backtest,
+    /// walk-forward: at the window's bar N, 2N, ... (at the first decision from there
+    /// with --decide-every) it trains --refit-steps steps from the current weights on
+    /// the bars up to that bar's close only, with the model folder's training config,
+    /// before deciding there. The schedule is in stats.json (`refits`) and report.html.
     Backtest(BacktestArgs),
 }
 
@@ -131,6 +137,19 @@ pub struct BacktestArgs {
     /// Decide only every N bars (the forecast strategy's cost is per decision).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub decide_every: u64,
+    /// Walk-forward refits (model strategies only): every N bars of the window,
+    /// fine-tune the model on the bars up to then (never a later one) before deciding.
+    /// 0: never (the model as given decides throughout).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub refit_every: u64,
+    /// Optimiser steps per refit, with the model's own training config (optimiser,
+    /// learning rate, batch size, window length, frozen blocks) and seed
+    /// derived from --seed and the refit's number. Each refit costs about as much as
+    /// that many steps of `candlecast train`. The default is small on purpose: 20
+    /// steps of 32 windows already pass over a daily series' ~5k tokens four times;
+    /// with 100 the refitted model memorises its history.
+    #[arg(long, value_name = "S", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refit_steps: u64,
     /// First bar of the backtest window (RFC 3339 or YYYY-MM-DD); earlier bars are
     /// history the strategy may look at. For a model, the default is the first bar
     /// after the part of this file it was trained on, when the run records it.

@@ -10,16 +10,18 @@ use candlecast_backtest::report::{self, Entry, Report, ReportOptions};
 use candlecast_backtest::significance::sharpe_vs_buy_hold;
 use candlecast_backtest::{
     rule_strategy, run as run_backtest, BacktestError, BrokerConfig, BuyHold, ForecastStrategy,
-    Metrics, Run, RunOptions, Strategy, StrategySpec, Units, VolTarget,
+    Metrics, RefitPlan, Run, RunOptions, Strategy, StrategySpec, Units, VolTarget,
 };
 use candlecast_data::{Series, Timestamp};
 use candlecast_gpt::Gpt;
 use candlecast_tokenize::Tokenizer;
 use std::path::Path;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let spec: StrategySpec = args.strategy.parse()?;
+    let refit_plan = crate::refit::plan(args, &spec)?;
     let compare = compare_specs(args, &spec)?;
     let broker = BrokerConfig {
         cash: args.cash,
@@ -117,9 +119,19 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         decide_every: args.decide_every as usize,
         allow_short: !args.long_only,
     };
-    let main_run = run_strategy(&spec, model.as_ref(), &name, &series, &broker, &opts, args)?;
+    let main_run = run_strategy(
+        &spec,
+        model.as_ref(),
+        refit_plan,
+        &name,
+        &series,
+        &broker,
+        &opts,
+        args,
+    )?;
     // Rule strategies decide every bar, as backtesting.py's do; model strategies
-    // every --decide-every bars like the main one.
+    // every --decide-every bars like the main one, with the model as given (the
+    // refits are the main strategy's).
     let compare_opts = RunOptions {
         decide_every: 1,
         ..opts
@@ -131,7 +143,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         } else {
             &compare_opts
         };
-        let r = run_strategy(c, model.as_ref(), &name, &series, &broker, o, args)
+        let r = run_strategy(c, model.as_ref(), None, &name, &series, &broker, o, args)
             .with_context(|| format!("--compare {c}"))?;
         compare_runs.push((c.to_string(), r));
     }
@@ -185,6 +197,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         broker: &broker,
         options: &opts,
         model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
+        refit: refit_plan,
         report_options: ReportOptions {
             equity_csv: args.equity_csv,
             candles: args.candles,
@@ -206,11 +219,14 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One strategy over the window: a model strategy (vol-target, forecast) with
-/// the loaded model and a progress bar, since it rolls paths at every decision;
-/// a rule strategy on the bars alone.
+/// the loaded model and a progress bar, since it rolls paths at every decision,
+/// refitted walk-forward when `refit_plan` says so; a rule strategy on the bars
+/// alone.
+#[allow(clippy::too_many_arguments)]
 fn run_strategy(
     spec: &StrategySpec,
     model: Option<&Loaded>,
+    refit_plan: Option<RefitPlan>,
     name: &str,
     series: &Series,
     broker: &BrokerConfig,
@@ -220,32 +236,38 @@ fn run_strategy(
     let Some((dir, (gpt, tok), extra)) = model.filter(|_| spec.needs_model()) else {
         let mut strategy = rule_strategy(spec)
             .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
-        return Ok(run_backtest(
-            series,
-            strategy.as_mut(),
-            broker,
-            opts,
-            &mut |_| {},
-        )?);
+        return Ok(run_backtest(series, strategy.as_mut(), broker, opts, &mut |_| {})?);
     };
     let ctx = args.sampling.context(gpt.config().max_ctx);
     let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
     let seed = args.sampling.seed;
+    let refit = refit_plan
+        .map(|p| crate::refit::setup(dir, tok, p, seed))
+        .transpose()?;
+    let refit_seconds = refit.as_ref().map(|r| Rc::clone(&r.seconds));
+    let ws = opts.window_start;
     let mut strategy: Box<dyn Strategy> = match spec {
-        StrategySpec::VolTarget(rule) => Box::new(
+        StrategySpec::VolTarget(rule) => crate::refit::wrap(
             VolTarget::new(gpt, tok, name, *rule, ctx, sampling, seed)
                 .with_context(|| format!("model {}", dir.display()))?,
-        ),
-        StrategySpec::Forecast(rule) => Box::new(
+            refit,
+            ws,
+        )?,
+        StrategySpec::Forecast(rule) => crate::refit::wrap(
             ForecastStrategy::new(gpt, tok, name, *rule, broker, ctx, sampling, seed)
                 .with_context(|| format!("model {}", dir.display()))?,
-        ),
+            refit,
+            ws,
+        )?,
         _ => bail!("--strategy {spec} needs no model"),
     };
-    let bar = crate::progress::bar((series.len() - opts.window_start) as u64, "backtest");
+    let bar = crate::progress::bar((series.len() - ws) as u64, "backtest");
     let mut tick = |_: usize| bar.inc(1);
     let r = run_backtest(series, strategy.as_mut(), broker, opts, &mut tick)?;
     bar.finish_and_clear();
+    if let (Some(plan), Some(secs)) = (refit_plan, refit_seconds) {
+        eprintln!("{}", crate::refit::summary(&r, plan, secs.get()));
+    }
     Ok(r)
 }
 

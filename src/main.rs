@@ -10,6 +10,7 @@ mod forecast;
 mod inspect;
 mod output;
 mod progress;
+mod refit;
 mod synth;
 mod tokenize;
 mod train;

@@ -188,6 +188,64 @@ fn forecast_backtest_on_bundled_data_writes_a_deterministic_report() {
     }
 }
 
+/// `--refit-every`: the refits land on the window's bar N, 2N, ..., are listed
+/// in stats.json, report.html and on stderr, and the report is the same bytes
+/// on a second run.
+#[test]
+fn refitting_backtest_lists_its_refits_and_is_deterministic() {
+    let t = trained();
+    let tmp = Dir::new();
+    let go = |name: &str| {
+        let out = out_dir(&tmp, name);
+        let o = backtest(&[
+            "--input",
+            SPX.as_str(),
+            "--model",
+            &t.run,
+            "--strategy",
+            "vol-target:horizon=1",
+            "--from",
+            "2018-01-01",
+            "--refit-every",
+            "60",
+            "--refit-steps",
+            "3",
+            "--seed",
+            "2",
+            "--no-compare",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        (out, stderr(&o))
+    };
+    let (d1, err) = go("r1");
+    assert!(
+        err.contains("4 refits (every 60 bars, 3 steps each)"),
+        "{err}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&read(&d1.join("stats.json"))).unwrap();
+    assert_eq!(stats["refit"]["every"], 60);
+    assert_eq!(stats["refit"]["steps"], 3);
+    let refits = stats["refits"].as_array().unwrap();
+    // The 2018 window starts at bar 4779 of the file (1999-01-04..).
+    let start = refits[0]["bar"].as_u64().unwrap() - 60;
+    let bars: Vec<u64> = refits.iter().map(|r| r["bar"].as_u64().unwrap()).collect();
+    assert_eq!(bars, [60, 120, 180, 240].map(|k| start + k));
+    for r in refits {
+        assert_eq!(r["bars"].as_u64().unwrap(), r["bar"].as_u64().unwrap() + 1);
+        assert_eq!(r["steps"], 3);
+        assert!(r["loss_end"].as_f64().unwrap().is_finite());
+        assert!(r["time"].as_str().unwrap().starts_with("2018-"));
+    }
+    let html = read(&d1.join("report.html"));
+    assert!(html.contains("<h2>Refits</h2>") && html.contains("refitted every 60 bars"));
+    let (d2, _) = go("r2");
+    for f in ["stats.json", "trades.csv", "forecasts.csv", "report.html"] {
+        assert!(read(&d1.join(f)) == read(&d2.join(f)), "{f} differs");
+    }
+}
+
 #[test]
 fn a_model_for_another_tokenizer_is_refused() {
     let t = trained();
@@ -267,6 +325,10 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
             &["--strategy", "buy-hold", "--from", "2030-01-01"],
             "the backtest window has no bars: no bars from 2030-01-01 to the end; \
              the file covers 1999-01-04T00:00:00Z to 2018-12-31T00:00:00Z",
+        ),
+        (
+            &["--strategy", "sma-cross:10,20", "--refit-every", "50"],
+            "--refit-every refits the strategy's model: it needs a model strategy",
         ),
         (
             &["--strategy", "buy-hold", "--to", "1990-01-01"],

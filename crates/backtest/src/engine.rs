@@ -17,7 +17,7 @@
 use crate::config::{BrokerConfig, Units};
 use crate::error::BacktestError;
 use crate::history::History;
-use crate::strategy::{Context, ForecastRecord, Strategy, Target};
+use crate::strategy::{Context, ForecastRecord, RefitRecord, Strategy, Target};
 use candlecast_data::Series;
 use serde::Serialize;
 
@@ -114,6 +114,8 @@ pub struct Run {
     pub buy_hold_start: usize,
     /// Forecasts made by a model-driven strategy.
     pub forecasts: Vec<ForecastRecord>,
+    /// Walk-forward refits of the strategy's model, in bar order.
+    pub refits: Vec<RefitRecord>,
 }
 
 impl Run {
@@ -458,6 +460,7 @@ pub fn run(
         first_decision,
         buy_hold_start,
         forecasts: strategy.forecasts().to_vec(),
+        refits: strategy.refits().to_vec(),
     })
 }
 

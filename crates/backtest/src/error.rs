@@ -25,6 +25,14 @@ pub enum BacktestError {
         #[source]
         source: candlecast_forecast::ForecastError,
     },
+    /// A walk-forward refit failed (see [`crate::Refitting`]).
+    #[error("refit at bar {bar} ({ts}): {source}")]
+    Refit {
+        bar: usize,
+        ts: String,
+        #[source]
+        source: crate::strategy::RefitError,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

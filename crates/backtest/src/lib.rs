@@ -13,6 +13,8 @@ self-contained `report.html` and its `equity.svg`, and on request the per-bar
   with a [`Target`] position that fills at the next bar's open.
 - [`run`] walks the bars with a [`BrokerConfig`] and gives a [`Run`]: equity,
   trades, orders, fills, forecasts.
+- [`Refitting`] fine-tunes a model strategy's GPT every N bars on the bars up
+  to then ([`GptRefitter`]), walk-forward.
 - [`Metrics::compute`] gives the statistics; [`METRICS`] maps their keys to
   backtesting.py's labels; [`significance`] bootstraps a strategy's Sharpe
   ratio against buy-and-hold's.
@@ -57,8 +59,9 @@ pub use history::History;
 pub use metrics::{Metrics, Span, Stat, METRICS};
 pub use spec::{ForecastRule, Sizing, StrategySpec, Trigger, VolTargetRule};
 pub use strategy::{
-    bars_per_year, rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy, SmaCross,
-    Strategy, Target, VolTarget, QUANTILE_LEVELS,
+    bars_per_year, refit_seed, rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy,
+    GptRefitter, ModelStrategy, Refit, RefitError, RefitPlan, RefitRecord, Refitter, Refitting,
+    SmaCross, Strategy, Target, VolTarget, QUANTILE_LEVELS,
 };
 
 /// A rule strategy from its spec; `None` for specs that need a model

@@ -286,6 +286,7 @@ mod tests {
             broker: &BROKER,
             options: &RUN_OPTS,
             model: None,
+            refit: None,
             report_options: opts,
         }
     }

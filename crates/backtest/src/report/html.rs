@@ -30,7 +30,7 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
     let _ = writeln!(
         html,
         "<h1>Backtest: {}</h1><div class=\"sub\">strategy <b>{}</b>{} &middot; {} to {} ({} bars) &middot; \
-         cash {} &middot; commission {} &middot; spread {} &middot; slippage {} &middot; {} units{}{}</div>",
+         cash {} &middot; commission {} &middot; spread {} &middot; slippage {} &middot; {} units{}{}{}</div>",
         escape_html(&r.title),
         escape_html(&r.main.spec),
         r.model
@@ -54,6 +54,9 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         } else {
             String::new()
         },
+        r.refit
+            .map(|p| format!(" &middot; model refitted every {} bars ({} steps)", p.every, p.steps))
+            .unwrap_or_default(),
     );
 
     // Statistics.
@@ -124,6 +127,10 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         let _ = write!(html, "<div class=\"sub\">{}.</div>", escape_html(&n));
     }
 
+    if r.refit.is_some() {
+        refits(&mut html, r);
+    }
+
     html.push_str("<h2>Equity</h2>");
     if !r.report_options.equity_csv {
         html.push_str(
@@ -153,4 +160,42 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
          open.</p></body></html>\n",
     );
     Ok(html)
+}
+
+/// The refit schedule: when each refit happened, what it trained on and how
+/// its training loss moved.
+fn refits(html: &mut String, r: &Report<'_>) {
+    let list = &r.main.run.refits;
+    let _ = write!(
+        html,
+        "<h2>Refits</h2><div class=\"sub\">{} refit{}: at each, the model was fine-tuned from its \
+         current weights on the bars up to and including that bar's close (never a later one), \
+         before the decision there. Loss: mean training cross-entropy (nats/token) of the first \
+         and last steps.</div>",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    );
+    if list.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<table><tr><th>#</th><th>bar</th><th>time</th><th>bars trained on</th><th>tokens</th>\
+         <th>steps</th><th>loss first</th><th>loss last</th></tr>\n",
+    );
+    let ts = r.series.timestamps();
+    for f in list {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+            f.index,
+            f.bar,
+            ts.get(f.bar).map(|t| t.to_rfc3339()).unwrap_or_default(),
+            f.bars,
+            f.tokens,
+            f.steps,
+            f.loss_start,
+            f.loss_end
+        );
+    }
+    html.push_str("</table>\n");
 }

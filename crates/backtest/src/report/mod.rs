@@ -18,6 +18,7 @@ use crate::engine::{Run, RunOptions};
 use crate::error::BacktestError;
 use crate::metrics::{Metrics, Stat, METRICS};
 use crate::significance::SharpeDiff;
+use crate::strategy::RefitPlan;
 use candlecast_data::Series;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -51,6 +52,8 @@ pub struct Report<'a> {
     pub options: &'a RunOptions,
     /// The model run a forecast strategy used.
     pub model: Option<String>,
+    /// The walk-forward refits asked for (their record is the main run's `refits`).
+    pub refit: Option<RefitPlan>,
     pub report_options: ReportOptions,
 }
 
@@ -90,7 +93,7 @@ impl Report<'_> {
         let ts = |i: usize| s.timestamps().get(i).map(|t| t.to_rfc3339());
         let ws = self.main.run.window_start;
         let bh = common_buy_hold_start(self);
-        json!({
+        let mut v = json!({
             "title": self.title,
             "strategy": self.main.spec,
             "model": self.model,
@@ -117,7 +120,35 @@ impl Report<'_> {
             },
             "warnings": whole_units_warning(s, ws, self.broker).into_iter().collect::<Vec<_>>(),
             "notes": notes(self),
-        })
+        });
+        if let (Some(plan), Some(obj)) = (self.refit, v.as_object_mut()) {
+            obj.insert("refit".into(), json!(plan));
+            obj.insert("refits".into(), self.refits_json());
+        }
+        v
+    }
+
+    /// The refit schedule as it happened: per refit its bar, time, what it
+    /// trained on and its training loss.
+    fn refits_json(&self) -> Value {
+        let s = self.series;
+        self.main
+            .run
+            .refits
+            .iter()
+            .map(|r| {
+                json!({
+                    "index": r.index,
+                    "bar": r.bar,
+                    "time": s.timestamps().get(r.bar).map(|t| t.to_rfc3339()),
+                    "bars": r.bars,
+                    "tokens": r.tokens,
+                    "steps": r.steps,
+                    "loss_start": num(r.loss_start),
+                    "loss_end": num(r.loss_end),
+                })
+            })
+            .collect()
     }
 
     /// Each statistic of each strategy as shown to people, one row per metric;

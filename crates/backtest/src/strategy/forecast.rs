@@ -13,6 +13,7 @@ use candlecast_forecast::{sample_paths, summarise_paths, ForecastParams, Paths};
 use candlecast_gpt::{Gpt, Sampling};
 use candlecast_tokenize::Tokenizer;
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// The quantiles `forecasts.csv` and the fan chart show.
 pub const QUANTILE_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -125,7 +126,9 @@ pub(crate) fn side_of(units: f64) -> i8 {
 
 /// Sample paths -> target position, see [`ForecastRule`].
 pub struct ForecastStrategy<'m> {
-    model: &'m Gpt,
+    /// Borrowed as given; owned once a walk-forward refit replaces it
+    /// ([`super::ModelStrategy::set_model`]).
+    model: Cow<'m, Gpt>,
     tok: &'m Tokenizer,
     name: String,
     rule: ForecastRule,
@@ -154,7 +157,7 @@ impl<'m> ForecastStrategy<'m> {
     ) -> Result<ForecastStrategy<'m>, BacktestError> {
         check_model(model, tok, sampling)?;
         Ok(ForecastStrategy {
-            model,
+            model: Cow::Borrowed(model),
             tok,
             name: name.to_string(),
             rule,
@@ -222,6 +225,12 @@ impl<'m> ForecastStrategy<'m> {
     }
 }
 
+impl super::ModelStrategy for ForecastStrategy<'_> {
+    fn set_model(&mut self, model: Gpt) {
+        self.model = Cow::Owned(model);
+    }
+}
+
 impl Strategy for ForecastStrategy<'_> {
     fn name(&self) -> String {
         match self.rule.trigger {
@@ -248,14 +257,13 @@ impl Strategy for ForecastStrategy<'_> {
             seed: decision_seed(self.seed, ts),
         };
         let prefix = ctx.history.to_series();
-        let paths =
-            sample_paths(self.model, self.tok, &self.name, &prefix, &params).map_err(|source| {
-                BacktestError::Forecast {
-                    bar,
-                    ts: ts.to_rfc3339(),
-                    source,
-                }
-            })?;
+        let paths = sample_paths(&self.model, self.tok, &self.name, &prefix, &params).map_err(
+            |source| BacktestError::Forecast {
+                bar,
+                ts: ts.to_rfc3339(),
+                source,
+            },
+        )?;
         let stats = PathStats::of(&paths, self.rule.horizon);
         let side = side_of(ctx.position);
         let worth = match ctx.history.close().last() {

@@ -3,16 +3,21 @@
 
 mod buy_hold;
 mod forecast;
+mod refit;
 mod sma_cross;
 mod vol_target;
 
 pub use buy_hold::BuyHold;
 pub use forecast::{ForecastRecord, ForecastStrategy, QUANTILE_LEVELS};
+pub use refit::{
+    refit_seed, GptRefitter, Refit, RefitError, RefitPlan, RefitRecord, Refitter, Refitting,
+};
 pub use sma_cross::{rolling_mean, SmaCross};
 pub use vol_target::{bars_per_year, VolTarget};
 
 use crate::error::BacktestError;
 use crate::history::History;
+use candlecast_gpt::Gpt;
 use serde::Serialize;
 
 /// The position a strategy asks for. An order for `Flat`, `Long` or `Short`
@@ -93,4 +98,17 @@ pub trait Strategy {
     fn forecasts(&self) -> &[ForecastRecord] {
         &[]
     }
+
+    /// Walk-forward refits the strategy made, for `stats.json` and the report.
+    fn refits(&self) -> &[RefitRecord] {
+        &[]
+    }
+}
+
+/// A strategy driven by a GPT whose weights can be replaced mid-run, which is
+/// what a walk-forward refit ([`Refitting`]) needs: the model changes between
+/// decisions, everything else (rule, sampling, random streams) stays.
+pub trait ModelStrategy: Strategy {
+    /// Decides with `model` from now on.
+    fn set_model(&mut self, model: Gpt);
 }

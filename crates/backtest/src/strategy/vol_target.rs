@@ -10,6 +10,7 @@ use candlecast_data::Timestamp;
 use candlecast_forecast::{gpt_next, sample_paths, ForecastError, ForecastParams, Predictive};
 use candlecast_gpt::{Gpt, Sampling};
 use candlecast_tokenize::Tokenizer;
+use std::borrow::Cow;
 
 const YEAR_MS: f64 = 365.25 * 86_400_000.0;
 
@@ -38,7 +39,9 @@ pub fn crosses_band(rule: &VolTargetRule, held: f64, wanted: f64) -> bool {
 
 /// Forecast volatility -> long exposure, see [`VolTargetRule`].
 pub struct VolTarget<'m> {
-    model: &'m Gpt,
+    /// Borrowed as given; owned once a walk-forward refit replaces it
+    /// ([`super::ModelStrategy::set_model`]).
+    model: Cow<'m, Gpt>,
     tok: &'m Tokenizer,
     name: String,
     rule: VolTargetRule,
@@ -62,7 +65,7 @@ impl<'m> VolTarget<'m> {
     ) -> Result<VolTarget<'m>, BacktestError> {
         check_model(model, tok, sampling)?;
         Ok(VolTarget {
-            model,
+            model: Cow::Borrowed(model),
             tok,
             name: name.to_string(),
             rule,
@@ -84,7 +87,7 @@ impl<'m> VolTarget<'m> {
         let prefix = ctx.history.to_series();
         if self.rule.horizon == 1 {
             let p = gpt_next(
-                self.model,
+                &self.model,
                 self.tok,
                 &prefix,
                 self.context_length,
@@ -100,7 +103,7 @@ impl<'m> VolTarget<'m> {
             sampling: self.sampling,
             seed: decision_seed(self.seed, ts),
         };
-        let paths = sample_paths(self.model, self.tok, &self.name, &prefix, &params)?;
+        let paths = sample_paths(&self.model, self.tok, &self.name, &prefix, &params)?;
         let stats = PathStats::of(&paths, self.rule.horizon);
         let sigma = (stats.var / self.rule.horizon as f64).sqrt();
         Ok((sigma, stats.record(bar, &paths, Target::Flat)))
@@ -136,6 +139,12 @@ fn one_step_record(bar: usize, origin: f64, p: &Predictive) -> ForecastRecord {
         mean_log_return: m,
         sd_log_return: v.sqrt(),
         wanted: Target::Flat,
+    }
+}
+
+impl super::ModelStrategy for VolTarget<'_> {
+    fn set_model(&mut self, model: Gpt) {
+        self.model = Cow::Owned(model);
     }
 }
 
