@@ -236,7 +236,13 @@ fn run_strategy(
     let Some((dir, (gpt, tok), extra)) = model.filter(|_| spec.needs_model()) else {
         let mut strategy = rule_strategy(spec)
             .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
-        return Ok(run_backtest(series, strategy.as_mut(), broker, opts, &mut |_| {})?);
+        return Ok(run_backtest(
+            series,
+            strategy.as_mut(),
+            broker,
+            opts,
+            &mut |_| {},
+        )?);
     };
     let ctx = args.sampling.context(gpt.config().max_ctx);
     let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
