@@ -345,7 +345,7 @@ fn bad_input_gets_a_clear_error_and_no_report_folder() {
         ),
         (
             &["--strategy", "buy-hold", "--compare", "vol-target:cap=2"],
-            "--compare vol-target:cap=2: strategy 'vol-target:cap=2': cap is a fraction of equity in (0, 1] (no leverage)",
+            "--compare vol-target:cap=2: strategy 'vol-target:cap=2': cap=2: cap is a fraction of equity in (0, 1] (no leverage)",
         ),
         (
             &["--strategy", "buy-hold", "--from", "yesterday"],
