@@ -183,6 +183,86 @@ fn bad_requests_are_refused_without_output() {
     }
 }
 
+/// Paths decode in batches of at most 4,096 rows and stream to their files: with
+/// 5,000 samples of one series (two batches) and of two series (each its own run),
+/// the paths file holds every path once, series by series and path by path, the
+/// JSON's inline paths are the same closes, the summary is the paths' own (mean and
+/// P(up) recomputed from the file), and no temporary file is left behind.
+#[test]
+fn paths_stream_across_batches_in_order() {
+    let (dir, a, b, run) = setup();
+    let n = 5000usize;
+    let samples = n.to_string();
+    let base = [
+        "--model",
+        &run,
+        "--input",
+        &a,
+        &b,
+        "--horizon",
+        "2",
+        "--samples",
+        &samples,
+        "--paths",
+    ];
+    let summary = forecast(&dir, "s.csv", &base);
+    let paths = std::fs::read_to_string(dir.path().join("s.paths.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = paths
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2 * n * 2);
+    for (r, row) in rows.iter().enumerate() {
+        let (series, path, step) = (r / (2 * n), (r / 2) % n, r % 2 + 1);
+        assert_eq!(row[0], [&a, &b][series].as_str(), "row {r}");
+        assert_eq!(row[4], path.to_string(), "row {r}");
+        assert_eq!(row[2], step.to_string(), "row {r}");
+    }
+    // Series a's summary from its paths: mean of the closes at each step (the
+    // program sums them sorted), P(up) against the origin's close.
+    let history = std::fs::read_to_string(&a).unwrap();
+    let origin_close: f64 = history
+        .lines()
+        .last()
+        .and_then(|l| l.split(',').nth(4))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (k, line) in summary.lines().skip(1).take(2).enumerate() {
+        let mut closes: Vec<f64> = rows[..2 * n]
+            .iter()
+            .filter(|r| r[2] == (k + 1).to_string())
+            .map(|r| r[8].parse().unwrap())
+            .collect();
+        closes.sort_by(f64::total_cmp);
+        let mean = closes.iter().sum::<f64>() / n as f64;
+        let up = closes.iter().filter(|&&c| c > origin_close).count() as f64 / n as f64;
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[4], mean.to_string(), "step {}", k + 1);
+        assert_eq!(cells[8], up.to_string(), "step {}", k + 1);
+    }
+    let json: serde_json::Value = serde_json::from_str(&forecast(&dir, "s.json", &base)).unwrap();
+    for (j, series) in json.as_array().unwrap().iter().enumerate() {
+        let inline = series["paths"].as_array().unwrap();
+        assert_eq!(inline.len(), n);
+        for (i, p) in inline.iter().enumerate() {
+            for k in 0..2 {
+                let row = &rows[j * 2 * n + i * 2 + k];
+                let close: f64 = row[8].parse().unwrap();
+                assert_eq!(p[k].as_f64(), Some(close), "series {j} path {i} step {k}");
+            }
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// `--shard I/N` over a directory: the shards' rows, concatenated in order under one
 /// header, are the unsharded output byte for byte (one shard may have no file).
 #[test]
