@@ -6,8 +6,8 @@ use crate::train::{expand_inputs, load_series};
 use anyhow::{bail, Context};
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
-    future_timestamps, origin_at_end, rollout_chunked, summarise_columns, ForecastParams,
-    PathChunk, MAX_BATCH_ROWS,
+    future_timestamps, origin_at_end_keyed, rollout_chunked, series_key, summarise_columns,
+    ForecastParams, PathChunk, MAX_BATCH_ROWS,
 };
 use candlecast_gpt::checkpoint::write_atomic;
 use std::fmt::Write as _;
@@ -72,7 +72,11 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             Some(t) => s.slice(0..s.timestamps().partition_point(|&x| x <= t)),
             None => s.clone(),
         };
-        let o = origin_at_end(model, tok, &name, &s, params.context_length, params.seed)
+        // The paths' streams are keyed by the bars forecast (up to the origin), not
+        // by the name the file was given as: `data/x.csv`, `./data/x.csv` and a copy
+        // of it give the same forecast (see `series_key`).
+        let key = params.seed ^ series_key(&s);
+        let o = origin_at_end_keyed(model, tok, &s, params.context_length, key)
             .with_context(|| name.clone())?;
         prepared.push((name, s, o));
     }

@@ -1,4 +1,5 @@
 use crate::util::{candlecast, stderr, stdout, Dir};
+use std::process::Command;
 
 const CONFIG: &str = "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\n\
                       seq_len = 16\nlr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\n\
@@ -261,6 +262,75 @@ fn paths_stream_across_batches_in_order() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A forecast's random streams are keyed by the series' bars, not the path as typed:
+/// `a.csv` from its folder, `./a.csv`, the absolute path and a copy under another
+/// name give the same forecast and paths, byte for byte once the series column (the
+/// name as given) is set aside; another series, or the same bars with one close
+/// changed, gives another.
+#[test]
+fn the_same_bars_give_the_same_forecast_under_any_name() {
+    let (dir, a, b, run) = setup();
+    std::fs::create_dir(dir.path().join("copies")).unwrap();
+    std::fs::copy(&a, dir.path().join("copies/renamed.csv")).unwrap();
+    let run_in = |input: &str, out: &str| -> (String, String) {
+        let o = Command::new(env!("CARGO_BIN_EXE_candlecast"))
+            .current_dir(dir.path())
+            .args([
+                "forecast",
+                "--model",
+                &run,
+                "--input",
+                input,
+                "--horizon",
+                "3",
+                "--samples",
+                "12",
+                "--paths",
+                "--out",
+                out,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+        // Everything but the first field (the series as named).
+        let strip = |t: String| -> String {
+            t.lines()
+                .map(|l| l.split_once(',').map_or(l, |x| x.1))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        (
+            strip(read(out)),
+            strip(read(&out.replace(".csv", ".paths.csv"))),
+        )
+    };
+    let first = run_in("a.csv", "n1.csv");
+    for (i, input) in [
+        "./a.csv",
+        a.as_str(),
+        "copies/renamed.csv",
+        "./copies/../a.csv",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(run_in(input, &format!("n{}.csv", i + 2)), first, "{input}");
+    }
+    assert_ne!(run_in(&b, "other.csv").0, first.0);
+    let text = std::fs::read_to_string(&a).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // One close in the middle of the history, nudged (high and low still contain it).
+    let k = lines.len() / 2;
+    let mut cells: Vec<String> = lines[k].split(',').map(str::to_string).collect();
+    let c: f64 = cells[4].parse().unwrap();
+    let (h, l): (f64, f64) = (cells[2].parse().unwrap(), cells[3].parse().unwrap());
+    cells[4] = (c + (h - c).min(c - l) * 0.5 + 1e-9).min(h).to_string();
+    lines[k] = cells.join(",");
+    std::fs::write(dir.path().join("nudged.csv"), lines.join("\n") + "\n").unwrap();
+    assert_ne!(run_in("nudged.csv", "nudged_out.csv").1, first.1);
 }
 
 /// `--shard I/N` over a directory: the shards' rows, concatenated in order under one

@@ -155,6 +155,41 @@ pub fn check_inputs(model: &Gpt, tok: &Tokenizer) -> Result<(), ForecastError> {
 /// (rows x vocabulary floats) and the cache.
 pub const MAX_BATCH_ROWS: usize = 4096;
 
+/// A stable 64-bit hash of a series' bars (FNV-1a over every bar's timestamp,
+/// open, high, low, close and volume bits): its identity for random streams.
+///
+/// `forecast` keys a series' paths by this, not by the path the file was given as:
+/// `data/x.csv`, `./data/x.csv` and a copy of the file hold the same bars and get
+/// the same forecast, while any change to a bar (the only thing that can change
+/// the forecast itself) gives other streams. The bars, not the file name, because
+/// a name says nothing about content (two files called `spx.csv` in two folders
+/// may differ) and one series may travel under many names. With `--origin` the
+/// bars hashed are those up to the origin, so the forecast (random streams
+/// included) depends on nothing after it.
+pub fn series_key(series: &Series) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let cols = [
+        series.open(),
+        series.high(),
+        series.low(),
+        series.close(),
+        series.volume(),
+    ];
+    for (i, t) in series.timestamps().iter().enumerate() {
+        eat(t.0 as u64);
+        for col in cols {
+            eat(col.get(i).map_or(0, |v| v.to_bits()));
+        }
+    }
+    h
+}
+
 /// The origin after the last bar of `series`, keyed by `seed` and the series' name.
 pub fn origin_at_end(
     model: &Gpt,
@@ -163,6 +198,18 @@ pub fn origin_at_end(
     series: &Series,
     context_length: usize,
     seed: u64,
+) -> Result<Origin, ForecastError> {
+    origin_at_end_keyed(model, tok, series, context_length, seed ^ name_hash(name))
+}
+
+/// [`origin_at_end`] with its random streams keyed by `key` (e.g. the seed and
+/// [`series_key`]).
+pub fn origin_at_end_keyed(
+    model: &Gpt,
+    tok: &Tokenizer,
+    series: &Series,
+    context_length: usize,
+    key: u64,
 ) -> Result<Origin, ForecastError> {
     let ctx = context_length.clamp(1, model.config().max_ctx);
     if series.len() < ctx + 1 {
@@ -186,7 +233,7 @@ pub fn origin_at_end(
         future: future_ids(tok, series, last, &Stamper::of(series))?,
         vol: scale_after(tok, series, &enc),
         close: last_close,
-        key: seed ^ name_hash(name),
+        key,
     })
 }
 
