@@ -36,7 +36,7 @@ fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-table="| samples | --paths | peak RSS (MB) | wall (s) | output bytes | load (1 min) before |
+table="| samples | --paths | peak RSS (MiB) | wall (s) | output bytes | load (1 min) before |
 |---:|:---:|---:|---:|---:|---:|"
 run() { # samples, paths flag (yes/no)
     local n=$1 paths=$2 extra=()
@@ -51,7 +51,7 @@ run() { # samples, paths flag (yes/no)
     bytes=$(cat "$TMP"/f*.csv | wc -c)
     rm -f "$TMP"/f*.csv
     table+=$'\n'"| $n | $paths | $((kb / 1024)) | $secs | $bytes | $load |"
-    echo "samples $n paths $paths: $((kb / 1024)) MB, $secs s" >&2
+    echo "samples $n paths $paths: $((kb / 1024)) MiB, $secs s" >&2
 }
 for n in $SAMPLES; do run "$n" no; done
 for n in $PATHS_SAMPLES; do run "$n" yes; done
