@@ -6,7 +6,8 @@ use crate::train::{expand_inputs, load_series};
 use anyhow::{bail, Context};
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
-    future_timestamps, origin_at_end, rollout, summarise_paths, ForecastParams, MAX_BATCH_ROWS,
+    future_timestamps, origin_at_end_keyed, rollout_chunked, series_key, summarise_columns,
+    ForecastParams, PathChunk, MAX_BATCH_ROWS,
 };
 use candlecast_gpt::checkpoint::{write_atomic, META_FILE, MODEL_FILE};
 use std::fmt::Write as _;
@@ -93,86 +94,163 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             Some(t) => s.slice(0..s.timestamps().partition_point(|&x| x <= t)),
             None => s.clone(),
         };
-        let o = origin_at_end(model, tok, &name, &s, params.context_length, params.seed)
+        // The paths' streams are keyed by the bars forecast (up to the origin), not
+        // by the name the file was given as: `data/x.csv`, `./data/x.csv` and a copy
+        // of it give the same forecast (see `series_key`).
+        let key = params.seed ^ series_key(&s);
+        let o = origin_at_end_keyed(model, tok, &s, params.context_length, key)
             .with_context(|| name.clone())?;
         prepared.push((name, s, o));
     }
-    let bar = crate::progress::bar(series.len() as u64, "forecast");
+    // Paths decode in batches of at most MAX_BATCH_ROWS rows (whole series while
+    // they fit, else runs of one series' paths). Of every path only its closes are
+    // kept (8 bytes per step, for the quantiles); `--paths` rows go to a temporary
+    // file batch by batch. Memory: one batch of decoding plus samples x horizon
+    // closes, whatever the number of samples.
+    let out_file = |path: &std::path::Path| TempOut::create(path);
+    let mut json_out = match (&args.out, json) {
+        (Some(out), true) => Some(JsonArray::new(out_file(out)?)),
+        _ => None,
+    };
+    let mut paths_out = match (&args.out, json, args.paths) {
+        (Some(out), false, true) => {
+            let mut f = out_file(&out.with_extension("paths.csv"))?;
+            f.write(b"series,origin,step,timestamp,path,open,high,low,close\n")?;
+            Some(f)
+        }
+        _ => None,
+    };
+    let total = (series.len() as u64).saturating_mul(args.samples as u64);
+    let bar = crate::progress::bar(total, "forecast");
     let mut csv = String::from("series,origin,step,timestamp,mean");
     for q in &args.quantiles {
         let _ = write!(csv, ",q{q}");
     }
     csv.push_str(",p_up\n");
-    let mut paths_csv = String::from("series,origin,step,timestamp,path,open,high,low,close\n");
-    let mut objs = Vec::new();
-    let per_batch = (MAX_BATCH_ROWS / args.samples).max(1);
-    let mut done = Vec::with_capacity(prepared.len());
+    let (samples, horizon) = (args.samples, args.horizon);
+    let per_batch = (MAX_BATCH_ROWS / samples).max(1);
     for chunk in prepared.chunks(per_batch) {
         let origins: Vec<_> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
-        let paths = rollout(model, tok, &origins, &params, false)?;
-        done.extend(chunk.iter().zip(paths).map(|((n, s, _), p)| (n, s, p)));
-        bar.inc(chunk.len() as u64);
+        let heads: Vec<Head> = chunk
+            .iter()
+            .map(|(name, s, _)| Head::of(name, s, horizon))
+            .collect();
+        // closes[j][k][i]: series j of the batch, step k + 1, path i.
+        let mut closes: Vec<Vec<Vec<f64>>> = chunk
+            .iter()
+            .map(|_| vec![vec![0.0; samples]; horizon])
+            .collect();
+        // Paths rows are written in series order: a series' rows go straight to
+        // the file once the series before it are complete, and wait here until
+        // then (only when several series share a batch: MAX_BATCH_ROWS rows at most).
+        let mut pending: Vec<String> = vec![String::new(); chunk.len()];
+        let mut written = vec![0usize; chunk.len()];
+        let mut next = 0usize;
+        rollout_chunked(
+            model,
+            tok,
+            &origins,
+            &params,
+            false,
+            MAX_BATCH_ROWS,
+            |c: PathChunk<'_>| -> anyhow::Result<()> {
+                let j = c.origin;
+                if let Some(series) = closes.get_mut(j) {
+                    for (k, column) in series.iter_mut().enumerate() {
+                        let dst = column.iter_mut().skip(c.first);
+                        for (slot, path) in dst.zip(c.paths) {
+                            *slot = path.get(k).map_or(f64::NAN, |b| b.close);
+                        }
+                    }
+                }
+                bar.inc(c.paths.len() as u64);
+                let (Some(file), Some(head)) = (paths_out.as_mut(), heads.get(j)) else {
+                    return Ok(());
+                };
+                let mut text = String::new();
+                for (i, path) in c.paths.iter().enumerate() {
+                    for (k, b) in path.iter().enumerate() {
+                        let _ = writeln!(
+                            text,
+                            "{},{},{},{},{},{},{},{},{}",
+                            head.field,
+                            head.origin_ts,
+                            k + 1,
+                            head.stamp(k),
+                            c.first + i,
+                            b.open,
+                            b.high,
+                            b.low,
+                            b.close
+                        );
+                    }
+                }
+                if j == next {
+                    file.write(text.as_bytes())?;
+                } else if let Some(p) = pending.get_mut(j) {
+                    p.push_str(&text);
+                }
+                if let Some(w) = written.get_mut(j) {
+                    *w += c.paths.len();
+                }
+                while written.get(next).is_some_and(|&w| w >= samples) {
+                    next += 1;
+                    if let Some(p) = pending.get_mut(next) {
+                        file.write(std::mem::take(p).as_bytes())?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        for ((head, o), series_closes) in heads.iter().zip(&origins).zip(&closes) {
+            let steps = summarise_columns(o.close, series_closes, &args.quantiles);
+            for st in &steps {
+                let ts = head.stamp(st.step - 1);
+                let _ = write!(
+                    csv,
+                    "{},{},{},{ts},{}",
+                    head.field, head.origin_ts, st.step, st.mean
+                );
+                for q in &st.quantiles {
+                    let _ = write!(csv, ",{q}");
+                }
+                let _ = writeln!(csv, ",{}", st.p_up);
+            }
+            if let Some(j) = json_out.as_mut() {
+                let obj = SeriesJson {
+                    origin: &head.origin_ts,
+                    origin_close: o.close,
+                    paths: args.paths.then_some(PathCloses(series_closes)),
+                    series: &head.name,
+                    steps: steps
+                        .iter()
+                        .map(|st| serde_json::json!({
+                            "step": st.step,
+                            "timestamp": head.stamps.get(st.step - 1),
+                            "mean": st.mean,
+                            "quantiles": args.quantiles.iter().zip(&st.quantiles).map(|(q, v)| (format!("q{q}"), serde_json::Value::from(*v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                            "p_up": st.p_up,
+                        }))
+                        .collect(),
+                };
+                j.push(&obj)?;
+            }
+        }
     }
     bar.finish_and_clear();
-    for (name, s, paths) in done {
-        let name = name.clone();
-        let stamps = future_timestamps(s, args.horizon);
-        let origin_ts = s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default();
-        let steps = summarise_paths(&paths, &args.quantiles);
-        let field = csv_field(&name);
-        for st in &steps {
-            let ts = stamps
-                .get(st.step - 1)
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default();
-            let _ = write!(csv, "{field},{origin_ts},{},{ts},{}", st.step, st.mean);
-            for q in &st.quantiles {
-                let _ = write!(csv, ",{q}");
-            }
-            let _ = writeln!(csv, ",{}", st.p_up);
-        }
-        if args.paths {
-            for (i, path) in paths.paths.iter().enumerate() {
-                for (k, b) in path.iter().enumerate() {
-                    let ts = stamps.get(k).map(|t| t.to_rfc3339()).unwrap_or_default();
-                    let _ = writeln!(
-                        paths_csv,
-                        "{field},{origin_ts},{},{ts},{i},{},{},{},{}",
-                        k + 1,
-                        b.open,
-                        b.high,
-                        b.low,
-                        b.close
-                    );
-                }
-            }
-        }
-        objs.push(serde_json::json!({
-            "series": name,
-            "origin": origin_ts,
-            "origin_close": paths.origin_close,
-            "steps": steps.iter().map(|st| serde_json::json!({
-                "step": st.step,
-                "timestamp": stamps.get(st.step - 1).map(|t| t.to_rfc3339()),
-                "mean": st.mean,
-                "quantiles": args.quantiles.iter().zip(&st.quantiles).map(|(q, v)| (format!("q{q}"), serde_json::Value::from(*v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                "p_up": st.p_up,
-            })).collect::<Vec<_>>(),
-            "paths": if args.paths { Some(paths.paths.iter().map(|p| p.iter().map(|b| b.close).collect::<Vec<_>>()).collect::<Vec<_>>()) } else { None },
-        }));
-    }
-    // Everything is computed before anything is written: no partial output.
+    // Nothing is renamed into place before every path is done: no partial output.
     let Some(out) = &args.out else {
         use std::io::Write as _;
         std::io::stdout().lock().write_all(csv.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     };
-    if json {
-        write_atomic(out, serde_json::to_string_pretty(&objs)?.as_bytes())?;
-    } else {
-        write_atomic(out, csv.as_bytes())?;
-        if args.paths {
-            write_atomic(&out.with_extension("paths.csv"), paths_csv.as_bytes())?;
+    match json_out {
+        Some(j) => j.finish()?,
+        None => {
+            write_atomic(out, csv.as_bytes())?;
+            if let Some(p) = paths_out {
+                p.commit()?;
+            }
         }
     }
     // Last: a header beside a forecast says the forecast is complete.
@@ -245,6 +323,191 @@ fn model_fingerprint(dir: &Path) -> anyhow::Result<String> {
         }
     }
     Ok(format!("fnv1a64:{h:016x}"))
+}
+
+/// What every output row of one series starts with.
+struct Head {
+    name: String,
+    field: String,
+    origin_ts: String,
+    /// RFC 3339 stamps of the steps.
+    stamps: Vec<String>,
+}
+
+impl Head {
+    fn of(name: &str, s: &candlecast_data::Series, horizon: usize) -> Head {
+        Head {
+            name: name.to_string(),
+            field: csv_field(name),
+            origin_ts: s.last_ts().map(|t| t.to_rfc3339()).unwrap_or_default(),
+            stamps: future_timestamps(s, horizon)
+                .iter()
+                .map(|t| t.to_rfc3339())
+                .collect(),
+        }
+    }
+
+    /// Step `k + 1`'s stamp (empty when the series has none).
+    fn stamp(&self, k: usize) -> &str {
+        self.stamps.get(k).map_or("", String::as_str)
+    }
+}
+
+/// One series of the JSON output; fields in the order `serde_json::json!` sorted
+/// them in before paths were streamed, so the bytes are unchanged.
+#[derive(serde::Serialize)]
+struct SeriesJson<'a> {
+    origin: &'a str,
+    origin_close: f64,
+    paths: Option<PathCloses<'a>>,
+    series: &'a str,
+    steps: Vec<serde_json::Value>,
+}
+
+/// Every path's closes, path by path, serialised straight from the step columns
+/// (`columns[k][i]`) without a copy per path.
+struct PathCloses<'a>(&'a [Vec<f64>]);
+
+impl serde::Serialize for PathCloses<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let n = self.0.first().map_or(0, Vec::len);
+        let mut seq = ser.serialize_seq(Some(n))?;
+        for i in 0..n {
+            seq.serialize_element(&PathRow(self.0, i))?;
+        }
+        seq.end()
+    }
+}
+
+struct PathRow<'a>(&'a [Vec<f64>], usize);
+
+impl serde::Serialize for PathRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for column in self.0 {
+            seq.serialize_element(&column.get(self.1).copied().unwrap_or(f64::NAN))?;
+        }
+        seq.end()
+    }
+}
+
+/// A file written through a temporary name beside it and renamed into place by
+/// [`TempOut::commit`]; dropped uncommitted (an error on the way), the temporary
+/// file is removed and the destination is untouched.
+struct TempOut {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl TempOut {
+    fn create(path: &std::path::Path) -> anyhow::Result<TempOut> {
+        let mut name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".tmp");
+        let tmp = path.with_file_name(name);
+        let file = std::fs::File::create(&tmp).with_context(|| tmp.display().to_string())?;
+        Ok(TempOut {
+            path: path.to_path_buf(),
+            tmp,
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(bytes)
+                .with_context(|| self.tmp.display().to_string())?;
+        }
+        Ok(())
+    }
+
+    fn commit(mut self) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        if let Some(mut f) = self.file.take() {
+            f.flush().with_context(|| self.tmp.display().to_string())?;
+        }
+        std::fs::rename(&self.tmp, &self.path).with_context(|| self.path.display().to_string())
+    }
+}
+
+impl Drop for TempOut {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl std::io::Write for TempOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("written after commit")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A pretty-printed JSON array written element by element, byte for byte what
+/// `serde_json::to_string_pretty` makes of the whole array.
+struct JsonArray {
+    out: TempOut,
+    empty: bool,
+}
+
+impl JsonArray {
+    fn new(out: TempOut) -> JsonArray {
+        JsonArray { out, empty: true }
+    }
+
+    fn push<T: serde::Serialize>(&mut self, value: &T) -> anyhow::Result<()> {
+        self.out
+            .write(if self.empty { b"[\n  " } else { b",\n  " })?;
+        self.empty = false;
+        // An element of the array is the value pretty-printed on its own with every
+        // line after the first indented two more spaces (strings never hold a raw
+        // newline: JSON escapes it).
+        serde_json::to_writer_pretty(Indent(&mut self.out), value)?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.out.write(if self.empty { b"[]" } else { b"\n]" })?;
+        self.out.commit()
+    }
+}
+
+/// Indents every line after the first by two spaces.
+struct Indent<'a, W: std::io::Write>(&'a mut W);
+
+impl<W: std::io::Write> std::io::Write for Indent<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut parts = buf.split(|&b| b == b'\n');
+        if let Some(first) = parts.next() {
+            self.0.write_all(first)?;
+        }
+        for part in parts {
+            self.0.write_all(b"\n  ")?;
+            self.0.write_all(part)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// `--origin`: RFC 3339 (`2018-06-01T00:00:00Z`) or a date (`2018-06-01`, UTC midnight).

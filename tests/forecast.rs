@@ -1,4 +1,5 @@
 use crate::util::{candlecast, stderr, stdout, Dir};
+use std::process::Command;
 
 const CONFIG: &str = "[model]\nd_model = 16\nn_head = 2\nn_layer = 1\nmax_ctx = 16\n\n[train]\nsteps = 20\nbatch_size = 8\n\
                       seq_len = 16\nlr = 3e-3\nmin_lr = 3e-4\nwarmup_steps = 2\ngrad_clip = 1.0\neval_every = 10\n\
@@ -181,6 +182,155 @@ fn bad_requests_are_refused_without_output() {
         assert!(stderr(&r).contains(says), "{args:?}: {}", stderr(&r));
         assert!(!out_path.exists(), "{args:?} left an output file");
     }
+}
+
+/// Paths decode in batches of at most 4,096 rows and stream to their files: with
+/// 5,000 samples of one series (two batches) and of two series (each its own run),
+/// the paths file holds every path once, series by series and path by path, the
+/// JSON's inline paths are the same closes, the summary is the paths' own (mean and
+/// P(up) recomputed from the file), and no temporary file is left behind.
+#[test]
+fn paths_stream_across_batches_in_order() {
+    let (dir, a, b, run) = setup();
+    let n = 5000usize;
+    let samples = n.to_string();
+    let base = [
+        "--model",
+        &run,
+        "--input",
+        &a,
+        &b,
+        "--horizon",
+        "2",
+        "--samples",
+        &samples,
+        "--paths",
+    ];
+    let summary = forecast(&dir, "s.csv", &base);
+    let paths = std::fs::read_to_string(dir.path().join("s.paths.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = paths
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2 * n * 2);
+    for (r, row) in rows.iter().enumerate() {
+        let (series, path, step) = (r / (2 * n), (r / 2) % n, r % 2 + 1);
+        assert_eq!(row[0], [&a, &b][series].as_str(), "row {r}");
+        assert_eq!(row[4], path.to_string(), "row {r}");
+        assert_eq!(row[2], step.to_string(), "row {r}");
+    }
+    // Series a's summary from its paths: mean of the closes at each step (the
+    // program sums them sorted), P(up) against the origin's close.
+    let history = std::fs::read_to_string(&a).unwrap();
+    let origin_close: f64 = history
+        .lines()
+        .last()
+        .and_then(|l| l.split(',').nth(4))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (k, line) in summary.lines().skip(1).take(2).enumerate() {
+        let mut closes: Vec<f64> = rows[..2 * n]
+            .iter()
+            .filter(|r| r[2] == (k + 1).to_string())
+            .map(|r| r[8].parse().unwrap())
+            .collect();
+        closes.sort_by(f64::total_cmp);
+        let mean = closes.iter().sum::<f64>() / n as f64;
+        let up = closes.iter().filter(|&&c| c > origin_close).count() as f64 / n as f64;
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[4], mean.to_string(), "step {}", k + 1);
+        assert_eq!(cells[8], up.to_string(), "step {}", k + 1);
+    }
+    let json: serde_json::Value = serde_json::from_str(&forecast(&dir, "s.json", &base)).unwrap();
+    for (j, series) in json.as_array().unwrap().iter().enumerate() {
+        let inline = series["paths"].as_array().unwrap();
+        assert_eq!(inline.len(), n);
+        for (i, p) in inline.iter().enumerate() {
+            for k in 0..2 {
+                let row = &rows[j * 2 * n + i * 2 + k];
+                let close: f64 = row[8].parse().unwrap();
+                assert_eq!(p[k].as_f64(), Some(close), "series {j} path {i} step {k}");
+            }
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A forecast's random streams are keyed by the series' bars, not the path as typed:
+/// `a.csv` from its folder, `./a.csv`, the absolute path and a copy under another
+/// name give the same forecast and paths, byte for byte once the series column (the
+/// name as given) is set aside; another series, or the same bars with one close
+/// changed, gives another.
+#[test]
+fn the_same_bars_give_the_same_forecast_under_any_name() {
+    let (dir, a, b, run) = setup();
+    std::fs::create_dir(dir.path().join("copies")).unwrap();
+    std::fs::copy(&a, dir.path().join("copies/renamed.csv")).unwrap();
+    let run_in = |input: &str, out: &str| -> (String, String) {
+        let o = Command::new(env!("CARGO_BIN_EXE_candlecast"))
+            .current_dir(dir.path())
+            .args([
+                "forecast",
+                "--model",
+                &run,
+                "--input",
+                input,
+                "--horizon",
+                "3",
+                "--samples",
+                "12",
+                "--paths",
+                "--out",
+                out,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+        // Everything but the first field (the series as named).
+        let strip = |t: String| -> String {
+            t.lines()
+                .map(|l| l.split_once(',').map_or(l, |x| x.1))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        (
+            strip(read(out)),
+            strip(read(&out.replace(".csv", ".paths.csv"))),
+        )
+    };
+    let first = run_in("a.csv", "n1.csv");
+    for (i, input) in [
+        "./a.csv",
+        a.as_str(),
+        "copies/renamed.csv",
+        "./copies/../a.csv",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(run_in(input, &format!("n{}.csv", i + 2)), first, "{input}");
+    }
+    assert_ne!(run_in(&b, "other.csv").0, first.0);
+    let text = std::fs::read_to_string(&a).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // One close in the middle of the history, nudged (high and low still contain it).
+    let k = lines.len() / 2;
+    let mut cells: Vec<String> = lines[k].split(',').map(str::to_string).collect();
+    let c: f64 = cells[4].parse().unwrap();
+    let (h, l): (f64, f64) = (cells[2].parse().unwrap(), cells[3].parse().unwrap());
+    cells[4] = (c + (h - c).min(c - l) * 0.5 + 1e-9).min(h).to_string();
+    lines[k] = cells.join(",");
+    std::fs::write(dir.path().join("nudged.csv"), lines.join("\n") + "\n").unwrap();
+    assert_ne!(run_in("nudged.csv", "nudged_out.csv").1, first.1);
 }
 
 /// `--shard I/N` over a directory: the shards' rows, concatenated in order under one

@@ -2,10 +2,13 @@
 //! baselines and the GPT answer the same two questions about a series split in
 //! time, so `evaluate` (and a user's own code) can treat them alike.
 
-use crate::baseline::{self, BaselineError, History, OneStep};
+use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
 use crate::gpt::{gpt_logits, GptForecastParams};
 use crate::horizon::{self, MultiStep};
-use crate::rollout::{name_hash, origins_at, rollout, ForecastError, ForecastParams};
+use crate::rollout::{
+    name_hash, origins_at, rollout_chunked, ForecastError, ForecastParams, PathChunk,
+    MAX_BATCH_ROWS,
+};
 use candlecast_data::Series;
 use candlecast_gpt::{Gpt, Sampling};
 use candlecast_tokenize::Tokenizer;
@@ -244,7 +247,43 @@ impl Forecaster for GptForecaster<'_> {
             sampling: self.sampling(),
             seed,
         };
-        let paths = rollout(self.model, self.tokenizer, &starts, &p, false)?;
-        Ok(horizon::from_paths(self.name, &paths, horizon))
+        // Only each path's close log-returns are kept (what the scores need), filled
+        // batch by batch: the bars and the model state of one batch at a time.
+        let mut returns: Vec<Vec<Vec<f64>>> = (0..horizon)
+            .map(|_| {
+                (0..starts.len())
+                    .map(|_| Vec::with_capacity(samples))
+                    .collect()
+            })
+            .collect();
+        rollout_chunked(
+            self.model,
+            self.tokenizer,
+            &starts,
+            &p,
+            false,
+            MAX_BATCH_ROWS,
+            |c: PathChunk<'_>| -> Result<(), ForecastError> {
+                let base = starts.get(c.origin).map_or(f64::NAN, |o| o.close);
+                for (k, step) in returns.iter_mut().enumerate() {
+                    if let Some(slot) = step.get_mut(c.origin) {
+                        slot.extend(
+                            c.paths
+                                .iter()
+                                .filter_map(|path| path.get(k))
+                                .map(|b| (b.close / base).ln()),
+                        );
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(MultiStep {
+            name: self.name,
+            preds: returns
+                .into_iter()
+                .map(|step| step.into_iter().map(Predictive::sample).collect())
+                .collect(),
+        })
     }
 }

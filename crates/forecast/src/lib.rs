@@ -23,8 +23,9 @@ pub use empirical::Empirical;
 pub use forecaster::{Baseline, Forecaster, GptForecaster, BASELINES};
 pub use gpt::{gpt_logits, gpt_next, gpt_one_step, GptForecastParams, GptLogits};
 pub use rollout::{
-    check_inputs, future_timestamps, name_hash, origin_at_end, origins_at, rollout, sample_paths,
-    scale_after, summarise_paths, ForecastError, ForecastParams, FutureIds, Origin, Paths, Stamper,
+    check_inputs, future_timestamps, name_hash, origin_at_end, origin_at_end_keyed, origins_at,
+    rollout, rollout_chunked, sample_paths, scale_after, series_key, summarise_columns,
+    summarise_paths, ForecastError, ForecastParams, FutureIds, Origin, PathChunk, Paths, Stamper,
     StepSummary, MAX_BATCH_ROWS,
 };
 pub use score::{

@@ -153,7 +153,42 @@ pub fn check_inputs(model: &Gpt, tok: &Tokenizer) -> Result<(), ForecastError> {
 
 /// Rows (origins x samples) decoded together at most; bounds the logits buffer
 /// (rows x vocabulary floats) and the cache.
-pub const MAX_BATCH_ROWS: usize = 8192;
+pub const MAX_BATCH_ROWS: usize = 4096;
+
+/// A stable 64-bit hash of a series' bars (FNV-1a over every bar's timestamp,
+/// open, high, low, close and volume bits): its identity for random streams.
+///
+/// `forecast` keys a series' paths by this, not by the path the file was given as:
+/// `data/x.csv`, `./data/x.csv` and a copy of the file hold the same bars and get
+/// the same forecast, while any change to a bar (the only thing that can change
+/// the forecast itself) gives other streams. The bars, not the file name, because
+/// a name says nothing about content (two files called `spx.csv` in two folders
+/// may differ) and one series may travel under many names. With `--origin` the
+/// bars hashed are those up to the origin, so the forecast (random streams
+/// included) depends on nothing after it.
+pub fn series_key(series: &Series) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let cols = [
+        series.open(),
+        series.high(),
+        series.low(),
+        series.close(),
+        series.volume(),
+    ];
+    for (i, t) in series.timestamps().iter().enumerate() {
+        eat(t.0 as u64);
+        for col in cols {
+            eat(col.get(i).map_or(0, |v| v.to_bits()));
+        }
+    }
+    h
+}
 
 /// The origin after the last bar of `series`, keyed by `seed` and the series' name.
 pub fn origin_at_end(
@@ -163,6 +198,18 @@ pub fn origin_at_end(
     series: &Series,
     context_length: usize,
     seed: u64,
+) -> Result<Origin, ForecastError> {
+    origin_at_end_keyed(model, tok, series, context_length, seed ^ name_hash(name))
+}
+
+/// [`origin_at_end`] with its random streams keyed by `key` (e.g. the seed and
+/// [`series_key`]).
+pub fn origin_at_end_keyed(
+    model: &Gpt,
+    tok: &Tokenizer,
+    series: &Series,
+    context_length: usize,
+    key: u64,
 ) -> Result<Origin, ForecastError> {
     let ctx = context_length.clamp(1, model.config().max_ctx);
     if series.len() < ctx + 1 {
@@ -186,7 +233,7 @@ pub fn origin_at_end(
         future: future_ids(tok, series, last, &Stamper::of(series))?,
         vol: scale_after(tok, series, &enc),
         close: last_close,
-        key: seed ^ name_hash(name),
+        key,
     })
 }
 
@@ -304,6 +351,10 @@ fn check(model: &Gpt, tok: &Tokenizer, p: &ForecastParams) -> Result<(), Forecas
 /// origins carry their prompts and keys). Origins with prompts of equal length
 /// decode as one batch of origins x samples rows, every step one cached decode
 /// (or, with `uncached`, one full pass over the window: the benchmark's yardstick).
+///
+/// Holds every path of every origin: memory grows with origins x samples x horizon
+/// bars. Callers with many samples use [`rollout_chunked`], which hands the paths
+/// over in bounded chunks instead.
 pub fn rollout(
     model: &Gpt,
     tok: &Tokenizer,
@@ -311,46 +362,115 @@ pub fn rollout(
     p: &ForecastParams,
     uncached: bool,
 ) -> Result<Vec<Paths>, ForecastError> {
+    let mut out: Vec<Paths> = origins
+        .iter()
+        .map(|o| Paths {
+            origin_close: o.close,
+            paths: Vec::with_capacity(p.num_samples),
+        })
+        .collect();
+    rollout_chunked(
+        model,
+        tok,
+        origins,
+        p,
+        uncached,
+        MAX_BATCH_ROWS,
+        |c: PathChunk<'_>| -> Result<(), ForecastError> {
+            if let Some(slot) = out.get_mut(c.origin) {
+                slot.paths.extend_from_slice(c.paths);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Paths `first .. first + paths.len()` of origin number `origin`, as
+/// [`rollout_chunked`] hands them over (`paths[i][h]`: bar `h + 1` of path
+/// `first + i`).
+#[derive(Debug, Clone, Copy)]
+pub struct PathChunk<'a> {
+    pub origin: usize,
+    pub first: usize,
+    pub paths: &'a [Vec<Bar>],
+}
+
+/// [`rollout`] in bounded memory: at most `max_rows` paths (origins x samples, at
+/// least one) decode at once, and each batch's paths go to `sink` before the next
+/// batch starts, so the model state and the paths held are those of one batch
+/// whatever `p.num_samples` is. An origin with more samples than `max_rows` is
+/// split into batches of consecutive paths.
+///
+/// Every path draws from its own streams (keyed by its origin's key and its
+/// index, see [`Origin::key`]), and a batch row's logits do not depend on the
+/// other rows, so the paths are the same whatever `max_rows` is; only their
+/// grouping into chunks changes. Chunks of one origin arrive in path order;
+/// origins arrive grouped by prompt length (shortest first) and, within a length,
+/// in the order given: in the order given when all prompts are of one length (as
+/// at the end of series with enough history).
+pub fn rollout_chunked<E: From<ForecastError>>(
+    model: &Gpt,
+    tok: &Tokenizer,
+    origins: &[Origin],
+    p: &ForecastParams,
+    uncached: bool,
+    max_rows: usize,
+    mut sink: impl FnMut(PathChunk<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     check(model, tok, p)?;
     let s = p.num_samples;
+    let max_rows = max_rows.max(1);
     let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
     for (i, o) in origins.iter().enumerate() {
         if o.prompt.is_empty() {
-            return Err(ForecastError::TooShort { bars: 0, need: 1 });
+            return Err(ForecastError::TooShort { bars: 0, need: 1 }.into());
         }
         groups.entry(o.prompt.len()).or_default().push(i);
     }
-    let mut out: Vec<Option<Paths>> = vec![None; origins.len()];
-    let per_batch = (MAX_BATCH_ROWS / s).max(1);
+    // Whole origins per batch while they fit; else one origin in runs of paths.
+    let per_batch = (max_rows / s).max(1);
+    let per_run = s.min(max_rows);
     for members in groups.values() {
         for chunk in members.chunks(per_batch) {
             let batch: Vec<&Origin> = chunk.iter().map(|&i| &origins[i]).collect();
-            for (&i, paths) in chunk
-                .iter()
-                .zip(rollout_batch(model, tok, &batch, p, uncached)?)
-            {
-                out[i] = Some(paths);
+            let mut first = 0;
+            while first < s {
+                let n = per_run.min(s - first);
+                let rows = rollout_batch(model, tok, &batch, p, first..first + n, uncached)?;
+                for (&origin, paths) in chunk.iter().zip(rows.chunks(n)) {
+                    sink(PathChunk {
+                        origin,
+                        first,
+                        paths,
+                    })?;
+                }
+                first += n;
             }
         }
     }
-    Ok(out.into_iter().flatten().collect())
+    Ok(())
 }
 
+/// Paths `range` of every origin in `origins`: `range.len()` rows per origin,
+/// origin by origin.
 fn rollout_batch(
     model: &Gpt,
     tok: &Tokenizer,
     origins: &[&Origin],
     p: &ForecastParams,
+    range: std::ops::Range<usize>,
     uncached: bool,
-) -> Result<Vec<Paths>, ForecastError> {
-    let s = p.num_samples;
+) -> Result<Vec<Vec<Bar>>, ForecastError> {
+    let s = range.len();
     let rows = origins.len() * s;
     let mut token_rng: Vec<Rng> = Vec::with_capacity(rows);
     let mut bar_rng: Vec<SplitMix64> = Vec::with_capacity(rows);
     let mut vol: Vec<VolState> = Vec::with_capacity(rows);
     let mut prev: Vec<f64> = Vec::with_capacity(rows);
     for o in origins {
-        for i in 0..s as u64 {
+        for i in range.clone() {
+            let i = i as u64;
             token_rng.push(Rng::fork(o.key, 2 * i));
             bar_rng.push(SplitMix64::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
             // The long-run level stays the history's: a path's draws move its
@@ -423,14 +543,7 @@ fn rollout_batch(
                 .map_err(GptError::from)?;
         }
     }
-    let mut it = paths.into_iter();
-    Ok(origins
-        .iter()
-        .map(|o| Paths {
-            origin_close: o.close,
-            paths: it.by_ref().take(s).collect(),
-        })
-        .collect())
+    Ok(paths)
 }
 
 /// Per-step summary of the paths' closes.
@@ -445,9 +558,28 @@ pub struct StepSummary {
 
 pub fn summarise_paths(p: &Paths, quantile_levels: &[f64]) -> Vec<StepSummary> {
     let h = p.paths.first().map_or(0, Vec::len);
-    (0..h)
-        .map(|k| {
-            let mut closes: Vec<f64> = p.paths.iter().map(|path| path[k].close).collect();
+    let columns: Vec<Vec<f64>> = (0..h)
+        .map(|k| p.paths.iter().map(|path| path[k].close).collect())
+        .collect();
+    summarise_columns(p.origin_close, &columns, quantile_levels)
+}
+
+/// [`summarise_paths`] from the closes alone, step by step: `columns[k][i]` is the
+/// close of path `i` at step `k + 1`. A forecast keeps these (8 bytes per path and
+/// step) instead of whole paths, so its memory is the closes plus one batch of
+/// decoding; the summary is the same to the bit (each step sorted, then summed).
+pub fn summarise_columns(
+    origin_close: f64,
+    columns: &[Vec<f64>],
+    quantile_levels: &[f64],
+) -> Vec<StepSummary> {
+    let mut closes: Vec<f64> = Vec::new();
+    columns
+        .iter()
+        .enumerate()
+        .map(|(k, column)| {
+            closes.clear();
+            closes.extend_from_slice(column);
             closes.sort_by(f64::total_cmp);
             let n = closes.len() as f64;
             StepSummary {
@@ -457,7 +589,7 @@ pub fn summarise_paths(p: &Paths, quantile_levels: &[f64]) -> Vec<StepSummary> {
                     .iter()
                     .map(|&q| crate::score::quantile_sorted(&closes, q))
                     .collect(),
-                p_up: closes.iter().filter(|&&c| c > p.origin_close).count() as f64 / n,
+                p_up: closes.iter().filter(|&&c| c > origin_close).count() as f64 / n,
             }
         })
         .collect()

@@ -126,6 +126,52 @@ fn paths_do_not_depend_on_the_batch() {
     assert_eq!(end, again[0]);
 }
 
+/// Batches of any size give the same paths: with 7 rows per batch an origin's 20
+/// paths split into runs of 7, 7 and 6 (and several origins never share a batch),
+/// with 8192 they all decode at once; the chunks come in path order per origin and
+/// the summary from the close columns equals the one from whole paths.
+#[test]
+fn chunked_rollouts_do_not_depend_on_the_chunk_size() {
+    use candlecast_forecast::{rollout_chunked, summarise_columns, summarise_paths, PathChunk};
+    let (s, tok, model) = setup();
+    let all: Vec<Origin> = origins_at(&tok, &s, &[150, 400, 499], 12, |k| 21 + k as u64).unwrap();
+    let p = params(6, 20);
+    let whole = rollout(&model, &tok, &all, &p, false).unwrap();
+    for rows in [1, 7, 20, 8192] {
+        let mut got: Vec<Vec<Vec<Bar>>> = vec![vec![]; all.len()];
+        let mut sizes = vec![];
+        rollout_chunked(
+            &model,
+            &tok,
+            &all,
+            &p,
+            false,
+            rows,
+            |c: PathChunk<'_>| -> Result<(), candlecast_forecast::ForecastError> {
+                assert_eq!(c.first, got[c.origin].len(), "chunks out of order");
+                got[c.origin].extend_from_slice(c.paths);
+                sizes.push(c.paths.len());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(sizes.iter().all(|&n| n <= rows.max(1)), "{rows}: {sizes:?}");
+        for (g, w) in got.iter().zip(&whole) {
+            assert_eq!(g, &w.paths, "{rows} rows per batch");
+        }
+    }
+    let q = [0.1, 0.5, 0.9];
+    for w in &whole {
+        let columns: Vec<Vec<f64>> = (0..6)
+            .map(|k| w.paths.iter().map(|path| path[k].close).collect())
+            .collect();
+        assert_eq!(
+            summarise_columns(w.origin_close, &columns, &q),
+            summarise_paths(w, &q)
+        );
+    }
+}
+
 /// The GPT behind the `Forecaster` trait: multi-step distributions at an origin do
 /// not depend on the other origins asked for, and step 1 of the paths agrees with
 /// the exact one-step mixture in the mean of its CRPS (sampling noise only).
