@@ -9,7 +9,7 @@
 //! were not trained with.
 
 use crate::config::GptConfig;
-use crate::error::{GptError, Result};
+use crate::error::{GptError, Result, RunMismatch};
 use crate::model::Gpt;
 use crate::train::{TrainConfig, TrainState, Trainer};
 use candle_core::{Device, Tensor};
@@ -249,12 +249,12 @@ fn load_tensors(
         // Written before fingerprints: nothing to compare (see `Meta::fingerprint`).
         None => Ok(tensors),
         Some(f) if fingerprint.as_deref() == Some(f.as_str()) => Ok(tensors),
-        Some(f) => Err(GptError::RunMismatch {
+        Some(f) => Err(GptError::RunMismatch(Box::new(RunMismatch {
             weights: path.display().to_string(),
             meta: dir.join(META_FILE).display().to_string(),
             weights_run: fingerprint,
             meta_run: f.clone(),
-        }),
+        }))),
     }
 }
 
