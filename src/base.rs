@@ -136,4 +136,41 @@ mod tests {
         let again = resolve(None).unwrap();
         assert_eq!(std::fs::read(again.join(MODEL_FILE)).unwrap(), BASE_WEIGHTS);
     }
+
+    /// The fingerprint `train` gives a run: of its configs and its `extra` as `train`
+    /// writes it, before bench/base_model.sh adds the calibrated temperature.
+    fn train_fingerprint(meta: &checkpoint::Meta) -> String {
+        let mut extra = meta.extra.clone();
+        extra.as_object_mut().unwrap().remove("temperature");
+        checkpoint::run_fingerprint(&meta.model, &meta.train, &extra).unwrap()
+    }
+
+    /// The shipped model carries the fingerprint a retrain by bench/base_model.sh
+    /// writes (so `CHECK=1` still compares equal bytes), in meta.json and in the
+    /// weights' header (else `load_run` above refuses it).
+    #[test]
+    fn the_base_model_carries_its_run_fingerprint() {
+        let meta = checkpoint::load_meta(&base_dir().unwrap()).unwrap();
+        assert_eq!(meta.fingerprint, Some(train_fingerprint(&meta)));
+    }
+
+    /// The one-off that stamped `models/base/` with its run fingerprint (issue 19)
+    /// without retraining: re-saves the same tensors through
+    /// `checkpoint::save_weights` with the fingerprint `train` would have written,
+    /// and prints it; meta.json then gains `"fingerprint"` after `crate_version`
+    /// (the order `train` writes), formatted by the same json.dumps(indent=2) as
+    /// bench/base_model.sh. Kept to document the method; rerunning it rewrites the
+    /// same bytes.
+    #[test]
+    #[ignore]
+    fn stamp_the_base_model() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/base");
+        let meta = checkpoint::load_meta(&dir).unwrap();
+        let path = dir.join(MODEL_FILE);
+        let (tensors, _) =
+            checkpoint::read_weights(&path, meta.model.n_params(), &Device::Cpu).unwrap();
+        let fingerprint = train_fingerprint(&meta);
+        checkpoint::save_weights(&path, &tensors, &fingerprint).unwrap();
+        println!("fingerprint {fingerprint}");
+    }
 }

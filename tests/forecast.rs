@@ -394,6 +394,82 @@ fn shards_of_a_directory_add_up_to_the_whole_forecast() {
     assert!(stderr(&r).contains("I/N"), "{}", stderr(&r));
 }
 
+/// Issue 19: weights copied from another run with the same vocabulary size (here a
+/// run on other data, so other bin edges) were read with the wrong tokenizer without
+/// a word. Both ways round, the run fingerprint refuses them before anything is
+/// written; the unmodified runs forecast.
+#[test]
+fn weights_from_another_run_are_refused() {
+    let (dir, a, _, run) = setup();
+    let cfg = dir.write("c2.toml", CONFIG.replace("steps = 20", "steps = 2"));
+    let other = dir.path().join("other");
+    let out = candlecast([
+        "train",
+        "--config",
+        &cfg.display().to_string(),
+        "--data",
+        &a,
+        "--out",
+        &other.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = std::path::PathBuf::from(run);
+    let meta = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).unwrap()).unwrap()
+    };
+    let (m, o) = (meta(&run), meta(&other));
+    assert_eq!(m["model"]["vocab_size"], o["model"]["vocab_size"]);
+    assert_ne!(m["extra"]["tokenizer"], o["extra"]["tokenizer"]);
+    for (name, meta_from, weights_from) in [("ab", &run, &other), ("ba", &other, &run)] {
+        let mixed = dir.path().join(name);
+        std::fs::create_dir(&mixed).unwrap();
+        std::fs::copy(meta_from.join("meta.json"), mixed.join("meta.json")).unwrap();
+        std::fs::copy(
+            weights_from.join("model.safetensors"),
+            mixed.join("model.safetensors"),
+        )
+        .unwrap();
+        let out_path = dir.path().join(format!("{name}.csv"));
+        let r = candlecast([
+            "forecast",
+            "--model",
+            &mixed.display().to_string(),
+            "--input",
+            &a,
+            "--horizon",
+            "3",
+            "--out",
+            &out_path.display().to_string(),
+        ]);
+        assert_eq!(r.status.code(), Some(2), "{name}: {}", stderr(&r));
+        let err = stderr(&r);
+        for part in [
+            "come from different runs",
+            "model.safetensors",
+            "meta.json",
+            m["fingerprint"].as_str().unwrap(),
+            o["fingerprint"].as_str().unwrap(),
+        ] {
+            assert!(err.contains(part), "{name}: {part}: {err}");
+        }
+        assert!(!out_path.exists());
+    }
+    for (name, model) in [("run", &run), ("other", &other)] {
+        forecast(
+            &dir,
+            &format!("{name}.csv"),
+            &[
+                "--model",
+                &model.display().to_string(),
+                "--input",
+                &a,
+                "--horizon",
+                "3",
+            ],
+        );
+    }
+}
+
 /// A run whose meta.json carries another tokenizer (another vocabulary) than its
 /// weights were trained with is refused before anything is written.
 #[test]

@@ -2,9 +2,14 @@
 //! and `meta.json` (configs, training state, whatever the caller adds: tokenizer,
 //! data fingerprints). Each file is written to a temporary name and renamed, and
 //! `meta.json` goes last, so a reader never sees a half-written file.
+//!
+//! A run's files carry one fingerprint (`Meta::fingerprint`, and the same string
+//! under [`RUN_KEY`] in each weights file's safetensors header), so weights copied in
+//! from another run are refused at load instead of being read with a tokenizer they
+//! were not trained with.
 
 use crate::config::GptConfig;
-use crate::error::{GptError, Result};
+use crate::error::{GptError, Result, RunMismatch};
 use crate::model::Gpt;
 use crate::train::{TrainConfig, TrainState, Trainer};
 use candle_core::{Device, Tensor};
@@ -18,8 +23,11 @@ pub const META_FILE: &str = "meta.json";
 /// The best-validation weights of an unfinished run (a finished run's model file
 /// holds them, and this file is removed).
 pub const BEST_FILE: &str = "best.safetensors";
-/// Bumped when the layout of a checkpoint changes.
+/// Bumped when the layout of a checkpoint changes. The run fingerprint did not bump
+/// it: it is an optional field, and a version 1 checkpoint without one still loads.
 pub const CHECKPOINT_VERSION: u32 = 1;
+/// The key of the run fingerprint in a weights file's safetensors `__metadata__`.
+pub const RUN_KEY: &str = "candlecast.run";
 
 /// `meta.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +35,17 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 pub struct Meta {
     pub version: u32,
     pub crate_version: String,
+    /// Names the run (`run_fingerprint`); every weights file the run writes carries
+    /// the same string in its header, and loading compares the two, so a
+    /// `model.safetensors` from another run (even one with the same vocabulary size)
+    /// is refused. An identity rather than a hash of the weights' bytes: a save cut
+    /// short between the weights and this file leaves weights of the same run, which
+    /// `--resume` should take as it always has. `None` in checkpoints written before
+    /// fingerprints existed: they load unchecked (there is nothing to compare, and
+    /// refusing them would strand every earlier run; the vocabulary and shape checks
+    /// still apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     pub model: GptConfig,
     pub train: TrainConfig,
     pub state: TrainState,
@@ -61,13 +80,84 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    let tmp = tmp_path(path);
-    candle_core::safetensors::save(tensors, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|source| GptError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+/// The fingerprint of a new run: 64-bit FNV-1a (hex) of its model config, training
+/// config and the caller's `extra` (tokenizer, data fingerprints), as JSON with sorted
+/// keys. Derived rather than random so the same command writes the same bytes
+/// (bench/base_model.sh checks the shipped model that way); two runs that differ in
+/// tokenizer, data, config or seed get different fingerprints, and identical runs
+/// train identical weights. `checkpoint_every` is left out: how often a run is saved
+/// changes nothing in its weights, and a run cut short and resumed must end with the
+/// bytes of an uninterrupted one.
+pub fn run_fingerprint(
+    model: &GptConfig,
+    train: &TrainConfig,
+    extra: &serde_json::Value,
+) -> Result<String> {
+    let to_value = |v: serde_json::Result<serde_json::Value>| {
+        v.map_err(|e| GptError::Config(format!("run fingerprint: {e}")))
+    };
+    let mut text = String::new();
+    canonical_json(&to_value(serde_json::to_value(model))?, &mut text);
+    let mut train = to_value(serde_json::to_value(train))?;
+    if let Some(fields) = train.as_object_mut() {
+        fields.remove("checkpoint_every");
+    }
+    canonical_json(&train, &mut text);
+    canonical_json(extra, &mut text);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(format!("{h:016x}"))
+}
+
+/// JSON with every object's keys sorted, whatever order the value was built or read
+/// in (serde_json keeps insertion order when a dependency turns on `preserve_order`).
+fn canonical_json(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(x) = map.get(k) {
+                    canonical_json(x, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(x, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Writes `tensors` as safetensors with the run `fingerprint` in the header,
+/// atomically. The tensors' bytes are those candle's own `save` writes; only the
+/// header gains the `__metadata__` entry.
+pub fn save_weights(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    fingerprint: &str,
+) -> Result<()> {
+    let info = HashMap::from([(RUN_KEY.to_string(), fingerprint.to_string())]);
+    let bytes = safetensors::serialize(tensors, Some(info))
+        .map_err(|e| ck_err(path, format!("cannot write weights: {e}")))?;
+    write_atomic(path, &bytes)
 }
 
 /// Saves a trainer's complete state into `dir`.
@@ -86,11 +176,21 @@ pub fn save(dir: &Path, trainer: &Trainer, extra: &serde_json::Value) -> Result<
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
             .collect()
     };
-    save_tensors(&dir.join(MODEL_FILE), &weights)?;
-    save_tensors(&dir.join(OPTIMIZER_FILE), &trainer.opt.state())?;
+    let fingerprint = match &trainer.fingerprint {
+        Some(f) => f.clone(),
+        None => run_fingerprint(trainer.model.config(), &trainer.cfg, extra)?,
+    };
+    save_weights(&dir.join(MODEL_FILE), &weights, &fingerprint)?;
+    save_weights(
+        &dir.join(OPTIMIZER_FILE),
+        &trainer.opt.state(),
+        &fingerprint,
+    )?;
     let best_path = dir.join(BEST_FILE);
     match &trainer.best {
-        Some(best) if !trainer.state.finished(&trainer.cfg) => save_tensors(&best_path, best)?,
+        Some(best) if !trainer.state.finished(&trainer.cfg) => {
+            save_weights(&best_path, best, &fingerprint)?
+        }
         _ => {
             if best_path.exists() {
                 std::fs::remove_file(&best_path).map_err(|source| GptError::Io {
@@ -103,6 +203,7 @@ pub fn save(dir: &Path, trainer: &Trainer, extra: &serde_json::Value) -> Result<
     let meta = Meta {
         version: CHECKPOINT_VERSION,
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        fingerprint: Some(fingerprint),
         model: trainer.model.config().clone(),
         train: trainer.cfg.clone(),
         state: trainer.state.clone(),
@@ -134,13 +235,38 @@ pub fn load_meta(dir: &Path) -> Result<Meta> {
     Ok(meta)
 }
 
-/// Loads a safetensors file after checking its size against what `cfg` needs, so a
-/// hostile or corrupt file cannot make us allocate more than the model's size.
+/// Loads a weights file (`read_weights`) and checks that it comes from the run
+/// `meta` (in `dir`) describes.
 fn load_tensors(
+    dir: &Path,
+    meta: &Meta,
     path: &Path,
     expected_floats: usize,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
+    let (tensors, fingerprint) = read_weights(path, expected_floats, device)?;
+    match &meta.fingerprint {
+        // Written before fingerprints: nothing to compare (see `Meta::fingerprint`).
+        None => Ok(tensors),
+        Some(f) if fingerprint.as_deref() == Some(f.as_str()) => Ok(tensors),
+        Some(f) => Err(GptError::RunMismatch(Box::new(RunMismatch {
+            weights: path.display().to_string(),
+            meta: dir.join(META_FILE).display().to_string(),
+            weights_run: fingerprint,
+            meta_run: f.clone(),
+        }))),
+    }
+}
+
+/// A weights file's tensors and the run fingerprint in its header (`None` for files
+/// written before fingerprints). Its size is checked first against `expected_floats`
+/// (4 bytes each, plus 1 MiB of header), so a hostile or corrupt file cannot make us
+/// allocate more than the model's size.
+pub fn read_weights(
+    path: &Path,
+    expected_floats: usize,
+    device: &Device,
+) -> Result<(HashMap<String, Tensor>, Option<String>)> {
     let len = std::fs::metadata(path)
         .map_err(|source| GptError::Io {
             path: path.display().to_string(),
@@ -154,22 +280,35 @@ fn load_tensors(
             format!("{len} bytes, more than the {max} this model can need"),
         ));
     }
-    candle_core::safetensors::load(path, device)
-        .map_err(|e| ck_err(path, format!("unreadable weights: {e}")))
+    let bytes = std::fs::read(path).map_err(|source| GptError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|e| ck_err(path, format!("unreadable weights: {e}")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| ck_err(path, format!("unreadable weights: {e}")))?;
+    let fingerprint = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(RUN_KEY))
+        .cloned();
+    Ok((tensors, fingerprint))
 }
 
 /// Loads a model for inference.
 pub fn load_model(dir: &Path, device: &Device) -> Result<(Gpt, Meta)> {
     let meta = load_meta(dir)?;
     let path = dir.join(MODEL_FILE);
-    let tensors = load_tensors(&path, meta.model.n_params(), device)?;
+    let tensors = load_tensors(dir, &meta, &path, meta.model.n_params(), device)?;
     let model = Gpt::from_tensors(&meta.model, tensors, device)
         .map_err(|e| ck_err(&path, e.to_string()))?;
     Ok((model, meta))
 }
 
 /// Restores a trainer to continue (`--resume`) or to fine-tune from (`--init`, with
-/// a new `train` config and a fresh optimiser and state).
+/// a new `train` config and a fresh optimiser and state). Every weights file read
+/// must carry the run's fingerprint; a fine-tune is a new run and gets its own.
 pub fn load_trainer(
     dir: &Path,
     train: Option<TrainConfig>,
@@ -177,7 +316,7 @@ pub fn load_trainer(
 ) -> Result<(Trainer, Meta)> {
     let meta = load_meta(dir)?;
     let path = dir.join(MODEL_FILE);
-    let tensors = load_tensors(&path, meta.model.n_params(), device)?;
+    let tensors = load_tensors(dir, &meta, &path, meta.model.n_params(), device)?;
     // Build the variables from the fresh init, then overwrite every one of them.
     let (_, varmap) = Gpt::init(&meta.model, 0, device)?;
     {
@@ -212,8 +351,10 @@ pub fn load_trainer(
         Some(cfg) => Ok((Trainer::new(model, varmap, cfg)?, meta)),
         None => {
             let mut trainer = Trainer::new(model, varmap, meta.train.clone())?;
+            // The same run continues: its later checkpoints keep its fingerprint.
+            trainer.fingerprint = meta.fingerprint.clone();
             let opt_path = dir.join(OPTIMIZER_FILE);
-            let state = load_tensors(&opt_path, 2 * meta.model.n_params(), device)?;
+            let state = load_tensors(dir, &meta, &opt_path, 2 * meta.model.n_params(), device)?;
             trainer
                 .opt
                 .load_state(state, meta.state.step)
@@ -221,7 +362,13 @@ pub fn load_trainer(
             trainer.state = meta.state.clone();
             let best_path = dir.join(BEST_FILE);
             if best_path.exists() {
-                trainer.best = Some(load_tensors(&best_path, meta.model.n_params(), device)?);
+                trainer.best = Some(load_tensors(
+                    dir,
+                    &meta,
+                    &best_path,
+                    meta.model.n_params(),
+                    device,
+                )?);
             }
             Ok((trainer, meta))
         }

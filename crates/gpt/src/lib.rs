@@ -58,7 +58,7 @@ pub use cache::KvCache;
 pub use causal_softmax::{causal_mask, causal_softmax_composite};
 pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
-pub use error::{GptError, Result};
+pub use error::{GptError, Result, RunMismatch};
 pub use layer_norm::{layer_norm_composite, LayerNorm};
 pub use linear::{add_rows, Linear};
 pub use loss::cross_entropy;

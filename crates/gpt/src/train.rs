@@ -171,6 +171,10 @@ pub struct Trainer {
     /// *after* `patience` evaluations without improvement, so the last weights
     /// are the overfitted ones: a finished run ends with these restored.
     pub best: Option<HashMap<String, Tensor>>,
+    /// The run fingerprint its checkpoints carry (`checkpoint::run_fingerprint`):
+    /// kept from the checkpoint a `--resume` continues, `None` for a new run, whose
+    /// first save computes it.
+    pub fingerprint: Option<String>,
 }
 
 /// What the caller hears after each step (for a progress bar) and at checkpoints.
@@ -192,6 +196,7 @@ impl Trainer {
             cfg,
             state,
             best: None,
+            fingerprint: None,
         })
     }
 

@@ -4,7 +4,9 @@
 
 use candle_core::Device;
 use candlecast_gpt::checkpoint::{self, MODEL_FILE, OPTIMIZER_FILE};
-use candlecast_gpt::{AdamWParams, Event, Gpt, GptConfig, Rng, TokenData, TrainConfig, Trainer};
+use candlecast_gpt::{
+    AdamWParams, Event, Gpt, GptConfig, GptError, Rng, TokenData, TrainConfig, Trainer,
+};
 use std::path::Path;
 
 fn cfg() -> GptConfig {
@@ -260,6 +262,107 @@ fn corrupt_checkpoints_are_clear_errors() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.contains("not a candlecast checkpoint"), "{e}");
+}
+
+/// Two runs' weights swapped between their folders are refused by every loader, in
+/// both folders; each unmodified run loads; a meta.json from before fingerprints loads
+/// whatever weights lie beside it.
+#[test]
+fn weights_of_another_run_are_refused() {
+    let d = data();
+    let root = tempdir();
+    let (a, b) = (root.join("a"), root.join("b"));
+    for (dir, seed) in [(&a, 11), (&b, 12)] {
+        let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
+        let mut t = Trainer::new(
+            model,
+            vars,
+            TrainConfig {
+                seed,
+                ..train_cfg(2)
+            },
+        )
+        .unwrap();
+        let extra = serde_json::json!({ "tokenizer": seed });
+        t.run(&d, |e| match e {
+            Event::Checkpoint(t) => checkpoint::save(dir, t, &extra),
+            Event::Step(_) => Ok(()),
+        })
+        .unwrap();
+    }
+    let fingerprint = |dir: &Path| checkpoint::load_meta(dir).unwrap().fingerprint.unwrap();
+    assert_ne!(fingerprint(&a), fingerprint(&b));
+    for dir in [&a, &b] {
+        checkpoint::load_model(dir, &Device::Cpu).unwrap();
+        let (t, _) = checkpoint::load_trainer(dir, None, &Device::Cpu).unwrap();
+        assert_eq!(
+            t.fingerprint,
+            Some(fingerprint(dir)),
+            "a resume keeps its run"
+        );
+        let (t, _) = checkpoint::load_trainer(dir, Some(train_cfg(2)), &Device::Cpu).unwrap();
+        assert_eq!(t.fingerprint, None, "a fine-tune is a new run");
+    }
+    let refused = |dir: &Path, r: Result<(), GptError>| {
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("{} loaded", dir.display()));
+        let msg = e.to_string();
+        assert!(matches!(e, GptError::RunMismatch(_)), "{msg}");
+        for part in ["come from different runs", "meta.json", &fingerprint(dir)] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+        msg
+    };
+    let swap = |name: &str| {
+        let (x, y) = (read(&a.join(name)), read(&b.join(name)));
+        std::fs::write(a.join(name), y).unwrap();
+        std::fs::write(b.join(name), x).unwrap();
+    };
+    swap(MODEL_FILE);
+    for dir in [&a, &b] {
+        let msg = refused(dir, checkpoint::load_model(dir, &Device::Cpu).map(|_| ()));
+        assert!(
+            msg.contains(&dir.join(MODEL_FILE).display().to_string()),
+            "{msg}"
+        );
+        refused(
+            dir,
+            checkpoint::load_trainer(dir, None, &Device::Cpu).map(|_| ()),
+        );
+        let init = checkpoint::load_trainer(dir, Some(train_cfg(2)), &Device::Cpu);
+        refused(dir, init.map(|_| ()));
+    }
+    swap(MODEL_FILE);
+    // The optimiser's moments belong to the run too: a resume refuses another run's.
+    swap(OPTIMIZER_FILE);
+    let msg = refused(
+        &a,
+        checkpoint::load_trainer(&a, None, &Device::Cpu).map(|_| ()),
+    );
+    assert!(msg.contains(OPTIMIZER_FILE), "{msg}");
+    checkpoint::load_model(&a, &Device::Cpu).unwrap();
+    swap(OPTIMIZER_FILE);
+    // A meta.json written before fingerprints: nothing to compare, so it loads, with
+    // its own weights or with weights from before fingerprints.
+    let meta_path = a.join("meta.json");
+    let mut meta: serde_json::Value = serde_json::from_slice(&read(&meta_path)).unwrap();
+    meta.as_object_mut().unwrap().remove("fingerprint");
+    std::fs::write(&meta_path, serde_json::to_vec_pretty(&meta).unwrap()).unwrap();
+    assert_eq!(checkpoint::load_meta(&a).unwrap().fingerprint, None);
+    checkpoint::load_model(&a, &Device::Cpu).unwrap();
+    let tensors = candle_core::safetensors::load(a.join(MODEL_FILE), &Device::Cpu).unwrap();
+    candle_core::safetensors::save(&tensors, a.join(MODEL_FILE)).unwrap();
+    checkpoint::load_model(&a, &Device::Cpu).unwrap();
+    checkpoint::load_trainer(&a, None, &Device::Cpu).unwrap();
+    // ...but such unstamped weights in a run that records a fingerprint are refused.
+    std::fs::copy(a.join(MODEL_FILE), b.join(MODEL_FILE)).unwrap();
+    let msg = refused(&b, checkpoint::load_model(&b, &Device::Cpu).map(|_| ()));
+    assert!(msg.contains("fingerprint none"), "{msg}");
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn tempdir() -> std::path::PathBuf {
