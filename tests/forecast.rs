@@ -243,7 +243,7 @@ fn paths_stream_across_batches_in_order() {
         assert_eq!(cells[4], mean.to_string(), "step {}", k + 1);
         assert_eq!(cells[8], up.to_string(), "step {}", k + 1);
     }
-    let json: serde_json::Value = serde_json::from_str(&forecast(&dir, "s.json", &base)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&forecast(&dir, "j.json", &base)).unwrap();
     for (j, series) in json.as_array().unwrap().iter().enumerate() {
         let inline = series["paths"].as_array().unwrap();
         assert_eq!(inline.len(), n);
