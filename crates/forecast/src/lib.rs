@@ -12,6 +12,7 @@ pub mod html;
 mod rollout;
 mod score;
 mod scorecard;
+mod session;
 
 pub use baseline::{
     ewma_variance, fhs, fhs_range, fhs_seasonal, fit_garch, garch, garman_klass, har, historical,
@@ -36,3 +37,4 @@ pub use scorecard::{
     aggregate, markdown, score_forecasts, score_series, split_index, verdict, Scores, SeriesCard,
     PIT_BINS, QUANTILES, TRAIN_FRACTION,
 };
+pub use session::{HOLIDAY_MIN_YEARS, PROBE_WEEKS, SESSION_HISTORY_WEEKS, SESSION_WINDOW_WEEKS};

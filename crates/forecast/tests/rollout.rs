@@ -269,11 +269,15 @@ fn rollouts_with_inputs() {
             }
         }
     }
-    // The ids reach the model: other future calendars give other paths.
+    // The ids reach the model: other future calendars give other paths. (The
+    // origin moves by three days: five hours would still reach the same first
+    // session hours of the series' calendar, and so the same stamps.)
     let mut moved = inside[4].clone();
     if let Some(f) = moved.future.as_mut() {
-        f.last = candlecast_data::Timestamp(f.last.0 + 5 * 3_600_000);
+        f.last = candlecast_data::Timestamp(f.last.0 + 77 * 3_600_000);
     }
+    let ids = |o: &candlecast_forecast::Origin| o.future.as_ref().map(|f| f.ids(6));
+    assert_ne!(ids(&inside[4]), ids(&moved));
     let a = rollout(&model, &tok, &inside[4..5], &params(6, 8), false).unwrap();
     let b = rollout(&model, &tok, &[moved], &params(6, 8), false).unwrap();
     assert_ne!(a, b);
