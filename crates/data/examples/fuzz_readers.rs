@@ -8,7 +8,8 @@
 //! Prints the inputs tried; exit 1 (and `fuzz-crash-N.bin`) on a panic. The
 //! Parquet reader turns a panic inside polars into a refusal (polars is not ours to
 //! fix); the panic hook still sees it, so those are counted, the first few inputs
-//! kept as `fuzz-decoder-panic-N.bin`, and reported apart.
+//! kept as `fuzz-decoder-panic-N.bin`, and reported apart. `FUZZ_SAVE_LAST=1`
+//! writes each input to `fuzz-last-input.bin` before reading it, for aborts.
 
 use candlecast_data::{read_bytes, DateFormat, ReadOptions, Repair};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -248,6 +249,7 @@ fn main() {
         PANICS.fetch_add(1, Ordering::Relaxed);
     }));
     let mut decoder_panics = 0u64;
+    let save_last = std::env::var_os("FUZZ_SAVE_LAST").is_some();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let end = Instant::now() + Duration::from_secs(secs);
     let (mut tried, mut ok) = (0u64, 0u64);
@@ -256,6 +258,11 @@ fn main() {
         mutate(&mut rng, &mut input);
         let opts = &variants[rng.below(variants.len())];
         tried += 1;
+        if save_last {
+            // An abort (a decoder's failed huge allocation) leaves no panic to catch:
+            // the input is on disk before the read.
+            let _ = std::fs::write("fuzz-last-input.bin", &input);
+        }
         let before = PANICS.load(Ordering::Relaxed);
         match std::panic::catch_unwind(|| read_bytes("fuzz", &input, opts)) {
             Ok(r) => {
