@@ -191,6 +191,47 @@ fn a_directory_takes_every_supported_format() {
     assert!(!text.contains("notes.md"), "{text}");
 }
 
+/// The CSV above as Parquet and Arrow IPC, written by polars.
+#[cfg(feature = "parquet")]
+fn binary_copies() -> (Vec<u8>, Vec<u8>) {
+    use polars::prelude::*;
+    let mut df = CsvReadOptions::default()
+        .with_has_header(true)
+        .into_reader_with_file_handle(std::io::Cursor::new(CSV.as_bytes()))
+        .finish()
+        .unwrap();
+    let mut pq = Vec::new();
+    ParquetWriter::new(&mut pq).finish(&mut df).unwrap();
+    let mut ipc = Vec::new();
+    IpcWriter::new(&mut ipc).finish(&mut df).unwrap();
+    (pq, ipc)
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn a_directory_takes_parquet_and_ipc_beside_csv() {
+    let dir = Dir::new();
+    let sub = dir.path().join("in");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("a.csv"), CSV).unwrap();
+    let (pq, ipc) = binary_copies();
+    std::fs::write(sub.join("b.parquet"), &pq).unwrap();
+    std::fs::write(sub.join("c.arrow"), &ipc).unwrap();
+    let (code, text) = inspect(&[&path(&sub)]);
+    assert_eq!(code, Some(0), "{text}");
+    for f in ["a.csv: ok", "b.parquet: ok", "c.arrow: ok"] {
+        assert!(text.contains(f), "{f}: {text}");
+    }
+    // Same bars as the CSV: the same first line after the name.
+    let csv_line = text.lines().find(|l| l.contains("a.csv: ok")).unwrap();
+    let pq_line = text.lines().find(|l| l.contains("b.parquet: ok")).unwrap();
+    assert_eq!(
+        csv_line.split_once(": ok").map(|p| p.1),
+        pq_line.split_once(": ok").map(|p| p.1),
+        "{text}"
+    );
+}
+
 #[test]
 fn binary_containers_are_refused_with_what_to_do() {
     let dir = Dir::new();

@@ -77,7 +77,60 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("polars_bare_read", |b| {
         b.iter(|| black_box(polars_read(black_box(path))))
     });
+    #[cfg(feature = "parquet")]
+    parquet::bench(&mut group, path, &opts);
     group.finish();
+}
+
+/// The same file as Parquet (feature `parquet`): `read_path` (lazy scan of the six
+/// columns + the CSV reader's validation) against a bare polars lazy scan of it.
+/// The Parquet copy is written by polars at bench time under target/ (the data is
+/// not ours to commit).
+#[cfg(feature = "parquet")]
+mod parquet {
+    use super::*;
+    use criterion::{measurement::WallTime, BenchmarkGroup};
+    use polars::prelude::*;
+
+    fn convert(csv: &Path) -> PolarsResult<PathBuf> {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("eurusd_1m_2017h1.parquet");
+        let mut df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_parse_options(CsvParseOptions::default().with_try_parse_dates(true))
+            .try_into_reader_with_file_path(Some(PathBuf::from(csv)))?
+            .finish()?;
+        let mut f = std::fs::File::create(&out)?;
+        ParquetWriter::new(&mut f).finish(&mut df)?;
+        Ok(out)
+    }
+
+    fn polars_scan(path: &Path) -> PolarsResult<DataFrame> {
+        LazyFrame::scan_parquet(
+            PlRefPath::new(path.to_string_lossy().as_ref()),
+            ScanArgsParquet::default(),
+        )?
+        .collect()
+    }
+
+    pub(super) fn bench(group: &mut BenchmarkGroup<'_, WallTime>, csv: &Path, opts: &ReadOptions) {
+        let pq = match convert(csv) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("ingest bench: writing the Parquet copy failed: {e}");
+                return;
+            }
+        };
+        if let Err(e) = read_path(&pq, opts) {
+            eprintln!("ingest bench: read_path of the Parquet copy failed: {e}");
+            return;
+        }
+        group.bench_function("candlecast_read_path_parquet", |b| {
+            b.iter(|| black_box(read_path(black_box(&pq), opts)))
+        });
+        group.bench_function("polars_bare_scan_parquet", |b| {
+            b.iter(|| black_box(polars_scan(black_box(&pq))))
+        });
+    }
 }
 
 criterion_group!(benches, ingest);

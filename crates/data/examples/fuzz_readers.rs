@@ -1,12 +1,22 @@
 //! A mutation fuzzer for the readers, for machines without cargo-fuzz: feeds mutated
-//! real files (CSV, and JSON candles built from them) to `read_bytes` for a fixed
-//! time and stops at the first panic, writing the input that caused it.
+//! real files (CSV, JSON candles built from them, and with feature `parquet`
+//! Parquet and Arrow IPC files built from them) to `read_bytes` for a fixed time
+//! and stops at the first panic, writing the input that caused it.
 //!
-//! Usage: cargo run --release -p candlecast-data --example fuzz_readers -- SECONDS [SEED_FILE...]
-//! Prints the inputs tried; exit 1 (and `fuzz-crash-N.bin`) on a panic.
+//! Usage: cargo run --release -p candlecast-data [--features parquet] --example fuzz_readers --
+//!        SECONDS [--only csv|json|parquet] [SEED_FILE...]
+//! Prints the inputs tried; exit 1 (and `fuzz-crash-N.bin`) on a panic. The
+//! Parquet reader turns a panic inside polars into a refusal (polars is not ours to
+//! fix); the panic hook still sees it, so those are counted, the first few inputs
+//! kept as `fuzz-decoder-panic-N.bin`, and reported apart. `FUZZ_SAVE_LAST=1`
+//! writes each input to `fuzz-last-input.bin` before reading it, for aborts.
 
 use candlecast_data::{read_bytes, DateFormat, ReadOptions, Repair};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Panics seen by the hook, caught or not.
+static PANICS: AtomicU64 = AtomicU64::new(0);
 
 struct Rng(u64);
 
@@ -110,22 +120,115 @@ fn json_of(csv: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Small Parquet and IPC files from the first bars of a real file (read by the CSV
+/// reader), with the timestamp as a datetime, an epoch integer and text, and
+/// uncompressed pages so that mutations reach the values, not only the codec.
+#[cfg(feature = "parquet")]
+fn binary_of(csv: &[u8]) -> Vec<Vec<u8>> {
+    use polars::prelude::*;
+    let Ok(ds) = read_bytes("seed.csv", csv, &ReadOptions::default()) else {
+        return Vec::new();
+    };
+    let Some(s) = ds.panel.series.first() else {
+        return Vec::new();
+    };
+    let n = s.len().min(200);
+    let ms: Vec<i64> = s.timestamps()[..n].iter().map(|t| t.0).collect();
+    let text: Vec<String> = ms
+        .iter()
+        .map(|&m| {
+            chrono::DateTime::from_timestamp_millis(m)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let cols = |ts: Column| -> PolarsResult<DataFrame> {
+        DataFrame::new_infer_height(vec![
+            ts,
+            Column::new("open".into(), &s.open()[..n]),
+            Column::new("high".into(), &s.high()[..n]),
+            Column::new("low".into(), &s.low()[..n]),
+            Column::new("close".into(), &s.close()[..n]),
+            Column::new("volume".into(), &s.volume()[..n]),
+        ])
+    };
+    let mut out = Vec::new();
+    let frames = [
+        Column::new("timestamp".into(), &ms)
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None)),
+        Ok(Column::new("time".into(), &ms)),
+        Ok(Column::new("date".into(), &text)),
+    ];
+    for ts in frames.into_iter().flatten() {
+        let Ok(mut df) = cols(ts) else { continue };
+        for c in [ParquetCompression::Uncompressed, ParquetCompression::Snappy] {
+            let mut b = Vec::new();
+            if ParquetWriter::new(&mut b)
+                .with_compression(c)
+                .finish(&mut df)
+                .is_ok()
+            {
+                out.push(b);
+            }
+        }
+        let mut b = Vec::new();
+        if IpcWriter::new(&mut b).finish(&mut df).is_ok() {
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[cfg(not(feature = "parquet"))]
+fn binary_of(_csv: &[u8]) -> Vec<Vec<u8>> {
+    Vec::new()
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let only = match args.iter().position(|a| a == "--only") {
+        Some(i) if i + 1 < args.len() => {
+            let o = args.remove(i + 1);
+            args.remove(i);
+            Some(o)
+        }
+        _ => None,
+    };
+    let want = |kind: &str| only.as_deref().is_none_or(|o| o == kind);
+    if want("parquet") && cfg!(not(feature = "parquet")) && only.is_some() {
+        eprintln!("--only parquet needs --features parquet");
+        std::process::exit(2);
+    }
     let mut seeds: Vec<Vec<u8>> = Vec::new();
     for path in args.iter().skip(1) {
         match std::fs::read(path) {
             Ok(mut b) => {
                 b.truncate(16 << 10);
-                seeds.push(json_of(&b));
-                seeds.push(b);
+                if want("parquet") {
+                    seeds.extend(binary_of(&b));
+                }
+                if want("json") {
+                    seeds.push(json_of(&b));
+                }
+                if want("csv") {
+                    seeds.push(b);
+                }
             }
             Err(e) => eprintln!("{path}: {e}"),
         }
     }
-    seeds.push(b"timestamp,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,10\n".to_vec());
-    seeds.push(b"[[1514764800000,1,2,0.5,1.5,10],[1514768400000,1.5,2,1,1.8,12]]".to_vec());
+    if want("csv") {
+        seeds.push(b"timestamp,open,high,low,close,volume\n2020-01-01,1,2,0.5,1.5,10\n".to_vec());
+    }
+    if want("json") {
+        seeds.push(b"[[1514764800000,1,2,0.5,1.5,10],[1514768400000,1.5,2,1,1.8,12]]".to_vec());
+    }
+    if seeds.is_empty() {
+        eprintln!("no seeds: give real files to build them from");
+        std::process::exit(2);
+    }
+    println!("{} seed input(s)", seeds.len());
     let variants = [
         ReadOptions::default(),
         ReadOptions {
@@ -142,7 +245,11 @@ fn main() {
             ..ReadOptions::default()
         },
     ];
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|_| {
+        PANICS.fetch_add(1, Ordering::Relaxed);
+    }));
+    let mut decoder_panics = 0u64;
+    let save_last = std::env::var_os("FUZZ_SAVE_LAST").is_some();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let end = Instant::now() + Duration::from_secs(secs);
     let (mut tried, mut ok) = (0u64, 0u64);
@@ -151,8 +258,23 @@ fn main() {
         mutate(&mut rng, &mut input);
         let opts = &variants[rng.below(variants.len())];
         tried += 1;
+        if save_last {
+            // An abort (a decoder's failed huge allocation) leaves no panic to catch:
+            // the input is on disk before the read.
+            let _ = std::fs::write("fuzz-last-input.bin", &input);
+        }
+        let before = PANICS.load(Ordering::Relaxed);
         match std::panic::catch_unwind(|| read_bytes("fuzz", &input, opts)) {
-            Ok(r) => ok += u64::from(r.is_ok()),
+            Ok(r) => {
+                ok += u64::from(r.is_ok());
+                if PANICS.load(Ordering::Relaxed) != before {
+                    // Caught inside the reader (polars) and returned as a refusal.
+                    decoder_panics += 1;
+                    if decoder_panics <= 5 {
+                        let _ = std::fs::write(format!("fuzz-decoder-panic-{tried}.bin"), &input);
+                    }
+                }
+            }
             Err(_) => {
                 let name = format!("fuzz-crash-{tried}.bin");
                 let _ = std::fs::write(&name, &input);
@@ -161,5 +283,7 @@ fn main() {
             }
         }
     }
-    println!("{tried} inputs in {secs} s, no panic ({ok} read successfully)");
+    println!(
+        "{tried} inputs in {secs} s, no panic ({ok} read successfully, {decoder_panics} refused after a panic inside polars)"
+    );
 }

@@ -38,11 +38,16 @@ pub(crate) fn codec(prefix: &[u8]) -> Result<Option<Codec>, Problem> {
         [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => refuse(
             "xz-compressed: decompress it first (unxz -k FILE), or recompress with gzip or zstd, which are read directly",
         ),
+        // With feature `parquet` these two are read before this check (see
+        // `read_path`); a build without it says how to get them read.
         [b'P', b'A', b'R', b'1', ..] => refuse(
-            "a Parquet file, which this build does not read: convert it to CSV (e.g. python -c \"import polars as pl; pl.read_parquet('IN').write_csv('OUT.csv')\")",
+            "a Parquet file, which this build does not read: build with `--features parquet`, or convert it to CSV (e.g. python -c \"import polars as pl; pl.read_parquet('IN').write_csv('OUT.csv')\")",
         ),
-        [b'A', b'R', b'R', b'O', b'W', b'1', ..] | [b'F', b'E', b'A', b'1', ..] => refuse(
-            "an Arrow IPC / Feather file, which this build does not read: convert it to CSV (e.g. python -c \"import polars as pl; pl.read_ipc('IN').write_csv('OUT.csv')\")",
+        [b'A', b'R', b'R', b'O', b'W', b'1', ..] => refuse(
+            "an Arrow IPC / Feather file, which this build does not read: build with `--features parquet`, or convert it to CSV (e.g. python -c \"import polars as pl; pl.read_ipc('IN').write_csv('OUT.csv')\")",
+        ),
+        [b'F', b'E', b'A', b'1', ..] => refuse(
+            "a Feather v1 file, which is not read (Arrow IPC / Feather v2 is, with `--features parquet`): convert it to CSV (e.g. python -c \"import pandas as pd; pd.read_feather('IN').to_csv('OUT.csv', index=False)\")",
         ),
         _ => Ok(None),
     }

@@ -10,6 +10,8 @@ mod columns;
 mod compressed;
 mod json;
 mod parallel;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod sniff;
 mod time;
 
@@ -28,9 +30,10 @@ use std::path::Path;
 use time::{Shape, Stamp};
 
 /// The file names a directory given as input is read for (case ignored): plain
-/// text, JSON candles, and each compressed with gzip or zstd. Files themselves are
-/// recognised by content, whatever their name.
-pub const INPUT_EXTENSIONS: [&str; 12] = [
+/// text, JSON candles, each compressed with gzip or zstd, and (feature `parquet`)
+/// Parquet and Arrow IPC. Files themselves are recognised by content, whatever
+/// their name.
+pub const INPUT_EXTENSIONS: &[&str] = &[
     ".csv",
     ".tsv",
     ".txt",
@@ -43,6 +46,14 @@ pub const INPUT_EXTENSIONS: [&str; 12] = [
     ".tsv.zst",
     ".txt.zst",
     ".json.zst",
+    #[cfg(feature = "parquet")]
+    ".parquet",
+    #[cfg(feature = "parquet")]
+    ".arrow",
+    #[cfg(feature = "parquet")]
+    ".ipc",
+    #[cfg(feature = "parquet")]
+    ".feather",
 ];
 
 /// Whether a directory listing should include `path` (see [`INPUT_EXTENSIONS`]).
@@ -155,7 +166,8 @@ pub struct Dataset {
     pub repairs: Vec<RepairDone>,
 }
 
-/// Reads a CSV file. Large files are parsed on several threads (see
+/// Reads a CSV, JSON candle or (feature `parquet`) Parquet / Arrow IPC file, told
+/// apart by content. Large CSV files are parsed on several threads (see
 /// [`parallel`]); the result, problems and line numbers are those of one pass.
 pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Dataset, DataError> {
     read_path_split(path, opts, &parallel::Split::auto())
@@ -181,6 +193,11 @@ fn read_path_split(
         .take(PREFIX_BYTES as u64)
         .read_to_end(&mut prefix)
         .map_err(io)?;
+    #[cfg(feature = "parquet")]
+    if let Some(format) = parquet::format_of(&prefix) {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        return parquet::read_file(&name, file, format, opts);
+    }
     if let Some(codec) = compressed::codec(&prefix).map_err(|p| DataError::one(&name, p))? {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         let input = compressed::decoder(codec, file).map_err(io)?;
@@ -261,8 +278,13 @@ fn read_stream(
     finish(name, &dialect, opts, &layout, notes, scanned)
 }
 
-/// Reads CSV or JSON text held in memory; `name` stands for the path in messages.
+/// Reads CSV or JSON text (or, feature `parquet`, a Parquet / Arrow IPC file) held
+/// in memory; `name` stands for the path in messages.
 pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Dataset, DataError> {
+    #[cfg(feature = "parquet")]
+    if let Some(format) = parquet::format_of(bytes) {
+        return parquet::read_buffer(name, bytes, format, opts);
+    }
     if json::looks_like_json(bytes) {
         return json::read(name, bytes, opts);
     }
@@ -356,6 +378,16 @@ trait Record {
     fn len(&self) -> usize;
     /// Field `i`, empty when there is none.
     fn field(&self, i: usize) -> &[u8];
+    /// The timestamp, when the source has it typed (a Parquet datetime column):
+    /// used instead of parsing the text, which a typed value does not have.
+    fn stamp(&self) -> Option<Stamp> {
+        None
+    }
+    /// Field `i` as a number, when the source has it typed; `None` parses the text
+    /// (an empty field, as a null gives, is refused as an empty value).
+    fn number(&self, _i: usize) -> Option<f64> {
+        None
+    }
 }
 
 impl Record for csv::ByteRecord {
@@ -646,8 +678,10 @@ impl<'a> Scanner<'a> {
         }
         let before = problems.total;
 
-        // Timestamp text (date and time columns are joined).
+        // A typed timestamp, or the text (date and time columns are joined).
+        let typed = rec.stamp();
         let text = match layout.ts {
+            _ if typed.is_some() => Some(""),
             TsSource::Single(i) => std::str::from_utf8(rec.field(i).trim_ascii()).ok(),
             TsSource::Split { date, time } => {
                 self.ts_buf.clear();
@@ -666,6 +700,7 @@ impl<'a> Scanner<'a> {
             }
         };
         let stamp = match text {
+            _ if typed.is_some() => typed.ok_or_else(String::new),
             None => Err("not valid UTF-8".to_string()),
             Some("") => Err("empty timestamp".to_string()),
             Some(t) => {
@@ -736,13 +771,19 @@ impl<'a> Scanner<'a> {
         // Prices and volume.
         let mut v = [0.0f64; 5];
         for (slot, &(i, _)) in v.iter_mut().zip(fields.iter()) {
-            match parse_number(rec.field(i).trim_ascii()) {
+            match rec
+                .number(i)
+                .map_or_else(|| parse_number(rec.field(i).trim_ascii()), Ok)
+            {
                 Ok(x) => *slot = x,
                 Err(msg) => problems.push(Problem::at(line, col(i), msg)),
             }
         }
         if let Some(i) = layout.volume {
-            match parse_number(rec.field(i).trim_ascii()) {
+            match rec
+                .number(i)
+                .map_or_else(|| parse_number(rec.field(i).trim_ascii()), Ok)
+            {
                 Ok(x) => v[4] = x,
                 Err(msg) => problems.push(Problem::at(line, col(i), msg)),
             }
