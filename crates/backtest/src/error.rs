@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+/// An error of a refitter (the trainer's, or a test's own), kept whole as the
+/// source of [`BacktestError::Refit`]; here rather than beside the refitters so
+/// that this module names nothing of the strategies that return it.
+pub type RefitError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything configuring, running or reporting a backtest can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
@@ -31,7 +36,7 @@ pub enum BacktestError {
         bar: usize,
         ts: String,
         #[source]
-        source: crate::strategy::RefitError,
+        source: RefitError,
     },
     #[error("{path}: {source}")]
     Io {

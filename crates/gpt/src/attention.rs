@@ -1,9 +1,9 @@
 //! Multi-head causal self-attention that keeps its keys and values in a [`KvCache`].
 
-use crate::attention_op::causal_attention;
 use crate::cache::KvCache;
 use crate::config::GptConfig;
-use crate::linear::{linear, Linear};
+use crate::kernels::attention_op::causal_attention;
+use crate::kernels::linear::{linear, Linear};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 

@@ -4,8 +4,8 @@
 use crate::attention::CausalSelfAttention;
 use crate::cache::KvCache;
 use crate::config::{Activation, GptConfig, Norm};
-use crate::layer_norm::LayerNorm;
-use crate::linear::{linear, Linear};
+use crate::kernels::layer_norm::LayerNorm;
+use crate::kernels::linear::{linear, Linear};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 

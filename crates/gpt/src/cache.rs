@@ -10,7 +10,7 @@
 //! and then write each step in place, instead of concatenating the whole history at
 //! every step (which made memory copies 28% of batched decoding).
 
-use crate::cpu::cpu_storage;
+use crate::kernels::cpu::cpu_storage;
 use candle_core::{CpuStorage, DType, Result, Tensor};
 
 #[derive(Debug)]

@@ -13,6 +13,8 @@ A small decoder-only GPT in candle that sees token ids, nothing about markets.
 - [`KvCache`]: per-layer keys and values, owned by the caller.
 - [`Decoder`]: a decode session over a batch that slides the window when the cache
   reaches the context limit.
+- `kernels/` (private): the fused CPU ops the model files call like candle ops,
+  each with a composite reference; read the model files without them.
 
 # Example
 
@@ -30,38 +32,30 @@ assert_eq!(logits.dims(), &[1, 3, 32]);
 */
 
 mod attention;
-mod attention_op;
 mod block;
 mod cache;
-mod causal_softmax;
 pub mod checkpoint;
 mod config;
-mod cpu;
 mod decode;
 mod error;
-mod gemm;
-mod layer_norm;
-mod linear;
-mod loss;
+mod kernels;
 mod model;
 mod optim;
-mod packed;
 mod rng;
-mod rows;
 mod sample;
 mod train;
 
 pub use attention::CausalSelfAttention;
-pub use attention_op::{causal_attention, causal_attention_composite};
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
-pub use causal_softmax::{causal_mask, causal_softmax_composite};
 pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
 pub use error::{GptError, Result, RunMismatch};
-pub use layer_norm::{layer_norm_composite, LayerNorm};
-pub use linear::{add_rows, Linear};
-pub use loss::cross_entropy;
+pub use kernels::attention_op::{causal_attention, causal_attention_composite};
+pub use kernels::causal_softmax::{causal_mask, causal_softmax_composite};
+pub use kernels::layer_norm::{layer_norm_composite, LayerNorm};
+pub use kernels::linear::{add_rows, Linear};
+pub use kernels::loss::cross_entropy;
 pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use rng::Rng;

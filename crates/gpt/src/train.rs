@@ -323,7 +323,7 @@ impl Trainer {
             .model
             .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
         let (b, t, v) = logits.dims3()?;
-        Ok(crate::loss::cross_entropy(
+        Ok(crate::kernels::loss::cross_entropy(
             &logits.reshape((b * t, v))?,
             &y.reshape(b * t)?,
         )?)

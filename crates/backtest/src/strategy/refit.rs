@@ -14,6 +14,7 @@
 
 use super::{Context, ForecastRecord, ModelStrategy, Strategy, Target};
 use crate::error::BacktestError;
+pub use crate::error::RefitError;
 use crate::history::History;
 use candlecast_data::{Series, Timestamp};
 use candlecast_gpt::{Event, Gpt, TokenData, TrainConfig, Trainer};
@@ -28,9 +29,6 @@ pub struct RefitPlan {
     /// Optimiser steps per refit.
     pub steps: u64,
 }
-
-/// An error of a refitter, kept whole as the source of [`BacktestError::Refit`].
-pub type RefitError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One refit, as `stats.json` and the report show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,8 +6,8 @@
 //! tensor ops on other devices and dtypes ([`layer_norm_composite`], also the
 //! reference in tests).
 
-use crate::cpu::{f32_slice, with_cpu_f32};
-use crate::rows;
+use crate::kernels::cpu::{f32_slice, with_cpu_f32};
+use crate::kernels::rows;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, D};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;

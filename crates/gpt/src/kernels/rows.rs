@@ -7,7 +7,7 @@
 //! (a fixed order, so results do not depend on threads or batch composition), and
 //! [`exp`] is a branch-free polynomial the compiler turns into SIMD code.
 
-use crate::gemm::{in_bounds, Mat};
+use crate::kernels::gemm::{in_bounds, Mat};
 use candle_core::{bail, Result};
 
 /// Independent accumulators: two AVX or four SSE registers.

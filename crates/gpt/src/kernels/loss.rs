@@ -6,8 +6,8 @@
 //! their gradient once backward: d logits = g / N * (softmax - one_hot(target)).
 //! CPU, f32 logits and u32 targets; candle-nn's ops elsewhere.
 
-use crate::cpu::{cpu_storage, f32_slice, with_cpu_f32};
-use crate::rows;
+use crate::kernels::cpu::{cpu_storage, f32_slice, with_cpu_f32};
+use crate::kernels::rows;
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;

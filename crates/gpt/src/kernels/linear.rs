@@ -8,12 +8,12 @@
 //! start as the bias (and the ReLU of the feed-forward layer is applied in the same
 //! pass), backward is `dx = dy W`, `dW = dyᵀ x` (one gemm over all B*T rows) and
 //! `db` = row sums. When nothing needs a gradient (a loaded model forecasting or
-//! decoding), the weight is packed once for the inference kernel of [`crate::packed`]
+//! decoding), the weight is packed once for the inference kernel of [`crate::kernels::packed`]
 //! instead. [`add_rows`] adds a tensor to every row (positional embeddings).
 
-use crate::cpu::{f32_slice, with_cpu_f32};
-use crate::gemm::{matmul, Mat, MatMut, Parallelism};
-use crate::packed::PackedWeight;
+use crate::kernels::cpu::{f32_slice, with_cpu_f32};
+use crate::kernels::gemm::{matmul, Mat, MatMut, Parallelism};
+use crate::kernels::packed::PackedWeight;
 use candle_core::{
     bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor,
 };

@@ -11,10 +11,10 @@
 //! `(B, T, H, hd).transpose(1, 2)` and a cache buffer's `narrow` are not copied.
 //! CPU and f32; elsewhere the composite ops, which are also the tests' reference.
 
-use crate::causal_softmax::causal_softmax_composite;
-use crate::cpu::{cpu_storage, with_cpu_f32};
-use crate::gemm::{in_bounds, matmul, Mat, MatMut, Parallelism};
-use crate::rows;
+use crate::kernels::causal_softmax::causal_softmax_composite;
+use crate::kernels::cpu::{cpu_storage, with_cpu_f32};
+use crate::kernels::gemm::{in_bounds, matmul, Mat, MatMut, Parallelism};
+use crate::kernels::rows;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
