@@ -17,7 +17,7 @@
 use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
 use crate::rollout::Paths;
 use crate::scorecard::{score_forecasts, Scores};
-use candlecast_gpt::Rng;
+use candlecast_rand::Rng;
 use serde::Serialize;
 
 /// One horizon's scores on one series.

@@ -13,9 +13,10 @@
 
 pub use crate::session::{future_timestamps, Stamper};
 use candlecast_data::{Bar, Series, Timestamp};
-use candlecast_gpt::{Decoder, Gpt, GptError, Rng, Sampling};
+use candlecast_gpt::{Decoder, Gpt, GptError, Sampling};
+use candlecast_rand::{fnv1a64, Fnv1a64, Rng};
 use candlecast_tokenize::inputs::FutureInputs;
-use candlecast_tokenize::{DecodeMode, SplitMix64, TokenId, Tokenizer, VolState};
+use candlecast_tokenize::{DecodeMode, TokenId, Tokenizer, VolState};
 
 /// What to forecast and how to sample it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,9 +88,7 @@ pub fn scale_after(
 
 /// A stable 64-bit hash of a name, for per-series random streams.
 pub fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv1a64(name.as_bytes())
 }
 
 /// Where a set of paths starts: the context tokens up to and including the origin
@@ -166,13 +165,7 @@ pub const MAX_BATCH_ROWS: usize = 4096;
 /// bars hashed are those up to the origin, so the forecast (random streams
 /// included) depends on nothing after it.
 pub fn series_key(series: &Series) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |v: u64| {
-        for b in v.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = Fnv1a64::new();
     let cols = [
         series.open(),
         series.high(),
@@ -181,12 +174,12 @@ pub fn series_key(series: &Series) -> u64 {
         series.volume(),
     ];
     for (i, t) in series.timestamps().iter().enumerate() {
-        eat(t.0 as u64);
+        h.write_u64(t.0 as u64);
         for col in cols {
-            eat(col.get(i).map_or(0, |v| v.to_bits()));
+            h.write_u64(col.get(i).map_or(0, |v| v.to_bits()));
         }
     }
-    h
+    h.finish()
 }
 
 /// The origin after the last bar of `series`, keyed by `seed` and the series' name.
@@ -464,14 +457,14 @@ fn rollout_batch(
     let s = range.len();
     let rows = origins.len() * s;
     let mut token_rng: Vec<Rng> = Vec::with_capacity(rows);
-    let mut bar_rng: Vec<SplitMix64> = Vec::with_capacity(rows);
+    let mut bar_rng: Vec<Rng> = Vec::with_capacity(rows);
     let mut vol: Vec<VolState> = Vec::with_capacity(rows);
     let mut prev: Vec<f64> = Vec::with_capacity(rows);
     for o in origins {
         for i in range.clone() {
             let i = i as u64;
             token_rng.push(Rng::fork(o.key, 2 * i));
-            bar_rng.push(SplitMix64::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
+            bar_rng.push(Rng::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
             // The long-run level stays the history's: a path's draws move its
             // variance, not the level it reverts to (VolState::hold_level).
             let mut v = o.vol.clone();

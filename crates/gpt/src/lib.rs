@@ -46,7 +46,6 @@ mod loss;
 mod model;
 mod optim;
 mod packed;
-mod rng;
 mod rows;
 mod sample;
 mod train;
@@ -55,6 +54,8 @@ pub use attention::CausalSelfAttention;
 pub use attention_op::{causal_attention, causal_attention_composite};
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
+/// Re-exported because a [`TrainState`] holds one and every sampler draws from one.
+pub use candlecast_rand::Rng;
 pub use causal_softmax::{causal_mask, causal_softmax_composite};
 pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
@@ -64,7 +65,6 @@ pub use linear::{add_rows, Linear};
 pub use loss::cross_entropy;
 pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
-pub use rng::Rng;
 pub use sample::Sampling;
 pub use train::{
     is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window,

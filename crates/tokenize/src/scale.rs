@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn plain_ewma_is_unchanged_bit_for_bit() {
-        let mut r = crate::rng::SplitMix64::new(3);
+        let mut r = candlecast_rand::Rng::new(3);
         let mut new = ewma(2.5e-5, 0.94, 2.0);
         let mut old = OldEwma {
             var: 2.5e-5,
@@ -362,7 +362,7 @@ mod tests {
         v.observe(1.0);
         assert!((v.variance() - (0.85 * 3.0 + 0.15 * 4.0)).abs() < 1e-12);
         assert!((v.long_run_variance() - 3.0).abs() < 1e-12);
-        let mut r = crate::rng::SplitMix64::new(11);
+        let mut r = candlecast_rand::Rng::new(11);
         for _ in 0..1000 {
             v.observe(r.next_f64() - 0.5);
         }
@@ -451,7 +451,7 @@ mod tests {
     }
 
     /// Student-t with 4 degrees of freedom, scaled to variance `m`: heavy tails.
-    fn t4(r: &mut crate::rng::SplitMix64, m: f64) -> f64 {
+    fn t4(r: &mut candlecast_rand::Rng, m: f64) -> f64 {
         let mut normal = || {
             let u1 = 1.0 - r.next_f64();
             let u2 = r.next_f64();
@@ -469,7 +469,7 @@ mod tests {
         for _ in 0..5000 {
             start.observe(v0.sqrt());
         }
-        let mut r = crate::rng::SplitMix64::new(2024);
+        let mut r = candlecast_rand::Rng::new(2024);
         let mut ends: Vec<f64> = (0..400)
             .map(|_| {
                 let mut v = start.clone();
@@ -541,7 +541,7 @@ mod tests {
         for _ in 0..5000 {
             start.observe(v0.sqrt());
         }
-        let mut r = crate::rng::SplitMix64::new(7);
+        let mut r = candlecast_rand::Rng::new(7);
         let mut ends: Vec<f64> = (0..400)
             .map(|_| {
                 let mut v = start.clone();

@@ -4,9 +4,9 @@
 use crate::config::{ScaleKind, TokenizerConfig};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
-use crate::rng::SplitMix64;
 use crate::scale::{GapRule, VolParams, VolState};
 use candlecast_data::{Bar, Series, Timestamp};
+use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 
@@ -105,7 +105,7 @@ pub enum DecodeMode<'a> {
     Representative,
     /// A draw inside each bin (uniform, or an exponential tail for unbounded bins,
     /// with the representative as its median), from the caller's seeded generator.
-    Sampled(&'a mut SplitMix64),
+    Sampled(&'a mut Rng),
 }
 
 /// Representatives of the shape codes: open gap and upper share of the wicks.
@@ -735,7 +735,7 @@ impl Tokenizer {
             DecodeMode::Sampled(rng) => {
                 let z = st.returns.sample(f.return_bin, rng);
                 let w = st.wick.sample(f.wick_bin, rng);
-                let u = rng.next_f64();
+                let u = rng.uniform();
                 let rep = st.shape.gap[f.shape];
                 let tail = rep.abs() * -(1.0 - u).ln() / std::f64::consts::LN_2;
                 let g = match f.shape {
@@ -743,7 +743,7 @@ impl Tokenizer {
                     3 => tail.max(MARGIN),
                     _ => 0.0,
                 };
-                let u = rng.next_f64();
+                let u = rng.uniform();
                 let share = match f.shape {
                     0 => u * (0.5 - SHARE_MARGIN),
                     1 => 0.5 + SHARE_MARGIN + u * (0.5 - SHARE_MARGIN),
@@ -868,7 +868,7 @@ mod tests {
     #[test]
     fn ln_ratio_matches_libm() {
         let mut worst = 0.0f64;
-        let mut r = crate::rng::SplitMix64::new(5);
+        let mut r = candlecast_rand::Rng::new(5);
         for _ in 0..200_000 {
             let b = 10f64.powf(-5.0 + 12.0 * r.next_f64());
             let x = (r.next_f64() - 0.5) * 10f64.powf(-8.0 * r.next_f64());
