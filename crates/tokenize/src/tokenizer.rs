@@ -1,7 +1,7 @@
 //! [`Tokenizer`]: fit on training series, encode a series to tokens, decode a token
 //! back to a bar.
 
-use crate::config::{ScaleKind, TokenizerConfig};
+use crate::config::{ScaleKind, TokenizerConfig, SHAPE_CODES};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
 use crate::scale::{GapRule, VolParams, VolState};
@@ -9,9 +9,6 @@ use candlecast_data::{Bar, Series, Timestamp};
 use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
-
-/// Codes of the shape factor (see [`Factors::shape`]).
-pub const SHAPE_CODES: usize = 4;
 
 /// Special tokens come first; bar tokens start here.
 const SPECIALS: u32 = 2;
