@@ -16,10 +16,10 @@
 
 use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
 use crate::rollout::Paths;
+use crate::scorecard::score_forecasts;
 /// Defined beside the series card that holds it, so the scorecard needs nothing
 /// from this module; re-exported here, where it has always been named.
 pub use crate::scorecard::HorizonScores;
-use crate::scorecard::score_forecasts;
 use candlecast_rand::Rng;
 
 /// One forecaster's predictive distributions: `preds[k - 1][j]` for origin `j`.

@@ -60,7 +60,7 @@ pub enum ForecastError {
 }
 
 /// The scale state after the whole series, replaying the tokenizer's own rule
-/// (a gap restarts the warm-up and its return is not observed).
+/// ([`VolState::step`]: a gap restarts the warm-up and its return is not observed).
 pub fn scale_after(
     tok: &Tokenizer,
     series: &Series,
@@ -77,11 +77,7 @@ pub fn scale_after(
     }
     let c = series.close();
     for t in 1..series.len() {
-        if after_gap[t] {
-            vs.restart();
-        } else {
-            vs.observe((c[t] / c[t - 1]).ln());
-        }
+        vs.step(after_gap[t], (c[t] / c[t - 1]).ln());
     }
     vs
 }
@@ -285,11 +281,7 @@ pub fn origins_at(
         }
         while next < o {
             next += 1;
-            if after_gap[next] {
-                vs.restart();
-            } else {
-                vs.observe((close[next] / close[next - 1]).ln());
-            }
+            vs.step(after_gap[next], (close[next] / close[next - 1]).ln());
         }
         let end = last_token[o].saturating_add(1).min(enc.len());
         let start = end.saturating_sub(context_length.max(1));
@@ -506,7 +498,7 @@ fn rollout_batch(
         for i in 0..rows {
             let row = &mut logits[i];
             // A forecast continues the series: no series-start or gap tokens.
-            for t in row.iter_mut().take(2) {
+            for t in row.iter_mut().take(TokenId::SPECIALS as usize) {
                 *t = f32::NEG_INFINITY;
             }
             let token = TokenId(p.sampling.sample(row, &mut token_rng[i]));

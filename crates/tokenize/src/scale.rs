@@ -173,6 +173,20 @@ impl VolState {
         self.seen = 0.0;
         self.warm = self.prior_bars / (self.prior_bars + 1.0) >= self.lambda;
     }
+
+    /// Moves the scale past one bar, by the tokenizer's rule: a bar after a gap
+    /// restarts the warm-up and its return (which spans many intervals) is not
+    /// taken in; any other bar's close-to-close log-return is. The encoder and
+    /// every replay of a history (forecast origins) step through this one rule, so
+    /// they cannot drift apart.
+    #[inline]
+    pub fn step(&mut self, after_gap: bool, log_return: f64) {
+        if after_gap {
+            self.restart();
+        } else {
+            self.observe(log_return);
+        }
+    }
 }
 
 /// The weight of the old value in a shrunk running mean that becomes an EWMA:

@@ -31,6 +31,9 @@ impl TokenId {
     pub const START: TokenId = TokenId(0);
     /// Goes before the first bar after a gap (the scale warm-up restarts there).
     pub const GAP: TokenId = TokenId(1);
+    /// How many ids the specials take at the bottom of the vocabulary (`START`,
+    /// `GAP`); bar tokens follow them.
+    pub const SPECIALS: u32 = SPECIALS;
 
     pub fn is_special(self) -> bool {
         self.0 < SPECIALS
@@ -211,7 +214,8 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
     for t in 1..n {
         let gap = gaps.step(ts[t].0 - ts[t - 1].0);
         if gap {
-            vol.restart();
+            // The restart itself happens in `vol.step` after the bar: it leaves the
+            // variance (the scale read here) as it is.
             let scale = sink.scale(pos, vol.scale())?;
             sink.gap(t, scale);
             pos += 1;
@@ -243,9 +247,7 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         });
         // The return across a gap spans many intervals: it is tokenized, but it does
         // not feed the variance of the new segment.
-        if !gap {
-            vol.observe(d);
-        }
+        vol.step(gap, d);
         prev_close = c;
     }
     Ok(vol.scale())
