@@ -20,12 +20,10 @@ const BASE_WEIGHTS: &[u8] = include_bytes!("../models/base/model.safetensors");
 /// FNV-1a of the embedded files: names the folder they are written to, so two
 /// builds with different base models never share one.
 fn base_hash() -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in BASE_META.iter().chain(BASE_WEIGHTS) {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    let mut h = candlecast_rand::Fnv1a64::new();
+    h.write(BASE_META);
+    h.write(BASE_WEIGHTS);
+    h.finish()
 }
 
 /// The base model as a run folder: the embedded files, written once under the

@@ -313,16 +313,13 @@ fn run_header(
 /// FNV-1a (64 bit) over the model's weights and its meta.json (which holds the
 /// tokenizer): two shards agree on it only when they used the same model bytes.
 fn model_fingerprint(dir: &Path) -> anyhow::Result<String> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = candlecast_rand::Fnv1a64::new();
     for name in [MODEL_FILE, META_FILE] {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        for b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        h.write(&bytes);
     }
-    Ok(format!("fnv1a64:{h:016x}"))
+    Ok(format!("fnv1a64:{:016x}", h.finish()))
 }
 
 /// What every output row of one series starts with.

@@ -124,19 +124,14 @@ pub struct Fingerprint {
 }
 
 fn fingerprint(file: &str, s: &Series) -> Fingerprint {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |v: u64| {
-        for b in v.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = candlecast_rand::Fnv1a64::new();
     for i in 0..s.len() {
-        eat(s.timestamps()[i].0 as u64);
+        h.write_u64(s.timestamps()[i].0 as u64);
         for col in [s.open(), s.high(), s.low(), s.close()] {
-            eat(col[i].to_bits());
+            h.write_u64(col[i].to_bits());
         }
     }
+    let h = h.finish();
     Fingerprint {
         file: file.to_string(),
         symbol: s.symbol.clone(),

@@ -29,7 +29,7 @@
 use crate::engine::Run;
 use crate::metrics::{annualisation, period_returns};
 use candlecast_data::Series;
-use candlecast_tokenize::SplitMix64;
+use candlecast_tokenize::Rng;
 use serde::Serialize;
 
 /// Bootstrap resamples per interval.
@@ -159,14 +159,14 @@ pub fn compare(a: &[f64], b: &[f64], per_year: f64) -> SharpeDiff {
     if n < MIN_PERIODS {
         return out;
     }
-    let mut rng = SplitMix64::new(SEED);
+    let mut rng = Rng::new(SEED);
     let (mut ra, mut rb) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut diffs: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
             ra.clear();
             rb.clear();
             while ra.len() < n {
-                let start = ((rng.next_f64() * n as f64) as usize).min(n - 1);
+                let start = ((rng.uniform() * n as f64) as usize).min(n - 1);
                 for k in 0..block.min(n - ra.len()) {
                     let i = (start + k) % n;
                     ra.push(a[i]);
@@ -194,6 +194,7 @@ pub fn compare(a: &[f64], b: &[f64], per_year: f64) -> SharpeDiff {
 mod tests {
     use super::*;
     use crate::{run, BrokerConfig, BuyHold, RunOptions, SmaCross};
+    use candlecast_tokenize::SplitMix64;
 
     #[test]
     fn runs_are_compared_on_their_daily_returns() {

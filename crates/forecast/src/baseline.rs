@@ -1099,7 +1099,7 @@ mod tests {
     type Bars = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<Timestamp>);
 
     fn intraday(n: usize, seed: u64) -> Bars {
-        let mut rng = candlecast_gpt::Rng::new(seed);
+        let mut rng = candlecast_rand::Rng::new(seed);
         let (mut o, mut hi, mut lo, mut c, mut ts) = (vec![], vec![], vec![], vec![], vec![]);
         let mut close = 100.0f64;
         for i in 0..n {

@@ -2,9 +2,10 @@
 //! baselines and the GPT answer the same two questions about a series split in
 //! time, so `evaluate` (and a user's own code) can treat them alike.
 
-use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
+use crate::baseline::{BaselineError, History, OneStep, Predictive};
 use crate::gpt::{gpt_logits, GptForecastParams};
 use crate::horizon::{self, MultiStep};
+use crate::registry::Baseline;
 use crate::rollout::{
     name_hash, origins_at, rollout_chunked, ForecastError, ForecastParams, PathChunk,
     MAX_BATCH_ROWS,
@@ -35,83 +36,7 @@ pub trait Forecaster {
     ) -> Result<MultiStep, ForecastError>;
 }
 
-/// The classical baselines, in the scorecard's order (`rw-const` first: the base
-/// of relative CRPS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Baseline {
-    RwConst,
-    RwEwma,
-    Garch,
-    Historical,
-    Fhs,
-    FhsRange,
-    Har,
-    FhsSeasonal,
-}
-
-pub const BASELINES: [Baseline; 8] = [
-    Baseline::RwConst,
-    Baseline::RwEwma,
-    Baseline::Garch,
-    Baseline::Historical,
-    Baseline::Fhs,
-    Baseline::FhsRange,
-    Baseline::Har,
-    Baseline::FhsSeasonal,
-];
-
-/// A baseline's one-step forecasts and what its multi-step forecasts need.
-pub(crate) struct Fit {
-    pub one: OneStep,
-    pub garch: Option<baseline::Garch>,
-    pub har: Option<baseline::Har>,
-    pub seasonal: Option<baseline::Seasonal>,
-}
-
 impl Baseline {
-    /// The one-step forecasts (and GARCH's fitted parameters).
-    pub fn fit(self, h: &History<'_>) -> Result<(OneStep, Option<baseline::Garch>), BaselineError> {
-        let f = self.fit_all(h)?;
-        Ok((f.one, f.garch))
-    }
-
-    pub(crate) fn fit_all(self, h: &History<'_>) -> Result<Fit, BaselineError> {
-        let plain = |one| Fit {
-            one,
-            garch: None,
-            har: None,
-            seasonal: None,
-        };
-        Ok(match self {
-            Baseline::RwConst => plain(baseline::rw_const(h)?),
-            Baseline::RwEwma => plain(baseline::rw_ewma(h)?),
-            Baseline::Garch => {
-                let (one, g) = baseline::garch(h)?;
-                Fit {
-                    garch: Some(g),
-                    ..plain(one)
-                }
-            }
-            Baseline::Historical => plain(baseline::historical(h)?),
-            Baseline::Fhs => plain(baseline::fhs(h)?),
-            Baseline::FhsRange => plain(baseline::fhs_range(h)?),
-            Baseline::Har => {
-                let (one, har) = baseline::har(h)?;
-                Fit {
-                    har: Some(har),
-                    ..plain(one)
-                }
-            }
-            Baseline::FhsSeasonal => {
-                let (one, seasonal) = baseline::fhs_seasonal(h)?;
-                Fit {
-                    seasonal,
-                    ..plain(one)
-                }
-            }
-        })
-    }
-
     /// The one-step fit carried to `1..=horizon` steps at `origins` (see
     /// [`horizon::extend`]); each baseline draws from its own stream of `seed`.
     pub fn multi_step_on(
@@ -147,24 +72,11 @@ impl Baseline {
             horizon::stream(seed, self.index()),
         )
     }
-
-    fn index(self) -> usize {
-        BASELINES.iter().position(|&b| b == self).unwrap_or(0)
-    }
 }
 
 impl Forecaster for Baseline {
     fn name(&self) -> &'static str {
-        match self {
-            Baseline::RwConst => "rw-const",
-            Baseline::RwEwma => "rw-ewma",
-            Baseline::Garch => "garch",
-            Baseline::Historical => "hs",
-            Baseline::Fhs => "fhs",
-            Baseline::FhsRange => "fhs-range",
-            Baseline::Har => "har",
-            Baseline::FhsSeasonal => "fhs-seasonal",
-        }
+        Baseline::name(*self)
     }
 
     fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError> {

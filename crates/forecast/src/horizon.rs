@@ -16,19 +16,11 @@
 
 use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
 use crate::rollout::Paths;
-use crate::scorecard::{score_forecasts, Scores};
-use candlecast_gpt::Rng;
-use serde::Serialize;
-
-/// One horizon's scores on one series.
-#[derive(Debug, Clone, Serialize)]
-pub struct HorizonScores {
-    pub horizon: usize,
-    pub origins: usize,
-    /// Paths per origin behind the sampled forecasters' CRPS.
-    pub samples: usize,
-    pub scores: Vec<Scores>,
-}
+use crate::scorecard::score_forecasts;
+/// Defined beside the series card that holds it, so the scorecard needs nothing
+/// from this module; re-exported here, where it has always been named.
+pub use crate::scorecard::HorizonScores;
+use candlecast_rand::Rng;
 
 /// One forecaster's predictive distributions: `preds[k - 1][j]` for origin `j`.
 #[derive(Debug, Clone)]
@@ -223,7 +215,7 @@ mod tests {
         let orig = origins(&h, 5, 1);
         assert_eq!(orig.first(), Some(&799));
         assert_eq!(orig.last(), Some(&994));
-        let multi: Vec<MultiStep> = crate::forecaster::BASELINES
+        let multi: Vec<MultiStep> = crate::registry::BASELINES
             .iter()
             .map(|b| b.multi_step_on(&h, &orig, 5, 2000, 1))
             .collect::<Result<_, _>>()

@@ -9,6 +9,7 @@ mod forecaster;
 mod gpt;
 pub mod horizon;
 pub mod html;
+mod registry;
 mod rollout;
 mod score;
 mod scorecard;
@@ -21,8 +22,9 @@ pub use baseline::{
     SEASONAL_SHRINK,
 };
 pub use empirical::Empirical;
-pub use forecaster::{Baseline, Forecaster, GptForecaster, BASELINES};
+pub use forecaster::{Forecaster, GptForecaster};
 pub use gpt::{gpt_logits, gpt_next, gpt_one_step, GptForecastParams, GptLogits};
+pub use registry::{Baseline, BASELINES};
 pub use rollout::{
     check_inputs, future_timestamps, name_hash, origin_at_end, origin_at_end_keyed, origins_at,
     rollout, rollout_chunked, sample_paths, scale_after, series_key, summarise_columns,

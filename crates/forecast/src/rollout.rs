@@ -13,9 +13,10 @@
 
 pub use crate::session::{future_timestamps, Stamper};
 use candlecast_data::{Bar, Series, Timestamp};
-use candlecast_gpt::{Decoder, Gpt, GptError, Rng, Sampling};
+use candlecast_gpt::{Decoder, Gpt, GptError, Sampling};
+use candlecast_rand::{fnv1a64, Fnv1a64, Rng};
 use candlecast_tokenize::inputs::FutureInputs;
-use candlecast_tokenize::{DecodeMode, SplitMix64, TokenId, Tokenizer, VolState};
+use candlecast_tokenize::{DecodeMode, TokenId, Tokenizer, VolState};
 
 /// What to forecast and how to sample it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +60,7 @@ pub enum ForecastError {
 }
 
 /// The scale state after the whole series, replaying the tokenizer's own rule
-/// (a gap restarts the warm-up and its return is not observed).
+/// ([`VolState::step`]: a gap restarts the warm-up and its return is not observed).
 pub fn scale_after(
     tok: &Tokenizer,
     series: &Series,
@@ -76,20 +77,14 @@ pub fn scale_after(
     }
     let c = series.close();
     for t in 1..series.len() {
-        if after_gap[t] {
-            vs.restart();
-        } else {
-            vs.observe((c[t] / c[t - 1]).ln());
-        }
+        vs.step(after_gap[t], (c[t] / c[t - 1]).ln());
     }
     vs
 }
 
 /// A stable 64-bit hash of a name, for per-series random streams.
 pub fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    fnv1a64(name.as_bytes())
 }
 
 /// Where a set of paths starts: the context tokens up to and including the origin
@@ -166,13 +161,7 @@ pub const MAX_BATCH_ROWS: usize = 4096;
 /// bars hashed are those up to the origin, so the forecast (random streams
 /// included) depends on nothing after it.
 pub fn series_key(series: &Series) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |v: u64| {
-        for b in v.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = Fnv1a64::new();
     let cols = [
         series.open(),
         series.high(),
@@ -181,12 +170,12 @@ pub fn series_key(series: &Series) -> u64 {
         series.volume(),
     ];
     for (i, t) in series.timestamps().iter().enumerate() {
-        eat(t.0 as u64);
+        h.write_u64(t.0 as u64);
         for col in cols {
-            eat(col.get(i).map_or(0, |v| v.to_bits()));
+            h.write_u64(col.get(i).map_or(0, |v| v.to_bits()));
         }
     }
-    h
+    h.finish()
 }
 
 /// The origin after the last bar of `series`, keyed by `seed` and the series' name.
@@ -292,11 +281,7 @@ pub fn origins_at(
         }
         while next < o {
             next += 1;
-            if after_gap[next] {
-                vs.restart();
-            } else {
-                vs.observe((close[next] / close[next - 1]).ln());
-            }
+            vs.step(after_gap[next], (close[next] / close[next - 1]).ln());
         }
         let end = last_token[o].saturating_add(1).min(enc.len());
         let start = end.saturating_sub(context_length.max(1));
@@ -464,14 +449,14 @@ fn rollout_batch(
     let s = range.len();
     let rows = origins.len() * s;
     let mut token_rng: Vec<Rng> = Vec::with_capacity(rows);
-    let mut bar_rng: Vec<SplitMix64> = Vec::with_capacity(rows);
+    let mut bar_rng: Vec<Rng> = Vec::with_capacity(rows);
     let mut vol: Vec<VolState> = Vec::with_capacity(rows);
     let mut prev: Vec<f64> = Vec::with_capacity(rows);
     for o in origins {
         for i in range.clone() {
             let i = i as u64;
             token_rng.push(Rng::fork(o.key, 2 * i));
-            bar_rng.push(SplitMix64::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
+            bar_rng.push(Rng::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
             // The long-run level stays the history's: a path's draws move its
             // variance, not the level it reverts to (VolState::hold_level).
             let mut v = o.vol.clone();
@@ -513,7 +498,7 @@ fn rollout_batch(
         for i in 0..rows {
             let row = &mut logits[i];
             // A forecast continues the series: no series-start or gap tokens.
-            for t in row.iter_mut().take(2) {
+            for t in row.iter_mut().take(TokenId::SPECIALS as usize) {
                 *t = f32::NEG_INFINITY;
             }
             let token = TokenId(p.sampling.sample(row, &mut token_rng[i]));

@@ -12,7 +12,7 @@
 //! model; the card says which).
 
 use crate::baseline::{self, BaselineError, History, OneStep};
-use crate::forecaster::{Forecaster, BASELINES};
+use crate::registry::BASELINES;
 use crate::score::{diebold_mariano, pinball, DieboldMariano};
 use serde::Serialize;
 
@@ -85,7 +85,17 @@ pub struct SeriesCard {
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub horizons: Vec<crate::horizon::HorizonScores>,
+    pub horizons: Vec<HorizonScores>,
+}
+
+/// One horizon's scores on one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct HorizonScores {
+    pub horizon: usize,
+    pub origins: usize,
+    /// Paths per origin behind the sampled forecasters' CRPS.
+    pub samples: usize,
+    pub scores: Vec<Scores>,
 }
 
 /// Scores the classical baselines plus `extra` forecasters (e.g. the model) on one

@@ -104,12 +104,10 @@ pub fn run_fingerprint(
     }
     canonical_json(&train, &mut text);
     canonical_json(extra, &mut text);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    Ok(format!("{h:016x}"))
+    Ok(format!(
+        "{:016x}",
+        candlecast_rand::fnv1a64(text.as_bytes())
+    ))
 }
 
 /// JSON with every object's keys sorted, whatever order the value was built or read

@@ -41,13 +41,14 @@ mod error;
 mod kernels;
 mod model;
 mod optim;
-mod rng;
 mod sample;
 mod train;
 
 pub use attention::CausalSelfAttention;
 pub use block::{Block, Mlp};
 pub use cache::KvCache;
+/// Re-exported because a [`TrainState`] holds one and every sampler draws from one.
+pub use candlecast_rand::Rng;
 pub use config::{Activation, GptConfig, InputChannel, Norm};
 pub use decode::Decoder;
 pub use error::{GptError, Result, RunMismatch};
@@ -58,7 +59,6 @@ pub use kernels::linear::{add_rows, Linear};
 pub use kernels::loss::cross_entropy;
 pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
-pub use rng::Rng;
 pub use sample::Sampling;
 pub use train::{
     is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window,

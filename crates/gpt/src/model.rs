@@ -7,9 +7,9 @@ use crate::config::GptConfig;
 use crate::error::{GptError, Result};
 use crate::kernels::layer_norm::LayerNorm;
 use crate::kernels::linear::{add_rows, linear_b, Linear};
-use crate::rng::Rng;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{embedding, Embedding, VarBuilder, VarMap};
+use candlecast_rand::Rng;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! tokens do not depend on which other paths or series share its batch.
 
 use crate::error::{GptError, Result};
-use crate::rng::Rng;
+use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// How to turn logits into a token. `temperature = 0` is greedy.

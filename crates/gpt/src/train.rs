@@ -6,9 +6,9 @@
 use crate::error::{GptError, Result};
 use crate::model::Gpt;
 use crate::optim::{AdamW, AdamWParams};
-use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
+use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

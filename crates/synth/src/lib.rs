@@ -66,7 +66,7 @@ pub fn generate_one(seed: u64, index: usize, bars: usize) -> Result<(Params, Ser
     }
     // Mix the index into the seed through SplitMix64 so neighbouring indices (and
     // seeds) give unrelated streams.
-    let mut mix = candlecast_tokenize::SplitMix64::new(seed ^ 0x5EED_CA4D_1E00_0000);
+    let mut mix = candlecast_tokenize::Rng::new(seed ^ 0x5EED_CA4D_1E00_0000);
     let base = mix.next_u64();
     let mut d = Draws::new(base ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let params = Params::draw(&mut d);

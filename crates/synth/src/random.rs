@@ -1,12 +1,12 @@
 //! Draws from the distributions the processes need, on top of the project's seeded
 //! SplitMix64 (so a seed names one corpus on every machine).
 
-use candlecast_tokenize::SplitMix64;
+use candlecast_tokenize::Rng;
 
 /// A seeded source of the draws below.
 #[derive(Debug, Clone)]
 pub struct Draws {
-    rng: SplitMix64,
+    rng: Rng,
     /// Box-Muller makes normals in pairs; the second waits here.
     spare: Option<f64>,
 }
@@ -14,7 +14,7 @@ pub struct Draws {
 impl Draws {
     pub fn new(seed: u64) -> Draws {
         Draws {
-            rng: SplitMix64::new(seed),
+            rng: Rng::new(seed),
             spare: None,
         }
     }

@@ -139,6 +139,11 @@ fn is_zero(n: &u32) -> bool {
 /// low enough that every id fits a `u32` with room to spare.
 pub const MAX_VOCAB: u64 = 1 << 20;
 
+/// Codes of the shape factor (see [`crate::Factors::shape`]). Here rather than beside
+/// the tokenizer because the config's vocabulary check needs it and the config must
+/// not depend on the tokenizer it configures.
+pub const SHAPE_CODES: usize = 4;
+
 /// The parts of a config file this crate reads.
 #[derive(Deserialize)]
 struct ConfigFile {
@@ -260,7 +265,7 @@ impl TokenizerConfig {
         }
         let vocab = u64::from(self.return_bins)
             .saturating_mul(u64::from(self.wick_bins))
-            .saturating_mul(crate::tokenizer::SHAPE_CODES as u64)
+            .saturating_mul(SHAPE_CODES as u64)
             .saturating_mul(u64::from(self.volume_bins));
         if vocab > MAX_VOCAB {
             return Err(bad(

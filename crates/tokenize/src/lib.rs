@@ -88,14 +88,17 @@ mod error;
 pub mod inputs;
 mod persist;
 mod quantize;
-mod rng;
 mod scale;
 pub mod stats;
 mod tokenizer;
 
-pub use config::{ScaleKind, TokenizerConfig, MAX_VOCAB};
+/// Re-exported because [`DecodeMode::Sampled`] draws from one.
+pub use candlecast_rand::Rng;
+/// The name the tokenizer's generator had before it became the shared [`Rng`]; kept
+/// so callers and tests written against it still compile.
+pub use candlecast_rand::Rng as SplitMix64;
+pub use config::{ScaleKind, TokenizerConfig, MAX_VOCAB, SHAPE_CODES};
 pub use error::TokenizeError;
 pub use persist::FORMAT_VERSION;
-pub use rng::SplitMix64;
 pub use scale::VolState;
-pub use tokenizer::{DecodeMode, Encoded, Factors, TokenId, Tokenizer, SHAPE_CODES};
+pub use tokenizer::{DecodeMode, Encoded, Factors, TokenId, Tokenizer};

@@ -6,7 +6,7 @@
 //! the fitting values, nudged at most [`MARGIN`] inside the bin so that re-encoding
 //! a decoded value lands in the same bin despite rounding.
 
-use crate::rng::SplitMix64;
+use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// How far inside its bin a representative is kept (factor units: scale units for
@@ -66,10 +66,10 @@ impl Quantizer {
     /// A value drawn inside bin `k`: uniform between its bounds (kept [`MARGIN`]
     /// inside them), and for an unbounded end an exponential tail away from the
     /// finite edge whose median is the representative.
-    pub(crate) fn sample(&self, k: usize, rng: &mut SplitMix64) -> f64 {
+    pub(crate) fn sample(&self, k: usize, rng: &mut Rng) -> f64 {
         let rep = self.rep(k);
         let (lo, hi) = self.bounds(k);
-        let u = rng.next_f64();
+        let u = rng.uniform();
         let exp = |median: f64| median * -(1.0 - u).ln() / std::f64::consts::LN_2;
         let x = match (lo.is_finite(), hi.is_finite()) {
             (true, true) => {
@@ -515,7 +515,7 @@ mod tests {
         };
         let q = fit_returns(&v, g);
         let lut = BinLut::new(&q);
-        let mut rng = SplitMix64::new(11);
+        let mut rng = Rng::new(11);
         let mut probes: Vec<f64> = q.edges.clone();
         probes.extend(q.edges.iter().map(|&e| e.next_down()));
         probes.extend(q.edges.iter().map(|&e| e.next_up()));
@@ -556,7 +556,7 @@ mod tests {
     fn samples_stay_in_their_bin() {
         let v: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 40.0).collect();
         let q = fit_returns(&v, grid(12, 6.0));
-        let mut rng = SplitMix64::new(3);
+        let mut rng = Rng::new(3);
         for k in 0..q.bins() {
             for _ in 0..200 {
                 let x = q.sample(k, &mut rng);

@@ -173,6 +173,20 @@ impl VolState {
         self.seen = 0.0;
         self.warm = self.prior_bars / (self.prior_bars + 1.0) >= self.lambda;
     }
+
+    /// Moves the scale past one bar, by the tokenizer's rule: a bar after a gap
+    /// restarts the warm-up and its return (which spans many intervals) is not
+    /// taken in; any other bar's close-to-close log-return is. The encoder and
+    /// every replay of a history (forecast origins) step through this one rule, so
+    /// they cannot drift apart.
+    #[inline]
+    pub fn step(&mut self, after_gap: bool, log_return: f64) {
+        if after_gap {
+            self.restart();
+        } else {
+            self.observe(log_return);
+        }
+    }
 }
 
 /// The weight of the old value in a shrunk running mean that becomes an EWMA:
@@ -333,7 +347,7 @@ mod tests {
 
     #[test]
     fn plain_ewma_is_unchanged_bit_for_bit() {
-        let mut r = crate::rng::SplitMix64::new(3);
+        let mut r = candlecast_rand::Rng::new(3);
         let mut new = ewma(2.5e-5, 0.94, 2.0);
         let mut old = OldEwma {
             var: 2.5e-5,
@@ -362,7 +376,7 @@ mod tests {
         v.observe(1.0);
         assert!((v.variance() - (0.85 * 3.0 + 0.15 * 4.0)).abs() < 1e-12);
         assert!((v.long_run_variance() - 3.0).abs() < 1e-12);
-        let mut r = crate::rng::SplitMix64::new(11);
+        let mut r = candlecast_rand::Rng::new(11);
         for _ in 0..1000 {
             v.observe(r.next_f64() - 0.5);
         }
@@ -451,7 +465,7 @@ mod tests {
     }
 
     /// Student-t with 4 degrees of freedom, scaled to variance `m`: heavy tails.
-    fn t4(r: &mut crate::rng::SplitMix64, m: f64) -> f64 {
+    fn t4(r: &mut candlecast_rand::Rng, m: f64) -> f64 {
         let mut normal = || {
             let u1 = 1.0 - r.next_f64();
             let u2 = r.next_f64();
@@ -469,7 +483,7 @@ mod tests {
         for _ in 0..5000 {
             start.observe(v0.sqrt());
         }
-        let mut r = crate::rng::SplitMix64::new(2024);
+        let mut r = candlecast_rand::Rng::new(2024);
         let mut ends: Vec<f64> = (0..400)
             .map(|_| {
                 let mut v = start.clone();
@@ -541,7 +555,7 @@ mod tests {
         for _ in 0..5000 {
             start.observe(v0.sqrt());
         }
-        let mut r = crate::rng::SplitMix64::new(7);
+        let mut r = candlecast_rand::Rng::new(7);
         let mut ends: Vec<f64> = (0..400)
             .map(|_| {
                 let mut v = start.clone();

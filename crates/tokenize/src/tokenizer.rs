@@ -1,17 +1,14 @@
 //! [`Tokenizer`]: fit on training series, encode a series to tokens, decode a token
 //! back to a bar.
 
-use crate::config::{ScaleKind, TokenizerConfig};
+use crate::config::{ScaleKind, TokenizerConfig, SHAPE_CODES};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
-use crate::rng::SplitMix64;
 use crate::scale::{GapRule, VolParams, VolState};
 use candlecast_data::{Bar, Series, Timestamp};
+use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
-
-/// Codes of the shape factor (see [`Factors::shape`]).
-pub const SHAPE_CODES: usize = 4;
 
 /// Special tokens come first; bar tokens start here.
 const SPECIALS: u32 = 2;
@@ -34,6 +31,9 @@ impl TokenId {
     pub const START: TokenId = TokenId(0);
     /// Goes before the first bar after a gap (the scale warm-up restarts there).
     pub const GAP: TokenId = TokenId(1);
+    /// How many ids the specials take at the bottom of the vocabulary (`START`,
+    /// `GAP`); bar tokens follow them.
+    pub const SPECIALS: u32 = SPECIALS;
 
     pub fn is_special(self) -> bool {
         self.0 < SPECIALS
@@ -105,7 +105,7 @@ pub enum DecodeMode<'a> {
     Representative,
     /// A draw inside each bin (uniform, or an exponential tail for unbounded bins,
     /// with the representative as its median), from the caller's seeded generator.
-    Sampled(&'a mut SplitMix64),
+    Sampled(&'a mut Rng),
 }
 
 /// Representatives of the shape codes: open gap and upper share of the wicks.
@@ -214,7 +214,8 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
     for t in 1..n {
         let gap = gaps.step(ts[t].0 - ts[t - 1].0);
         if gap {
-            vol.restart();
+            // The restart itself happens in `vol.step` after the bar: it leaves the
+            // variance (the scale read here) as it is.
             let scale = sink.scale(pos, vol.scale())?;
             sink.gap(t, scale);
             pos += 1;
@@ -246,9 +247,7 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         });
         // The return across a gap spans many intervals: it is tokenized, but it does
         // not feed the variance of the new segment.
-        if !gap {
-            vol.observe(d);
-        }
+        vol.step(gap, d);
         prev_close = c;
     }
     Ok(vol.scale())
@@ -735,7 +734,7 @@ impl Tokenizer {
             DecodeMode::Sampled(rng) => {
                 let z = st.returns.sample(f.return_bin, rng);
                 let w = st.wick.sample(f.wick_bin, rng);
-                let u = rng.next_f64();
+                let u = rng.uniform();
                 let rep = st.shape.gap[f.shape];
                 let tail = rep.abs() * -(1.0 - u).ln() / std::f64::consts::LN_2;
                 let g = match f.shape {
@@ -743,7 +742,7 @@ impl Tokenizer {
                     3 => tail.max(MARGIN),
                     _ => 0.0,
                 };
-                let u = rng.next_f64();
+                let u = rng.uniform();
                 let share = match f.shape {
                     0 => u * (0.5 - SHARE_MARGIN),
                     1 => 0.5 + SHARE_MARGIN + u * (0.5 - SHARE_MARGIN),
@@ -868,7 +867,7 @@ mod tests {
     #[test]
     fn ln_ratio_matches_libm() {
         let mut worst = 0.0f64;
-        let mut r = crate::rng::SplitMix64::new(5);
+        let mut r = candlecast_rand::Rng::new(5);
         for _ in 0..200_000 {
             let b = 10f64.powf(-5.0 + 12.0 * r.next_f64());
             let x = (r.next_f64() - 0.5) * 10f64.powf(-8.0 * r.next_f64());

@@ -1,7 +1,10 @@
-//! A small seeded RNG: candle's CPU device cannot be seeded (NOTES.md), so weight
-//! initialisation, batch order and sampling all draw from this instead.
+//! A small seeded generator. Seeded only: there is no constructor from the OS or the
+//! clock, so every run is reproducible; and candle's CPU device cannot be seeded
+//! (NOTES.md), so weight initialisation, batch order and sampling all draw from this.
 
-/// SplitMix64: tiny, fast, and every seed gives a good independent stream.
+/// SplitMix64 (Steele, Lea & Flood 2014): 64 bits of state, passes BigCrush, and
+/// every seed gives a good independent stream. Serializable because a training
+/// checkpoint stores it, so a resumed run draws what an uninterrupted one would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     state: u64,
@@ -28,9 +31,15 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// Uniform in [0, 1).
+    /// Uniform in [0, 1), 53 bits.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// [`Rng::uniform`] under the name the tokenizer's generator had, kept because
+    /// many tests and tools draw through it.
+    pub fn next_f64(&mut self) -> f64 {
+        self.uniform()
     }
 
     /// Uniform integer in [0, n).
@@ -51,6 +60,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reference_values() {
+        // First outputs for seed 1234567 from the reference C implementation.
+        let mut r = Rng::new(1_234_567);
+        assert_eq!(r.next_u64(), 6_457_827_717_110_365_317);
+        assert_eq!(r.next_u64(), 3_203_168_211_198_807_973);
+    }
+
+    #[test]
+    fn unit_interval_and_one_formula() {
+        let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+        for _ in 0..10_000 {
+            let x = a.uniform();
+            assert!((0.0..1.0).contains(&x));
+            assert_eq!(x.to_bits(), b.next_f64().to_bits());
+        }
+    }
+
+    #[test]
     fn same_seed_same_stream_and_sane_moments() {
         let (mut a, mut b) = (Rng::new(7), Rng::new(7));
         assert!((0..100).all(|_| a.next_u64() == b.next_u64()));
@@ -63,5 +90,13 @@ mod tests {
             "{mean} {var}"
         );
         assert!((0..1000).all(|_| r.below(7) < 7));
+    }
+
+    #[test]
+    fn fork_is_a_seeded_stream_advanced_once() {
+        let mut f = Rng::fork(42, 3);
+        let mut r = Rng::new(42 ^ 3u64.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        r.next_u64();
+        assert_eq!(f.next_u64(), r.next_u64());
     }
 }
