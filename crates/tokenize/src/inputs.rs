@@ -25,8 +25,8 @@
 //! volume, so a path has no volume of its own to bin.
 
 use crate::error::TokenizeError;
-use crate::quantize::{fit_nonneg, Quantizer};
-use crate::tokenizer::{volume_ratio, Encoded, Tokenizer};
+use crate::tokenizer::{Encoded, Tokenizer};
+use crate::volume::volume_ratio;
 use candlecast_data::{Series, Timestamp, WallClock};
 
 /// Name and size of the time-of-day channel.
@@ -89,35 +89,6 @@ fn calendar(clock: &WallClock, interval: Option<i64>, ts: Timestamp) -> [u32; 2]
         false => 0,
     };
     [tod, dow]
-}
-
-/// Ratios of the bars that have a volume id from bins (every bar from the series'
-/// first positive volume on, except bar 0): what the bins are fitted on.
-fn fitted_ratios(series: &Series, lambda: f64, out: &mut Vec<f64>) {
-    let v = series.volume();
-    let Some(&first) = v.first() else { return };
-    let mut level = first;
-    let mut seen = first > 0.0;
-    for &x in &v[1..] {
-        let r = volume_ratio(&mut level, lambda, x);
-        seen |= x > 0.0;
-        if seen && r.is_finite() {
-            out.push(r);
-        }
-    }
-}
-
-/// Fits the relative-volume bins on the training series (`None` when off).
-pub(crate) fn fit_volume(bins: u32, lambda: f64, series: &[Series]) -> Option<Quantizer> {
-    if bins == 0 {
-        return None;
-    }
-    let mut ratios = Vec::new();
-    for s in series {
-        fitted_ratios(s, lambda, &mut ratios);
-    }
-    ratios.sort_unstable_by(f64::total_cmp);
-    Some(fit_nonneg(&ratios, bins as usize))
 }
 
 impl Tokenizer {

@@ -91,6 +91,7 @@ mod quantize;
 mod scale;
 pub mod stats;
 mod tokenizer;
+mod volume;
 
 /// Re-exported because [`DecodeMode::Sampled`] draws from one.
 pub use candlecast_rand::Rng;

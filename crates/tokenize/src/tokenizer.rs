@@ -5,6 +5,7 @@ use crate::config::{ScaleKind, TokenizerConfig, SHAPE_CODES};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
 use crate::scale::{GapRule, VolParams, VolState};
+use crate::volume::volume_ratio;
 use candlecast_data::{Bar, Series, Timestamp};
 use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -253,22 +254,6 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
     Ok(vol.scale())
 }
 
-/// Volume `v` over `level`, the EWMA of the volumes before it (infinite for the
-/// first positive volume after none, 1 while there is none), then `level` moves to
-/// include `v`. The volume token factor and the relative-volume input share it.
-#[inline]
-pub(crate) fn volume_ratio(level: &mut f64, lambda: f64, v: f64) -> f64 {
-    let x = if *level > 0.0 {
-        v / *level
-    } else if v > 0.0 {
-        f64::INFINITY
-    } else {
-        1.0
-    };
-    *level = lambda * *level + (1.0 - lambda) * v;
-    x
-}
-
 /// ln(a / b) for finite a, b > 0. Near 1 (the usual case for consecutive prices)
 /// as `2 atanh(s)`, `s = (a - b) / (a + b)` (exact difference, one division instead
 /// of a libm call), summed to s^9 for |s| < 2^-7 (moves under ~1.6%) and to s^13
@@ -484,7 +469,7 @@ impl Tokenizer {
             wick,
             shape,
             volume,
-            volume_input: crate::inputs::fit_volume(
+            volume_input: crate::volume::fit_volume(
                 config.volume_input_bins,
                 config.volume_lambda,
                 series,
