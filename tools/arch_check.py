@@ -100,6 +100,7 @@ def loops():
     found = 0
     for name, src in crates():
         mods = {module_of(src, p): p for p in rust_files(src)}
+        reexports = root_reexports(mods.get(""))
         edges = {m: set() for m in mods}
         for m, p in mods.items():
             code = without_tests(strip_code(open(p, encoding="utf-8").read()))
@@ -109,6 +110,9 @@ def loops():
                 paths += ["::" + x.strip().split(" as ")[0] for x in grp.split(",") if x.strip()]
             for path in paths:
                 parts = [x for x in path.split("::") if x]
+                if parts and parts[0] in reexports:
+                    # `crate::Name` re-exported by the crate root: its module.
+                    parts = reexports[parts[0]].split("::") + parts[1:]
                 for k in range(len(parts), 0, -1):
                     t = "::".join(parts[:k])
                     if t in mods and t != m and t != "":
@@ -123,6 +127,21 @@ def loops():
     if not found:
         print("no import loops inside any crate")
     return 1 if found else 0
+
+
+def root_reexports(lib):
+    """Name -> module for the crate root's `pub use module::...::{Name, ...}`."""
+    out = {}
+    if lib is None:
+        return out
+    code = without_tests(strip_code(open(lib, encoding="utf-8").read()))
+    for m in re.finditer(r"\bpub use (?:crate::)?([\w:]+?)::(\{[^}]*\}|\w+)\s*;", code):
+        module, names = m.group(1), m.group(2).strip("{}")
+        for name in names.split(","):
+            name = name.strip().split(" as ")[-1].strip()
+            if name and name != "self":
+                out[name] = module
+    return out
 
 
 def find_cycles(edges):
