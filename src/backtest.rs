@@ -4,7 +4,8 @@
 //! refused before any output exists; the folder itself is written atomically.
 
 use crate::args::BacktestArgs;
-use crate::train::{load_series, RunExtra};
+use crate::inputs::load_series;
+use crate::run_dir::{load_run, LoadedRun, RunExtra};
 use anyhow::{bail, Context};
 use candlecast_backtest::report::{self, Entry, Report, ReportOptions};
 use candlecast_backtest::significance::sharpe_vs_buy_hold;
@@ -13,9 +14,6 @@ use candlecast_backtest::{
     Metrics, RefitPlan, Run, RunOptions, Strategy, StrategySpec, Units, VolTarget,
 };
 use candlecast_data::{Series, Timestamp};
-use candlecast_gpt::Gpt;
-use candlecast_tokenize::Tokenizer;
-use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 
@@ -79,15 +77,15 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
 
     let needs_model = spec.needs_model() || compare.iter().any(StrategySpec::needs_model);
     let model = match needs_model {
-        true => Some(load_model(&crate::base::resolve(args.model.as_deref())?)?),
+        true => Some(load_run(&crate::base::resolve(args.model.as_deref())?)?),
         false => None,
     };
     let mut window_start = match from {
         Some(t) => series.timestamps().partition_point(|x| *x < t),
         None => 0,
     };
-    if let Some((_, _, extra)) = &model {
-        if let Some(trained) = trained_bars(extra, &name, series.symbol.as_deref(), full_len) {
+    if let Some(run) = &model {
+        if let Some(trained) = trained_bars(&run.extra, &name, series.symbol.as_deref(), full_len) {
             if from.is_none() {
                 window_start = trained;
                 eprintln!(
@@ -196,7 +194,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         broker: &broker,
         options: &opts,
-        model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
+        model: model.as_ref().map(|r| r.dir.display().to_string()),
         refit: refit_plan,
         report_options: ReportOptions {
             equity_csv: args.equity_csv,
@@ -225,7 +223,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
 #[allow(clippy::too_many_arguments)]
 fn run_strategy(
     spec: &StrategySpec,
-    model: Option<&Loaded>,
+    model: Option<&LoadedRun>,
     refit_plan: Option<RefitPlan>,
     name: &str,
     series: &Series,
@@ -233,7 +231,7 @@ fn run_strategy(
     opts: &RunOptions,
     args: &BacktestArgs,
 ) -> anyhow::Result<Run> {
-    let Some((dir, (gpt, tok), extra)) = model.filter(|_| spec.needs_model()) else {
+    let Some(run) = model.filter(|_| spec.needs_model()) else {
         let mut strategy = rule_strategy(spec)
             .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
         return Ok(run_backtest(
@@ -244,8 +242,9 @@ fn run_strategy(
             &mut |_| {},
         )?);
     };
+    let (dir, gpt, tok) = (&run.dir, &run.model, &run.tok);
     let ctx = args.sampling.context(gpt.config().max_ctx);
-    let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
+    let sampling = args.sampling.sampling(run.temperature());
     let seed = args.sampling.seed;
     let refit = refit_plan
         .map(|p| crate::refit::setup(dir, tok, p, seed))
@@ -335,13 +334,6 @@ fn symbols(all: &[(String, Series)]) -> String {
         .map(|(_, s)| s.symbol.clone().unwrap_or_else(|| "-".into()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-type Loaded = (std::path::PathBuf, (Gpt, Tokenizer), RunExtra);
-
-fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
-    let run = crate::base::load_run(dir)?;
-    Ok((run.dir, (run.model, run.tok), run.extra))
 }
 
 /// How many leading bars of this series the model's training saw, when the run

@@ -6,7 +6,7 @@
 //! (the best classical forecaster on the validation slice).
 
 use crate::args::EvaluateArgs;
-use crate::train::load_series;
+use crate::inputs::{expand_inputs, load_series};
 use anyhow::Context;
 use candlecast_forecast::{
     gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
@@ -50,7 +50,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     };
     // The output folder is checked before any work: a refusal costs nothing.
     let mut guard = crate::output::Guard::new();
-    guard.inputs(&crate::train::expand_inputs(&args.input)?);
+    guard.inputs(&expand_inputs(&args.input)?);
     if let Some(dir) = &run_dir {
         guard.model(dir);
     }
@@ -66,7 +66,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     let model = match &run_dir {
         None => None,
         Some(dir) => {
-            let run = crate::base::load_run(dir)?;
+            let run = crate::run_dir::load_run(dir)?;
             temperature = args.temperature.unwrap_or(run.temperature());
             Some((run.model, run.tok))
         }

@@ -2,7 +2,7 @@
 //! per-step quantiles, mean and P(up) of the close, as long-format CSV or JSON.
 
 use crate::args::ForecastArgs;
-use crate::train::{expand_inputs, load_series};
+use crate::inputs::{expand_inputs, load_series};
 use anyhow::{bail, Context};
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
@@ -54,7 +54,7 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     for (path, flag) in &outputs {
         guard.file(path, flag, args.force)?;
     }
-    let run = crate::base::load_run(&model_dir)?;
+    let run = crate::run_dir::load_run(&model_dir)?;
     let (model, tok) = (&run.model, &run.tok);
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {

@@ -76,7 +76,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut any_problem = false;
-    for path in &crate::train::expand_inputs(&args.files)? {
+    for path in &crate::inputs::expand_inputs(&args.files)? {
         let name = path.display().to_string();
         let report = match read_path(path, &opts) {
             Ok(ds) => summarise(ds, &args.input)?,

@@ -7,18 +7,21 @@
 //! the training bars only.
 
 use crate::args::TrainArgs;
+use crate::inputs::{expand_inputs, load_series, synthetic_series};
 use crate::progress;
+use crate::run_dir::{
+    check_trainable, fingerprint, load_trainer, read_extra, DataSplit, Fingerprint, RunExtra,
+};
 use anyhow::{bail, Context};
 use candle_core::Device;
-use candlecast_data::{read_path, resample, Series};
-use candlecast_forecast::check_inputs;
+use candlecast_data::Series;
 use candlecast_gpt::checkpoint::{self, write_atomic};
 use candlecast_gpt::{Event, Gpt, GptConfig, InputChannel, TokenData, TrainConfig, Trainer};
 use candlecast_synth::SynthConfig;
 use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// A config file: `configs/tiny.toml`, `configs/small.toml`.
@@ -37,25 +40,6 @@ pub struct RunConfig {
     /// Synthetic series added to the pretraining data (not to fine-tunes), generated
     /// in process: `candlecast synth` writes the same series as files.
     pub synthetic: Option<SynthConfig>,
-}
-
-/// How each series is divided in time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataSplit {
-    /// Share of each series (its first bars) training may see.
-    pub fit_fraction: f64,
-    /// Share of that part (its last bars) held out for validation.
-    pub val_fraction: f64,
-}
-
-impl Default for DataSplit {
-    fn default() -> Self {
-        DataSplit {
-            fit_fraction: 0.8,
-            val_fraction: 0.1,
-        }
-    }
 }
 
 impl RunConfig {
@@ -78,120 +62,6 @@ impl RunConfig {
         }
         Ok(cfg)
     }
-}
-
-/// What `meta.json`'s `extra` holds for a candlecast run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunExtra {
-    pub tokenizer: serde_json::Value,
-    pub split: DataSplit,
-    pub data: Vec<Fingerprint>,
-    /// The synthetic corpus a pretraining run added to its files (regenerated on
-    /// `--resume`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub synthetic: Option<SynthConfig>,
-    /// The sampling temperature forecasts use when none is asked for: a calibration
-    /// of the shipped base model on its own validation split (bench/base_model.sh
-    /// writes it); `train` records none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-}
-
-/// The source name of synthetic series in fingerprints and summaries.
-pub const SYNTHETIC_SOURCE: &str = "synthetic";
-
-/// The synthetic corpus as named series.
-fn synthetic_series(cfg: &SynthConfig) -> anyhow::Result<Vec<(String, Series)>> {
-    let bar = progress::bar(cfg.series as u64, "synth");
-    let mut out = Vec::with_capacity(cfg.series);
-    for i in 0..cfg.series {
-        let (_, s) = candlecast_synth::generate_one(cfg.seed, i, cfg.bars)?;
-        out.push((SYNTHETIC_SOURCE.to_string(), s));
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(out)
-}
-
-/// Identifies the data a run was trained on, so `--resume` refuses other data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub file: String,
-    pub symbol: Option<String>,
-    pub bars: usize,
-    /// FNV-1a over the timestamps and OHLC bits.
-    pub hash: String,
-}
-
-fn fingerprint(file: &str, s: &Series) -> Fingerprint {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |v: u64| {
-        for b in v.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for i in 0..s.len() {
-        eat(s.timestamps()[i].0 as u64);
-        for col in [s.open(), s.high(), s.low(), s.close()] {
-            eat(col[i].to_bits());
-        }
-    }
-    Fingerprint {
-        file: file.to_string(),
-        symbol: s.symbol.clone(),
-        bars: s.len(),
-        hash: format!("{h:016x}"),
-    }
-}
-
-/// Every series of every file, resampled if asked.
-/// The input paths with every directory replaced by the files in it the reader
-/// takes (see [`candlecast_data::is_input_file`]), sorted by name (not recursive):
-/// one order on every machine, which sharding relies on.
-pub fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| p.display().to_string())?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && candlecast_data::is_input_file(f))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                bail!(
-                    "{}: no input files in this directory (read are {})",
-                    p.display(),
-                    candlecast_data::INPUT_EXTENSIONS.join(", ")
-                );
-            }
-            out.extend(files);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-pub fn load_series(
-    files: &[PathBuf],
-    input: &crate::args::InputArgs,
-) -> anyhow::Result<Vec<(String, Series)>> {
-    let opts = input.options();
-    let mut out = Vec::new();
-    for path in &expand_inputs(files)? {
-        let name = path.display().to_string();
-        let ds = read_path(path, &opts)?;
-        for s in ds.panel.series {
-            let s = match input.resample {
-                Some(every) => resample(&s, every).with_context(|| name.clone())?,
-                None => s,
-            };
-            out.push((name.clone(), s));
-        }
-    }
-    Ok(out)
 }
 
 /// Train and validation token sequences, cut by the bars the tokens describe, with
@@ -371,11 +241,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     check_output(args)?;
     // The synthetic corpus joins pretraining runs only: from the config, or for
     // --resume from the run it continues.
-    let synthetic = if args.resume {
-        let meta = checkpoint::load_meta(&args.out)?;
-        serde_json::from_value::<RunExtra>(meta.extra)
-            .context("meta.json: not a candlecast run")?
-            .synthetic
+    let resumed = match args.resume {
+        true => Some(read_extra(&args.out)?),
+        false => None,
+    };
+    let synthetic = if let Some(extra) = &resumed {
+        extra.synthetic.clone()
     } else if args.init.is_some() {
         None
     } else {
@@ -397,15 +268,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let prints: Vec<Fingerprint> = series.iter().map(|(f, s)| fingerprint(f, s)).collect();
     let out = &args.out;
 
-    let (mut trainer, tok, split, mode) = if args.resume {
-        let meta = checkpoint::load_meta(out)?;
-        let extra: RunExtra =
-            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
+    let (mut trainer, tok, split, mode) = if let Some(extra) = &resumed {
         if extra.data != prints {
             bail!("{}: --resume needs the data the run started with (files, symbols and values differ)", out.display());
         }
-        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &out.join("meta.json"))?;
-        let (trainer, _) = checkpoint::load_trainer(out, None, &device)?;
+        let (trainer, tok) = load_trainer(out, extra, None)?;
         (trainer, tok, extra.split, "resume")
     } else if let Some(init) = &args.init {
         let init = &crate::base::resolve(Some(init))?;
@@ -418,11 +285,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             .finetune
             .clone()
             .context("the config has no [finetune] table")?;
-        let meta = checkpoint::load_meta(init)?;
-        let extra: RunExtra =
-            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
-        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &init.join("meta.json"))?;
-        let (trainer, _) = checkpoint::load_trainer(init, Some(ft), &device)?;
+        let extra = read_extra(init)?;
+        let (trainer, tok) = load_trainer(init, &extra, Some(ft))?;
         (trainer, tok, cfg.split, "finetune")
     } else {
         let cfg = RunConfig::load(args.config.as_deref().context("train needs --config")?)?;
@@ -461,19 +325,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             "pretrain",
         )
     };
-    if trainer.model.config().vocab_size != tok.vocab_size() {
-        bail!(
-            "the model's vocabulary ({}) does not match its tokenizer's ({})",
-            trainer.model.config().vocab_size,
-            tok.vocab_size()
-        );
-    }
-    check_inputs(&trainer.model, &tok).with_context(|| {
-        format!(
-            "{}: the model and its tokenizer disagree on the extra inputs",
-            out.display()
-        )
-    })?;
+    check_trainable(&trainer.model, &tok, out)?;
     let data = token_data(&tok, &series, split)?;
     let extra = serde_json::to_value(RunExtra {
         tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,
