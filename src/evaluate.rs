@@ -180,11 +180,11 @@ impl Scoring<'_> {
         let every = args
             .origins_every
             .unwrap_or(test.div_ceil(args.max_origins as usize).max(1));
-        let origins = horizon::origins(&h, hz, every);
+        let origins = horizon::origins(h, hz, every);
         if origins.is_empty() {
             anyhow::bail!("{name}: no test origin has {hz} bars after it");
         }
-        let key = args.seed ^ name_hash(&name);
+        let key = args.seed ^ name_hash(name);
         let mut forecasters: Vec<Box<dyn Forecaster + '_>> = BASELINES
             .iter()
             .map(|&b| Box::new(b) as Box<dyn Forecaster>)

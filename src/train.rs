@@ -285,7 +285,7 @@ fn synthetic_corpus(
     resumed: Option<&RunExtra>,
 ) -> anyhow::Result<Option<SynthConfig>> {
     Ok(if let Some(extra) = resumed {
-        extra.synthetic.clone()
+        extra.synthetic
     } else if args.init.is_some() {
         None
     } else {
