@@ -4,7 +4,8 @@
 //! refused before any output exists; the folder itself is written atomically.
 
 use crate::args::BacktestArgs;
-use crate::train::{load_series, RunExtra};
+use crate::inputs::load_series;
+use crate::run_dir::{load_run, LoadedRun, RunExtra};
 use anyhow::{bail, Context};
 use candlecast_backtest::report::{self, Entry, Report, ReportOptions};
 use candlecast_backtest::significance::sharpe_vs_buy_hold;
@@ -13,41 +14,111 @@ use candlecast_backtest::{
     Metrics, RefitPlan, Run, RunOptions, Strategy, StrategySpec, Units, VolTarget,
 };
 use candlecast_data::{Series, Timestamp};
-use candlecast_gpt::Gpt;
-use candlecast_tokenize::Tokenizer;
-use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 
 pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
-    let spec: StrategySpec = args.strategy.parse()?;
-    let refit_plan = crate::refit::plan(args, &spec)?;
-    let compare = compare_specs(args, &spec)?;
-    let broker = BrokerConfig {
-        cash: args.cash,
-        commission: args.commission,
-        spread: args.spread,
-        slippage: args.slippage,
-        units: if args.fractional {
-            Units::Fractional
-        } else {
-            Units::Whole
-        },
-        finalize: args.finalize,
+    let plan = Plan::resolve(args)?;
+    check_output(args, &plan.spec)?;
+    let (name, full) = pick_series(args)?;
+    let (series, full_len, covers) = cut_at(full, plan.to);
+    let spec = &plan.spec;
+    let needs_model = spec.needs_model() || plan.compare.iter().any(StrategySpec::needs_model);
+    let model = match needs_model {
+        true => Some(load_run(&crate::base::resolve(args.model.as_deref())?)?),
+        false => None,
     };
-    broker.validate()?;
-    let from = args
-        .from
-        .as_deref()
-        .map(|s| parse_time(s, "--from", false))
-        .transpose()?;
-    let to = args
-        .to
-        .as_deref()
-        .map(|s| parse_time(s, "--to", true))
-        .transpose()?;
+    let window_start = window_start(&plan, model.as_ref(), &name, &series, full_len);
+    if window_start >= series.len() {
+        return Err(BacktestError::EmptyWindow(format!(
+            "no bars from {} to {}; the file covers {covers}",
+            args.from.as_deref().unwrap_or("the start"),
+            args.to.as_deref().unwrap_or("the end"),
+        ))
+        .into());
+    }
+    let broker = &plan.broker;
+    // Before any forecast is made: a run that cannot trade should not take minutes to say so.
+    if let Some(w) = report::whole_units_warning(&series, window_start, broker) {
+        eprintln!("warning: {w}");
+    }
+    let opts = RunOptions {
+        window_start,
+        decide_every: args.decide_every as usize,
+        allow_short: !args.long_only,
+    };
+    let model = model.as_ref();
+    let main_run = run_strategy(
+        spec,
+        model,
+        plan.refit_plan,
+        &name,
+        &series,
+        broker,
+        &opts,
+        args,
+    )?;
+    let compare_runs = run_compare(args, &plan, model, &name, &series, &opts)?;
+    let runs = Runs {
+        main: main_run,
+        compare: compare_runs,
+        opts,
+    };
+    write_report(args, &plan, model, &name, &series, &runs)?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    // The report folder is checked before anything is read or run.
+/// The flags resolved into what they mean, every refusal among them first.
+struct Plan {
+    spec: StrategySpec,
+    refit_plan: Option<RefitPlan>,
+    compare: Vec<StrategySpec>,
+    broker: BrokerConfig,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+}
+
+impl Plan {
+    fn resolve(args: &BacktestArgs) -> anyhow::Result<Plan> {
+        let spec: StrategySpec = args.strategy.parse()?;
+        let refit_plan = crate::refit::plan(args, &spec)?;
+        let compare = compare_specs(args, &spec)?;
+        let broker = BrokerConfig {
+            cash: args.cash,
+            commission: args.commission,
+            spread: args.spread,
+            slippage: args.slippage,
+            units: if args.fractional {
+                Units::Fractional
+            } else {
+                Units::Whole
+            },
+            finalize: args.finalize,
+        };
+        broker.validate()?;
+        let from = args
+            .from
+            .as_deref()
+            .map(|s| parse_time(s, "--from", false))
+            .transpose()?;
+        let to = args
+            .to
+            .as_deref()
+            .map(|s| parse_time(s, "--to", true))
+            .transpose()?;
+        Ok(Plan {
+            spec,
+            refit_plan,
+            compare,
+            broker,
+            from,
+            to,
+        })
+    }
+}
+
+/// The report folder is checked before anything is read or run.
+fn check_output(args: &BacktestArgs, spec: &StrategySpec) -> anyhow::Result<()> {
     let mut guard = crate::output::Guard::new();
     guard.input(&args.input);
     if spec.needs_model() {
@@ -62,9 +133,12 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             is_earlier: |dir| dir.join("stats.json").is_file(),
             what: "a backtest report folder (it has no stats.json)",
         },
-    )?;
-    let (name, full) = pick_series(args)?;
-    // Bars after --to do not exist for this backtest.
+    )
+}
+
+/// Bars after --to do not exist for this backtest: the series cut there, its
+/// length before the cut and the span it covered.
+fn cut_at(full: Series, to: Option<Timestamp>) -> (Series, usize, String) {
     let end = match to {
         Some(t) => full.timestamps().partition_point(|x| *x <= t),
         None => full.len(),
@@ -76,18 +150,24 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     } else {
         full.slice(0..end)
     };
+    (series, full_len, covers)
+}
 
-    let needs_model = spec.needs_model() || compare.iter().any(StrategySpec::needs_model);
-    let model = match needs_model {
-        true => Some(load_model(&crate::base::resolve(args.model.as_deref())?)?),
-        false => None,
-    };
+/// The first bar traded: --from, or after the bars the model was trained on.
+fn window_start(
+    plan: &Plan,
+    model: Option<&LoadedRun>,
+    name: &str,
+    series: &Series,
+    full_len: usize,
+) -> usize {
+    let from = plan.from;
     let mut window_start = match from {
         Some(t) => series.timestamps().partition_point(|x| *x < t),
         None => 0,
     };
-    if let Some((_, _, extra)) = &model {
-        if let Some(trained) = trained_bars(extra, &name, series.symbol.as_deref(), full_len) {
+    if let Some(run) = model {
+        if let Some(trained) = trained_bars(&run.extra, name, series.symbol.as_deref(), full_len) {
             if from.is_none() {
                 window_start = trained;
                 eprintln!(
@@ -100,66 +180,76 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if window_start >= series.len() {
-        return Err(BacktestError::EmptyWindow(format!(
-            "no bars from {} to {}; the file covers {covers}",
-            args.from.as_deref().unwrap_or("the start"),
-            args.to.as_deref().unwrap_or("the end"),
-        ))
-        .into());
-    }
+    window_start
+}
 
-    // Before any forecast is made: a run that cannot trade should not take minutes to say so.
-    if let Some(w) = report::whole_units_warning(&series, window_start, &broker) {
-        eprintln!("warning: {w}");
-    }
+/// The strategies' runs and the options they ran with.
+struct Runs {
+    main: Run,
+    compare: Vec<(String, Run)>,
+    opts: RunOptions,
+}
 
-    let opts = RunOptions {
-        window_start,
-        decide_every: args.decide_every as usize,
-        allow_short: !args.long_only,
-    };
-    let main_run = run_strategy(
-        &spec,
-        model.as_ref(),
-        refit_plan,
-        &name,
-        &series,
-        &broker,
-        &opts,
-        args,
-    )?;
+/// The --compare strategies over the same window.
+fn run_compare(
+    args: &BacktestArgs,
+    plan: &Plan,
+    model: Option<&LoadedRun>,
+    name: &str,
+    series: &Series,
+    opts: &RunOptions,
+) -> anyhow::Result<Vec<(String, Run)>> {
+    let broker = &plan.broker;
     // Rule strategies decide every bar, as backtesting.py's do; model strategies
     // every --decide-every bars like the main one, with the model as given (the
     // refits are the main strategy's).
     let compare_opts = RunOptions {
         decide_every: 1,
-        ..opts
+        ..*opts
     };
     let mut compare_runs: Vec<(String, Run)> = Vec::new();
-    for c in &compare {
-        let o = if c.needs_model() {
-            &opts
-        } else {
-            &compare_opts
-        };
-        let r = run_strategy(c, model.as_ref(), None, &name, &series, &broker, o, args)
+    for c in &plan.compare {
+        let o = if c.needs_model() { opts } else { &compare_opts };
+        let r = run_strategy(c, model, None, name, series, broker, o, args)
             .with_context(|| format!("--compare {c}"))?;
         compare_runs.push((c.to_string(), r));
     }
+    Ok(compare_runs)
+}
 
-    // Buy-and-hold on the same window, the yardstick of every Sharpe ratio:
-    // the comparison's run, or one made for it.
-    let own_buy_hold = match (&spec, compare.contains(&StrategySpec::BuyHold)) {
-        (StrategySpec::BuyHold, _) | (_, true) => None,
-        _ => Some(run_backtest(
-            &series,
-            &mut BuyHold,
-            &broker,
-            &compare_opts,
-            &mut |_| {},
-        )?),
+/// Buy-and-hold on the same window, the yardstick of every Sharpe ratio: made
+/// here unless the main or a --compare strategy is buy-and-hold already.
+fn own_buy_hold(plan: &Plan, series: &Series, opts: &RunOptions) -> anyhow::Result<Option<Run>> {
+    let compare_opts = RunOptions {
+        decide_every: 1,
+        ..*opts
     };
+    Ok(
+        match (&plan.spec, plan.compare.contains(&StrategySpec::BuyHold)) {
+            (StrategySpec::BuyHold, _) | (_, true) => None,
+            _ => Some(run_backtest(
+                series,
+                &mut BuyHold,
+                &plan.broker,
+                &compare_opts,
+                &mut |_| {},
+            )?),
+        },
+    )
+}
+
+/// The statistics on stdout and the report folder.
+fn write_report(
+    args: &BacktestArgs,
+    plan: &Plan,
+    model: Option<&LoadedRun>,
+    name: &str,
+    series: &Series,
+    runs: &Runs,
+) -> anyhow::Result<()> {
+    let (spec, broker, opts) = (&plan.spec, &plan.broker, &runs.opts);
+    let (main_run, compare_runs) = (&runs.main, &runs.compare);
+    let own_buy_hold = own_buy_hold(plan, series, opts)?;
     let buy_hold = own_buy_hold.as_ref().or_else(|| {
         compare_runs
             .iter()
@@ -168,36 +258,35 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     });
     let vs = |s: &str, r: &Run| match (s, buy_hold) {
         ("buy-hold", _) | (_, None) => None,
-        (_, Some(b)) => sharpe_vs_buy_hold(r, b, &series),
+        (_, Some(b)) => sharpe_vs_buy_hold(r, b, series),
     };
-
     let title = match &series.symbol {
         Some(sym) => format!("{name} ({sym})"),
-        None => name.clone(),
+        None => name.to_string(),
     };
     let main_spec = spec.to_string();
     let rep = Report {
         title,
-        series: &series,
+        series,
         main: Entry {
-            vs_buy_hold: vs(&main_spec, &main_run),
+            vs_buy_hold: vs(&main_spec, main_run),
             spec: main_spec,
-            run: &main_run,
-            metrics: Metrics::compute(&main_run, &series),
+            run: main_run,
+            metrics: Metrics::compute(main_run, series),
         },
         compare: compare_runs
             .iter()
             .map(|(spec, r)| Entry {
                 spec: spec.clone(),
                 run: r,
-                metrics: Metrics::compute(r, &series),
+                metrics: Metrics::compute(r, series),
                 vs_buy_hold: vs(spec, r),
             })
             .collect(),
-        broker: &broker,
-        options: &opts,
-        model: model.as_ref().map(|(d, _, _)| d.display().to_string()),
-        refit: refit_plan,
+        broker,
+        options: opts,
+        model: model.map(|r| r.dir.display().to_string()),
+        refit: plan.refit_plan,
         report_options: ReportOptions {
             equity_csv: args.equity_csv,
             candles: args.candles,
@@ -215,7 +304,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
         eprintln!("report -> {}", args.out.join("report.html").display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// One strategy over the window: a model strategy (vol-target, forecast) with
@@ -225,7 +314,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
 #[allow(clippy::too_many_arguments)]
 fn run_strategy(
     spec: &StrategySpec,
-    model: Option<&Loaded>,
+    model: Option<&LoadedRun>,
     refit_plan: Option<RefitPlan>,
     name: &str,
     series: &Series,
@@ -233,7 +322,7 @@ fn run_strategy(
     opts: &RunOptions,
     args: &BacktestArgs,
 ) -> anyhow::Result<Run> {
-    let Some((dir, (gpt, tok), extra)) = model.filter(|_| spec.needs_model()) else {
+    let Some(run) = model.filter(|_| spec.needs_model()) else {
         let mut strategy = rule_strategy(spec)
             .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
         return Ok(run_backtest(
@@ -244,8 +333,9 @@ fn run_strategy(
             &mut |_| {},
         )?);
     };
+    let (dir, gpt, tok) = (&run.dir, &run.model, &run.tok);
     let ctx = args.sampling.context(gpt.config().max_ctx);
-    let sampling = args.sampling.sampling(extra.temperature.unwrap_or(1.0));
+    let sampling = args.sampling.sampling(run.temperature());
     let seed = args.sampling.seed;
     let refit = refit_plan
         .map(|p| crate::refit::setup(dir, tok, p, seed))
@@ -335,13 +425,6 @@ fn symbols(all: &[(String, Series)]) -> String {
         .map(|(_, s)| s.symbol.clone().unwrap_or_else(|| "-".into()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-type Loaded = (std::path::PathBuf, (Gpt, Tokenizer), RunExtra);
-
-fn load_model(dir: &Path) -> anyhow::Result<Loaded> {
-    let run = crate::base::load_run(dir)?;
-    Ok((run.dir, (run.model, run.tok), run.extra))
 }
 
 /// How many leading bars of this series the model's training saw, when the run

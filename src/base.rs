@@ -2,12 +2,8 @@
 //! by name: `--model` left out or `--model base` means the base model, as Chronos
 //! or Kronos users start from a downloaded checkpoint instead of training first.
 
-use crate::train::RunExtra;
 use anyhow::Context;
-use candle_core::Device;
-use candlecast_gpt::checkpoint::{self, META_FILE, MODEL_FILE};
-use candlecast_gpt::Gpt;
-use candlecast_tokenize::Tokenizer;
+use candlecast_gpt::checkpoint::{META_FILE, MODEL_FILE};
 use std::path::{Path, PathBuf};
 
 /// What `--model` / `--init` accept for the shipped model. A run folder that is
@@ -57,67 +53,12 @@ pub fn resolve(model: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// A trained model with its tokenizer and the run's records, checked to agree.
-pub struct Run {
-    pub dir: PathBuf,
-    pub model: Gpt,
-    pub tok: Tokenizer,
-    pub extra: RunExtra,
-}
-
-impl Run {
-    /// The sampling temperature the run was calibrated to, 1 when it records none.
-    pub fn temperature(&self) -> f64 {
-        self.extra.temperature.unwrap_or(1.0)
-    }
-}
-
-/// Loads the run in `dir` for inference.
-pub fn load_run(dir: &Path) -> anyhow::Result<Run> {
-    // Said before loading: the checkpoint reader's own error is the bare OS text
-    // ("No such file or directory"), twice, with no hint of what --model wants.
-    if !dir.is_dir() {
-        let what = if dir.exists() {
-            "is a file, not a model folder"
-        } else {
-            "no such model folder"
-        };
-        anyhow::bail!(
-            "{}: {what}: give --model a folder written by 'candlecast train --out DIR', or leave --model out to use the built-in base model",
-            dir.display()
-        );
-    }
-    if !dir.join(META_FILE).is_file() || !dir.join(MODEL_FILE).is_file() {
-        anyhow::bail!(
-            "{}: not a model folder: it has no {META_FILE} and {MODEL_FILE}; give --model a folder written by 'candlecast train --out DIR', or leave --model out to use the built-in base model",
-            dir.display()
-        );
-    }
-    let (model, meta) = checkpoint::load_model(dir, &Device::Cpu)?;
-    let extra: RunExtra = serde_json::from_value(meta.extra)
-        .with_context(|| format!("{}: meta.json is not a candlecast run", dir.display()))?;
-    let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &dir.join(META_FILE))?;
-    if model.config().vocab_size != tok.vocab_size() {
-        anyhow::bail!(
-            "{}: the model's vocabulary ({}) does not match the tokenizer's ({}): \
-             the model was trained with another tokenizer",
-            dir.display(),
-            model.config().vocab_size,
-            tok.vocab_size()
-        );
-    }
-    candlecast_forecast::check_inputs(&model, &tok).with_context(|| dir.display().to_string())?;
-    Ok(Run {
-        dir: dir.to_path_buf(),
-        model,
-        tok,
-        extra,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run_dir::load_run;
+    use candle_core::Device;
+    use candlecast_gpt::checkpoint;
 
     #[test]
     fn the_embedded_base_model_loads_and_is_rewritten_when_damaged() {

@@ -107,16 +107,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         &[],
         crate::output::DirMode::WriteInto,
     )?;
-    let data = out.join("data");
-    std::fs::create_dir_all(&data).with_context(|| s(&data))?;
-    let mut files = Vec::new();
-    for (name, bytes) in DATA {
-        let p = data.join(name);
-        write_atomic(&p, bytes)?;
-        files.push(s(&p));
-    }
-    let cfg = out.join("tiny.toml");
-    write_atomic(&cfg, config(args.quick)?.as_bytes())?;
+    let (data, files, cfg) = write_inputs(out, args.quick)?;
     let runs = out.join("runs");
     let (pre, fine) = (runs.join("pretrain"), runs.join("finetune-spx"));
     let target = s(&data.join(TARGET));
@@ -167,6 +158,31 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         args.force,
     )?;
 
+    forecast_and_score(args, &pre, &files, horizon, samples)?;
+
+    let fine = s(&fine);
+    backtest_stage(args, &data, &fine, horizon, samples)?;
+
+    stage(6, total, "write index.html with the headline results");
+    write_atomic(
+        &out.join("index.html"),
+        index::page(out, args.quick, args.from_scratch)?.as_bytes(),
+    )?;
+
+    print_contents(out, args.from_scratch, t0.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stages 3 and 4: forecast every series and score the model, both with the
+/// pretrained (or base) model.
+fn forecast_and_score(
+    args: &DemoArgs,
+    pre: &Path,
+    files: &[String],
+    horizon: &str,
+    samples: &str,
+) -> anyhow::Result<()> {
+    let (out, total) = (&args.out, 6);
     stage(
         3,
         total,
@@ -174,7 +190,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut a: Vec<String> = ["forecast", "--model"].map(String::from).to_vec();
     a.extend([
-        s(&pre),
+        s(pre),
         "--horizon".into(),
         horizon.into(),
         "--samples".into(),
@@ -193,14 +209,43 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut a: Vec<String> = ["evaluate", "--model"].map(String::from).to_vec();
     a.extend([
-        s(&pre),
+        s(pre),
         "--out".into(),
         s(&out.join("scorecard")),
         "--input".into(),
     ]);
     a.extend(files.iter().cloned());
     sub(&a, args.force)?;
+    Ok(())
+}
 
+/// The bundled data and the config under DIR: the files the stages read.
+fn write_inputs(
+    out: &Path,
+    quick: bool,
+) -> anyhow::Result<(std::path::PathBuf, Vec<String>, std::path::PathBuf)> {
+    let data = out.join("data");
+    std::fs::create_dir_all(&data).with_context(|| s(&data))?;
+    let mut files = Vec::new();
+    for (name, bytes) in DATA {
+        let p = data.join(name);
+        write_atomic(&p, bytes)?;
+        files.push(s(&p));
+    }
+    let cfg = out.join("tiny.toml");
+    write_atomic(&cfg, config(quick)?.as_bytes())?;
+    Ok((data, files, cfg))
+}
+
+/// Stage 5: the backtest on the S&P 500's test window, with the fine-tuned model.
+fn backtest_stage(
+    args: &DemoArgs,
+    data: &Path,
+    fine: &str,
+    horizon: &str,
+    samples: &str,
+) -> anyhow::Result<()> {
+    let (out, total, target) = (&args.out, 6, s(&data.join(TARGET)));
     stage(
         5,
         total,
@@ -224,9 +269,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let strategy = format!("vol-target:horizon={horizon},samples={samples}");
     let mut a: Vec<String> = ["backtest", "--input"].map(String::from).to_vec();
     a.extend([
-        target.clone(),
+        target,
         "--model".into(),
-        s(&fine),
+        fine.to_string(),
         "--strategy".into(),
         strategy,
         "--from".into(),
@@ -250,14 +295,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             .replace("{samples}", samples)
     }));
     sub(&a, args.force)?;
+    Ok(())
+}
 
-    stage(6, total, "write index.html with the headline results");
-    write_atomic(
-        &out.join("index.html"),
-        index::page(out, args.quick, args.from_scratch)?.as_bytes(),
-    )?;
-
-    let secs = t0.elapsed().as_secs_f64();
+/// The closing lines: where everything the demo wrote is.
+fn print_contents(out: &Path, from_scratch: bool, secs: f64) {
     println!(
         "\ndemo finished in {:.0} s. Open {}/index.html; everything is under {}:",
         secs,
@@ -270,12 +312,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             "headline results (scorecard, verdicts, backtest) and links to everything below",
         ),
         (
-            if args.from_scratch {
+            if from_scratch {
                 "runs/pretrain"
             } else {
                 "(base model)"
             },
-            if args.from_scratch {
+            if from_scratch {
                 "the pretrained model (model.safetensors, meta.json, curve.csv)"
             } else {
                 "forecasts and scores use the shipped base model (models/base)"
@@ -300,5 +342,4 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     ] {
         println!("  {path:<20} {what}");
     }
-    Ok(ExitCode::SUCCESS)
 }

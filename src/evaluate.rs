@@ -6,14 +6,18 @@
 //! (the best classical forecaster on the validation slice).
 
 use crate::args::EvaluateArgs;
-use crate::train::load_series;
+use crate::inputs::{expand_inputs, load_series};
 use anyhow::Context;
+use candlecast_data::Series;
 use candlecast_forecast::{
     gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
 use candlecast_gpt::checkpoint::write_atomic;
+use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
+use candlecast_tokenize::Tokenizer;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// What `evaluate` writes into its --out folder.
@@ -25,6 +29,38 @@ const OUTPUT_FILES: [&str; 4] = [
 ];
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
+    check_flags(args)?;
+    let run_dir = check_outputs(args)?;
+    let series = load_series(&args.input, &args.read)?;
+    let mut temperature = args.temperature.unwrap_or(1.0);
+    let model = match &run_dir {
+        None => None,
+        Some(dir) => {
+            let run = crate::run_dir::load_run(dir)?;
+            temperature = args.temperature.unwrap_or(run.temperature());
+            Some((run.model, run.tok))
+        }
+    };
+    let reference = if model.is_some() { "gpt" } else { "rw-ewma" };
+    let bar = crate::progress::bar(series.len() as u64, "evaluate");
+    let mut cards: Vec<SeriesCard> = Vec::new();
+    for (file, s) in &series {
+        let scoring = Scoring {
+            args,
+            model: model.as_ref(),
+            temperature,
+            reference,
+        };
+        cards.push(scoring.card(file, s)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    write_outputs(args, &cards, reference, temperature)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags that need no file: refused first.
+fn check_flags(args: &EvaluateArgs) -> anyhow::Result<()> {
     if let Some(t) = args.temperature {
         if !(t > 0.0 && t.is_finite()) {
             anyhow::bail!("--temperature must be > 0, got {t}");
@@ -44,13 +80,18 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     if args.origins_every == Some(0) {
         anyhow::bail!("--origins-every must be at least 1");
     }
+    Ok(())
+}
+
+/// The output folder is checked before any work: a refusal costs nothing. The
+/// model's run folder, unless --no-model.
+fn check_outputs(args: &EvaluateArgs) -> anyhow::Result<Option<PathBuf>> {
     let run_dir = match args.no_model {
         true => None,
         false => Some(crate::base::resolve(args.model.as_deref())?),
     };
-    // The output folder is checked before any work: a refusal costs nothing.
     let mut guard = crate::output::Guard::new();
-    guard.inputs(&crate::train::expand_inputs(&args.input)?);
+    guard.inputs(&expand_inputs(&args.input)?);
     if let Some(dir) = &run_dir {
         guard.model(dir);
     }
@@ -61,32 +102,32 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         &OUTPUT_FILES,
         crate::output::DirMode::WriteInto,
     )?;
-    let series = load_series(&args.input, &args.read)?;
-    let mut temperature = args.temperature.unwrap_or(1.0);
-    let model = match &run_dir {
-        None => None,
-        Some(dir) => {
-            let run = crate::base::load_run(dir)?;
-            temperature = args.temperature.unwrap_or(run.temperature());
-            Some((run.model, run.tok))
-        }
-    };
-    let reference = if model.is_some() { "gpt" } else { "rw-ewma" };
-    let bar = crate::progress::bar(series.len() as u64, "evaluate");
-    let mut cards: Vec<SeriesCard> = Vec::new();
-    for (file, s) in &series {
+    Ok(run_dir)
+}
+
+/// What scoring a series needs beside the series.
+struct Scoring<'a> {
+    args: &'a EvaluateArgs,
+    model: Option<&'a (Gpt, Tokenizer)>,
+    temperature: f64,
+    reference: &'static str,
+}
+
+impl Scoring<'_> {
+    /// The scorecard of one series: one-step scores, then the multi-step ones.
+    fn card(&self, file: &str, s: &Series) -> anyhow::Result<SeriesCard> {
+        let (args, model, temperature, reference) =
+            (self.args, self.model, self.temperature, self.reference);
         let name = match &s.symbol {
             Some(sym) => format!("{file}:{sym}"),
-            None => file.clone(),
+            None => file.to_string(),
         };
         let split = split_index(s.len());
         let h = History::of(s, split);
         let mut extra = Vec::new();
         let mut fitted: Option<Sampling> = None;
-        let ctx = model
-            .as_ref()
-            .map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
-        if let Some((m, tok)) = &model {
+        let ctx = model.map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
+        if let Some((m, tok)) = model {
             let p = GptForecastParams {
                 context: ctx,
                 temperature,
@@ -116,61 +157,83 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
         card.temperature = fitted.map(|f| f.temperature);
         card.top_p = fitted.and_then(|f| f.top_p);
         if args.horizon > 1 {
-            let hz = args.horizon;
-            let test = s.len().saturating_sub(split);
-            let every = args
-                .origins_every
-                .unwrap_or(test.div_ceil(args.max_origins as usize).max(1));
-            let origins = horizon::origins(&h, hz, every);
-            if origins.is_empty() {
-                anyhow::bail!("{name}: no test origin has {hz} bars after it");
-            }
-            let key = args.seed ^ name_hash(&name);
-            let mut forecasters: Vec<Box<dyn Forecaster + '_>> = BASELINES
-                .iter()
-                .map(|&b| Box::new(b) as Box<dyn Forecaster>)
-                .collect();
-            if let Some((m, tok)) = &model {
-                let gpt = GptForecaster {
-                    name: "gpt",
-                    model: m,
-                    tokenizer: tok,
-                    context: ctx,
-                    temperature,
-                    top_p: args.top_p,
-                    batch: 256,
-                };
-                forecasters.push(Box::new(gpt));
-                if let Some(f) = fitted {
-                    forecasters.push(Box::new(GptForecaster {
-                        name: "gpt-cal",
-                        temperature: f.temperature,
-                        top_p: f.top_p,
-                        ..gpt
-                    }));
-                }
-            }
-            let fcs = forecasters
-                .iter()
-                .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| name.clone())?;
-            card.horizons = horizon::score(
-                &h,
-                &origins,
-                every,
-                fcs,
-                hz,
-                args.samples,
-                reference,
-                card.bar.as_deref(),
-            );
+            card.horizons =
+                self.horizons(&name, s, (&h, split), ctx, fitted, card.bar.as_deref())?;
         }
-        cards.push(card);
-        bar.inc(1);
+        Ok(card)
     }
-    bar.finish_and_clear();
 
+    /// The multi-step scores of one series (--horizon above 1).
+    fn horizons(
+        &self,
+        name: &str,
+        s: &Series,
+        (h, split): (&History, usize),
+        ctx: usize,
+        fitted: Option<Sampling>,
+        bar: Option<&str>,
+    ) -> anyhow::Result<Vec<horizon::HorizonScores>> {
+        let (args, model, temperature, reference) =
+            (self.args, self.model, self.temperature, self.reference);
+        let hz = args.horizon;
+        let test = s.len().saturating_sub(split);
+        let every = args
+            .origins_every
+            .unwrap_or(test.div_ceil(args.max_origins as usize).max(1));
+        let origins = horizon::origins(h, hz, every);
+        if origins.is_empty() {
+            anyhow::bail!("{name}: no test origin has {hz} bars after it");
+        }
+        let key = args.seed ^ name_hash(name);
+        let mut forecasters: Vec<Box<dyn Forecaster + '_>> = BASELINES
+            .iter()
+            .map(|&b| Box::new(b) as Box<dyn Forecaster>)
+            .collect();
+        if let Some((m, tok)) = &model {
+            let gpt = GptForecaster {
+                name: "gpt",
+                model: m,
+                tokenizer: tok,
+                context: ctx,
+                temperature,
+                top_p: args.top_p,
+                batch: 256,
+            };
+            forecasters.push(Box::new(gpt));
+            if let Some(f) = fitted {
+                forecasters.push(Box::new(GptForecaster {
+                    name: "gpt-cal",
+                    temperature: f.temperature,
+                    top_p: f.top_p,
+                    ..gpt
+                }));
+            }
+        }
+        let fcs = forecasters
+            .iter()
+            .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| name.to_string())?;
+        Ok(horizon::score(
+            h,
+            &origins,
+            every,
+            fcs,
+            hz,
+            args.samples,
+            reference,
+            bar,
+        ))
+    }
+}
+
+/// The scorecard files in --out, and the scorecard on stdout.
+fn write_outputs(
+    args: &EvaluateArgs,
+    cards: &[SeriesCard],
+    reference: &str,
+    temperature: f64,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let json = serde_json::json!({
         "protocol": {
@@ -188,19 +251,19 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             "top_p": args.top_p,
         },
         "series": cards,
-        "aggregate": candlecast_forecast::aggregate(&cards)
+        "aggregate": candlecast_forecast::aggregate(cards)
             .into_iter()
             .map(|(f, g, n)| serde_json::json!({"forecaster": f, "relative_crps_geomean": g, "series": n}))
             .collect::<Vec<_>>(),
     });
-    let md = markdown(&cards);
+    let md = markdown(cards);
     write_atomic(
         &args.out.join("scorecard.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     write_atomic(&args.out.join("scorecard.md"), md.as_bytes())?;
     let mut cal = String::from("series,forecaster,bin_lo,bin_hi,count,share\n");
-    for c in &cards {
+    for c in cards {
         for sc in &c.scores {
             for (i, &k) in sc.pit.iter().enumerate() {
                 cal.push_str(&format!(
@@ -217,7 +280,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
     write_atomic(&args.out.join("calibration.csv"), cal.as_bytes())?;
     write_atomic(
         &args.out.join("evaluate.html"),
-        candlecast_forecast::html::page(&cards, "candlecast scorecard").as_bytes(),
+        candlecast_forecast::html::page(cards, "candlecast scorecard").as_bytes(),
     )?;
     if args.json {
         println!("{}", serde_json::to_string(&json)?);
@@ -228,7 +291,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<ExitCode> {
             args.out.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn csv_field(s: &str) -> String {

@@ -2,7 +2,7 @@
 //! per-step quantiles, mean and P(up) of the close, as long-format CSV or JSON.
 
 use crate::args::ForecastArgs;
-use crate::train::{expand_inputs, load_series};
+use crate::inputs::{expand_inputs, load_series};
 use anyhow::{bail, Context};
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
@@ -15,50 +15,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
-    if args.quantiles.iter().any(|&q| !(q > 0.0 && q < 1.0)) {
-        bail!(
-            "--quantiles must lie strictly between 0 and 1, got {:?}",
-            args.quantiles
-        );
-    }
-    let json = match &args.out {
-        None => false,
-        Some(out) => match out.extension().and_then(|e| e.to_str()) {
-            Some("csv") => false,
-            Some("json") => true,
-            _ => bail!("--out must end in .csv or .json: {}", out.display()),
-        },
-    };
-    if args.paths && args.out.is_none() {
-        bail!("--paths writes its paths next to --out: give --out FILE");
-    }
+    let json = check_flags(args)?;
     let model_dir = crate::base::resolve(args.model.as_deref())?;
     let all_files = expand_inputs(&args.input)?;
-    // Every file this run writes is checked before the model is loaded.
-    let outputs = match &args.out {
-        None => Vec::new(),
-        Some(out) => {
-            let mut o = vec![
-                (out.clone(), "--out"),
-                (header_path(out), "--out (its run header)"),
-            ];
-            if args.paths && !json {
-                o.push((out.with_extension("paths.csv"), "--paths"));
-            }
-            o
-        }
-    };
-    let mut guard = crate::output::Guard::new();
-    guard.inputs(&all_files);
-    guard.model(&model_dir);
-    for (path, flag) in &outputs {
-        guard.file(path, flag, args.force)?;
-    }
-    let run = crate::base::load_run(&model_dir)?;
-    let (model, tok) = (&run.model, &run.tok);
+    check_outputs(args, json, &model_dir, &all_files)?;
+    let run = crate::run_dir::load_run(&model_dir)?;
     let origin = args.origin.as_deref().map(parse_origin).transpose()?;
     let params = ForecastParams {
-        context_length: args.sampling.context(model.config().max_ctx),
+        context_length: args.sampling.context(run.model.config().max_ctx),
         horizon: args.horizon,
         num_samples: args.samples,
         sampling: args.sampling.sampling(run.temperature()),
@@ -82,10 +46,99 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
     } else {
         load_series(&files, &args.read)?
     };
-    // Every origin first (bad input fails here, before any model work), then the
-    // rollouts: as many series per batch as MAX_BATCH_ROWS rows allow.
+    let prepared = prepare(&run, &series, origin, &params)?;
+    let mut sinks = Sinks::open(args, json)?;
+    let total = (series.len() as u64).saturating_mul(args.samples as u64);
+    let bar = crate::progress::bar(total, "forecast");
+    let per_batch = (MAX_BATCH_ROWS / args.samples).max(1);
+    for chunk in prepared.chunks(per_batch) {
+        forecast_batch(args, &run, &params, chunk, &mut sinks, &bar)?;
+    }
+    bar.finish_and_clear();
+    // Nothing is renamed into place before every path is done: no partial output.
+    let Some(out) = &args.out else {
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(sinks.csv.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    sinks.commit(out)?;
+    // Last: a header beside a forecast says the forecast is complete.
+    let header = run_header(args, &model_dir, &all_files, params.sampling, series.len())?;
+    write_atomic(&header_path(out), header.as_bytes())?;
+    eprintln!(
+        "{} series x {} samples x {} steps -> {}",
+        series.len(),
+        args.samples,
+        args.horizon,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags that need no file: refused first. True when --out is JSON.
+fn check_flags(args: &ForecastArgs) -> anyhow::Result<bool> {
+    if args.quantiles.iter().any(|&q| !(q > 0.0 && q < 1.0)) {
+        bail!(
+            "--quantiles must lie strictly between 0 and 1, got {:?}",
+            args.quantiles
+        );
+    }
+    let json = match &args.out {
+        None => false,
+        Some(out) => match out.extension().and_then(|e| e.to_str()) {
+            Some("csv") => false,
+            Some("json") => true,
+            _ => bail!("--out must end in .csv or .json: {}", out.display()),
+        },
+    };
+    if args.paths && args.out.is_none() {
+        bail!("--paths writes its paths next to --out: give --out FILE");
+    }
+    Ok(json)
+}
+
+/// Every file this run writes is checked before the model is loaded.
+fn check_outputs(
+    args: &ForecastArgs,
+    json: bool,
+    model_dir: &Path,
+    all_files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let outputs = match &args.out {
+        None => Vec::new(),
+        Some(out) => {
+            let mut o = vec![
+                (out.clone(), "--out"),
+                (header_path(out), "--out (its run header)"),
+            ];
+            if args.paths && !json {
+                o.push((out.with_extension("paths.csv"), "--paths"));
+            }
+            o
+        }
+    };
+    let mut guard = crate::output::Guard::new();
+    guard.inputs(all_files);
+    guard.model(model_dir);
+    for (path, flag) in &outputs {
+        guard.file(path, flag, args.force)?;
+    }
+    Ok(())
+}
+
+/// A series to forecast: its name, its bars up to the origin, the origin.
+type Prepared = (String, candlecast_data::Series, candlecast_forecast::Origin);
+
+/// Every origin first (bad input fails here, before any model work).
+fn prepare(
+    run: &crate::run_dir::LoadedRun,
+    series: &[(String, candlecast_data::Series)],
+    origin: Option<Timestamp>,
+    params: &ForecastParams,
+) -> anyhow::Result<Vec<Prepared>> {
+    let (model, tok) = (&run.model, &run.tok);
     let mut prepared = Vec::with_capacity(series.len());
-    for (file, s) in &series {
+    for (file, s) in series {
         let name = match &s.symbol {
             Some(sym) => format!("{file}:{sym}"),
             None => file.clone(),
@@ -102,168 +155,227 @@ pub fn run(args: &ForecastArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| name.clone())?;
         prepared.push((name, s, o));
     }
-    // Paths decode in batches of at most MAX_BATCH_ROWS rows (whole series while
-    // they fit, else runs of one series' paths). Of every path only its closes are
-    // kept (8 bytes per step, for the quantiles); `--paths` rows go to a temporary
-    // file batch by batch. Memory: one batch of decoding plus samples x horizon
-    // closes, whatever the number of samples.
-    let out_file = |path: &std::path::Path| TempOut::create(path);
-    let mut json_out = match (&args.out, json) {
-        (Some(out), true) => Some(JsonArray::new(out_file(out)?)),
-        _ => None,
-    };
-    let mut paths_out = match (&args.out, json, args.paths) {
-        (Some(out), false, true) => {
-            let mut f = out_file(&out.with_extension("paths.csv"))?;
-            f.write(b"series,origin,step,timestamp,path,open,high,low,close\n")?;
-            Some(f)
+    Ok(prepared)
+}
+
+/// Where the forecast goes: the CSV text (stdout or --out), or the JSON array, and
+/// the --paths file.
+///
+/// Paths decode in batches of at most MAX_BATCH_ROWS rows (whole series while
+/// they fit, else runs of one series' paths). Of every path only its closes are
+/// kept (8 bytes per step, for the quantiles); `--paths` rows go to a temporary
+/// file batch by batch. Memory: one batch of decoding plus samples x horizon
+/// closes, whatever the number of samples.
+struct Sinks {
+    csv: String,
+    json_out: Option<JsonArray>,
+    paths_out: Option<TempOut>,
+}
+
+impl Sinks {
+    fn open(args: &ForecastArgs, json: bool) -> anyhow::Result<Sinks> {
+        let out_file = |path: &std::path::Path| TempOut::create(path);
+        let json_out = match (&args.out, json) {
+            (Some(out), true) => Some(JsonArray::new(out_file(out)?)),
+            _ => None,
+        };
+        let paths_out = match (&args.out, json, args.paths) {
+            (Some(out), false, true) => {
+                let mut f = out_file(&out.with_extension("paths.csv"))?;
+                f.write(b"series,origin,step,timestamp,path,open,high,low,close\n")?;
+                Some(f)
+            }
+            _ => None,
+        };
+        let mut csv = String::from("series,origin,step,timestamp,mean");
+        for q in &args.quantiles {
+            let _ = write!(csv, ",q{q}");
         }
-        _ => None,
-    };
-    let total = (series.len() as u64).saturating_mul(args.samples as u64);
-    let bar = crate::progress::bar(total, "forecast");
-    let mut csv = String::from("series,origin,step,timestamp,mean");
-    for q in &args.quantiles {
-        let _ = write!(csv, ",q{q}");
+        csv.push_str(",p_up\n");
+        Ok(Sinks {
+            csv,
+            json_out,
+            paths_out,
+        })
     }
-    csv.push_str(",p_up\n");
-    let (samples, horizon) = (args.samples, args.horizon);
-    let per_batch = (MAX_BATCH_ROWS / samples).max(1);
-    for chunk in prepared.chunks(per_batch) {
-        let origins: Vec<_> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
-        let heads: Vec<Head> = chunk
-            .iter()
-            .map(|(name, s, _)| Head::of(name, s, horizon))
-            .collect();
-        // closes[j][k][i]: series j of the batch, step k + 1, path i.
-        let mut closes: Vec<Vec<Vec<f64>>> = chunk
-            .iter()
-            .map(|_| vec![vec![0.0; samples]; horizon])
-            .collect();
-        // Paths rows are written in series order: a series' rows go straight to
-        // the file once the series before it are complete, and wait here until
-        // then (only when several series share a batch: MAX_BATCH_ROWS rows at most).
-        let mut pending: Vec<String> = vec![String::new(); chunk.len()];
-        let mut written = vec![0usize; chunk.len()];
-        let mut next = 0usize;
-        rollout_chunked(
-            model,
-            tok,
-            &origins,
-            &params,
-            false,
-            MAX_BATCH_ROWS,
-            |c: PathChunk<'_>| -> anyhow::Result<()> {
-                let j = c.origin;
-                if let Some(series) = closes.get_mut(j) {
-                    for (k, column) in series.iter_mut().enumerate() {
-                        let dst = column.iter_mut().skip(c.first);
-                        for (slot, path) in dst.zip(c.paths) {
-                            *slot = path.get(k).map_or(f64::NAN, |b| b.close);
-                        }
-                    }
-                }
-                bar.inc(c.paths.len() as u64);
-                let (Some(file), Some(head)) = (paths_out.as_mut(), heads.get(j)) else {
-                    return Ok(());
-                };
-                let mut text = String::new();
-                for (i, path) in c.paths.iter().enumerate() {
-                    for (k, b) in path.iter().enumerate() {
-                        let _ = writeln!(
-                            text,
-                            "{},{},{},{},{},{},{},{},{}",
-                            head.field,
-                            head.origin_ts,
-                            k + 1,
-                            head.stamp(k),
-                            c.first + i,
-                            b.open,
-                            b.high,
-                            b.low,
-                            b.close
-                        );
-                    }
-                }
-                if j == next {
-                    file.write(text.as_bytes())?;
-                } else if let Some(p) = pending.get_mut(j) {
-                    p.push_str(&text);
-                }
-                if let Some(w) = written.get_mut(j) {
-                    *w += c.paths.len();
-                }
-                while written.get(next).is_some_and(|&w| w >= samples) {
-                    next += 1;
-                    if let Some(p) = pending.get_mut(next) {
-                        file.write(std::mem::take(p).as_bytes())?;
-                    }
+
+    /// Renames the finished files into place.
+    fn commit(self, out: &Path) -> anyhow::Result<()> {
+        match self.json_out {
+            Some(j) => j.finish(),
+            None => {
+                write_atomic(out, self.csv.as_bytes())?;
+                if let Some(p) = self.paths_out {
+                    p.commit()?;
                 }
                 Ok(())
-            },
-        )?;
-        for ((head, o), series_closes) in heads.iter().zip(&origins).zip(&closes) {
-            let steps = summarise_columns(o.close, series_closes, &args.quantiles);
-            for st in &steps {
-                let ts = head.stamp(st.step - 1);
-                let _ = write!(
-                    csv,
-                    "{},{},{},{ts},{}",
-                    head.field, head.origin_ts, st.step, st.mean
-                );
-                for q in &st.quantiles {
-                    let _ = write!(csv, ",{q}");
+            }
+        }
+    }
+}
+
+/// The series of one batch: their paths rolled out together, then summarised.
+fn forecast_batch(
+    args: &ForecastArgs,
+    run: &crate::run_dir::LoadedRun,
+    params: &ForecastParams,
+    chunk: &[Prepared],
+    sinks: &mut Sinks,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    let (samples, horizon) = (args.samples, args.horizon);
+    let (model, tok) = (&run.model, &run.tok);
+    let origins: Vec<_> = chunk.iter().map(|(_, _, o)| o.clone()).collect();
+    let heads: Vec<Head> = chunk
+        .iter()
+        .map(|(name, s, _)| Head::of(name, s, horizon))
+        .collect();
+    // closes[j][k][i]: series j of the batch, step k + 1, path i.
+    let mut closes: Vec<Vec<Vec<f64>>> = chunk
+        .iter()
+        .map(|_| vec![vec![0.0; samples]; horizon])
+        .collect();
+    let mut order = PathsOrder::new(chunk.len());
+    let paths_out = &mut sinks.paths_out;
+    rollout_chunked(
+        model,
+        tok,
+        &origins,
+        params,
+        false,
+        MAX_BATCH_ROWS,
+        |c: PathChunk<'_>| -> anyhow::Result<()> {
+            let j = c.origin;
+            if let Some(series) = closes.get_mut(j) {
+                for (k, column) in series.iter_mut().enumerate() {
+                    let dst = column.iter_mut().skip(c.first);
+                    for (slot, path) in dst.zip(c.paths) {
+                        *slot = path.get(k).map_or(f64::NAN, |b| b.close);
+                    }
                 }
-                let _ = writeln!(csv, ",{}", st.p_up);
             }
-            if let Some(j) = json_out.as_mut() {
-                let obj = SeriesJson {
-                    origin: &head.origin_ts,
-                    origin_close: o.close,
-                    paths: args.paths.then_some(PathCloses(series_closes)),
-                    series: &head.name,
-                    steps: steps
-                        .iter()
-                        .map(|st| serde_json::json!({
-                            "step": st.step,
-                            "timestamp": head.stamps.get(st.step - 1),
-                            "mean": st.mean,
-                            "quantiles": args.quantiles.iter().zip(&st.quantiles).map(|(q, v)| (format!("q{q}"), serde_json::Value::from(*v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                            "p_up": st.p_up,
-                        }))
-                        .collect(),
-                };
-                j.push(&obj)?;
-            }
+            bar.inc(c.paths.len() as u64);
+            let (Some(file), Some(head)) = (paths_out.as_mut(), heads.get(j)) else {
+                return Ok(());
+            };
+            order.write(file, j, &path_rows(head, &c), c.paths.len(), samples)
+        },
+    )?;
+    for ((head, o), series_closes) in heads.iter().zip(&origins).zip(&closes) {
+        write_summary(args, head, o, series_closes, sinks)?;
+    }
+    Ok(())
+}
+
+/// The `--paths` rows of a batch's paths of one series.
+fn path_rows(head: &Head, c: &PathChunk<'_>) -> String {
+    let mut text = String::new();
+    for (i, path) in c.paths.iter().enumerate() {
+        for (k, b) in path.iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{},{},{},{}",
+                head.field,
+                head.origin_ts,
+                k + 1,
+                head.stamp(k),
+                c.first + i,
+                b.open,
+                b.high,
+                b.low,
+                b.close
+            );
         }
     }
-    bar.finish_and_clear();
-    // Nothing is renamed into place before every path is done: no partial output.
-    let Some(out) = &args.out else {
-        use std::io::Write as _;
-        std::io::stdout().lock().write_all(csv.as_bytes())?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    match json_out {
-        Some(j) => j.finish()?,
-        None => {
-            write_atomic(out, csv.as_bytes())?;
-            if let Some(p) = paths_out {
-                p.commit()?;
-            }
+    text
+}
+
+/// Paths rows are written in series order: a series' rows go straight to the
+/// file once the series before it are complete, and wait here until then (only
+/// when several series share a batch: MAX_BATCH_ROWS rows at most).
+struct PathsOrder {
+    pending: Vec<String>,
+    written: Vec<usize>,
+    next: usize,
+}
+
+impl PathsOrder {
+    fn new(series: usize) -> PathsOrder {
+        PathsOrder {
+            pending: vec![String::new(); series],
+            written: vec![0usize; series],
+            next: 0,
         }
     }
-    // Last: a header beside a forecast says the forecast is complete.
-    let header = run_header(args, &model_dir, &all_files, params.sampling, series.len())?;
-    write_atomic(&header_path(out), header.as_bytes())?;
-    eprintln!(
-        "{} series x {} samples x {} steps -> {}",
-        series.len(),
-        args.samples,
-        args.horizon,
-        out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+
+    /// `text`: the rows of `paths` more paths of series `j` (of `samples` each).
+    fn write(
+        &mut self,
+        file: &mut TempOut,
+        j: usize,
+        text: &str,
+        paths: usize,
+        samples: usize,
+    ) -> anyhow::Result<()> {
+        if j == self.next {
+            file.write(text.as_bytes())?;
+        } else if let Some(p) = self.pending.get_mut(j) {
+            p.push_str(text);
+        }
+        if let Some(w) = self.written.get_mut(j) {
+            *w += paths;
+        }
+        while self.written.get(self.next).is_some_and(|&w| w >= samples) {
+            self.next += 1;
+            if let Some(p) = self.pending.get_mut(self.next) {
+                file.write(std::mem::take(p).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One series' CSV rows, and its JSON element when the output is JSON.
+fn write_summary(
+    args: &ForecastArgs,
+    head: &Head,
+    o: &candlecast_forecast::Origin,
+    series_closes: &[Vec<f64>],
+    sinks: &mut Sinks,
+) -> anyhow::Result<()> {
+    let steps = summarise_columns(o.close, series_closes, &args.quantiles);
+    for st in &steps {
+        let ts = head.stamp(st.step - 1);
+        let _ = write!(
+            sinks.csv,
+            "{},{},{},{ts},{}",
+            head.field, head.origin_ts, st.step, st.mean
+        );
+        for q in &st.quantiles {
+            let _ = write!(sinks.csv, ",{q}");
+        }
+        let _ = writeln!(sinks.csv, ",{}", st.p_up);
+    }
+    if let Some(j) = sinks.json_out.as_mut() {
+        let obj = SeriesJson {
+            origin: &head.origin_ts,
+            origin_close: o.close,
+            paths: args.paths.then_some(PathCloses(series_closes)),
+            series: &head.name,
+            steps: steps
+                .iter()
+                .map(|st| serde_json::json!({
+                    "step": st.step,
+                    "timestamp": head.stamps.get(st.step - 1),
+                    "mean": st.mean,
+                    "quantiles": args.quantiles.iter().zip(&st.quantiles).map(|(q, v)| (format!("q{q}"), serde_json::Value::from(*v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                    "p_up": st.p_up,
+                }))
+                .collect(),
+        };
+        j.push(&obj)?;
+    }
+    Ok(())
 }
 
 /// The run header beside `--out F.csv` (or `F.json`): `F.run.json`.

@@ -76,7 +76,7 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut any_problem = false;
-    for path in &crate::train::expand_inputs(&args.files)? {
+    for path in &crate::inputs::expand_inputs(&args.files)? {
         let name = path.display().to_string();
         let report = match read_path(path, &opts) {
             Ok(ds) => summarise(ds, &args.input)?,
@@ -222,25 +222,7 @@ fn print_text(out: &mut impl Write, r: &FileReport) -> std::io::Result<()> {
         writeln!(out, "  note: {n}")?;
     }
     for rep in &r.repairs {
-        let what = match &rep.action {
-            candlecast_data::RepairAction::Sorted => "moved into time order".to_string(),
-            candlecast_data::RepairAction::DroppedDuplicate { of_line } => {
-                format!("dropped, an exact copy of line {of_line}")
-            }
-            candlecast_data::RepairAction::DroppedConflict { kept_line } => {
-                format!("dropped, same time as line {kept_line} (kept) with other values")
-            }
-            candlecast_data::RepairAction::Widened { high, low } => {
-                let mut parts = Vec::new();
-                if let Some([from, to]) = high {
-                    parts.push(format!("high {from} -> {to}"));
-                }
-                if let Some([from, to]) = low {
-                    parts.push(format!("low {from} -> {to}"));
-                }
-                format!("widened to contain open and close: {}", parts.join(", "))
-            }
-        };
+        let what = repair_text(&rep.action);
         let who = rep
             .symbol
             .as_ref()
@@ -248,6 +230,29 @@ fn print_text(out: &mut impl Write, r: &FileReport) -> std::io::Result<()> {
         writeln!(out, "  repair: {}:{}: {who}{what}", r.file, rep.line)?;
     }
     Ok(())
+}
+
+/// What a repair did to its line, in words.
+fn repair_text(action: &candlecast_data::RepairAction) -> String {
+    match action {
+        candlecast_data::RepairAction::Sorted => "moved into time order".to_string(),
+        candlecast_data::RepairAction::DroppedDuplicate { of_line } => {
+            format!("dropped, an exact copy of line {of_line}")
+        }
+        candlecast_data::RepairAction::DroppedConflict { kept_line } => {
+            format!("dropped, same time as line {kept_line} (kept) with other values")
+        }
+        candlecast_data::RepairAction::Widened { high, low } => {
+            let mut parts = Vec::new();
+            if let Some([from, to]) = high {
+                parts.push(format!("high {from} -> {to}"));
+            }
+            if let Some([from, to]) = low {
+                parts.push(format!("low {from} -> {to}"));
+            }
+            format!("widened to contain open and close: {}", parts.join(", "))
+        }
+    }
 }
 
 fn human_interval(secs: f64) -> String {

@@ -56,7 +56,7 @@ pub fn run(args: &TokenizeArgs) -> anyhow::Result<ExitCode> {
             "file", "bars", "test", "vocab", "used", "entropy", "unigram", "rmse", "bias", "tail%"
         )?;
     }
-    for path in &crate::train::expand_inputs(&args.input)? {
+    for path in &crate::inputs::expand_inputs(&args.input)? {
         let name = path.display().to_string();
         let ds = read_path(path, &opts).map_err(|e| anyhow::anyhow!(e))?;
         let mut series = ds.panel.series;

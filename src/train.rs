@@ -7,18 +7,21 @@
 //! the training bars only.
 
 use crate::args::TrainArgs;
+use crate::inputs::{expand_inputs, load_series, synthetic_series};
 use crate::progress;
+use crate::run_dir::{
+    check_trainable, fingerprint, load_trainer, read_extra, DataSplit, Fingerprint, RunExtra,
+};
 use anyhow::{bail, Context};
 use candle_core::Device;
-use candlecast_data::{read_path, resample, Series};
-use candlecast_forecast::check_inputs;
+use candlecast_data::Series;
 use candlecast_gpt::checkpoint::{self, write_atomic};
 use candlecast_gpt::{Event, Gpt, GptConfig, InputChannel, TokenData, TrainConfig, Trainer};
 use candlecast_synth::SynthConfig;
 use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// A config file: `configs/tiny.toml`, `configs/small.toml`.
@@ -37,25 +40,6 @@ pub struct RunConfig {
     /// Synthetic series added to the pretraining data (not to fine-tunes), generated
     /// in process: `candlecast synth` writes the same series as files.
     pub synthetic: Option<SynthConfig>,
-}
-
-/// How each series is divided in time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataSplit {
-    /// Share of each series (its first bars) training may see.
-    pub fit_fraction: f64,
-    /// Share of that part (its last bars) held out for validation.
-    pub val_fraction: f64,
-}
-
-impl Default for DataSplit {
-    fn default() -> Self {
-        DataSplit {
-            fit_fraction: 0.8,
-            val_fraction: 0.1,
-        }
-    }
 }
 
 impl RunConfig {
@@ -78,115 +62,6 @@ impl RunConfig {
         }
         Ok(cfg)
     }
-}
-
-/// What `meta.json`'s `extra` holds for a candlecast run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunExtra {
-    pub tokenizer: serde_json::Value,
-    pub split: DataSplit,
-    pub data: Vec<Fingerprint>,
-    /// The synthetic corpus a pretraining run added to its files (regenerated on
-    /// `--resume`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub synthetic: Option<SynthConfig>,
-    /// The sampling temperature forecasts use when none is asked for: a calibration
-    /// of the shipped base model on its own validation split (bench/base_model.sh
-    /// writes it); `train` records none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-}
-
-/// The source name of synthetic series in fingerprints and summaries.
-pub const SYNTHETIC_SOURCE: &str = "synthetic";
-
-/// The synthetic corpus as named series.
-fn synthetic_series(cfg: &SynthConfig) -> anyhow::Result<Vec<(String, Series)>> {
-    let bar = progress::bar(cfg.series as u64, "synth");
-    let mut out = Vec::with_capacity(cfg.series);
-    for i in 0..cfg.series {
-        let (_, s) = candlecast_synth::generate_one(cfg.seed, i, cfg.bars)?;
-        out.push((SYNTHETIC_SOURCE.to_string(), s));
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(out)
-}
-
-/// Identifies the data a run was trained on, so `--resume` refuses other data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub file: String,
-    pub symbol: Option<String>,
-    pub bars: usize,
-    /// FNV-1a over the timestamps and OHLC bits.
-    pub hash: String,
-}
-
-fn fingerprint(file: &str, s: &Series) -> Fingerprint {
-    let mut h = candlecast_rand::Fnv1a64::new();
-    for i in 0..s.len() {
-        h.write_u64(s.timestamps()[i].0 as u64);
-        for col in [s.open(), s.high(), s.low(), s.close()] {
-            h.write_u64(col[i].to_bits());
-        }
-    }
-    let h = h.finish();
-    Fingerprint {
-        file: file.to_string(),
-        symbol: s.symbol.clone(),
-        bars: s.len(),
-        hash: format!("{h:016x}"),
-    }
-}
-
-/// Every series of every file, resampled if asked.
-/// The input paths with every directory replaced by the files in it the reader
-/// takes (see [`candlecast_data::is_input_file`]), sorted by name (not recursive):
-/// one order on every machine, which sharding relies on.
-pub fn expand_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| p.display().to_string())?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && candlecast_data::is_input_file(f))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                bail!(
-                    "{}: no input files in this directory (read are {})",
-                    p.display(),
-                    candlecast_data::INPUT_EXTENSIONS.join(", ")
-                );
-            }
-            out.extend(files);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-pub fn load_series(
-    files: &[PathBuf],
-    input: &crate::args::InputArgs,
-) -> anyhow::Result<Vec<(String, Series)>> {
-    let opts = input.options();
-    let mut out = Vec::new();
-    for path in &expand_inputs(files)? {
-        let name = path.display().to_string();
-        let ds = read_path(path, &opts)?;
-        for s in ds.panel.series {
-            let s = match input.resample {
-                Some(every) => resample(&s, every).with_context(|| name.clone())?,
-                None => s,
-            };
-            out.push((name.clone(), s));
-        }
-    }
-    Ok(out)
 }
 
 /// Train and validation token sequences, cut by the bars the tokens describe, with
@@ -362,113 +237,28 @@ fn check_output(args: &TrainArgs) -> anyhow::Result<()> {
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let device = Device::Cpu;
     check_output(args)?;
-    // The synthetic corpus joins pretraining runs only: from the config, or for
-    // --resume from the run it continues.
-    let synthetic = if args.resume {
-        let meta = checkpoint::load_meta(&args.out)?;
-        serde_json::from_value::<RunExtra>(meta.extra)
-            .context("meta.json: not a candlecast run")?
-            .synthetic
-    } else if args.init.is_some() {
-        None
-    } else {
-        match &args.config {
-            Some(path) => RunConfig::load(path)?.synthetic,
-            None => None,
-        }
+    let resumed = match args.resume {
+        true => Some(read_extra(&args.out)?),
+        false => None,
     };
-    let mut series = match args.data.is_empty() {
-        true => Vec::new(),
-        false => load_series(&args.data, &args.input)?,
-    };
-    if let Some(cfg) = &synthetic {
-        series.extend(synthetic_series(cfg)?);
-    }
-    if series.is_empty() {
-        bail!("no series to train on: give --data files (or a [synthetic] table in the config)");
-    }
+    let synthetic = synthetic_corpus(args, resumed.as_ref())?;
+    let series = training_series(args, synthetic.as_ref())?;
     let prints: Vec<Fingerprint> = series.iter().map(|(f, s)| fingerprint(f, s)).collect();
     let out = &args.out;
-
-    let (mut trainer, tok, split, mode) = if args.resume {
-        let meta = checkpoint::load_meta(out)?;
-        let extra: RunExtra =
-            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
-        if extra.data != prints {
-            bail!("{}: --resume needs the data the run started with (files, symbols and values differ)", out.display());
-        }
-        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &out.join("meta.json"))?;
-        let (trainer, _) = checkpoint::load_trainer(out, None, &device)?;
-        (trainer, tok, extra.split, "resume")
-    } else if let Some(init) = &args.init {
-        let init = &crate::base::resolve(Some(init))?;
-        let cfg = RunConfig::load(
-            args.config
-                .as_deref()
-                .context("--init needs --config for its [finetune] schedule")?,
-        )?;
-        let ft = cfg
-            .finetune
-            .clone()
-            .context("the config has no [finetune] table")?;
-        let meta = checkpoint::load_meta(init)?;
-        let extra: RunExtra =
-            serde_json::from_value(meta.extra).context("meta.json: not a candlecast run")?;
-        let tok = Tokenizer::from_json(&extra.tokenizer.to_string(), &init.join("meta.json"))?;
-        let (trainer, _) = checkpoint::load_trainer(init, Some(ft), &device)?;
-        (trainer, tok, cfg.split, "finetune")
-    } else {
-        let cfg = RunConfig::load(args.config.as_deref().context("train needs --config")?)?;
-        let fit: Vec<Series> = series
-            .iter()
-            .map(|(_, s)| {
-                s.slice(
-                    0..(s.len() as f64 * cfg.split.fit_fraction * (1.0 - cfg.split.val_fraction))
-                        as usize,
-                )
-            })
-            .collect();
-        let tok = Tokenizer::fit(&cfg.tokenizer, &fit)?;
-        // The model's input channels come from the tokenizer, like its vocabulary.
-        let inputs: Vec<InputChannel> = tok
-            .input_channels()
-            .into_iter()
-            .map(|(name, size)| InputChannel { name, size })
-            .collect();
-        if !cfg.model.inputs.is_empty() && cfg.model.inputs != inputs {
-            bail!(
-                "[model] inputs does not match the [tokenizer] options (calendar, \
-                 volume_input_bins); leave it out, it is filled in from them"
-            );
-        }
-        let model_cfg = GptConfig {
-            vocab_size: tok.vocab_size(),
-            inputs,
-            ..cfg.model.clone()
-        };
-        let (model, vars) = Gpt::init(&model_cfg, cfg.train.seed, &device)?;
-        (
-            Trainer::new(model, vars, cfg.train.clone())?,
-            tok,
-            cfg.split,
-            "pretrain",
-        )
+    let Start {
+        mut trainer,
+        tok,
+        split,
+        mode,
+    } = match &resumed {
+        Some(extra) => resume(out, extra, &prints)?,
+        None => match &args.init {
+            Some(init) => finetune(args, init)?,
+            None => pretrain(args, &series)?,
+        },
     };
-    if trainer.model.config().vocab_size != tok.vocab_size() {
-        bail!(
-            "the model's vocabulary ({}) does not match its tokenizer's ({})",
-            trainer.model.config().vocab_size,
-            tok.vocab_size()
-        );
-    }
-    check_inputs(&trainer.model, &tok).with_context(|| {
-        format!(
-            "{}: the model and its tokenizer disagree on the extra inputs",
-            out.display()
-        )
-    })?;
+    check_trainable(&trainer.model, &tok, out)?;
     let data = token_data(&tok, &series, split)?;
     let extra = serde_json::to_value(RunExtra {
         tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,
@@ -477,20 +267,160 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         synthetic,
         temperature: None,
     })?;
-    let (train_tokens, val_tokens) = (
-        data.train.iter().map(Vec::len).sum::<usize>(),
-        data.val.iter().map(Vec::len).sum::<usize>(),
-    );
+    let start_val_bits = val_bits(&trainer, &data)?;
+    train_with_progress(&mut trainer, &data, out, &extra, started)?;
+    let summary = summarise(&trainer, &tok, &series, &data, out, mode, started)?;
+    let summary = Summary {
+        start_val_bits,
+        ..summary
+    };
+    print_summary(&summary, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    let nats_to_bits = 1.0 / std::f64::consts::LN_2;
-    let start_val_bits = trainer
-        .eval(&trainer.val_windows(&data))?
-        .map(|v| v * nats_to_bits);
+/// The synthetic corpus joins pretraining runs only: from the config, or for
+/// --resume from the run it continues.
+fn synthetic_corpus(
+    args: &TrainArgs,
+    resumed: Option<&RunExtra>,
+) -> anyhow::Result<Option<SynthConfig>> {
+    Ok(if let Some(extra) = resumed {
+        extra.synthetic
+    } else if args.init.is_some() {
+        None
+    } else {
+        match &args.config {
+            Some(path) => RunConfig::load(path)?.synthetic,
+            None => None,
+        }
+    })
+}
+
+/// The --data series, then the synthetic ones.
+fn training_series(
+    args: &TrainArgs,
+    synthetic: Option<&SynthConfig>,
+) -> anyhow::Result<Vec<(String, Series)>> {
+    let mut series = match args.data.is_empty() {
+        true => Vec::new(),
+        false => load_series(&args.data, &args.input)?,
+    };
+    if let Some(cfg) = synthetic {
+        series.extend(synthetic_series(cfg)?);
+    }
+    if series.is_empty() {
+        bail!("no series to train on: give --data files (or a [synthetic] table in the config)");
+    }
+    Ok(series)
+}
+
+/// What a run starts from, whichever of the three ways it starts.
+struct Start {
+    trainer: Trainer,
+    tok: Tokenizer,
+    split: DataSplit,
+    mode: &'static str,
+}
+
+/// `--resume`: the run in `out`, on the very data it started with.
+fn resume(out: &Path, extra: &RunExtra, prints: &[Fingerprint]) -> anyhow::Result<Start> {
+    if extra.data != prints {
+        bail!(
+            "{}: --resume needs the data the run started with (files, symbols and values differ)",
+            out.display()
+        );
+    }
+    let (trainer, tok) = load_trainer(out, extra, None)?;
+    Ok(Start {
+        trainer,
+        tok,
+        split: extra.split,
+        mode: "resume",
+    })
+}
+
+/// `--init`: the run in `init` with the config's [finetune] schedule.
+fn finetune(args: &TrainArgs, init: &Path) -> anyhow::Result<Start> {
+    let init = &crate::base::resolve(Some(init))?;
+    let cfg = RunConfig::load(
+        args.config
+            .as_deref()
+            .context("--init needs --config for its [finetune] schedule")?,
+    )?;
+    let ft = cfg
+        .finetune
+        .clone()
+        .context("the config has no [finetune] table")?;
+    let extra = read_extra(init)?;
+    let (trainer, tok) = load_trainer(init, &extra, Some(ft))?;
+    Ok(Start {
+        trainer,
+        tok,
+        split: cfg.split,
+        mode: "finetune",
+    })
+}
+
+/// A new model, its tokenizer fitted on the training bars of `series`.
+fn pretrain(args: &TrainArgs, series: &[(String, Series)]) -> anyhow::Result<Start> {
+    let cfg = RunConfig::load(args.config.as_deref().context("train needs --config")?)?;
+    let fit: Vec<Series> = series
+        .iter()
+        .map(|(_, s)| {
+            s.slice(
+                0..(s.len() as f64 * cfg.split.fit_fraction * (1.0 - cfg.split.val_fraction))
+                    as usize,
+            )
+        })
+        .collect();
+    let tok = Tokenizer::fit(&cfg.tokenizer, &fit)?;
+    // The model's input channels come from the tokenizer, like its vocabulary.
+    let inputs: Vec<InputChannel> = tok
+        .input_channels()
+        .into_iter()
+        .map(|(name, size)| InputChannel { name, size })
+        .collect();
+    if !cfg.model.inputs.is_empty() && cfg.model.inputs != inputs {
+        bail!(
+            "[model] inputs does not match the [tokenizer] options (calendar, \
+                 volume_input_bins); leave it out, it is filled in from them"
+        );
+    }
+    let model_cfg = GptConfig {
+        vocab_size: tok.vocab_size(),
+        inputs,
+        ..cfg.model.clone()
+    };
+    let (model, vars) = Gpt::init(&model_cfg, cfg.train.seed, &Device::Cpu)?;
+    Ok(Start {
+        trainer: Trainer::new(model, vars, cfg.train.clone())?,
+        tok,
+        split: cfg.split,
+        mode: "pretrain",
+    })
+}
+
+/// Validation cross-entropy of the model as it stands, bits per token.
+fn val_bits(trainer: &Trainer, data: &TokenData) -> anyhow::Result<Option<f64>> {
+    Ok(trainer
+        .eval(&trainer.val_windows(data))?
+        .map(|v| v * (1.0 / std::f64::consts::LN_2)))
+}
+
+/// The training loop, with a progress bar (or a line per evaluation in a log) and
+/// a checkpoint plus curve.csv in `out` whenever the trainer asks.
+fn train_with_progress(
+    trainer: &mut Trainer,
+    data: &TokenData,
+    out: &Path,
+    extra: &serde_json::Value,
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
     let bar = progress::bar(trainer.cfg.steps, "train");
     bar.set_position(trainer.state.step);
     let (first_step, trainer_steps) = (trainer.state.step, trainer.cfg.steps);
     let mut last_val: Option<f64> = trainer.state.curve.iter().rev().find_map(|p| p.val_loss);
-    trainer.run(&data, |event| {
+    trainer.run(data, |event| {
         match event {
             Event::Step(p) => {
                 if let Some(v) = p.val_loss {
@@ -520,17 +450,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 ));
             }
             Event::Checkpoint(t) => {
-                checkpoint::save(out, t, &extra)?;
+                checkpoint::save(out, t, extra)?;
                 write_curve(out, t).map_err(|e| candlecast_gpt::GptError::Config(e.to_string()))?;
             }
         }
         Ok(())
     })?;
     bar.finish_and_clear();
+    Ok(())
+}
 
-    let val_bits = trainer
-        .eval(&trainer.val_windows(&data))?
-        .map(|v| v * nats_to_bits);
+/// The summary of the finished run (`start_val_bits` left for the caller).
+fn summarise(
+    trainer: &Trainer,
+    tok: &Tokenizer,
+    series: &[(String, Series)],
+    data: &TokenData,
+    out: &Path,
+    mode: &'static str,
+    started: std::time::Instant,
+) -> anyhow::Result<Summary> {
+    let nats_to_bits = 1.0 / std::f64::consts::LN_2;
     let vocab = tok.vocab_size();
     let to_ids = |seqs: &[Vec<u32>]| -> Vec<candlecast_tokenize::TokenId> {
         seqs.iter()
@@ -541,25 +481,33 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let train_counts = token_counts(&to_ids(&data.train), vocab);
     let unigram_bits =
         unigram_cross_entropy_bits(&train_counts, &token_counts(&to_ids(&data.val), vocab));
-    let sources = per_source(&trainer, &series, &data)?;
-    let summary = Summary {
+    let val_bits = val_bits(trainer, data)?;
+    let sources = per_source(trainer, series, data)?;
+    Ok(Summary {
         run: out.display().to_string(),
         mode,
         steps: trainer.state.step,
         stopped_early: trainer.state.stopped_early,
         vocab_size: vocab,
         parameters: trainer.model.config().n_params(),
-        train_tokens,
-        val_tokens,
-        start_val_bits,
+        train_tokens: data.train.iter().map(Vec::len).sum::<usize>(),
+        val_tokens: data.val.iter().map(Vec::len).sum::<usize>(),
+        start_val_bits: None,
         val_bits,
         best_val_bits: trainer.state.best_val.map(|v| v * nats_to_bits),
         unigram_bits,
         seconds: started.elapsed().as_secs_f64(),
         sources,
-    };
-    if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+    })
+}
+
+/// The summary on stdout: one JSON line, or the lines a person reads.
+fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
+    let (mode, vocab, unigram_bits) = (summary.mode, summary.vocab_size, summary.unigram_bits);
+    let (train_tokens, val_tokens) = (summary.train_tokens, summary.val_tokens);
+    let (val_bits, start_val_bits) = (summary.val_bits, summary.start_val_bits);
+    if json {
+        println!("{}", serde_json::to_string(summary)?);
     } else {
         println!(
             "{mode} -> {}: {} steps{}, {} parameters, vocab {vocab}, {train_tokens} train / {val_tokens} val tokens",
@@ -590,7 +538,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `RUN/curve.csv`: the learning curve so far.

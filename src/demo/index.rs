@@ -198,31 +198,7 @@ fn backtest<'a>(stats: &'a Value, equity_svg: &str) -> anyhow::Result<String> {
         }
         h.push_str("</tr>\n");
     }
-    // The verdicts: each Sharpe ratio against buy-and-hold's, as the report has them.
-    h.push_str("<tr><td>Sharpe (mean/sd) - B&amp;H [95% CI]</td>");
-    for (_, _, v) in &strategies {
-        let cell = match (v.get("sharpe_diff"), v.get("ci_low"), v.get("ci_high")) {
-            (Some(_), Some(_), Some(_)) => format!(
-                "{:+.3} [{:+.3}, {:+.3}]",
-                num(v, "sharpe_diff"),
-                num(v, "ci_low"),
-                num(v, "ci_high")
-            ),
-            _ => "-".into(),
-        };
-        let _ = write!(h, "<td>{}</td>", escape_html(&cell));
-    }
-    h.push_str("</tr>\n<tr><td>vs Buy &amp; Hold</td>");
-    for (_, _, v) in &strategies {
-        let word = match v.get("verdict").and_then(Value::as_str) {
-            Some("no_difference") => "n.s.",
-            Some("too_short") => "too short",
-            Some(w) => w,
-            None => "-",
-        };
-        let _ = write!(h, "<td>{}</td>", escape_html(word));
-    }
-    h.push_str("</tr>\n</table>\n");
+    verdict_rows(&mut h, &strategies);
     let best = strategies
         .iter()
         .filter(|(_, m, _)| num(m, "sharpe").is_finite())
@@ -241,6 +217,34 @@ fn backtest<'a>(stats: &'a Value, equity_svg: &str) -> anyhow::Result<String> {
     }
     h.push_str(equity_svg);
     Ok(h)
+}
+
+/// The verdicts: each Sharpe ratio against buy-and-hold's, as the report has them.
+fn verdict_rows(h: &mut String, strategies: &[(String, &Value, &Value)]) {
+    h.push_str("<tr><td>Sharpe (mean/sd) - B&amp;H [95% CI]</td>");
+    for (_, _, v) in strategies {
+        let cell = match (v.get("sharpe_diff"), v.get("ci_low"), v.get("ci_high")) {
+            (Some(_), Some(_), Some(_)) => format!(
+                "{:+.3} [{:+.3}, {:+.3}]",
+                num(v, "sharpe_diff"),
+                num(v, "ci_low"),
+                num(v, "ci_high")
+            ),
+            _ => "-".into(),
+        };
+        let _ = write!(h, "<td>{}</td>", escape_html(&cell));
+    }
+    h.push_str("</tr>\n<tr><td>vs Buy &amp; Hold</td>");
+    for (_, _, v) in strategies {
+        let word = match v.get("verdict").and_then(Value::as_str) {
+            Some("no_difference") => "n.s.",
+            Some("too_short") => "too short",
+            Some(w) => w,
+            None => "-",
+        };
+        let _ = write!(h, "<td>{}</td>", escape_html(word));
+    }
+    h.push_str("</tr>\n</table>\n");
 }
 
 /// The whole page.
