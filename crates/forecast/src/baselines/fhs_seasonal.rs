@@ -7,6 +7,9 @@ use super::common::{
 use super::{BaselineFit, BaselineModel};
 use candlecast_data::Timestamp;
 
+/// The one spelling of the name: the forecasts carry it and the registry lists it.
+const NAME: &str = "fhs-seasonal";
+
 /// Pseudo-observations (of mean 1) each bucket of the seasonal profile is shrunk
 /// with: a bucket seen 30 times in training keeps half its own estimate.
 pub const SEASONAL_SHRINK: f64 = 30.0;
@@ -106,7 +109,7 @@ pub fn fhs_seasonal(h: &History<'_>) -> Result<(OneStep, Option<Seasonal>), Base
     };
     let Some(interval) = interval.filter(|&iv| iv > 0 && iv < DAY_MS) else {
         let sq: Vec<f64> = s.r.iter().map(|x| x * x).collect();
-        return Ok((filtered("fhs-seasonal", &s, &sq)?, None));
+        return Ok((filtered(NAME, &s, &sq)?, None));
     };
     let slots = (DAY_MS + interval - 1) / interval;
     let mut season = Seasonal {
@@ -155,14 +158,14 @@ pub fn fhs_seasonal(h: &History<'_>) -> Result<(OneStep, Option<Seasonal>), Base
     }
     let (v, f) = ewma_on(&season)?;
     let scaled: Vec<f64> = v.iter().zip(&f).map(|(v, f)| v * f).collect();
-    Ok((rescaled("fhs-seasonal", &s, &scaled)?, Some(season)))
+    Ok((rescaled(NAME, &s, &scaled)?, Some(season)))
 }
 
 pub struct FhsSeasonal;
 
 impl BaselineModel for FhsSeasonal {
     fn name(&self) -> &'static str {
-        "fhs-seasonal"
+        NAME
     }
 
     fn fit(&self, h: &History<'_>) -> Result<BaselineFit, BaselineError> {

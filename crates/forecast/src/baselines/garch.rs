@@ -4,6 +4,9 @@
 use super::common::{normal_preds, split, BaselineError, History, OneStep};
 use super::{BaselineFit, BaselineModel};
 
+/// The one spelling of the name: the forecasts carry it and the registry lists it.
+const NAME: &str = "garch";
+
 /// Fitted GARCH(1,1) parameters, in return units.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Garch {
@@ -120,7 +123,7 @@ pub fn garch(h: &History<'_>) -> Result<(OneStep, Garch), BaselineError> {
         let e = r - g.mu;
         s2 = g.omega + g.alpha * e * e + g.beta * s2;
     }
-    Ok((normal_preds("garch", &s, |i| var[i].sqrt(), g.mu), g))
+    Ok((normal_preds(NAME, &s, |i| var[i].sqrt(), g.mu), g))
 }
 
 /// Nelder-Mead minimisation (standard coefficients), from a simplex of 10% steps.
@@ -196,7 +199,7 @@ pub struct Garch11;
 
 impl BaselineModel for Garch11 {
     fn name(&self) -> &'static str {
-        "garch"
+        NAME
     }
 
     /// The fitted parameters go on the series card and give the multi-step

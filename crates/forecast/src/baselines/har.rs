@@ -4,6 +4,9 @@
 use super::common::{range_drivers, rescaled, split, BaselineError, History, OneStep};
 use super::{BaselineFit, BaselineModel};
 
+/// The one spelling of the name: the forecasts carry it and the registry lists it.
+const NAME: &str = "har";
+
 /// Floor of the HAR drivers as a share of their training mean, so that flat bars
 /// (zero range) have a finite logarithm: below 1% of the average variance a bar's
 /// range says nothing more than "quiet".
@@ -170,14 +173,14 @@ pub fn har(h: &History<'_>) -> Result<(OneStep, Har), BaselineError> {
         drivers,
     };
     let v: Vec<f64> = (0..s.r.len()).map(|i| fit.one(i)).collect();
-    Ok((rescaled("har", &s, &v)?, fit))
+    Ok((rescaled(NAME, &s, &v)?, fit))
 }
 
 pub struct LogHar;
 
 impl BaselineModel for LogHar {
     fn name(&self) -> &'static str {
-        "har"
+        NAME
     }
 
     fn fit(&self, h: &History<'_>) -> Result<BaselineFit, BaselineError> {

@@ -5,12 +5,15 @@ use super::{BaselineFit, BaselineModel};
 use crate::empirical::Empirical;
 use std::sync::Arc;
 
+/// The one spelling of the name: the forecasts carry it and the registry lists it.
+const NAME: &str = "hs";
+
 pub fn historical(h: &History<'_>) -> Result<OneStep, BaselineError> {
     let s = split(h)?;
     let dist = Arc::new(Empirical::new(s.r[..s.first].iter().copied()).ok_or(BaselineError::Flat)?);
     let idx = s.first..s.r.len();
     Ok(OneStep {
-        name: "hs",
+        name: NAME,
         preds: idx
             .clone()
             .map(|_| Predictive::Scaled {
@@ -27,7 +30,7 @@ pub struct Hs;
 
 impl BaselineModel for Hs {
     fn name(&self) -> &'static str {
-        "hs"
+        NAME
     }
 
     fn fit(&self, h: &History<'_>) -> Result<BaselineFit, BaselineError> {

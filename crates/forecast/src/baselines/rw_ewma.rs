@@ -5,6 +5,9 @@ use super::common::{
 };
 use super::{BaselineFit, BaselineModel};
 
+/// The one spelling of the name: the forecasts carry it and the registry lists it.
+const NAME: &str = "rw-ewma";
+
 pub fn rw_ewma(h: &History<'_>) -> Result<OneStep, BaselineError> {
     let s = split(h)?;
     let v0 = mean_sq(&s.r[..s.first]);
@@ -13,14 +16,14 @@ pub fn rw_ewma(h: &History<'_>) -> Result<OneStep, BaselineError> {
     }
     let sq: Vec<f64> = s.r.iter().map(|x| x * x).collect();
     let v = ewma_variance(&sq, v0, EWMA_LAMBDA);
-    Ok(normal_preds("rw-ewma", &s, |i| v[i].sqrt(), 0.0))
+    Ok(normal_preds(NAME, &s, |i| v[i].sqrt(), 0.0))
 }
 
 pub struct RwEwma;
 
 impl BaselineModel for RwEwma {
     fn name(&self) -> &'static str {
-        "rw-ewma"
+        NAME
     }
 
     fn fit(&self, h: &History<'_>) -> Result<BaselineFit, BaselineError> {
