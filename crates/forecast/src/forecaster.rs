@@ -2,10 +2,9 @@
 //! baselines and the GPT answer the same two questions about a series split in
 //! time, so `evaluate` (and a user's own code) can treat them alike.
 
-use crate::baseline::{BaselineError, History, OneStep, Predictive};
+use crate::baselines::{self, BaselineError, BaselineModel, History, OneStep, Predictive};
 use crate::gpt::{gpt_logits, GptForecastParams};
 use crate::horizon::{self, MultiStep};
-use crate::registry::Baseline;
 use crate::rollout::{
     name_hash, origins_at, rollout_chunked, ForecastError, ForecastParams, PathChunk,
     MAX_BATCH_ROWS,
@@ -36,31 +35,22 @@ pub trait Forecaster {
     ) -> Result<MultiStep, ForecastError>;
 }
 
-impl Baseline {
+/// Methods on the registry's trait objects rather than on the trait: carrying a fit
+/// to several steps needs [`horizon`], which scores through the scorecard, and the
+/// scorecard lists the baselines; here no module imports the other in a loop.
+impl<'a> dyn BaselineModel + 'a {
     /// The one-step fit carried to `1..=horizon` steps at `origins` (see
     /// [`horizon::extend`]); each baseline draws from its own stream of `seed`.
     pub fn multi_step_on(
-        self,
+        &self,
         h: &History<'_>,
         origins: &[usize],
         horizon: usize,
         samples: usize,
         seed: u64,
     ) -> Result<MultiStep, BaselineError> {
-        let fit = self.fit_all(h)?;
-        // Step k's scale over step 1's: har's iterated variance forecasts, the
-        // intraday profile of the bar k intervals after the origin, or flat.
-        let step_scales = |o: usize, horizon: usize| -> Vec<f64> {
-            if let Some(har) = &fit.har {
-                let t = har.term(o, horizon);
-                let first = t.first().copied().unwrap_or(1.0);
-                return t.iter().map(|v| (v / first).sqrt()).collect();
-            }
-            match (&fit.seasonal, h.timestamps.get(o)) {
-                (Some(season), Some(ts)) => season.step_scales(ts.0, horizon),
-                _ => vec![1.0; horizon],
-            }
-        };
+        let fit = self.fit(h)?;
+        let step_scales = |o: usize, horizon: usize| self.step_scales(&fit, h, o, horizon);
         horizon::extend(
             &fit.one,
             fit.garch.as_ref(),
@@ -69,18 +59,18 @@ impl Baseline {
             origins,
             horizon,
             samples,
-            horizon::stream(seed, self.index()),
+            horizon::stream(seed, baselines::index(self)),
         )
     }
 }
 
-impl Forecaster for Baseline {
+impl<'a> Forecaster for &'a (dyn BaselineModel + 'a) {
     fn name(&self) -> &'static str {
-        Baseline::name(*self)
+        BaselineModel::name(*self)
     }
 
     fn one_step(&self, series: &Series, split: usize) -> Result<OneStep, ForecastError> {
-        Ok(self.fit(&History::of(series, split))?.0)
+        Ok(self.fit(&History::of(series, split))?.one)
     }
 
     fn multi_step(

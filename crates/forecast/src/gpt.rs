@@ -3,7 +3,7 @@
 //! placed at the bins' representative returns times the bar's scale. The result is
 //! a finite mixture, so its CRPS is exact (no sampling noise).
 
-use crate::baseline::{OneStep, Predictive};
+use crate::baselines::{OneStep, Predictive};
 use crate::rollout::{check_inputs, ForecastError};
 use candle_core::{Device, Tensor};
 use candlecast_data::Series;

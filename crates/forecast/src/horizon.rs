@@ -14,7 +14,7 @@
 //! rescales step k by its iterated variance forecast ([`crate::Har::term`]) and
 //! fhs-seasonal by the intraday profile of the bar k intervals after the origin.
 
-use crate::baseline::{self, BaselineError, History, OneStep, Predictive};
+use crate::baselines::{self, BaselineError, History, OneStep, Predictive};
 use crate::rollout::Paths;
 use crate::scorecard::score_forecasts;
 /// Defined beside the series card that holds it, so the scorecard needs nothing
@@ -53,7 +53,7 @@ pub(crate) fn stream(seed: u64, index: usize) -> u64 {
 #[allow(clippy::too_many_arguments)] // one call site per kind of forecaster
 pub fn extend(
     fit: &OneStep,
-    garch: Option<&baseline::Garch>,
+    garch: Option<&baselines::Garch>,
     step_scales: &dyn Fn(usize, usize) -> Vec<f64>,
     split: usize,
     origins: &[usize],
@@ -215,7 +215,7 @@ mod tests {
         let orig = origins(&h, 5, 1);
         assert_eq!(orig.first(), Some(&799));
         assert_eq!(orig.last(), Some(&994));
-        let multi: Vec<MultiStep> = crate::registry::BASELINES
+        let multi: Vec<MultiStep> = crate::baselines::BASELINES
             .iter()
             .map(|b| b.multi_step_on(&h, &orig, 5, 2000, 1))
             .collect::<Result<_, _>>()
@@ -257,7 +257,7 @@ mod tests {
         use std::sync::Arc;
         let q = 10_000;
         let z = Empirical::new(
-            (0..q).map(|i| crate::baseline::norm_quantile((i as f64 + 0.5) / q as f64)),
+            (0..q).map(|i| crate::baselines::norm_quantile((i as f64 + 0.5) / q as f64)),
         )
         .unwrap_or_else(|| panic!("empty"));
         let fit = OneStep {

@@ -3,28 +3,26 @@ Forecasts as distributions of future log-returns, the classical baselines they a
 judged against, and the scores that judge them.
 */
 
-mod baseline;
+mod baselines;
 mod empirical;
 mod forecaster;
 mod gpt;
 pub mod horizon;
 pub mod html;
-mod registry;
 mod rollout;
 mod score;
 mod scorecard;
 mod session;
 
-pub use baseline::{
+pub use baselines::{
     ewma_variance, fhs, fhs_range, fhs_seasonal, fit_garch, garch, garman_klass, har, historical,
-    log_returns, norm_quantile, rw_const, rw_ewma, summarise, BaselineError, Garch, Har, History,
-    OneStep, Predictive, Seasonal, Summary, EWMA_LAMBDA, HAR_FLOOR, SEASONAL_PASSES,
-    SEASONAL_SHRINK,
+    log_returns, norm_quantile, rw_const, rw_ewma, summarise, Baseline, BaselineError, BaselineFit,
+    BaselineModel, Garch, Har, History, OneStep, Predictive, Seasonal, Summary, BASELINES,
+    EWMA_LAMBDA, HAR_FLOOR, SEASONAL_PASSES, SEASONAL_SHRINK,
 };
 pub use empirical::Empirical;
 pub use forecaster::{Forecaster, GptForecaster};
 pub use gpt::{gpt_logits, gpt_next, gpt_one_step, GptForecastParams, GptLogits};
-pub use registry::{Baseline, BASELINES};
 pub use rollout::{
     check_inputs, future_timestamps, name_hash, origin_at_end, origin_at_end_keyed, origins_at,
     rollout, rollout_chunked, sample_paths, scale_after, series_key, summarise_columns,

@@ -56,7 +56,7 @@ pub enum ForecastError {
     #[error(transparent)]
     Tokens(#[from] candlecast_tokenize::TokenizeError),
     #[error(transparent)]
-    Baseline(#[from] crate::baseline::BaselineError),
+    Baseline(#[from] crate::baselines::BaselineError),
 }
 
 /// The scale state after the whole series, replaying the tokenizer's own rule

@@ -11,8 +11,7 @@
 //! for a validation slice is the test-part minimum used (a conservative bar for the
 //! model; the card says which).
 
-use crate::baseline::{self, BaselineError, History, OneStep};
-use crate::registry::BASELINES;
+use crate::baselines::{self, BaselineError, History, OneStep, BASELINES};
 use crate::score::{diebold_mariano, pinball, DieboldMariano};
 use serde::Serialize;
 
@@ -69,12 +68,12 @@ pub struct SeriesCard {
     /// `"validation"` or `"test"`.
     pub bar: Option<String>,
     pub bar_chosen_on: Option<&'static str>,
-    pub garch: Option<baseline::Garch>,
+    pub garch: Option<baselines::Garch>,
     /// `har`'s fitted log-HAR regression.
-    pub har: Option<baseline::Har>,
+    pub har: Option<baselines::Har>,
     /// `fhs-seasonal`'s intraday profile: `None` on daily or longer bars, where
     /// `fhs-seasonal` is `fhs`.
-    pub seasonal: Option<baseline::Seasonal>,
+    pub seasonal: Option<baselines::Seasonal>,
     /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last 10%.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -110,7 +109,7 @@ pub fn score_series(
     let mut all = Vec::with_capacity(BASELINES.len() + extra.len());
     let (mut garch_params, mut har_params, mut seasonal) = (None, None, None);
     for b in BASELINES {
-        let f = b.fit_all(h)?;
+        let f = b.fit(h)?;
         garch_params = garch_params.or(f.garch);
         har_params = har_params.or(f.har);
         seasonal = seasonal.or(f.seasonal);
@@ -118,7 +117,7 @@ pub fn score_series(
     }
     let classical = all.len();
     all.extend(extra);
-    let r = baseline::log_returns(h.close);
+    let r = baselines::log_returns(h.close);
     let train = &r[..h.split.saturating_sub(1)];
     let mae_naive = train.iter().map(|x| x.abs()).sum::<f64>() / train.len().max(1) as f64;
     let (bar, chosen_on) = match validation_bar(h) {
@@ -171,7 +170,7 @@ pub fn validation_bar(h: &History<'_>) -> Option<String> {
     BASELINES
         .iter()
         .filter_map(|b| b.fit(&val).ok())
-        .map(|(o, _)| (o.name, summarise_crps(&o)))
+        .map(|f| (f.one.name, summarise_crps(&f.one)))
         .filter(|(_, c)| c.is_finite())
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(n, _)| n.to_string())
