@@ -117,7 +117,10 @@ pub(super) fn scan_file(
     Ok(Some(merged))
 }
 
-/// The state later parts start from and the byte range of each part, or `None`
+/// The state later parts start from and the byte range of each part.
+type Plan = (Seed, Vec<(u64, u64)>);
+
+/// The [`Plan`] of a parallel read, or `None`
 /// when the file is read in one pass: too small, an odd delimiter, a quote in
 /// the prefix, or no row of the first part decides the state.
 fn plan(
@@ -126,7 +129,7 @@ fn plan(
     prefix: Vec<u8>,
     file_len: u64,
     split: &Split,
-) -> Result<Option<(Seed, Vec<(u64, u64)>)>, DataError> {
+) -> Result<Option<Plan>, DataError> {
     let start = ctx.dialect.data_offset as u64;
     let data_len = file_len.saturating_sub(start);
     let parts = split

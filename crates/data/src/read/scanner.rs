@@ -259,7 +259,7 @@ fn parse_stamp(
             "unrecognised timestamp '{t}': accepted are ISO 8601, M/D/YYYY, DD.MM.YYYY, YYYYMMDD HHMMSS and epoch seconds/milliseconds, or give --date-format"
         )),
         Some((s, first_line)) => {
-            time::parse_with(s, t, days).map_err(|why| bad_stamp(s, *first_line, t, &why))
+            time::parse_with(s, t, days).map_err(|why| bad_stamp(s, *first_line, t, why))
         }
     }
 }
