@@ -111,49 +111,69 @@ pub(crate) struct Layout {
     pub notes: Vec<String>,
 }
 
-impl Layout {
-    /// Maps roles (from a header or `--columns`) to indices, or says what is missing.
-    pub(crate) fn from_roles(roles: &[Option<Role>], names: Vec<String>) -> Result<Layout, String> {
-        let ncols = roles.len();
-        let mut slot: [Option<usize>; 10] = [None; 10];
-        let idx = |r: Role| r as usize;
-        let mut notes = Vec::new();
-        for (i, r) in roles.iter().enumerate() {
-            let Some(r) = *r else { continue };
-            if r == Role::Skip {
-                continue;
-            }
-            match slot[idx(r)] {
-                None => slot[idx(r)] = Some(i),
-                Some(first) => {
-                    return Err(format!(
+/// The column of each role (indexed by `Role as usize`); a role claimed by two
+/// columns is refused, naming both.
+fn role_columns(roles: &[Option<Role>], names: &[String]) -> Result<[Option<usize>; 10], String> {
+    let mut slot: [Option<usize>; 10] = [None; 10];
+    let idx = |r: Role| r as usize;
+    for (i, r) in roles.iter().enumerate() {
+        let Some(r) = *r else { continue };
+        if r == Role::Skip {
+            continue;
+        }
+        match slot[idx(r)] {
+            None => slot[idx(r)] = Some(i),
+            Some(first) => {
+                return Err(format!(
                     "columns {} ('{}') and {} ('{}') both look like {r}; name one with --columns",
                     first + 1,
                     names.get(first).map_or("", String::as_str),
                     i + 1,
                     names.get(i).map_or("", String::as_str),
                 ))
+            }
+        }
+    }
+    Ok(slot)
+}
+
+/// Where the timestamp comes from, given the timestamp, date and time columns.
+fn ts_source(
+    (stamp, date, time): (Option<usize>, Option<usize>, Option<usize>),
+    names: &[String],
+    notes: &mut Vec<String>,
+) -> Result<TsSource, String> {
+    Ok(match (stamp, date, time) {
+        (Some(t), _, _) => TsSource::Single(t),
+        (None, Some(d), Some(t)) => TsSource::Split { date: d, time: t },
+        (None, Some(d), None) | (None, None, Some(d)) => TsSource::Single(d),
+        (None, None, None) => {
+            // An unnamed first column is a pandas index: the timestamps. Of
+            // several unnamed leading columns, the last: the ones before it are
+            // empty cells the rows start with.
+            match names.iter().take_while(|n| n.trim().is_empty()).count() {
+                0 => return Err(missing("timestamp", names)),
+                k => {
+                    notes.push(format!("the unnamed column {k} was read as the timestamp"));
+                    TsSource::Single(k - 1)
                 }
             }
         }
-        let get = |r: Role| slot[idx(r)];
-        let ts = match (get(Role::Timestamp), get(Role::Date), get(Role::Time)) {
-            (Some(t), _, _) => TsSource::Single(t),
-            (None, Some(d), Some(t)) => TsSource::Split { date: d, time: t },
-            (None, Some(d), None) | (None, None, Some(d)) => TsSource::Single(d),
-            (None, None, None) => {
-                // An unnamed first column is a pandas index: the timestamps. Of
-                // several unnamed leading columns, the last: the ones before it are
-                // empty cells the rows start with.
-                match names.iter().take_while(|n| n.trim().is_empty()).count() {
-                    0 => return Err(missing("timestamp", &names)),
-                    k => {
-                        notes.push(format!("the unnamed column {k} was read as the timestamp"));
-                        TsSource::Single(k - 1)
-                    }
-                }
-            }
-        };
+    })
+}
+
+impl Layout {
+    /// Maps roles (from a header or `--columns`) to indices, or says what is missing.
+    pub(crate) fn from_roles(roles: &[Option<Role>], names: Vec<String>) -> Result<Layout, String> {
+        let ncols = roles.len();
+        let slot = role_columns(roles, &names)?;
+        let get = |r: Role| slot[r as usize];
+        let mut notes = Vec::new();
+        let ts = ts_source(
+            (get(Role::Timestamp), get(Role::Date), get(Role::Time)),
+            &names,
+            &mut notes,
+        )?;
         let need = |r: Role| get(r).ok_or_else(|| missing(&r.to_string(), &names));
         let (open, high, low, close) = (
             need(Role::Open)?,

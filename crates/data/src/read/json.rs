@@ -9,8 +9,11 @@
 //! on, which a parse into a tree does not keep.
 
 use super::columns::{Layout, Role};
+use super::finish::finish;
+use super::rows::{Problems, Record, Rows};
+use super::scanner::Scanner;
 use super::sniff::Dialect;
-use super::{finish, Problems, ReadOptions, Record, Rows, Scanner};
+use super::ReadOptions;
 use crate::error::{DataError, Problem};
 use crate::read::Dataset;
 
@@ -206,25 +209,34 @@ fn layout(n: usize, opts: &ReadOptions) -> Result<(Layout, Vec<String>), String>
     Ok((l, notes))
 }
 
+/// Steps into the candle array, refusing an object, other text or an empty array
+/// (with the line to report).
+fn open_array(c: &mut Cursor<'_>) -> Result<(), (u64, String)> {
+    c.ws();
+    match c.peek() {
+        Some(b'[') => c.pos += 1,
+        Some(b'{') => {
+            return Err((
+                c.line,
+                "a JSON object; candles are read from an array of arrays [[time, open, high, low, close, volume], ...]: take the array out of the object, or convert to CSV".into(),
+            ))
+        }
+        _ => return Err((c.line, "not JSON: expected '[' at the start".into())),
+    }
+    c.ws();
+    if c.eat(b']') {
+        return Err((c.line, "an empty array: no candles".into()));
+    }
+    Ok(())
+}
+
 /// Reads a JSON candle file held in memory; `name` stands for the path in messages.
 pub(crate) fn read(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Dataset, DataError> {
     let fail = |line: u64, msg: String| Err(DataError::one(name, Problem::at(line, None, msg)));
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut c = Cursor { b, pos: 0, line: 1 };
-    c.ws();
-    match c.peek() {
-        Some(b'[') => c.pos += 1,
-        Some(b'{') => {
-            return fail(
-                c.line,
-                "a JSON object; candles are read from an array of arrays [[time, open, high, low, close, volume], ...]: take the array out of the object, or convert to CSV".into(),
-            )
-        }
-        _ => return fail(c.line, "not JSON: expected '[' at the start".into()),
-    }
-    c.ws();
-    if c.eat(b']') {
-        return fail(c.line, "an empty array: no candles".into());
+    if let Err((line, msg)) = open_array(&mut c) {
+        return fail(line, msg);
     }
     let mut fields = Vec::new();
     let mut line = c.line;

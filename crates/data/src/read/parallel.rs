@@ -21,11 +21,13 @@
 //!   that ends the read (a runaway line) drops the parts after it, and an I/O error
 //!   is reported from the first part that has one, as the one pass would.
 
-use super::sniff::too_long;
-use super::{
-    csv_reader, expected_rows, Dialect, Layout, LineMap, Problems, ReadOptions, Record, Rows,
-    ScanEnd, Scanned, Scanner, Shape, Sink, StampKind, MAX_LINE_BYTES,
-};
+use super::columns::Layout;
+use super::rows::{LineMap, Problems, Record, Rows, ScanEnd, Scanned, Sink, StampKind};
+use super::scanner::Scanner;
+use super::serial::{csv_reader, expected_rows};
+use super::sniff::{too_long, Dialect, MAX_LINE_BYTES};
+use super::time::Shape;
+use super::ReadOptions;
 use crate::error::DataError;
 use std::collections::HashMap;
 use std::fs::File;
@@ -90,6 +92,44 @@ pub(super) fn scan_file(
     file_len: u64,
     split: &Split,
 ) -> Result<Option<Scanned>, DataError> {
+    let Some((seed, ranges)) = plan(ctx, file, prefix, file_len, split)? else {
+        return Ok(None);
+    };
+    // One set of columns for the whole file, a share of it per part: the parts
+    // write their rows in place and the join only moves them down, so memory is
+    // that of the one-pass reader.
+    let caps: Vec<usize> = ranges
+        .iter()
+        .map(|&(lo, hi)| expected_rows(usize::try_from(hi - lo).unwrap_or(usize::MAX), ctx.dialect))
+        .collect();
+    let total: usize = caps.iter().sum();
+    let symbols = ctx.layout.symbol.is_some();
+    let mut cols = Rows::zeroed(total, symbols);
+    let Some(slots) = Slots::carve(&mut cols, &caps, symbols) else {
+        return Ok(None);
+    };
+    let results = run_parts(ctx, &ranges, slots, &seed);
+    let Some(parts) = in_file_order(ctx, results, &caps)? else {
+        return Ok(None);
+    };
+    let merged = join(cols, parts);
+    mark_used();
+    Ok(Some(merged))
+}
+
+/// The state later parts start from and the byte range of each part.
+type Plan = (Seed, Vec<(u64, u64)>);
+
+/// The [`Plan`] of a parallel read, or `None`
+/// when the file is read in one pass: too small, an odd delimiter, a quote in
+/// the prefix, or no row of the first part decides the state.
+fn plan(
+    ctx: &Ctx<'_>,
+    file: &File,
+    prefix: Vec<u8>,
+    file_len: u64,
+    split: &Split,
+) -> Result<Option<Plan>, DataError> {
     let start = ctx.dialect.data_offset as u64;
     let data_len = file_len.saturating_sub(start);
     let parts = split
@@ -121,25 +161,25 @@ pub(super) fn scan_file(
     if bounds.len() < 3 || bounds.get(1).is_none_or(|&b| start + decided_at >= b) {
         return Ok(None);
     }
+    let ranges = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    Ok(Some((seed, ranges)))
+}
 
-    // One set of columns for the whole file, a share of it per part: the parts
-    // write their rows in place and the join only moves them down, so memory is
-    // that of the one-pass reader.
-    let ranges: Vec<(u64, u64)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
-    let caps: Vec<usize> = ranges
-        .iter()
-        .map(|&(lo, hi)| expected_rows(usize::try_from(hi - lo).unwrap_or(usize::MAX), ctx.dialect))
-        .collect();
-    let total: usize = caps.iter().sum();
-    let symbols = ctx.layout.symbol.is_some();
-    let mut cols = Rows::zeroed(total, symbols);
-    let Some(slots) = Slots::carve(&mut cols, &caps, symbols) else {
-        return Ok(None);
-    };
+/// What each part's scan gave, in file order; `None` where its thread died.
+type PartResults = Vec<Option<Result<(Part, ScanEnd), DataError>>>;
+
+/// Scans each range into its slots: the first on this thread (it starts from no
+/// seed and numbers lines as in the file), the others on threads of their own.
+fn run_parts(
+    ctx: &Ctx<'_>,
+    ranges: &[(u64, u64)],
+    slots: Vec<Slots<'_>>,
+    seed: &Seed,
+) -> PartResults {
     let abort = AtomicBool::new(false);
     let last = ranges.len() - 1;
-    let results: Vec<Option<Result<(Part, ScanEnd), DataError>>> = std::thread::scope(|s| {
-        let (seed, abort) = (&seed, &abort);
+    std::thread::scope(|s| {
+        let abort = &abort;
         let mut jobs = ranges.iter().zip(slots).enumerate();
         let first = jobs.next();
         let handles: Vec<_> = jobs
@@ -153,9 +193,17 @@ pub(super) fn scan_file(
         }
         out.extend(handles.into_iter().map(|h| h.join().ok()));
         out
-    });
+    })
+}
 
-    // Join in file order.
+/// The parts in file order with their line numbers made the file's, up to the
+/// first that ended the read; the first I/O error; or `None` (a part's thread
+/// died or met a quote: the one pass reads the file).
+fn in_file_order(
+    ctx: &Ctx<'_>,
+    results: PartResults,
+    caps: &[usize],
+) -> Result<Option<Vec<Part>>, DataError> {
     let mut parts: Vec<Part> = Vec::with_capacity(results.len());
     let mut line_offset = ctx.dialect.data_line - 1;
     for (i, result) in results.into_iter().enumerate() {
@@ -187,11 +235,12 @@ pub(super) fn scan_file(
             ScanEnd::Stopped | ScanEnd::Aborted => break,
         }
     }
-    let merged = join(cols, parts);
-    #[cfg(test)]
-    tests::USED.with(|u| u.set(true));
-    Ok(Some(merged))
+    Ok(Some(parts))
 }
+
+/// Tells the tests the parallel path ran; nothing outside them.
+#[cfg(not(test))]
+fn mark_used() {}
 
 /// A line cut at every delimiter (no quoting).
 struct Fields<'a> {
@@ -214,10 +263,13 @@ impl Record for Fields<'_> {
     }
 }
 
-/// [`scan`] for text without quotes: a record is a line, a field what lies
-/// between delimiters, as the csv crate reads such text (empty lines skipped,
-/// the `\r` of CRLF left in the last field), without its per-byte state machine
-/// and record copy. The first line of `input` is line `line_base + 1`.
+/// The one-pass scan ([`super::serial`]) for text without quotes: a record is a
+/// line, a field what lies between delimiters, as the csv crate reads such text
+/// (empty lines skipped, the `\r` of CRLF left in the last field), without its
+/// per-byte state machine and record copy. The first line of `input` is line
+/// `line_base + 1`. One pass over each buffer finds delimiters and line ends
+/// together, eight bytes at a time (a delimiter or line end every eight bytes or
+/// so makes memchr's per-match overhead the larger cost).
 #[allow(clippy::too_many_arguments)]
 fn scan_plain<R: Read, S: Sink>(
     name: &str,
@@ -231,13 +283,9 @@ fn scan_plain<R: Read, S: Sink>(
 ) -> Result<ScanEnd, DataError> {
     let mut buf = vec![0u8; READ_BYTES];
     let mut ends: Vec<usize> = Vec::with_capacity(64);
-    let (mut start, mut end) = (0, 0);
+    let (mut start, mut end, mut eof) = (0, 0, false);
     let mut line = line_base + 1;
-    let mut eof = false;
     loop {
-        // One pass over the buffer for delimiters and line ends together, eight
-        // bytes at a time (a delimiter or line end every eight bytes or so makes
-        // memchr's per-match overhead the larger cost).
         let mut from = start;
         ends.clear();
         macro_rules! hit {
@@ -286,43 +334,77 @@ fn scan_plain<R: Read, S: Sink>(
         if eof {
             let text = &buf[start..end];
             if !text.is_empty() {
-                ends.clear();
-                ends.extend(memchr::memchr_iter(delimiter, text));
-                ends.push(text.len());
-                sc.row(&Fields { text, ends: &ends }, line, rows, problems);
+                last_row(text, delimiter, &mut ends, line, sc, rows, problems);
             }
             return Ok(ScanEnd::Done {
                 newlines: line - (line_base + 1),
             });
         }
-        // Keep the partial line, make room, read on.
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
-        if end == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = loop {
-            match input.read(&mut buf[end..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    return Err(DataError::Io {
-                        path: name.to_string(),
-                        err,
-                    })
-                }
-            }
+        let io = |err| DataError::Io {
+            path: name.to_string(),
+            err,
         };
-        if memchr::memchr(b'"', &buf[end..end + n]).is_some() {
-            abort.store(true, Ordering::Relaxed);
+        match refill(&mut input, &mut buf, start..end, abort).map_err(io)? {
+            None => return Ok(ScanEnd::Aborted),
+            Some((new_end, at_eof)) => (start, end, eof) = (0, new_end, at_eof),
         }
-        if abort.load(Ordering::Relaxed) {
-            return Ok(ScanEnd::Aborted);
-        }
-        eof = n == 0;
-        end += n;
     }
+}
+
+/// The last line of the input when it has no line end: cut at every delimiter
+/// (the bytes are not scanned again, so `memchr` is enough).
+fn last_row<S: Sink>(
+    text: &[u8],
+    delimiter: u8,
+    ends: &mut Vec<usize>,
+    line: u64,
+    sc: &mut Scanner<'_>,
+    rows: &mut S,
+    problems: &mut Problems,
+) {
+    ends.clear();
+    ends.extend(memchr::memchr_iter(delimiter, text));
+    ends.push(text.len());
+    sc.row(
+        &Fields {
+            text,
+            ends: &ends[..],
+        },
+        line,
+        rows,
+        problems,
+    );
+}
+
+/// Keeps the partial line `buf[part]`, moved to the front (the buffer doubles
+/// when the line fills it), and reads on after it. The new end of the data and
+/// whether the input ended; `None` when a quote was read here or another part
+/// saw one, which abandons the parallel read.
+fn refill<R: Read>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    part: std::ops::Range<usize>,
+    abort: &AtomicBool,
+) -> std::io::Result<Option<(usize, bool)>> {
+    let end = part.end - part.start;
+    buf.copy_within(part, 0);
+    if end == buf.len() {
+        buf.resize(buf.len() * 2, 0);
+    }
+    let n = loop {
+        match input.read(&mut buf[end..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    };
+    if memchr::memchr(b'"', &buf[end..end + n]).is_some() {
+        abort.store(true, Ordering::Relaxed);
+    }
+    if abort.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    Ok(Some((end + n, n == 0)))
 }
 
 /// `b` in every byte.
@@ -572,18 +654,7 @@ fn join(mut cols: Rows, parts: Vec<Part>) -> Scanned {
             line.push(base + r0, l0 + p.line_offset);
         }
         base += p.n + p.spill.ts.len();
-        // The part's symbol ids into one table.
-        let mut map = vec![0u32; p.symbols.len()];
-        let mut named: Vec<(&Vec<u8>, u32)> = p.symbols.iter().map(|(k, &v)| (k, v)).collect();
-        named.sort_by_key(|&(_, id)| id);
-        for (name, id) in named {
-            let next = symbols.len() as u32;
-            let global = *symbols.entry(name.clone()).or_insert(next);
-            if let Some(slot) = map.get_mut(id as usize) {
-                *slot = global;
-            }
-        }
-        ids.push(map);
+        ids.push(renumber(&mut symbols, &p.symbols));
     }
 
     // Rows in place when only the last part ran past its share (the usual case),
@@ -628,6 +699,23 @@ fn join(mut cols: Rows, parts: Vec<Part>) -> Scanned {
     }
 }
 
+/// A part's symbol ids (index) to ids of `all`, the one table, adding the names it
+/// has not seen in the order the part met them (so ids follow first appearance
+/// in the file, as in one pass).
+fn renumber(all: &mut HashMap<Vec<u8>, u32>, part: &HashMap<Vec<u8>, u32>) -> Vec<u32> {
+    let mut map = vec![0u32; part.len()];
+    let mut named: Vec<(&Vec<u8>, u32)> = part.iter().map(|(k, &v)| (k, v)).collect();
+    named.sort_by_key(|&(_, id)| id);
+    for (name, id) in named {
+        let next = all.len() as u32;
+        let global = *all.entry(name.clone()).or_insert(next);
+        if let Some(slot) = map.get_mut(id as usize) {
+            *slot = global;
+        }
+    }
+    map
+}
+
 /// Moves each share (`start`, `n`) of `col` down to follow the one before, and
 /// appends `tail`.
 fn compact<T: Copy>(col: &mut Vec<T>, shares: &[(usize, usize)], tail: &[T]) {
@@ -655,6 +743,9 @@ fn concat<'a, T: Copy + 'a>(
 }
 
 #[cfg(test)]
+use tests::mark_used;
+
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::{read_bytes, read_path_split, DateFormat, DateOrder, ReadOptions, Repair};
@@ -666,6 +757,11 @@ mod tests {
     thread_local! {
         /// Whether the last `scan_file` on this thread joined parallel parts.
         pub(super) static USED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Called where `scan_file` returns the joined parts.
+    pub(super) fn mark_used() {
+        USED.with(|u| u.set(true));
     }
 
     fn split(parts: usize) -> Split {

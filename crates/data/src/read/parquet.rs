@@ -16,9 +16,12 @@
 //! since a binary file has no lines.
 
 use super::columns::{Layout, Role, TsSource};
+use super::finish::finish;
+use super::rows::{Problems, Record, Rows};
+use super::scanner::Scanner;
 use super::sniff::Dialect;
 use super::time::Stamp;
-use super::{finish, Problems, ReadOptions, Record, Rows, Scanner};
+use super::ReadOptions;
 use crate::error::{DataError, Problem};
 use crate::read::Dataset;
 use polars::prelude::*;

@@ -52,42 +52,8 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
     let Some(first) = lines.first() else {
         return Err(Problem::file("the file is empty: no lines with data"));
     };
-    let (delimiter, ncols) = match forced {
-        Some(d) => (d, modal_count(&lines, d)),
-        None => CANDIDATES
-            .iter()
-            .map(|&d| (d, modal_count(&lines, d)))
-            .filter(|&(_, (n, _))| n >= 5)
-            .max_by_key(|&(d, (_, score))| {
-                (
-                    score,
-                    std::cmp::Reverse(CANDIDATES.iter().position(|&c| c == d)),
-                )
-            })
-            .map_or((0, (0, 0)), |x| x),
-    };
-    let (ncols, _) = ncols;
-    if ncols < 5 {
-        let shown = String::from_utf8_lossy(&first.text[..first.text.len().min(80)]).into_owned();
-        let msg = match forced {
-            Some(d) => format!(
-                "with delimiter {} lines have only {ncols} field(s), at least 5 are needed (timestamp, open, high, low, close): is the delimiter right? line {}: '{shown}'",
-                show_delim(d), first.number
-            ),
-            None => format!(
-                "cannot split lines into columns: no delimiter among , ; tab | gives the 5 or more fields needed (timestamp, open, high, low, close); line {}: '{shown}'",
-                first.number
-            ),
-        };
-        return Err(Problem::at(first.number, None, msg));
-    }
-    if ncols > MAX_COLUMNS {
-        return Err(Problem::at(
-            first.number,
-            None,
-            format!("{ncols} columns; at most {MAX_COLUMNS} are supported"),
-        ));
-    }
+    let (delimiter, ncols) = delimiter_and_width(&lines, forced);
+    check_width(first, forced, ncols)?;
     // Lines before the first one with the table's width are a preamble (titles,
     // source URLs, disclaimers that some exporters write above the header).
     let Some(mut start) = lines
@@ -144,6 +110,54 @@ pub(crate) fn sniff(prefix: &[u8], whole: bool, forced: Option<u8>) -> Result<Di
         data_line: data.number,
         preamble_lines: start as u64,
     })
+}
+
+/// The delimiter (`forced`, or the candidate that splits the sampled lines most
+/// consistently into 5 or more fields; ties go to the earlier candidate) and the
+/// column count it gives.
+fn delimiter_and_width(lines: &[Line<'_>], forced: Option<u8>) -> (u8, usize) {
+    let (delimiter, (ncols, _)) = match forced {
+        Some(d) => (d, modal_count(lines, d)),
+        None => CANDIDATES
+            .iter()
+            .map(|&d| (d, modal_count(lines, d)))
+            .filter(|&(_, (n, _))| n >= 5)
+            .max_by_key(|&(d, (_, score))| {
+                (
+                    score,
+                    std::cmp::Reverse(CANDIDATES.iter().position(|&c| c == d)),
+                )
+            })
+            .map_or((0, (0, 0)), |x| x),
+    };
+    (delimiter, ncols)
+}
+
+/// Refuses a table too narrow for OHLC (naming the delimiter tried, if given) or
+/// wider than we read.
+fn check_width(first: &Line<'_>, forced: Option<u8>, ncols: usize) -> Result<(), Problem> {
+    if ncols < 5 {
+        let shown = String::from_utf8_lossy(&first.text[..first.text.len().min(80)]).into_owned();
+        let msg = match forced {
+            Some(d) => format!(
+                "with delimiter {} lines have only {ncols} field(s), at least 5 are needed (timestamp, open, high, low, close): is the delimiter right? line {}: '{shown}'",
+                show_delim(d), first.number
+            ),
+            None => format!(
+                "cannot split lines into columns: no delimiter among , ; tab | gives the 5 or more fields needed (timestamp, open, high, low, close); line {}: '{shown}'",
+                first.number
+            ),
+        };
+        return Err(Problem::at(first.number, None, msg));
+    }
+    if ncols > MAX_COLUMNS {
+        return Err(Problem::at(
+            first.number,
+            None,
+            format!("{ncols} columns; at most {MAX_COLUMNS} are supported"),
+        ));
+    }
+    Ok(())
 }
 
 /// The header of a file whose rows start with `k` empty cells the header does not
