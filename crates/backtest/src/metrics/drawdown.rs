@@ -27,6 +27,8 @@ pub struct Drawdowns {
     /// last peak) to the bar of the next peak or the last bar; not rounded.
     pub max_duration: Option<Span>,
     pub mean_duration: Option<Span>,
+    /// The highest equity, ignoring NaN (NaN for none): the pass has it anyway.
+    pub peak: f64,
 }
 
 /// The drawdowns of `equity`, whose bars are stamped `ts`, in one pass without
@@ -99,6 +101,8 @@ pub fn drawdown_stats(equity: &[f64], ts: &[Timestamp]) -> Drawdowns {
         mean_peak: sum / count as f64,
         max_duration: durations.iter().copied().max(),
         mean_duration: Span::mean(durations),
+        // Every value was finite, so the running peak is their maximum.
+        peak,
     }
 }
 
@@ -149,6 +153,7 @@ fn drawdown_stats_per_bar(equity: &[f64], ts: &[Timestamp]) -> Drawdowns {
         mean_peak,
         max_duration: durations.iter().copied().max(),
         mean_duration: Span::mean(durations),
+        peak: equity[..n].iter().copied().fold(f64::NAN, f64::max),
     }
 }
 
@@ -220,6 +225,7 @@ mod tests {
             );
             assert_eq!(fast.max_duration, slow.max_duration, "case {case}");
             assert_eq!(fast.mean_duration, slow.mean_duration, "case {case}");
+            assert_eq!(fast.peak.to_bits(), slow.peak.to_bits(), "case {case}");
         }
     }
 
