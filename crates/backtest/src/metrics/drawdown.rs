@@ -27,6 +27,8 @@ pub struct Drawdowns {
     /// last peak) to the bar of the next peak or the last bar; not rounded.
     pub max_duration: Option<Span>,
     pub mean_duration: Option<Span>,
+    /// The highest equity, ignoring NaN (NaN for none): the pass has it anyway.
+    pub peak: f64,
 }
 
 /// The drawdowns of `equity`, whose bars are stamped `ts`, in one pass without
@@ -38,7 +40,76 @@ pub struct Drawdowns {
 /// instead, and so does this; its durations are then NaN (backtesting.py
 /// reports the largest drawdown fraction in their place, which this does not
 /// copy).
+///
+/// The per-bar work is a comparison: while equity is finite and its peak
+/// positive, a drawdown's deepest point is `1 - low / peak` for its lowest
+/// equity `low` (rounded division and subtraction are monotone, so this is
+/// bit for bit the largest `1 - e / peak` over its bars), and a bar is at a
+/// peak exactly when `e >= peak`. Any other curve, and one with no finished
+/// drawdown, takes [`drawdown_stats_per_bar`], which computes every bar's
+/// drawdown as backtesting.py does.
 pub fn drawdown_stats(equity: &[f64], ts: &[Timestamp]) -> Drawdowns {
+    let n = equity.len().min(ts.len());
+    let (mut sum, mut count) = (0.0, 0usize);
+    let mut max = 0.0f64;
+    let mut peak = f64::NEG_INFINITY;
+    // The lowest equity since the last bar at a peak (INFINITY: no bar yet).
+    let mut low = f64::INFINITY;
+    let mut prev = 0usize;
+    let mut durations: Vec<Span> = Vec::new();
+    for (i, &e) in equity[..n].iter().enumerate() {
+        if !e.is_finite() {
+            return drawdown_stats_per_bar(equity, ts);
+        }
+        if e >= peak {
+            if low.is_finite() {
+                let deepest = 1.0 - low / peak;
+                max = max.max(deepest);
+                sum += deepest;
+                count += 1;
+                durations.push(Span::between(ts[prev], ts[i]));
+            }
+            if e <= 0.0 {
+                return drawdown_stats_per_bar(equity, ts);
+            }
+            peak = e;
+            prev = i;
+            low = f64::INFINITY;
+        } else {
+            // Both are finite here: a plain compare, not NaN-aware `min`.
+            if e < low {
+                low = e;
+            }
+        }
+    }
+    if low.is_finite() {
+        // The unfinished drawdown, closed by the last bar; a one-bar one
+        // (right after the peak) counts toward the deepest only.
+        let deepest = 1.0 - low / peak;
+        max = max.max(deepest);
+        if n - 1 > prev + 1 {
+            sum += deepest;
+            count += 1;
+            durations.push(Span::between(ts[prev], ts[n - 1]));
+        }
+    }
+    if count == 0 {
+        return drawdown_stats_per_bar(equity, ts);
+    }
+    Drawdowns {
+        max,
+        mean_peak: sum / count as f64,
+        max_duration: durations.iter().copied().max(),
+        mean_duration: Span::mean(durations),
+        // Every value was finite, so the running peak is their maximum.
+        peak,
+    }
+}
+
+/// [`drawdown_stats`] the way backtesting.py computes it, every bar's drawdown
+/// `1 - e / peak` in turn: for curves with non-finite values or a peak at or
+/// below zero, and for the fallback mean when no drawdown finishes.
+fn drawdown_stats_per_bar(equity: &[f64], ts: &[Timestamp]) -> Drawdowns {
     let n = equity.len().min(ts.len());
     let (mut sum, mut count) = (0.0, 0usize);
     let (mut nz_sum, mut nz_count) = (0.0, 0usize);
@@ -82,6 +153,7 @@ pub fn drawdown_stats(equity: &[f64], ts: &[Timestamp]) -> Drawdowns {
         mean_peak,
         max_duration: durations.iter().copied().max(),
         mean_duration: Span::mean(durations),
+        peak: equity[..n].iter().copied().fold(f64::NAN, f64::max),
     }
 }
 
@@ -107,6 +179,69 @@ mod tests {
         // (0 -> 2): 0.2; (3 -> 4) is adjacent and does not count.
         assert!((d.mean_peak - 0.2).abs() < 1e-12);
         assert_eq!(d.max_duration, Some(Span::from_ms(2 * 86_400_000)));
+    }
+
+    /// The comparison-only pass equals the per-bar one bit for bit, on random
+    /// walks with ties, repeated values, flat stretches and a final peak.
+    #[test]
+    fn the_fast_pass_is_the_per_bar_pass() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..400 {
+            let n = 1 + (next() % 300) as usize;
+            let mut e = 100.0f64;
+            let eq: Vec<f64> = (0..n)
+                .map(|_| {
+                    let r = next();
+                    match r % 5 {
+                        0 => {} // flat: a tie with the last value
+                        1 => e = (e * 64.0).round() / 64.0,
+                        _ => e *= 1.0 + ((r >> 8) % 2001) as f64 / 1e5 - 0.01,
+                    }
+                    e
+                })
+                .collect();
+            let eq = if case % 7 == 0 {
+                // ends at a new peak
+                let mut eq = eq;
+                let top = eq.iter().copied().fold(0.0, f64::max);
+                eq.push(top * 1.01);
+                eq
+            } else {
+                eq
+            };
+            let ts = days(eq.len());
+            let (fast, slow) = (drawdown_stats(&eq, &ts), drawdown_stats_per_bar(&eq, &ts));
+            assert_eq!(fast.max.to_bits(), slow.max.to_bits(), "case {case}");
+            assert_eq!(
+                fast.mean_peak.to_bits(),
+                slow.mean_peak.to_bits(),
+                "case {case}"
+            );
+            assert_eq!(fast.max_duration, slow.max_duration, "case {case}");
+            assert_eq!(fast.mean_duration, slow.mean_duration, "case {case}");
+            assert_eq!(fast.peak.to_bits(), slow.peak.to_bits(), "case {case}");
+        }
+    }
+
+    #[test]
+    fn curves_the_fast_pass_does_not_take_agree_too() {
+        for eq in [
+            vec![100.0, f64::NAN, 90.0, 120.0, 80.0],
+            vec![0.0, -5.0, 3.0, 2.0, 4.0],
+            vec![-3.0, -4.0, -2.0, -5.0],
+        ] {
+            let ts = days(eq.len());
+            let (fast, slow) = (drawdown_stats(&eq, &ts), drawdown_stats_per_bar(&eq, &ts));
+            assert_eq!(fast.max.to_bits(), slow.max.to_bits());
+            assert_eq!(fast.mean_peak.to_bits(), slow.mean_peak.to_bits());
+            assert_eq!(fast.max_duration, slow.max_duration);
+        }
     }
 
     #[test]
