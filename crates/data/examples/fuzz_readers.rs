@@ -4,7 +4,7 @@
 //! and stops at the first panic, writing the input that caused it.
 //!
 //! Usage: cargo run --release -p candlecast-data [--features parquet] --example fuzz_readers --
-//!        SECONDS [--only csv|json|parquet] [SEED_FILE...]
+//!        SECONDS [--only csv|json|parquet|ipc] [SEED_FILE...]
 //! Prints the inputs tried; exit 1 (and `fuzz-crash-N.bin`) on a panic. The
 //! Parquet reader turns a panic inside polars into a refusal (polars is not ours to
 //! fix); the panic hook still sees it, so those are counted, the first few inputs
@@ -124,7 +124,7 @@ fn json_of(csv: &[u8]) -> Vec<u8> {
 /// reader), with the timestamp as a datetime, an epoch integer and text, and
 /// uncompressed pages so that mutations reach the values, not only the codec.
 #[cfg(feature = "parquet")]
-fn binary_of(csv: &[u8]) -> Vec<Vec<u8>> {
+fn binary_of(csv: &[u8], parquet: bool, ipc: bool) -> Vec<Vec<u8>> {
     use polars::prelude::*;
     let Ok(ds) = read_bytes("seed.csv", csv, &ReadOptions::default()) else {
         return Vec::new();
@@ -162,6 +162,9 @@ fn binary_of(csv: &[u8]) -> Vec<Vec<u8>> {
     for ts in frames.into_iter().flatten() {
         let Ok(mut df) = cols(ts) else { continue };
         for c in [ParquetCompression::Uncompressed, ParquetCompression::Snappy] {
+            if !parquet {
+                break;
+            }
             let mut b = Vec::new();
             if ParquetWriter::new(&mut b)
                 .with_compression(c)
@@ -172,7 +175,7 @@ fn binary_of(csv: &[u8]) -> Vec<Vec<u8>> {
             }
         }
         let mut b = Vec::new();
-        if IpcWriter::new(&mut b).finish(&mut df).is_ok() {
+        if ipc && IpcWriter::new(&mut b).finish(&mut df).is_ok() {
             out.push(b);
         }
     }
@@ -180,7 +183,7 @@ fn binary_of(csv: &[u8]) -> Vec<Vec<u8>> {
 }
 
 #[cfg(not(feature = "parquet"))]
-fn binary_of(_csv: &[u8]) -> Vec<Vec<u8>> {
+fn binary_of(_csv: &[u8], _parquet: bool, _ipc: bool) -> Vec<Vec<u8>> {
     Vec::new()
 }
 
@@ -196,8 +199,9 @@ fn main() {
         _ => None,
     };
     let want = |kind: &str| only.as_deref().is_none_or(|o| o == kind);
-    if want("parquet") && cfg!(not(feature = "parquet")) && only.is_some() {
-        eprintln!("--only parquet needs --features parquet");
+    let binary = want("parquet") || want("ipc");
+    if binary && cfg!(not(feature = "parquet")) && only.is_some() {
+        eprintln!("--only parquet and --only ipc need --features parquet");
         std::process::exit(2);
     }
     let mut seeds: Vec<Vec<u8>> = Vec::new();
@@ -205,8 +209,8 @@ fn main() {
         match std::fs::read(path) {
             Ok(mut b) => {
                 b.truncate(16 << 10);
-                if want("parquet") {
-                    seeds.extend(binary_of(&b));
+                if binary {
+                    seeds.extend(binary_of(&b, want("parquet"), want("ipc")));
                 }
                 if want("json") {
                     seeds.push(json_of(&b));

@@ -22,6 +22,10 @@ mod options;
 mod parallel;
 #[cfg(feature = "parquet")]
 mod parquet;
+#[cfg(feature = "parquet")]
+mod parquet_check;
+#[cfg(feature = "parquet")]
+mod ipc_check;
 mod rows;
 mod scanner;
 mod serial;

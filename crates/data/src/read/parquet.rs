@@ -55,14 +55,22 @@ pub(crate) fn format_of(prefix: &[u8]) -> Option<Format> {
     }
 }
 
-/// Reads an open file.
+/// Reads an open file. The whole file is read into memory first: its footer and
+/// headers are checked ([`super::parquet_check`], [`super::ipc_check`]) before
+/// polars sees it, and polars then scans the same bytes instead of reading the
+/// file again.
 pub(crate) fn read_file(
     name: &str,
-    file: std::fs::File,
+    mut file: std::fs::File,
     format: Format,
     opts: &ReadOptions,
 ) -> Result<Dataset, DataError> {
-    read(name, ScanSources::Files(Arc::from([file])), format, opts)
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|err| DataError::Io {
+        path: name.to_string(),
+        err,
+    })?;
+    read_owned(name, bytes, format, opts)
 }
 
 /// Reads a file held in memory.
@@ -72,7 +80,24 @@ pub(crate) fn read_buffer(
     format: Format,
     opts: &ReadOptions,
 ) -> Result<Dataset, DataError> {
-    let buf = polars_buffer::Buffer::from(bytes.to_vec());
+    read_owned(name, bytes.to_vec(), format, opts)
+}
+
+fn read_owned(
+    name: &str,
+    bytes: Vec<u8>,
+    format: Format,
+    opts: &ReadOptions,
+) -> Result<Dataset, DataError> {
+    let checked = match format {
+        Format::Parquet => super::parquet_check::check(&bytes),
+        Format::Ipc => super::ipc_check::check(&bytes),
+    };
+    if let Err(m) = checked {
+        let msg = format!("not a readable {} file: {m}", format.name());
+        return Err(DataError::one(name, Problem::file(msg)));
+    }
+    let buf = polars_buffer::Buffer::from(bytes);
     read(name, ScanSources::Buffers(Arc::from([buf])), format, opts)
 }
 
@@ -214,78 +239,29 @@ fn read_inner(
     opts: &ReadOptions,
 ) -> Result<Dataset, DataError> {
     let err = |e| unreadable(name, format, e);
-    // One file, never a dataset: no hive partitions (polars refuses them for
-    // in-memory buffers) and no globbing of the name.
-    let hive = HiveOptions {
-        enabled: Some(false),
-        ..HiveOptions::default()
-    };
-    let mut lf = match format {
-        Format::Parquet => LazyFrame::scan_parquet_sources(
-            sources,
-            ScanArgsParquet {
-                hive_options: hive,
-                glob: false,
-                ..ScanArgsParquet::default()
-            },
-        )
-        .map_err(err)?,
-        Format::Ipc => LazyFrame::scan_ipc_sources(
-            sources,
-            IpcScanOptions::default(),
-            UnifiedScanArgs {
-                hive_options: hive,
-                glob: false,
-                ..UnifiedScanArgs::default()
-            },
-        )
-        .map_err(err)?,
-    };
+    let mut lf = scan(sources, format).map_err(err)?;
     let schema = lf.collect_schema().map_err(err)?;
     let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let dtypes: Vec<DataType> = schema.iter_values().cloned().collect();
-    let layout = match &opts.columns {
-        Some(roles) if roles.len() != names.len() => {
-            return Err(DataError::Usage(format!(
-                "{name}: --columns names {} column(s) but the file has {}",
-                roles.len(),
-                names.len()
-            )))
-        }
-        Some(roles) => Layout::from_roles(
-            &roles.iter().map(|&r| Some(r)).collect::<Vec<_>>(),
-            names.clone(),
-        ),
-        None => Layout::from_header(&names),
-    }
-    .map_err(|m| DataError::one(name, Problem::file(m)))?;
+    let layout = layout_of(name, &names, opts)?;
     let mut notes = layout.notes.clone();
     if !layout.ignored.is_empty() {
         notes.push(format!("ignored column(s): {}", layout.ignored.join(", ")));
     }
 
     // The columns the layout uses: only these are read.
-    let ts_single = match layout.ts {
-        TsSource::Single(i) => Some(i),
-        TsSource::Split { .. } => None,
-    };
-    let mut used: Vec<usize> = match layout.ts {
-        TsSource::Single(i) => vec![i],
-        TsSource::Split { date, time } => vec![date, time],
-    };
-    used.extend([layout.open, layout.high, layout.low, layout.close]);
-    used.extend(layout.volume);
-    used.extend(layout.symbol);
-    used.sort_unstable();
-    used.dedup();
+    let used = used_columns(&layout);
     let exprs: Vec<Expr> = used
         .iter()
         .filter_map(|&i| names.get(i).map(|n| col(n.as_str())))
         .collect();
     let df = lf.select(exprs).collect().map_err(err)?;
 
+    let ts_single = match layout.ts {
+        TsSource::Single(i) => Some(i),
+        TsSource::Split { .. } => None,
+    };
     let mut cols: Vec<Col> = (0..names.len()).map(|_| Col::Absent).collect();
-    let mut typed_ts = false;
     for &i in &used {
         let (Some(n), Some(dt)) = (names.get(i), dtypes.get(i)) else {
             continue;
@@ -295,113 +271,212 @@ fn read_inner(
             .map_err(err)?
             .as_materialized_series()
             .rechunk();
-        let kind = |what: &str| {
-            DataError::one(
-                name,
-                Problem::file(format!("column '{n}': {what}, of type {dt}")),
-            )
-        };
-        let is_ts = ts_single == Some(i);
-        let role_of_i = if is_ts {
+        let role = if ts_single == Some(i) {
             Role::Timestamp
         } else if layout.symbol == Some(i) {
             Role::Symbol
         } else {
             Role::Open
         };
-        let c = match (dt, role_of_i) {
-            (DataType::String, _) => Col::Text(s.str().map_err(err)?.clone()),
-            (_, Role::Symbol) => {
-                let t = s.cast(&DataType::String).map_err(err)?;
-                Col::Text(t.str().map_err(err)?.clone())
-            }
-            (DataType::Datetime(unit, tz), Role::Timestamp) => {
-                typed_ts = true;
-                let div = match unit {
-                    TimeUnit::Milliseconds => 1,
-                    TimeUnit::Microseconds => 1_000,
-                    TimeUnit::Nanoseconds => 1_000_000,
-                };
-                let phys = s.to_physical_repr();
-                let v = phys.i64().map_err(err)?;
-                if let Some(tz) = tz {
-                    notes.push(format!(
-                        "timestamps in zone {tz} read as their UTC instants"
-                    ));
-                }
-                Col::Stamp(
-                    v.iter()
-                        .map(|x| {
-                            x.map(|x| {
-                                let ms = x.div_euclid(div);
-                                if tz.is_some() {
-                                    Stamp::Aware {
-                                        utc_ms: ms,
-                                        offset_secs: 0,
-                                    }
-                                } else {
-                                    Stamp::Naive(ms)
-                                }
-                            })
-                        })
-                        .collect(),
-                )
-            }
-            (DataType::Date, Role::Timestamp) => {
-                typed_ts = true;
-                let phys = s.to_physical_repr();
-                let v = phys.i32().map_err(err)?;
-                Col::Stamp(
-                    v.iter()
-                        .map(|d| d.map(|d| Stamp::Naive(i64::from(d) * 86_400_000)))
-                        .collect(),
-                )
-            }
-            (dt, Role::Timestamp) if dt.is_integer() => {
-                typed_ts = true;
-                let t = s.cast(&DataType::Int64).map_err(err)?;
-                let v = t.i64().map_err(err)?;
-                Col::Stamp(
-                    v.iter()
-                        .map(|x| {
-                            x.and_then(epoch_ms).map(|utc_ms| Stamp::Aware {
-                                utc_ms,
-                                offset_secs: 0,
-                            })
-                        })
-                        .collect(),
-                )
-            }
-            (DataType::Date, _) => {
-                // One half of a date + time pair: printed, joined and parsed as text.
-                let phys = s.to_physical_repr();
-                let v = phys.i32().map_err(err)?;
-                Col::Owned(
-                    v.iter()
-                        .map(|d| {
-                            d.and_then(|d| {
-                                chrono::DateTime::from_timestamp(i64::from(d) * 86_400, 0)
-                                    .map(|t| t.format("%Y-%m-%d").to_string())
-                            })
-                        })
-                        .collect(),
-                )
-            }
-            (_, Role::Timestamp) => {
-                return Err(kind(
-                    "not a timestamp (expected a datetime, date, integer epoch or text column)",
-                ))
-            }
-            (dt, _) if dt.is_primitive_numeric() => {
-                let t = s.cast(&DataType::Float64).map_err(err)?;
-                Col::Num(t.f64().map_err(err)?.clone())
-            }
-            _ => return Err(kind("not numbers")),
-        };
+        let c = to_col(&s, dt, role, &mut notes)
+            .map_err(|e| match e {
+                ColError::Polars(e) => err(e),
+                ColError::Kind(what) => DataError::one(
+                    name,
+                    Problem::file(format!("column '{n}': {what}, of type {dt}")),
+                ),
+            })?;
         if let Some(slot) = cols.get_mut(i) {
             *slot = c;
         }
     }
+    let mut ds = scan_rows(name, opts, &layout, notes, &cols, ts_single, df.height())?;
+    ds.notes.push(format!(
+        "{} file: {} of {} column(s) read; problems and repairs are numbered by data row",
+        format.name(),
+        used.len(),
+        names.len()
+    ));
+    Ok(ds)
+}
+
+/// polars' lazy scan of one file (never a dataset: no hive partitions, which
+/// polars refuses for in-memory buffers, and no globbing of the name).
+fn scan(sources: ScanSources, format: Format) -> PolarsResult<LazyFrame> {
+    let hive = HiveOptions {
+        enabled: Some(false),
+        ..HiveOptions::default()
+    };
+    match format {
+        Format::Parquet => LazyFrame::scan_parquet_sources(
+            sources,
+            ScanArgsParquet {
+                hive_options: hive,
+                glob: false,
+                ..ScanArgsParquet::default()
+            },
+        ),
+        Format::Ipc => LazyFrame::scan_ipc_sources(
+            sources,
+            IpcScanOptions::default(),
+            UnifiedScanArgs {
+                hive_options: hive,
+                glob: false,
+                ..UnifiedScanArgs::default()
+            },
+        ),
+    }
+}
+
+/// The columns' roles, from `--columns` or from the names as for a CSV header.
+fn layout_of(name: &str, names: &[String], opts: &ReadOptions) -> Result<Layout, DataError> {
+    match &opts.columns {
+        Some(roles) if roles.len() != names.len() => {
+            return Err(DataError::Usage(format!(
+                "{name}: --columns names {} column(s) but the file has {}",
+                roles.len(),
+                names.len()
+            )))
+        }
+        Some(roles) => Layout::from_roles(
+            &roles.iter().map(|&r| Some(r)).collect::<Vec<_>>(),
+            names.to_vec(),
+        ),
+        None => Layout::from_header(names),
+    }
+    .map_err(|m| DataError::one(name, Problem::file(m)))
+}
+
+/// Indices of the columns the layout reads, ascending.
+fn used_columns(layout: &Layout) -> Vec<usize> {
+    let mut used: Vec<usize> = match layout.ts {
+        TsSource::Single(i) => vec![i],
+        TsSource::Split { date, time } => vec![date, time],
+    };
+    used.extend([layout.open, layout.high, layout.low, layout.close]);
+    used.extend(layout.volume);
+    used.extend(layout.symbol);
+    used.sort_unstable();
+    used.dedup();
+    used
+}
+
+/// Why a column could not be taken: polars failed, or its type does not fit its
+/// role (the text says what was expected).
+enum ColError {
+    Polars(PolarsError),
+    Kind(&'static str),
+}
+
+impl From<PolarsError> for ColError {
+    fn from(e: PolarsError) -> ColError {
+        ColError::Polars(e)
+    }
+}
+
+/// One column as the row check reads it: text stays text, numbers become f64,
+/// typed timestamps become stamps (a note when they carry a zone).
+fn to_col(s: &Series, dt: &DataType, role: Role, notes: &mut Vec<String>) -> Result<Col, ColError> {
+    Ok(match (dt, role) {
+        (DataType::String, _) => Col::Text(s.str()?.clone()),
+        (_, Role::Symbol) => {
+            let t = s.cast(&DataType::String)?;
+            Col::Text(t.str()?.clone())
+        }
+        (DataType::Datetime(unit, tz), Role::Timestamp) => {
+            if let Some(tz) = tz {
+                notes.push(format!("timestamps in zone {tz} read as their UTC instants"));
+            }
+            datetime_col(s, *unit, tz.is_some())?
+        }
+        (DataType::Date, Role::Timestamp) => {
+            let phys = s.to_physical_repr();
+            Col::Stamp(
+                phys.i32()?
+                    .iter()
+                    .map(|d| d.map(|d| Stamp::Naive(i64::from(d) * 86_400_000)))
+                    .collect(),
+            )
+        }
+        (dt, Role::Timestamp) if dt.is_integer() => {
+            let t = s.cast(&DataType::Int64)?;
+            Col::Stamp(
+                t.i64()?
+                    .iter()
+                    .map(|x| {
+                        x.and_then(epoch_ms).map(|utc_ms| Stamp::Aware {
+                            utc_ms,
+                            offset_secs: 0,
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        (DataType::Date, _) => {
+            // One half of a date + time pair: printed, joined and parsed as text.
+            let phys = s.to_physical_repr();
+            Col::Owned(
+                phys.i32()?
+                    .iter()
+                    .map(|d| {
+                        d.and_then(|d| {
+                            chrono::DateTime::from_timestamp(i64::from(d) * 86_400, 0)
+                                .map(|t| t.format("%Y-%m-%d").to_string())
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        (_, Role::Timestamp) => {
+            return Err(ColError::Kind(
+                "not a timestamp (expected a datetime, date, integer epoch or text column)",
+            ))
+        }
+        (dt, _) if dt.is_primitive_numeric() => {
+            let t = s.cast(&DataType::Float64)?;
+            Col::Num(t.f64()?.clone())
+        }
+        _ => return Err(ColError::Kind("not numbers")),
+    })
+}
+
+/// A datetime column as stamps in milliseconds: UTC instants when it has a zone,
+/// naive wall-clock times (placed by `--tz`) when not.
+fn datetime_col(s: &Series, unit: TimeUnit, zoned: bool) -> PolarsResult<Col> {
+    let div = match unit {
+        TimeUnit::Milliseconds => 1,
+        TimeUnit::Microseconds => 1_000,
+        TimeUnit::Nanoseconds => 1_000_000,
+    };
+    let phys = s.to_physical_repr();
+    let stamp = |x: i64| {
+        let ms = x.div_euclid(div);
+        if zoned {
+            Stamp::Aware {
+                utc_ms: ms,
+                offset_secs: 0,
+            }
+        } else {
+            Stamp::Naive(ms)
+        }
+    };
+    Ok(Col::Stamp(
+        phys.i64()?.iter().map(|x| x.map(stamp)).collect(),
+    ))
+}
+
+/// Every row through the CSV reader's row check and `finish`, so validation,
+/// `--repair` and messages are the same as for a CSV file.
+fn scan_rows(
+    name: &str,
+    opts: &ReadOptions,
+    layout: &Layout,
+    mut notes: Vec<String>,
+    cols: &[Col],
+    ts: Option<usize>,
+    n: usize,
+) -> Result<Dataset, DataError> {
+    let typed_ts = cols.iter().any(|c| matches!(c, Col::Stamp(_)));
     if typed_ts && opts.date_format.is_some() {
         notes.push("--date-format ignored: the timestamp column is typed".into());
     }
@@ -420,18 +495,11 @@ fn read_inner(
         }
         opts
     };
-
-    let n = df.height();
-    let mut sc = Scanner::new(&layout, opts_for_scan);
+    let mut sc = Scanner::new(layout, opts_for_scan);
     let mut rows = Rows::with_capacity(n, layout.symbol.is_some());
     let mut problems = Problems::new(opts.max_problems);
     for i in 0..n {
-        let rec = Row {
-            cols: &cols,
-            ts: ts_single,
-            i,
-        };
-        sc.row(&rec, i as u64 + 1, &mut rows, &mut problems);
+        sc.row(&Row { cols, ts, i }, i as u64 + 1, &mut rows, &mut problems);
     }
     let dialect = Dialect {
         delimiter: b',',
@@ -443,16 +511,10 @@ fn read_inner(
         line_bytes: 0,
     };
     let scanned = sc.into_scanned(rows, problems);
-    let mut ds = finish(name, &dialect, opts_for_scan, &layout, notes, scanned)?;
+    let mut ds = finish(name, &dialect, opts_for_scan, layout, notes, scanned)?;
     for note in &mut ds.notes {
         *note = lines_to_rows(note);
     }
-    ds.notes.push(format!(
-        "{} file: {} of {} column(s) read; problems and repairs are numbered by data row",
-        format.name(),
-        used.len(),
-        names.len()
-    ));
     Ok(ds)
 }
 
