@@ -19,7 +19,7 @@ cargo build --release -q --workspace --examples
 declare -a NAMES CMDS
 add() { NAMES+=("$1"); CMDS+=("$2"); }
 add ingest    "bash bench/ingest.sh $OUT/ingest.md"
-add tokenize  "cargo bench -q -p candlecast-tokenize --bench tokenize -- --noplot"
+add tokenize  "cargo bench -q --manifest-path benches/Cargo.toml --bench tokenize -- --noplot"
 add gpt       "bash bench/gpt.sh $OUT/gpt.md"
 add rollout   "$CARGO_TARGET_DIR/release/examples/rollout_bench --series 100 --samples 64 --horizon 24"
 add baselines "bash bench/baselines_check.sh"

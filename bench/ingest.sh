@@ -3,7 +3,7 @@
 # + the same validation, and against a bare polars read, on the EURUSD 1-minute file.
 #
 # Also a bare polars read with the timestamp left a string (what the criterion bench
-# in crates/data/benches/ingest.rs compares against in Rust).
+# in benches/benches/ingest.rs compares against in Rust).
 #
 # Usage: bench/ingest.sh [OUTPUT.md]
 #   RUNS=10        timed runs per measurement (median reported)

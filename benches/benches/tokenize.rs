@@ -1,7 +1,7 @@
 //! Tokenizer throughput (issue 4): encode and decode of the EURUSD 1-minute
 //! HistData file for 2017 H1 (186,348 bars), in bars per second.
 //!
-//! Run with `cargo bench -p candlecast-tokenize --bench tokenize`. When the shared
+//! Run with `cargo bench --manifest-path benches/Cargo.toml --bench tokenize`. When the shared
 //! data file is missing the bench prints a note and measures nothing.
 
 use candlecast_data::{read_path, ReadOptions, Series};
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/eurusd_1m_histdata_2017h1.csv"
+    "/../../shared/data/eurusd_1m_histdata_2017h1.csv"
 );
 
 fn load() -> Result<Series, String> {

@@ -2,7 +2,7 @@
 //! against a bare polars CSV read (no schema, no date parsing, no validation) of the
 //! same file, the EURUSD 1-minute HistData export for 2017 H1 (186,348 rows).
 //!
-//! Run with `cargo bench -p candlecast-data --bench ingest`. When the shared data
+//! Run with `cargo bench --manifest-path benches/Cargo.toml --bench ingest`. When the shared data
 //! file is missing the bench prints a note and measures nothing.
 
 use candlecast_data::{read_path, ReadOptions};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/eurusd_1m_histdata_2017h1.csv"
+    "/../../shared/data/eurusd_1m_histdata_2017h1.csv"
 );
 
 /// A bare polars read: header row, column types inferred, timestamp left a String.

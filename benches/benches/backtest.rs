@@ -3,7 +3,7 @@
 //! parse). `bench/backtest.sh` compares the same work with backtesting.py and
 //! vectorbt; this bench tracks regressions.
 //!
-//! Run with `cargo bench -p candlecast-backtest --bench backtest`.
+//! Run with `cargo bench --manifest-path benches/Cargo.toml --bench backtest`.
 
 use candlecast_backtest::{run, synthetic, BrokerConfig, Metrics, RunOptions, SmaCross};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
