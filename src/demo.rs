@@ -13,7 +13,7 @@ mod index;
 
 use crate::args::{Cli, DemoArgs};
 use anyhow::Context;
-use candlecast_gpt::checkpoint::write_atomic;
+use crate::output::write_atomic;
 use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;

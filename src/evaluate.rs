@@ -13,7 +13,7 @@ use candlecast_forecast::{
     gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
-use candlecast_gpt::checkpoint::write_atomic;
+use crate::output::write_atomic;
 use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;

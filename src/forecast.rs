@@ -9,7 +9,8 @@ use candlecast_forecast::{
     future_timestamps, origin_at_end_keyed, rollout_chunked, series_key, summarise_columns,
     ForecastParams, PathChunk, MAX_BATCH_ROWS,
 };
-use candlecast_gpt::checkpoint::{write_atomic, META_FILE, MODEL_FILE};
+use crate::output::write_atomic;
+use candlecast_gpt::checkpoint::{META_FILE, MODEL_FILE};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -7,8 +7,8 @@
 //! - an output file that exists, or an output folder that exists and is not empty, is
 //!   refused unless `--force`;
 //! - the writes themselves stay temporary-file-then-rename in the same folder
-//!   (`candlecast_gpt::checkpoint::write_atomic`, the backtest report's folder swap),
-//!   so a reader never sees half a file.
+//!   ([`write_atomic`] here, `candlecast_gpt::checkpoint` for a model's own files,
+//!   the backtest report's folder swap), so a reader never sees half a file.
 //!
 //! Paths are compared canonicalised (symlinks, `./`, `..` resolved; a path that does
 //! not exist yet through its nearest existing folder), and on Unix also by device and
@@ -171,6 +171,21 @@ impl Guard {
 }
 
 /// Whether `dir` is a folder with at least one entry.
+/// Writes `bytes` to `path` through a temporary file in the same folder and a
+/// rename, so a reader (or a run killed half-way) never sees half a file: the
+/// rename is atomic on one file system, which the same folder guarantees.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!("{}: {e}", path.display());
+    }
+    Ok(())
+}
+
 fn is_non_empty_dir(dir: &Path) -> anyhow::Result<bool> {
     if !dir.is_dir() {
         return Ok(false);

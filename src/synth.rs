@@ -3,7 +3,7 @@
 use crate::args::SynthArgs;
 use anyhow::Context;
 use candlecast_data::write_series;
-use candlecast_gpt::checkpoint::write_atomic;
+use crate::output::write_atomic;
 use candlecast_synth::{generate_one, symbol};
 use std::process::ExitCode;
 
@@ -23,7 +23,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         let mut buf = Vec::new();
         write_series(&mut buf, &s).context("writing a synthetic series")?;
         let path = args.out.join(format!("{}.csv", symbol(i)));
-        write_atomic(&path, &buf).with_context(|| path.display().to_string())?;
+        write_atomic(&path, &buf)?;
         params.push(serde_json::json!({ "symbol": symbol(i), "params": p }));
         bar.inc(1);
     }
@@ -36,8 +36,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         "per_series": params,
     });
     let path = args.out.join("params.json");
-    write_atomic(&path, serde_json::to_string_pretty(&meta)?.as_bytes())
-        .with_context(|| path.display().to_string())?;
+    write_atomic(&path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
     eprintln!(
         "wrote {} series x {} bars to {} (seed {})",
         args.series,

@@ -451,7 +451,7 @@ fn train_with_progress(
             }
             Event::Checkpoint(t) => {
                 checkpoint::save(out, t, extra)?;
-                write_curve(out, t).map_err(|e| candlecast_gpt::GptError::Config(e.to_string()))?;
+                write_curve(out, t)?;
             }
         }
         Ok(())
@@ -542,7 +542,7 @@ fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
 }
 
 /// `RUN/curve.csv`: the learning curve so far.
-fn write_curve(dir: &Path, t: &Trainer) -> std::io::Result<()> {
+fn write_curve(dir: &Path, t: &Trainer) -> candlecast_gpt::Result<()> {
     let mut s = String::from("step,lr,train_loss,val_loss,tokens_per_sec\n");
     for p in &t.state.curve {
         s.push_str(&format!(

@@ -254,7 +254,7 @@ pub fn gpt_logits(
     p: GptForecastParams,
 ) -> Result<GptLogits, ForecastError> {
     if model.config().vocab_size != tok.vocab_size() {
-        return Err(GptError::Config(format!(
+        return Err(GptError::Weights(format!(
             "the model's vocabulary ({}) does not match the tokenizer's ({})",
             model.config().vocab_size,
             tok.vocab_size()

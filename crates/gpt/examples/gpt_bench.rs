@@ -427,7 +427,7 @@ fn inference_model(a: &Args) -> Result<Gpt> {
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
-        .map_err(|_| candlecast_gpt::GptError::Config("variable map lock poisoned".into()))?
+        .map_err(|_| candlecast_gpt::GptError::LockPoisoned)?
         .iter()
         .map(|(k, var)| (k.clone(), var.as_tensor().detach()))
         .collect();

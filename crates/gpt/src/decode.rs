@@ -95,7 +95,7 @@ impl<'m> Decoder<'m> {
     pub fn prefill_with(&mut self, prompts: &[Vec<u32>], inputs: &[Vec<u32>]) -> Result<Tensor> {
         let len = prompts.first().map_or(0, Vec::len);
         if len == 0 || prompts.iter().any(|p| p.len() != len) {
-            return Err(GptError::Config(
+            return Err(GptError::Call(
                 "prompts must be non-empty and of equal length".into(),
             ));
         }
@@ -105,7 +105,7 @@ impl<'m> Decoder<'m> {
             _ => inputs.len() == prompts.len() && inputs.iter().all(|i| i.len() == len * c),
         };
         if !fits {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Call(format!(
                 "{} prompts of {len} tokens need {c} input ids per token",
                 prompts.len()
             )));
@@ -133,7 +133,7 @@ impl<'m> Decoder<'m> {
         copies: usize,
     ) -> Result<Tensor> {
         if copies == 0 {
-            return Err(GptError::Config("copies must be at least 1".into()));
+            return Err(GptError::Call("copies must be at least 1".into()));
         }
         let logits = self.prefill_with(prompts, inputs)?;
         let repeat = |rows: &[Vec<u32>]| -> Vec<Vec<u32>> {
@@ -163,7 +163,7 @@ impl<'m> Decoder<'m> {
     /// [`Decoder::step`] with the new tokens' input ids, `C` per row, row by row.
     pub fn step_with(&mut self, tokens: &[u32], inputs: &[u32]) -> Result<Tensor> {
         if tokens.len() != self.window.len() {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Call(format!(
                 "{} tokens for a batch of {}",
                 tokens.len(),
                 self.window.len()
@@ -171,7 +171,7 @@ impl<'m> Decoder<'m> {
         }
         let c = self.channels();
         if inputs.len() != tokens.len() * c {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Call(format!(
                 "{} input ids for {} tokens of {c} channels",
                 inputs.len(),
                 tokens.len()

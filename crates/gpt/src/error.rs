@@ -3,8 +3,32 @@
 /// Everything building, running, training or loading the model can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum GptError {
+    /// A model, training or sampling setting out of range (a user's TOML or flag).
     #[error("invalid model config: {0}")]
     Config(String),
+    /// Weights or optimiser state that do not fit the config they are loaded with.
+    #[error("weights do not fit the model: {0}")]
+    Weights(String),
+    /// Training data the trainer cannot use (too short, or inputs of the wrong size).
+    #[error("training data: {0}")]
+    Data(String),
+    /// A call whose arguments do not fit the model or its cache (shapes, positions,
+    /// batch sizes): a caller's bug rather than a user's input.
+    #[error("invalid call: {0}")]
+    Call(String),
+    /// The training loss stopped being finite; a lower learning rate usually helps.
+    #[error("training diverged at step {step} (loss {loss}); lower lr")]
+    Diverged { step: u64, loss: f64 },
+    /// A variable with no gradient after the backward pass: the graph was cut (an op
+    /// without backward, see NOTES.md), so training would silently freeze it.
+    #[error("no gradient reached '{0}'")]
+    NoGradient(String),
+    /// Another thread panicked while holding the variables' lock.
+    #[error("the variable map's lock is poisoned (a thread panicked while training)")]
+    LockPoisoned,
+    /// A training callback asked to stop (the CLI's time limits, tests).
+    #[error("stopped: {0}")]
+    Stopped(String),
     #[error("token id {token} is outside the vocabulary (size {vocab})")]
     TokenOutOfRange { token: u32, vocab: usize },
     #[error("input id {id} of channel {channel} ('{name}') is outside its table (size {size})")]

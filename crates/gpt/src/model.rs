@@ -62,9 +62,9 @@ impl Gpt {
         let expected = cfg.param_shapes();
         for (name, shape) in &expected {
             match tensors.get(name) {
-                None => return Err(GptError::Config(format!("weights lack tensor '{name}'"))),
+                None => return Err(GptError::Weights(format!("weights lack tensor '{name}'"))),
                 Some(t) if t.dims() != shape.as_slice() => {
-                    return Err(GptError::Config(format!(
+                    return Err(GptError::Weights(format!(
                         "tensor '{name}' has shape {:?}, the config needs {shape:?}",
                         t.dims()
                     )))
@@ -76,7 +76,7 @@ impl Gpt {
             .keys()
             .find(|k| !expected.iter().any(|(n, _)| n == *k))
         {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Weights(format!(
                 "weights hold an unexpected tensor '{extra}'"
             )));
         }
@@ -93,7 +93,7 @@ impl Gpt {
             let mut data = varmap
                 .data()
                 .lock()
-                .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+                .map_err(|_| GptError::LockPoisoned)?;
             let residual_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
             for (i, (name, shape)) in cfg.param_shapes().into_iter().enumerate() {
                 let n: usize = shape.iter().product();
@@ -191,13 +191,13 @@ impl Gpt {
             (None, 0) => return Ok(x),
             (Some(ids), _) => ids,
             (None, _) => {
-                return Err(GptError::Config(format!(
+                return Err(GptError::Call(format!(
                     "the model takes {n} input channels and none were given"
                 )))
             }
         };
         if ids.dims() != [b, t, n] {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Call(format!(
                 "input ids have shape {:?}; the model needs ({b}, {t}, {n})",
                 ids.dims()
             )));
@@ -232,7 +232,7 @@ impl Gpt {
     ) -> Result<Tensor> {
         let (_b, t) = tokens.dims2()?;
         if t == 0 {
-            return Err(GptError::Config("forward needs at least one token".into()));
+            return Err(GptError::Call("forward needs at least one token".into()));
         }
         if pos + t > self.cfg.max_ctx {
             return Err(GptError::ContextOverflow {
@@ -241,7 +241,7 @@ impl Gpt {
             });
         }
         if cache.len() != pos {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Call(format!(
                 "position {pos} does not follow the {} cached positions",
                 cache.len()
             )));

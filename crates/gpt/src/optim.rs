@@ -75,7 +75,7 @@ impl AdamW {
         let data = varmap
             .data()
             .lock()
-            .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+            .map_err(|_| GptError::LockPoisoned)?;
         let mut names: Vec<&String> = data.keys().filter(|n| trainable(n)).collect();
         names.sort();
         let mut slots = Vec::with_capacity(names.len());
@@ -123,7 +123,7 @@ impl AdamW {
         for s in &mut self.slots {
             let g = grads
                 .get(s.var.as_tensor())
-                .ok_or_else(|| GptError::Config(format!("no gradient reached '{}'", s.name)))?;
+                .ok_or_else(|| GptError::NoGradient(s.name.clone()))?;
             let g = (g * grad_scale)?;
             s.m = ((&s.m * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
             s.v = ((&s.v * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
@@ -158,9 +158,9 @@ impl AdamW {
             ] {
                 let t = state
                     .remove(&key)
-                    .ok_or_else(|| GptError::Config(format!("optimiser state lacks '{key}'")))?;
+                    .ok_or_else(|| GptError::Weights(format!("optimiser state lacks '{key}'")))?;
                 if t.dims() != dst.dims() {
-                    return Err(GptError::Config(format!(
+                    return Err(GptError::Weights(format!(
                         "optimiser state '{key}' has shape {:?}",
                         t.dims()
                     )));

@@ -104,7 +104,7 @@ impl TokenData {
                 }
             };
             if !fits {
-                return Err(GptError::Config(format!(
+                return Err(GptError::Data(format!(
                     "{what} data: the input ids do not give {c} per token of each sequence"
                 )));
             }
@@ -206,7 +206,7 @@ impl Trainer {
             .varmap
             .data()
             .lock()
-            .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+            .map_err(|_| GptError::LockPoisoned)?;
         data.iter()
             .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
             .collect()
@@ -221,7 +221,7 @@ impl Trainer {
             .varmap
             .data()
             .lock()
-            .map_err(|_| GptError::Config("variable map lock poisoned".into()))?;
+            .map_err(|_| GptError::LockPoisoned)?;
         for (name, var) in data.iter() {
             if let Some(t) = best.get(name) {
                 var.set(t)?;
@@ -267,10 +267,10 @@ impl Trainer {
             self.state.step += 1;
             let train_loss = loss.to_scalar::<f32>()? as f64;
             if !train_loss.is_finite() {
-                return Err(GptError::Config(format!(
-                    "training diverged at step {} (loss {train_loss}); lower lr",
-                    self.state.step
-                )));
+                return Err(GptError::Diverged {
+                    step: self.state.step,
+                    loss: train_loss,
+                });
             }
             let tokens = (self.cfg.batch_size * self.cfg.seq_len) as f64;
             let mut point = CurvePoint {
@@ -423,7 +423,7 @@ impl<'a> Windows<'a> {
             w.cum.push(total);
         }
         if total == 0 {
-            return Err(GptError::Config(format!(
+            return Err(GptError::Data(format!(
                 "no training sequence is longer than seq_len = {seq_len}"
             )));
         }

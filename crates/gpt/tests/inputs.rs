@@ -361,7 +361,7 @@ fn training_uses_the_inputs_and_resumes_bit_identically() {
     let r = part.run(&d, |e| match e {
         Event::Checkpoint(t) => {
             checkpoint::save(&c, t, &extra)?;
-            Err(GptError::Config("interrupted".into()))
+            Err(GptError::Stopped("interrupted".into()))
         }
         Event::Step(_) => Ok(()),
     });

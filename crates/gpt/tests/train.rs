@@ -161,7 +161,7 @@ fn a_finished_run_keeps_its_best_validation_weights() {
     let r = part.run(&d, |e| match e {
         Event::Checkpoint(t) => {
             checkpoint::save(&c, t, &extra)?;
-            Err(candlecast_gpt::GptError::Config("interrupted".into()))
+            Err(candlecast_gpt::GptError::Stopped("interrupted".into()))
         }
         Event::Step(_) => Ok(()),
     });
@@ -207,7 +207,7 @@ fn same_seed_same_bytes_and_resume_is_bit_identical() {
         Event::Checkpoint(t) => {
             checkpoint::save(&c, t, &extra)?;
             stop_after = t.state.step;
-            Err(candlecast_gpt::GptError::Config("interrupted".into()))
+            Err(candlecast_gpt::GptError::Stopped("interrupted".into()))
         }
         Event::Step(_) => Ok(()),
     });

@@ -22,7 +22,7 @@ pub enum Predictive {
         loc: f64,
         scale: f64,
     },
-    /// A finite mixture: `values` ascending, `cum[i]` = P(X <= values[i]).
+    /// A finite mixture: `values` ascending, `cum[i] = P(X <= values[i])`.
     Atoms {
         values: Vec<f64>,
         cum: Vec<f64>,
