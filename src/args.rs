@@ -256,7 +256,7 @@ pub struct ForecastArgs {
 }
 
 /// How the model's sample paths are drawn; shared by `forecast` and `backtest`.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct SamplingArgs {
     /// Tokens of context for the model (default: its max_ctx).
     #[arg(long)]
@@ -473,7 +473,7 @@ pub struct InspectArgs {
 }
 
 /// How input files are read; shared by every command that reads price history.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct InputArgs {
     /// Field delimiter (`,` `;` `tab` `|`); sniffed when not given.
     #[arg(long, value_parser = parse_delimiter)]

@@ -1,9 +1,10 @@
 //! `candlecast demo`: the whole product on the bundled data, from any directory.
 //!
 //! The four permissive CSVs of `data/` and `configs/tiny.toml` are compiled into
-//! the binary, written under DIR, and then driven through the same subcommands a
-//! user types (parsed by the same clap definitions, so the demo cannot drift from
-//! the CLI): start from the shipped base model (or, with `--from-scratch`,
+//! the binary, written under DIR, and then driven through the command functions
+//! themselves with typed arguments (a test checks that each equals what clap makes
+//! of the command line a user would type, so the demo cannot drift from the CLI):
+//! start from the shipped base model (or, with `--from-scratch`,
 //! pretrain on all four series), fine-tune on the S&P 500, forecast every series,
 //! score the model against the baselines, backtest vol-target beside the two
 //! forecast rules and the rule strategies on the S&P 500's test window, and put the headline results
@@ -11,11 +12,12 @@
 
 mod index;
 
-use crate::args::{Cli, DemoArgs};
-use anyhow::Context;
+use crate::args::{
+    BacktestArgs, DemoArgs, EvaluateArgs, ForecastArgs, InputArgs, SamplingArgs, TrainArgs,
+};
 use crate::output::write_atomic;
-use clap::Parser;
-use std::path::Path;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -75,26 +77,136 @@ fn stage(n: usize, total: usize, what: &str) {
     eprintln!("\n[{n}/{total}] {what}");
 }
 
-/// Runs one subcommand as if typed; a failure names the stage. `force`: the demo
-/// was told to write over an earlier demo, so each stage may replace its own
-/// earlier output (the stages' own checks still keep inputs and models safe).
-fn sub(argv: &[String], force: bool) -> anyhow::Result<()> {
-    let mut argv = argv.to_vec();
-    if force {
-        argv.push("--force".into());
-    }
-    let cli =
-        Cli::try_parse_from(std::iter::once("candlecast".to_string()).chain(argv.iter().cloned()))
-            .with_context(|| format!("demo: bad arguments for `candlecast {}`", argv.join(" ")))?;
-    let code = crate::run(cli).with_context(|| format!("`candlecast {}`", argv.join(" ")))?;
+/// A stage's command, run as the CLI would run it; a failure names the stage.
+fn check(what: &str, done: anyhow::Result<ExitCode>) -> anyhow::Result<()> {
+    let code = done.with_context(|| format!("demo: {what}"))?;
     if code != ExitCode::SUCCESS {
-        anyhow::bail!("`candlecast {}` did not succeed", argv.join(" "));
+        anyhow::bail!("demo: {what} did not succeed");
     }
     Ok(())
 }
 
-fn s(p: &Path) -> String {
-    p.display().to_string()
+/// Everything the stages share: where the demo writes and what it runs with.
+/// `force`: the demo was told to write over an earlier demo, so each stage may
+/// replace its own earlier output (the stages' own checks still keep inputs and
+/// models safe).
+struct Plan {
+    out: PathBuf,
+    force: bool,
+    quick: bool,
+    cfg: PathBuf,
+    files: Vec<PathBuf>,
+    target: PathBuf,
+    horizon: usize,
+    samples: usize,
+}
+
+impl Plan {
+    fn new(args: &DemoArgs, data: &Path, files: Vec<PathBuf>, cfg: PathBuf) -> Plan {
+        let (samples, horizon) = if args.quick { (16, 3) } else { (200, 5) };
+        Plan {
+            out: args.out.clone(),
+            force: args.force,
+            quick: args.quick,
+            cfg,
+            files,
+            target: data.join(TARGET),
+            horizon,
+            samples,
+        }
+    }
+
+    /// `train --config CFG [--init INIT] --data DATA.. --out OUT`.
+    fn train(&self, init: Option<&Path>, data: Vec<PathBuf>, out: &Path) -> TrainArgs {
+        TrainArgs {
+            config: Some(self.cfg.clone()),
+            data,
+            out: out.to_path_buf(),
+            force: self.force,
+            init: init.map(Path::to_path_buf),
+            resume: false,
+            input: InputArgs::default(),
+            json: false,
+        }
+    }
+
+    /// `forecast --model PRE --horizon H --samples N --out DIR/forecast.csv --input ..`.
+    fn forecast(&self, model: &Path) -> ForecastArgs {
+        ForecastArgs {
+            model: Some(model.to_path_buf()),
+            input: self.files.clone(),
+            horizon: self.horizon,
+            samples: self.samples,
+            quantiles: vec![0.1, 0.5, 0.9],
+            paths: false,
+            origin: None,
+            sampling: SamplingArgs::default(),
+            shard: None,
+            out: Some(self.out.join("forecast.csv")),
+            force: self.force,
+            read: InputArgs::default(),
+        }
+    }
+
+    /// `evaluate --model PRE --out DIR/scorecard --input ..`.
+    fn evaluate(&self, model: &Path) -> EvaluateArgs {
+        EvaluateArgs {
+            model: Some(model.to_path_buf()),
+            no_model: false,
+            input: self.files.clone(),
+            out: self.out.join("scorecard"),
+            force: self.force,
+            context: None,
+            temperature: None,
+            top_p: None,
+            no_calibration: false,
+            horizon: 1,
+            samples: 100,
+            origins_every: None,
+            max_origins: 500,
+            seed: 0,
+            read: InputArgs::default(),
+            json: false,
+        }
+    }
+
+    /// The S&P 500 backtest from `from` with the fine-tuned model: vol-target
+    /// beside [`COMPARE`], 0.1% commission, trades closed on the last bar so each
+    /// strategy's trades count, and the per-bar file (about a thousand bars: it
+    /// costs nothing).
+    fn backtest(&self, model: &Path, from: String) -> BacktestArgs {
+        let (h, n) = (self.horizon.to_string(), self.samples.to_string());
+        BacktestArgs {
+            input: self.target.clone(),
+            symbol: None,
+            model: Some(model.to_path_buf()),
+            // vol-target leads: what the model knows best is the spread of the next bars.
+            strategy: format!("vol-target:horizon={h},samples={n}"),
+            cash: 10_000.0,
+            commission: 0.001,
+            spread: None,
+            slippage: None,
+            fractional: false,
+            finalize: true,
+            long_only: false,
+            decide_every: if self.quick { 20 } else { 5 },
+            refit_every: 0,
+            refit_steps: 20,
+            from: Some(from),
+            to: None,
+            compare: COMPARE
+                .map(|c| c.replace("{horizon}", &h).replace("{samples}", &n))
+                .to_vec(),
+            no_compare: false,
+            sampling: SamplingArgs::default(),
+            out: self.out.join("backtest"),
+            force: self.force,
+            json: false,
+            equity_csv: true,
+            candles: false,
+            read: InputArgs::default(),
+        }
+    }
 }
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -108,15 +220,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         crate::output::DirMode::WriteInto,
     )?;
     let (data, files, cfg) = write_inputs(out, args.quick)?;
+    let plan = Plan::new(args, &data, files, cfg);
     let runs = out.join("runs");
     let (pre, fine) = (runs.join("pretrain"), runs.join("finetune-spx"));
-    let target = s(&data.join(TARGET));
     let total = 6;
-    let (samples, horizon) = if args.quick {
-        ("16", "3")
-    } else {
-        ("200", "5")
-    };
 
     // The pretrained model: the shipped base model, or with --from-scratch one
     // pretrained here on the four bundled series.
@@ -126,12 +233,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             total,
             "pretrain configs/tiny.toml on the four bundled series (--from-scratch)",
         );
-        let mut a = vec!["train", "--config", &s(&cfg), "--out", &s(&pre), "--data"]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
-        a.extend(files.iter().cloned());
-        sub(&a, args.force)?;
+        let a = plan.train(None, plan.files.clone(), &pre);
+        check("pretraining", crate::train::run(&a))?;
         pre
     } else {
         stage(
@@ -139,29 +242,37 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             total,
             "the shipped base model (models/base: bundled + synthetic data), no training",
         );
-        std::path::PathBuf::from(crate::base::BASE)
+        PathBuf::from(crate::base::BASE)
     };
 
     stage(2, total, "fine-tune on the S&P 500's training part");
-    sub(
-        &[
-            "train".into(),
-            "--config".into(),
-            s(&cfg),
-            "--init".into(),
-            s(&pre),
-            "--data".into(),
-            target.clone(),
-            "--out".into(),
-            s(&fine),
-        ],
-        args.force,
+    let a = plan.train(Some(&pre), vec![plan.target.clone()], &fine);
+    check("fine-tuning", crate::train::run(&a))?;
+
+    stage(
+        3,
+        total,
+        "forecast every series (sample paths through the KV cache)",
+    );
+    check("forecast", crate::forecast::run(&plan.forecast(&pre)))?;
+
+    stage(
+        4,
+        total,
+        "score the model against the baselines on every test part",
+    );
+    check("evaluate", crate::evaluate::run(&plan.evaluate(&pre)))?;
+
+    stage(
+        5,
+        total,
+        "backtest vol-target, the forecast rules, buy-and-hold and sma-cross on the S&P 500's test window",
+    );
+    let from = test_start(&plan.target)?;
+    check(
+        "backtest",
+        crate::backtest::run(&plan.backtest(&fine, from)),
     )?;
-
-    forecast_and_score(args, &pre, &files, horizon, samples)?;
-
-    let fine = s(&fine);
-    backtest_stage(args, &data, &fine, horizon, samples)?;
 
     stage(6, total, "write index.html with the headline results");
     write_atomic(
@@ -173,129 +284,35 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stages 3 and 4: forecast every series and score the model, both with the
-/// pretrained (or base) model.
-fn forecast_and_score(
-    args: &DemoArgs,
-    pre: &Path,
-    files: &[String],
-    horizon: &str,
-    samples: &str,
-) -> anyhow::Result<()> {
-    let (out, total) = (&args.out, 6);
-    stage(
-        3,
-        total,
-        "forecast every series (sample paths through the KV cache)",
-    );
-    let mut a: Vec<String> = ["forecast", "--model"].map(String::from).to_vec();
-    a.extend([
-        s(pre),
-        "--horizon".into(),
-        horizon.into(),
-        "--samples".into(),
-        samples.into(),
-        "--out".into(),
-        s(&out.join("forecast.csv")),
-        "--input".into(),
-    ]);
-    a.extend(files.iter().cloned());
-    sub(&a, args.force)?;
-
-    stage(
-        4,
-        total,
-        "score the model against the baselines on every test part",
-    );
-    let mut a: Vec<String> = ["evaluate", "--model"].map(String::from).to_vec();
-    a.extend([
-        s(pre),
-        "--out".into(),
-        s(&out.join("scorecard")),
-        "--input".into(),
-    ]);
-    a.extend(files.iter().cloned());
-    sub(&a, args.force)?;
-    Ok(())
-}
-
-/// The bundled data and the config under DIR: the files the stages read.
-fn write_inputs(
-    out: &Path,
-    quick: bool,
-) -> anyhow::Result<(std::path::PathBuf, Vec<String>, std::path::PathBuf)> {
-    let data = out.join("data");
-    std::fs::create_dir_all(&data).with_context(|| s(&data))?;
-    let mut files = Vec::new();
-    for (name, bytes) in DATA {
-        let p = data.join(name);
-        write_atomic(&p, bytes)?;
-        files.push(s(&p));
-    }
-    let cfg = out.join("tiny.toml");
-    write_atomic(&cfg, config(quick)?.as_bytes())?;
-    Ok((data, files, cfg))
-}
-
-/// Stage 5: the backtest on the S&P 500's test window, with the fine-tuned model.
-fn backtest_stage(
-    args: &DemoArgs,
-    data: &Path,
-    fine: &str,
-    horizon: &str,
-    samples: &str,
-) -> anyhow::Result<()> {
-    let (out, total, target) = (&args.out, 6, s(&data.join(TARGET)));
-    stage(
-        5,
-        total,
-        "backtest vol-target, the forecast rules, buy-and-hold and sma-cross on the S&P 500's test window",
-    );
-    // The fine-tuned model saw the first 80% of the series: trade only after it.
-    let ds =
-        candlecast_data::read_path(&data.join(TARGET), &candlecast_data::ReadOptions::default())?;
+/// The first bar of the S&P 500's test part: the fine-tuned model saw the first
+/// 80% of the series, so the backtest trades only after it.
+fn test_start(target: &Path) -> anyhow::Result<String> {
+    let ds = candlecast_data::read_path(target, &candlecast_data::ReadOptions::default())?;
     let spx = ds
         .panel
         .series
         .first()
         .ok_or_else(|| anyhow::anyhow!("{TARGET}: no series"))?;
     let split = candlecast_forecast::split_index(spx.len());
-    let from = spx
-        .timestamps()
+    spx.timestamps()
         .get(split)
         .map(|t| t.to_rfc3339())
-        .ok_or_else(|| anyhow::anyhow!("{TARGET}: too short"))?;
-    // vol-target leads: what the model knows best is the spread of the next bars.
-    let strategy = format!("vol-target:horizon={horizon},samples={samples}");
-    let mut a: Vec<String> = ["backtest", "--input"].map(String::from).to_vec();
-    a.extend([
-        target,
-        "--model".into(),
-        fine.to_string(),
-        "--strategy".into(),
-        strategy,
-        "--from".into(),
-        from,
-        "--cash".into(),
-        "10000".into(),
-        "--commission".into(),
-        "0.001".into(),
-        // Close what is open on the last bar, so every strategy's trades are counted.
-        "--finalize".into(),
-        "--decide-every".into(),
-        if args.quick { "20" } else { "5" }.into(),
-        // The test window is about a thousand bars: the per-bar file costs nothing.
-        "--equity-csv".into(),
-        "--out".into(),
-        s(&out.join("backtest")),
-        "--compare".into(),
-    ]);
-    a.extend(COMPARE.map(|c| {
-        c.replace("{horizon}", horizon)
-            .replace("{samples}", samples)
-    }));
-    sub(&a, args.force)?;
-    Ok(())
+        .ok_or_else(|| anyhow::anyhow!("{TARGET}: too short"))
+}
+
+/// The bundled data and the config under DIR: the files the stages read.
+fn write_inputs(out: &Path, quick: bool) -> anyhow::Result<(PathBuf, Vec<PathBuf>, PathBuf)> {
+    let data = out.join("data");
+    std::fs::create_dir_all(&data).with_context(|| data.display().to_string())?;
+    let mut files = Vec::new();
+    for (name, bytes) in DATA {
+        let p = data.join(name);
+        write_atomic(&p, bytes)?;
+        files.push(p);
+    }
+    let cfg = out.join("tiny.toml");
+    write_atomic(&cfg, config(quick)?.as_bytes())?;
+    Ok((data, files, cfg))
 }
 
 /// The closing lines: where everything the demo wrote is.
@@ -341,5 +358,142 @@ fn print_contents(out: &Path, from_scratch: bool, secs: f64) {
         ),
     ] {
         println!("  {path:<20} {what}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(argv: &[String]) -> Command {
+        let argv = std::iter::once("candlecast".to_string()).chain(argv.iter().cloned());
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => cli.command,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The typed arguments of every stage are what clap makes of the command line a
+    /// user would type for it (compared through `Debug`, which prints every field),
+    /// for the full and the quick demo with and without `--force`.
+    #[test]
+    fn demo_args_match_the_cli() {
+        for (quick, force) in [(false, false), (true, true)] {
+            let args = DemoArgs {
+                out: PathBuf::from("o"),
+                quick,
+                from_scratch: true,
+                force,
+            };
+            let files = vec![PathBuf::from("o/data/a.csv"), PathBuf::from("o/data/b.csv")];
+            let plan = Plan::new(
+                &args,
+                Path::new("o/data"),
+                files,
+                PathBuf::from("o/tiny.toml"),
+            );
+            let f = |mut v: Vec<String>| {
+                if force {
+                    v.push("--force".into());
+                }
+                v
+            };
+            let (h, n) = if quick { ("3", "16") } else { ("5", "200") };
+
+            let typed = plan.train(
+                Some(Path::new("pre")),
+                vec![plan.target.clone()],
+                Path::new("fine"),
+            );
+            let cli = parse(&f(strs(&[
+                "train",
+                "--config",
+                "o/tiny.toml",
+                "--init",
+                "pre",
+                "--data",
+                "o/data/spx_1d_arch.csv",
+                "--out",
+                "fine",
+            ])));
+            assert!(
+                matches!(&cli, Command::Train(c) if format!("{c:?}") == format!("{typed:?}")),
+                "{cli:?}"
+            );
+
+            let typed = plan.forecast(Path::new("pre"));
+            let cli = parse(&f(strs(&[
+                "forecast",
+                "--model",
+                "pre",
+                "--horizon",
+                h,
+                "--samples",
+                n,
+                "--out",
+                "o/forecast.csv",
+                "--input",
+                "o/data/a.csv",
+                "o/data/b.csv",
+            ])));
+            assert!(
+                matches!(&cli, Command::Forecast(c) if format!("{c:?}") == format!("{typed:?}")),
+                "{cli:?}"
+            );
+
+            let typed = plan.evaluate(Path::new("pre"));
+            let cli = parse(&f(strs(&[
+                "evaluate",
+                "--model",
+                "pre",
+                "--out",
+                "o/scorecard",
+                "--input",
+                "o/data/a.csv",
+                "o/data/b.csv",
+            ])));
+            assert!(
+                matches!(&cli, Command::Evaluate(c) if format!("{c:?}") == format!("{typed:?}")),
+                "{cli:?}"
+            );
+
+            let typed = plan.backtest(Path::new("fine"), "2020-01-02T00:00:00Z".into());
+            let mut argv = strs(&[
+                "backtest",
+                "--input",
+                "o/data/spx_1d_arch.csv",
+                "--model",
+                "fine",
+                "--strategy",
+            ]);
+            argv.push(format!("vol-target:horizon={h},samples={n}"));
+            argv.extend(strs(&[
+                "--from",
+                "2020-01-02T00:00:00Z",
+                "--cash",
+                "10000",
+                "--commission",
+                "0.001",
+                "--finalize",
+                "--decide-every",
+                if quick { "20" } else { "5" },
+                "--equity-csv",
+                "--out",
+                "o/backtest",
+                "--compare",
+            ]));
+            argv.extend(COMPARE.map(|c| c.replace("{horizon}", h).replace("{samples}", n)));
+            let cli = parse(&f(argv));
+            assert!(
+                matches!(&cli, Command::Backtest(c) if format!("{c:?}") == format!("{typed:?}")),
+                "{cli:?}"
+            );
+        }
     }
 }

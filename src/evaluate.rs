@@ -7,13 +7,13 @@
 
 use crate::args::EvaluateArgs;
 use crate::inputs::{expand_inputs, load_series};
+use crate::output::write_atomic;
 use anyhow::Context;
 use candlecast_data::Series;
 use candlecast_forecast::{
     gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
-use crate::output::write_atomic;
 use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
 use candlecast_tokenize::Tokenizer;

@@ -3,13 +3,13 @@
 
 use crate::args::ForecastArgs;
 use crate::inputs::{expand_inputs, load_series};
+use crate::output::write_atomic;
 use anyhow::{bail, Context};
 use candlecast_data::Timestamp;
 use candlecast_forecast::{
     future_timestamps, origin_at_end_keyed, rollout_chunked, series_key, summarise_columns,
     ForecastParams, PathChunk, MAX_BATCH_ROWS,
 };
-use crate::output::write_atomic;
 use candlecast_gpt::checkpoint::{META_FILE, MODEL_FILE};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,9 @@
 //! `candlecast synth`: write a synthetic corpus as CSV files.
 
 use crate::args::SynthArgs;
+use crate::output::write_atomic;
 use anyhow::Context;
 use candlecast_data::write_series;
-use crate::output::write_atomic;
 use candlecast_synth::{generate_one, symbol};
 use std::process::ExitCode;
 

@@ -555,7 +555,6 @@ fn write_curve(dir: &Path, t: &Trainer) -> candlecast_gpt::Result<()> {
         ));
     }
     write_atomic(&dir.join("curve.csv"), s.as_bytes())
-        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 #[cfg(test)]

@@ -90,10 +90,7 @@ impl Gpt {
         cfg.validate()?;
         let varmap = VarMap::new();
         {
-            let mut data = varmap
-                .data()
-                .lock()
-                .map_err(|_| GptError::LockPoisoned)?;
+            let mut data = varmap.data().lock().map_err(|_| GptError::LockPoisoned)?;
             let residual_std = 0.02 / (2.0 * cfg.n_layer as f64).sqrt();
             for (i, (name, shape)) in cfg.param_shapes().into_iter().enumerate() {
                 let n: usize = shape.iter().product();

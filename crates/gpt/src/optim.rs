@@ -72,10 +72,7 @@ impl AdamW {
         params: AdamWParams,
         trainable: impl Fn(&str) -> bool,
     ) -> Result<AdamW> {
-        let data = varmap
-            .data()
-            .lock()
-            .map_err(|_| GptError::LockPoisoned)?;
+        let data = varmap.data().lock().map_err(|_| GptError::LockPoisoned)?;
         let mut names: Vec<&String> = data.keys().filter(|n| trainable(n)).collect();
         names.sort();
         let mut slots = Vec::with_capacity(names.len());

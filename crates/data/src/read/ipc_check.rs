@@ -25,7 +25,7 @@ const MAX_DEPTH: usize = 32;
 /// outside the file, or exceeds the limits above.
 pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
     let footer = footer(bytes)?;
-    let e = |what: &str| move |err| format!("{what}: {err}");
+    let e = |what: &'static str| move |err| format!("{what}: {err}");
     let schema = footer.schema().map_err(e("schema"))?.ok_or("no schema")?;
     if let Some(fields) = schema.fields().map_err(e("schema"))? {
         for f in fields.iter() {
@@ -135,7 +135,8 @@ fn check_batch(rb: RecordBatchRef<'_>, body: &[u8]) -> Result<(), String> {
     let compressed = rb.compression().map_err(e)?.is_some();
     for buf in buffers.into_iter().flatten() {
         let (off, len) = (buf.offset(), buf.length());
-        let inside = off >= 0 && len >= 0 && off.checked_add(len).is_some_and(|x| x <= body.len() as i64);
+        let inside =
+            off >= 0 && len >= 0 && off.checked_add(len).is_some_and(|x| x <= body.len() as i64);
         if !inside {
             return Err(format!(
                 "a buffer at {off} of {len} bytes outside the block's {} bytes",
@@ -169,6 +170,8 @@ mod tests {
         huge.extend_from_slice(&[0; 8]);
         huge.extend_from_slice(&i32::MAX.to_le_bytes());
         huge.extend_from_slice(b"ARROW1");
-        assert!(check(&huge).unwrap_err().contains("more than the file holds"));
+        assert!(check(&huge)
+            .unwrap_err()
+            .contains("more than the file holds"));
     }
 }

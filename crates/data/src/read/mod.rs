@@ -17,6 +17,8 @@
 mod columns;
 mod compressed;
 mod finish;
+#[cfg(feature = "parquet")]
+mod ipc_check;
 mod json;
 mod options;
 mod parallel;
@@ -24,8 +26,6 @@ mod parallel;
 mod parquet;
 #[cfg(feature = "parquet")]
 mod parquet_check;
-#[cfg(feature = "parquet")]
-mod ipc_check;
 mod rows;
 mod scanner;
 mod serial;

@@ -278,14 +278,13 @@ fn read_inner(
         } else {
             Role::Open
         };
-        let c = to_col(&s, dt, role, &mut notes)
-            .map_err(|e| match e {
-                ColError::Polars(e) => err(e),
-                ColError::Kind(what) => DataError::one(
-                    name,
-                    Problem::file(format!("column '{n}': {what}, of type {dt}")),
-                ),
-            })?;
+        let c = to_col(&s, dt, role, &mut notes).map_err(|e| match e {
+            ColError::Polars(e) => err(e),
+            ColError::Kind(what) => DataError::one(
+                name,
+                Problem::file(format!("column '{n}': {what}, of type {dt}")),
+            ),
+        })?;
         if let Some(slot) = cols.get_mut(i) {
             *slot = c;
         }
@@ -385,7 +384,9 @@ fn to_col(s: &Series, dt: &DataType, role: Role, notes: &mut Vec<String>) -> Res
         }
         (DataType::Datetime(unit, tz), Role::Timestamp) => {
             if let Some(tz) = tz {
-                notes.push(format!("timestamps in zone {tz} read as their UTC instants"));
+                notes.push(format!(
+                    "timestamps in zone {tz} read as their UTC instants"
+                ));
             }
             datetime_col(s, *unit, tz.is_some())?
         }

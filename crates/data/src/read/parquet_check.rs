@@ -8,7 +8,7 @@
 //! length and against limits no price series comes near. The walk reads only the
 //! footer and the page headers (a few bytes a page), not the data.
 
-use polars_parquet_format::thrift::protocol::{ReadThrift, TCompactInputProtocol};
+use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
 use polars_parquet_format::{ColumnMetaData, FileMetaData, PageHeader, PageType};
 
 /// Rows a file may hold: a billion bars, far beyond any one price series.
@@ -113,8 +113,8 @@ fn check_chunk(bytes: &[u8], cm: &ColumnMetaData, rows: i64) -> Result<(), Strin
         }
         let mut cursor = std::io::Cursor::new(&bytes[at..end]);
         let mut prot = TCompactInputProtocol::new(&mut cursor, MAX_THRIFT_BYTES);
-        let header =
-            PageHeader::read_from_in_protocol(&mut prot).map_err(|e| format!("page header: {e}"))?;
+        let header = PageHeader::read_from_in_protocol(&mut prot)
+            .map_err(|e| format!("page header: {e}"))?;
         let body = at + cursor.position() as usize;
         let values = check_page(&header, rows, end - body)?;
         if header.type_ != PageType::DICTIONARY_PAGE {
@@ -158,8 +158,16 @@ fn check_page(h: &PageHeader, rows: i64, left: usize) -> Result<i64, String> {
         values = counted("values", d.num_values, rows)?;
         counted("nulls", d.num_nulls, values)?;
         counted("rows", d.num_rows, rows)?;
-        let def = counted("definition-level bytes", d.definition_levels_byte_length, compressed)?;
-        let rep = counted("repetition-level bytes", d.repetition_levels_byte_length, compressed)?;
+        let def = counted(
+            "definition-level bytes",
+            d.definition_levels_byte_length,
+            compressed,
+        )?;
+        let rep = counted(
+            "repetition-level bytes",
+            d.repetition_levels_byte_length,
+            compressed,
+        )?;
         if def + rep > compressed {
             return Err(format!(
                 "a page's levels take {} bytes of its {compressed}",
@@ -181,7 +189,9 @@ mod tests {
         let mut huge = b"PAR1".to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(b"PAR1");
-        assert!(check(&huge).unwrap_err().contains("more than the file holds"));
+        assert!(check(&huge)
+            .unwrap_err()
+            .contains("more than the file holds"));
     }
 
     #[test]
@@ -212,6 +222,9 @@ mod tests {
             repetition_level_encoding: polars_parquet_format::Encoding::RLE,
             statistics: None,
         });
-        assert_eq!(check_page(&h, 5, 10).unwrap_err(), "a page with -201 values");
+        assert_eq!(
+            check_page(&h, 5, 10).unwrap_err(),
+            "a page with -201 values"
+        );
     }
 }
