@@ -164,7 +164,17 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     }
 }
 
-impl Broker<'_> {
+impl<'c> Broker<'c> {
+    fn new(cfg: &'c BrokerConfig) -> Broker<'c> {
+        Broker {
+            cfg,
+            cash: cfg.cash,
+            lots: Vec::new(),
+            trades: Vec::new(),
+            fills: Vec::new(),
+        }
+    }
+
     fn equity(&self, price: f64) -> f64 {
         // backtesting.py: cash + (last * size - size * entry), summed over trades.
         self.cash
@@ -370,97 +380,182 @@ pub fn run(
             "the series has {n} bars and the window starts at bar {ws}"
         )));
     }
-    let every = opts.decide_every.max(1);
     let first_decision = strategy.first_decision().max(ws);
     let buy_hold_start = first_decision.saturating_sub(1).max(ws).min(n - 1);
-    let (open, close) = (series.open(), series.close());
-    let mut b = Broker {
-        cfg: broker,
-        cash: broker.cash,
-        lots: Vec::new(),
-        trades: Vec::new(),
-        fills: Vec::new(),
+    let mut w = walk(series, strategy, broker, opts, first_decision, on_bar)?;
+    if broker.finalize && !w.broke {
+        w.finalize(series);
+    }
+    let open_trade = w.broker.mark(series.close()[n - 1], n - 1);
+    Ok(Run {
+        strategy: strategy.name(),
+        window_start: ws,
+        equity: w.equity,
+        trades: w.broker.trades,
+        open_trade,
+        orders: w.book.orders,
+        fills: w.broker.fills,
+        first_decision,
+        buy_hold_start,
+        forecasts: strategy.forecasts().to_vec(),
+        refits: strategy.refits().to_vec(),
+    })
+}
+
+/// The orders placed so far and the one waiting for the next open. They travel
+/// together because filling the pending order marks it in the list.
+struct OrderBook {
+    orders: Vec<Order>,
+    pending: Option<usize>,
+}
+
+impl OrderBook {
+    /// Fills the pending order, if any, at `open` of bar `bar`.
+    #[inline]
+    fn fill(&mut self, b: &mut Broker<'_>, open: f64, bar: usize) {
+        if let Some(k) = self.pending.take() {
+            let filled = b.execute(self.orders[k].target, open, bar);
+            self.orders[k].filled = filled;
+        }
+    }
+
+    /// Records `target`, decided at `decided_bar`'s close, to fill at the next open.
+    #[inline]
+    fn place(&mut self, decided_bar: usize, target: Target) {
+        self.pending = Some(self.orders.len());
+        self.orders.push(Order {
+            decided_bar,
+            target,
+            filled: false,
+        });
+    }
+}
+
+/// When the strategy decides: every `every`th bar from `first`, counted down
+/// rather than found by a modulo per bar.
+struct Cadence {
+    first: usize,
+    every: usize,
+    /// Bars until the next decision.
+    until: usize,
+}
+
+impl Cadence {
+    /// Whether bar `i` is a decision bar; call once per bar, in order.
+    #[inline]
+    fn due(&mut self, i: usize) -> bool {
+        i >= self.first && {
+            let now = self.until == 0;
+            self.until = if now { self.every - 1 } else { self.until - 1 };
+            now
+        }
+    }
+}
+
+/// The strategy's target at `ctx`'s bar, with a short turned flat when the run
+/// is long-only: strategies may ignore `allow_short`, the engine does not.
+#[inline]
+fn decide(strategy: &mut dyn Strategy, ctx: &Context<'_>) -> Result<Option<Target>, BacktestError> {
+    let Some(target) = strategy.decide(ctx)? else {
+        return Ok(None);
     };
+    if !ctx.allow_short && target.side() < 0 {
+        return Ok(Some(Target::Flat));
+    }
+    Ok(Some(target))
+}
+
+/// Out of money: liquidate at the close and stop, as backtesting.py does; the
+/// rest of the window's equity is zero. Cold, so it stays out of the loop's way.
+#[cold]
+fn liquidate(b: &mut Broker<'_>, close: f64, bar: usize, equity: &mut Vec<f64>, len: usize) {
+    b.close(close, bar, FillKind::Liquidation);
+    b.cash = 0.0;
+    equity.resize(len, 0.0);
+}
+
+/// What the per-bar loop leaves for the end of the run.
+struct Walked<'c> {
+    broker: Broker<'c>,
+    equity: Vec<f64>,
+    book: OrderBook,
+    /// Equity ran out and the position was liquidated.
+    broke: bool,
+}
+
+impl Walked<'_> {
+    /// backtesting.py closes the open trade and re-runs its broker on the last
+    /// bar: the close, and any order placed at the last close, fill at that
+    /// bar's open.
+    fn finalize(&mut self, series: &Series) {
+        let last = series.len() - 1;
+        let (open, close) = (series.open(), series.close());
+        self.broker.close(open[last], last, FillKind::Finalize);
+        self.book.fill(&mut self.broker, open[last], last);
+        if let Some(e) = self.equity.last_mut() {
+            *e = self.broker.equity(close[last]);
+        }
+    }
+}
+
+/// The per-bar loop. Its state lives in locals and its helpers are inlined: it
+/// runs millions of bars a second, where a call or an allocation per bar shows.
+fn walk<'c>(
+    series: &Series,
+    strategy: &mut dyn Strategy,
+    broker: &'c BrokerConfig,
+    opts: &RunOptions,
+    first_decision: usize,
+    on_bar: &mut dyn FnMut(usize),
+) -> Result<Walked<'c>, BacktestError> {
+    let n = series.len();
+    let ws = opts.window_start;
+    let (open, close) = (series.open(), series.close());
+    let mut b = Broker::new(broker);
     let mut equity = Vec::with_capacity(n - ws);
-    let mut orders: Vec<Order> = Vec::new();
-    let mut pending: Option<usize> = None;
+    let mut book = OrderBook {
+        orders: Vec::new(),
+        pending: None,
+    };
+    let mut cadence = Cadence {
+        first: first_decision,
+        every: opts.decide_every.max(1),
+        until: 0,
+    };
     let mut broke = false;
-    // Bars until the next decision (a countdown, not a modulo per bar).
-    let mut until_decision = 0usize;
     for i in 0..n {
         let history = History::new(series, i + 1);
         strategy.observe(&history);
         if i < ws {
             continue;
         }
-        if let Some(k) = pending.take() {
-            let filled = b.execute(orders[k].target, open[i], i);
-            orders[k].filled = filled;
-        }
+        book.fill(&mut b, open[i], i);
         let e = b.equity(close[i]);
         if e <= 0.0 {
-            // Out of money: liquidate at the close and stop, as backtesting.py does.
-            b.close(close[i], i, FillKind::Liquidation);
-            b.cash = 0.0;
-            equity.resize(n - ws, 0.0);
+            liquidate(&mut b, close[i], i, &mut equity, n - ws);
             broke = true;
             on_bar(i);
             break;
         }
         equity.push(e);
-        let decide = i >= first_decision && {
-            let now = until_decision == 0;
-            until_decision = if now { every - 1 } else { until_decision - 1 };
-            now
-        };
-        if decide {
+        if cadence.due(i) {
             let ctx = Context {
                 history,
                 position: b.position(),
                 equity: e,
                 allow_short: opts.allow_short,
             };
-            if let Some(mut target) = strategy.decide(&ctx)? {
-                if !opts.allow_short && target.side() < 0 {
-                    target = Target::Flat;
-                }
-                pending = Some(orders.len());
-                orders.push(Order {
-                    decided_bar: i,
-                    target,
-                    filled: false,
-                });
+            if let Some(target) = decide(strategy, &ctx)? {
+                book.place(i, target);
             }
         }
         on_bar(i);
     }
-    if broker.finalize && !broke {
-        // backtesting.py closes the open trade and re-runs its broker on the last
-        // bar: the close, and any order placed at the last close, fill at that
-        // bar's open.
-        let last = n - 1;
-        b.close(open[last], last, FillKind::Finalize);
-        if let Some(k) = pending.take() {
-            let filled = b.execute(orders[k].target, open[last], last);
-            orders[k].filled = filled;
-        }
-        if let Some(e) = equity.last_mut() {
-            *e = b.equity(close[last]);
-        }
-    }
-    let open_trade = b.mark(close[n - 1], n - 1);
-    Ok(Run {
-        strategy: strategy.name(),
-        window_start: ws,
+    Ok(Walked {
+        broker: b,
         equity,
-        trades: b.trades,
-        open_trade,
-        orders,
-        fills: b.fills,
-        first_decision,
-        buy_hold_start,
-        forecasts: strategy.forecasts().to_vec(),
-        refits: strategy.refits().to_vec(),
+        book,
+        broke,
     })
 }
 

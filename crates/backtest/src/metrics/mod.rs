@@ -12,7 +12,7 @@ pub use periods::{annualisation, bar_spacing, geometric_mean, period_returns, Pe
 pub use span::Span;
 pub use trades::{trade_stats, TradeStats};
 
-use crate::engine::Run;
+use crate::engine::{Run, Trade};
 use candlecast_data::{Series, Timestamp};
 use serde::{Serialize, Serializer};
 
@@ -206,35 +206,53 @@ fn cagr(first: f64, last: f64, span: Span) -> f64 {
     (last / first).powf(1.0 / years) - 1.0
 }
 
-impl Metrics {
-    /// Statistics of `run` over its window of `series` (the series it ran on).
-    pub fn compute(run: &Run, series: &Series) -> Metrics {
-        let ws = run.window_start.min(series.len());
-        let all_ts = series.timestamps();
-        let ts = &all_ts[ws..];
-        let close = series.close();
-        let eq = &run.equity;
-        let n = eq.len();
+/// The equity curve's end points and the times they were marked at; NaN and
+/// the epoch for an empty curve, so an empty run still has statistics.
+struct Window {
+    first: f64,
+    last: f64,
+    start: Timestamp,
+    end: Timestamp,
+}
+
+impl Window {
+    fn of(eq: &[f64], ts: &[Timestamp]) -> Window {
         let (first, last) = match (eq.first(), eq.last()) {
             (Some(&f), Some(&l)) => (f, l),
             _ => (f64::NAN, f64::NAN),
         };
-        let (start, end) = match (ts.first(), ts.get(n.saturating_sub(1))) {
+        let (start, end) = match (ts.first(), ts.get(eq.len().saturating_sub(1))) {
             (Some(&a), Some(&b)) => (a, b),
             _ => (Timestamp(0), Timestamp(0)),
         };
-        let duration = Span::between(start, end);
-        // backtesting.py rounds durations up to the bar spacing's finest unit.
-        let unit = bar_spacing(ts).map_or(1, Span::resolution);
-        let round = |s: Option<Span>| s.map(|s| s.ceil(unit));
+        Window {
+            first,
+            last,
+            start,
+            end,
+        }
+    }
+}
 
-        let dd = drawdown_stats(eq, ts);
+/// backtesting.py's annualised figures, all from the same period (daily,
+/// weekly...) returns: computed together so the returns are bucketed once.
+struct Annualised {
+    periods_per_year: f64,
+    /// Annualised geometric mean return, a fraction.
+    ret: f64,
+    /// Annualised volatility, a fraction.
+    vol: f64,
+    /// Downside deviation per period (not annualised).
+    downside: f64,
+}
 
+impl Annualised {
+    fn of(ts: &[Timestamp], eq: &[f64]) -> Annualised {
         let (periods_per_year, period) = annualisation(ts);
         let rets = period_returns(ts, eq, period);
         let g = geometric_mean(&rets);
         let g = if g.is_nan() { 0.0 } else { g };
-        let ann = (1.0 + g).powf(periods_per_year) - 1.0;
+        let ret = (1.0 + g).powf(periods_per_year) - 1.0;
         let var = if rets.len() > 1 {
             let m = rets.iter().sum::<f64>() / rets.len() as f64;
             rets.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / (rets.len() - 1) as f64
@@ -249,22 +267,62 @@ impl Metrics {
         } else {
             (rets.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / rets.len() as f64).sqrt()
         };
-        let nz = |x: f64| if x == 0.0 { f64::NAN } else { x };
-
-        // Bars with a position, counting closed trades only (backtesting.py).
-        // Trades come in time order and may share a bar (exit, then entry).
-        let mut held = 0usize;
-        let mut covered_to = 0usize; // bars before this are counted
-        for t in &run.trades {
-            let a = t.entry_bar.saturating_sub(ws).max(covered_to);
-            let b = t.exit_bar.saturating_sub(ws) + 1;
-            if b > a {
-                held += b - a;
-                covered_to = b;
-            }
+        Annualised {
+            periods_per_year,
+            ret,
+            vol,
+            downside,
         }
-        let exposure = held.min(n) as f64 / n.max(1) as f64 * 100.0;
+    }
+}
 
+/// Percent of the window's `n` bars with a position, counting closed trades
+/// only (backtesting.py). Trades come in time order and may share a bar (exit,
+/// then entry): a shared bar counts once.
+fn exposure_pct(trades: &[Trade], ws: usize, n: usize) -> f64 {
+    let mut held = 0usize;
+    let mut covered_to = 0usize; // bars before this are counted
+    for t in trades {
+        let a = t.entry_bar.saturating_sub(ws).max(covered_to);
+        let b = t.exit_bar.saturating_sub(ws) + 1;
+        if b > a {
+            held += b - a;
+            covered_to = b;
+        }
+    }
+    held.min(n) as f64 / n.max(1) as f64 * 100.0
+}
+
+/// A zero denominator as NaN: backtesting.py's ratios are undefined, not
+/// infinite, without volatility or drawdown.
+fn nz(x: f64) -> f64 {
+    if x == 0.0 {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
+impl Metrics {
+    /// Statistics of `run` over its window of `series` (the series it ran on).
+    pub fn compute(run: &Run, series: &Series) -> Metrics {
+        let ws = run.window_start.min(series.len());
+        let all_ts = series.timestamps();
+        let ts = &all_ts[ws..];
+        let close = series.close();
+        let eq = &run.equity;
+        let Window {
+            first,
+            last,
+            start,
+            end,
+        } = Window::of(eq, ts);
+        let duration = Span::between(start, end);
+        // backtesting.py rounds durations up to the bar spacing's finest unit.
+        let unit = bar_spacing(ts).map_or(1, Span::resolution);
+        let round = |s: Option<Span>| s.map(|s| s.ceil(unit));
+        let dd = drawdown_stats(eq, ts);
+        let a = Annualised::of(ts, eq);
         let bh0 = close.get(run.buy_hold_start).copied().unwrap_or(f64::NAN);
         let bh1 = close.last().copied().unwrap_or(f64::NAN);
         let return_pct = (last - first) / first * 100.0;
@@ -275,8 +333,10 @@ impl Metrics {
             start,
             end,
             duration,
-            exposure_pct: exposure,
+            exposure_pct: exposure_pct(&run.trades, ws, eq.len()),
             equity_final: last,
+            // A curve longer than its timestamps has no drawdown statistics
+            // over all of it: its peak is taken directly.
             equity_peak: if eq.len() <= ts.len() {
                 dd.peak
             } else {
@@ -285,12 +345,12 @@ impl Metrics {
             commissions: run.commissions(),
             return_pct,
             buy_hold_return_pct,
-            return_ann_pct: ann * 100.0,
-            volatility_ann_pct: vol * 100.0,
+            return_ann_pct: a.ret * 100.0,
+            volatility_ann_pct: a.vol * 100.0,
             cagr_pct: cagr(first, last, duration) * 100.0,
-            sharpe: ann * 100.0 / nz(vol * 100.0),
-            sortino: ann / (downside * periods_per_year.sqrt()),
-            calmar: ann / nz(dd.max),
+            sharpe: a.ret * 100.0 / nz(a.vol * 100.0),
+            sortino: a.ret / (a.downside * a.periods_per_year.sqrt()),
+            calmar: a.ret / nz(dd.max),
             alpha_pct: return_pct - beta * buy_hold_return_pct,
             beta,
             max_drawdown_pct: 0.0 - dd.max * 100.0,

@@ -16,11 +16,29 @@ th{background:#f6f6f6}.main{font-weight:600}svg{display:block;margin:6px 0}.warn
 /// The page; `equity_svg` is [`charts::equity`]'s chart, drawn once for this
 /// page and `equity.svg`.
 pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError> {
-    let s = r.series;
-    let run = r.main.run;
-    let ws = run.window_start;
-
     let mut html = String::new();
+    header(&mut html, r);
+    statistics(&mut html, r);
+    statistics_notes(&mut html, r);
+    if r.refit.is_some() {
+        refits(&mut html, r);
+    }
+    chart_sections(&mut html, r, equity_svg)?;
+    html.push_str(
+        "<p class=\"sub\">Made by candlecast. Every statistic backtesting.py 0.6.6 reports, with its \
+         names and definitions (Buy &amp; Hold Return over one window for all columns, see the note \
+         when that differs from backtesting.py's per-strategy value); orders fill at the next bar's \
+         open.</p></body></html>\n",
+    );
+    Ok(html)
+}
+
+/// The document head and the title line: everything needed to reproduce the
+/// run (window, broker, decision and refit schedule) sits under the title, so
+/// a page read on its own says what it measured.
+fn header(html: &mut String, r: &Report<'_>) {
+    let s = r.series;
+    let ws = r.main.run.window_start;
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -58,8 +76,22 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
             .map(|p| format!(" &middot; model refitted every {} bars ({} steps)", p.every, p.steps))
             .unwrap_or_default(),
     );
+}
 
-    // Statistics.
+/// One cell of the statistics table; the main strategy's column is bold so it
+/// stands out from the comparisons.
+fn cell(html: &mut String, k: usize, v: &str) {
+    let _ = write!(
+        html,
+        "<td{}>{}</td>",
+        if k == 0 { " class=\"main\"" } else { "" },
+        escape_html(v)
+    );
+}
+
+/// The table: one column per strategy (the main one first), the metrics' rows,
+/// then the significance rows against buy-and-hold.
+fn statistics(html: &mut String, r: &Report<'_>) {
     html.push_str("<h2>Statistics</h2><table><tr><th></th>");
     for (k, e) in std::iter::once(&r.main).chain(&r.compare).enumerate() {
         let _ = write!(
@@ -73,29 +105,25 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
     for (label, cells) in r.cells() {
         let _ = write!(html, "<tr><td>{}</td>", escape_html(label));
         for (k, v) in cells.iter().enumerate() {
-            let _ = write!(
-                html,
-                "<td{}>{}</td>",
-                if k == 0 { " class=\"main\"" } else { "" },
-                escape_html(v)
-            );
+            cell(html, k, v);
         }
         html.push_str("</tr>\n");
     }
-    for (label, cell) in SIGNIFICANCE_ROWS {
+    for (label, f) in SIGNIFICANCE_ROWS {
         let _ = write!(html, "<tr><td>{}</td>", escape_html(label));
         for (k, e) in std::iter::once(&r.main).chain(&r.compare).enumerate() {
-            let v = e.vs_buy_hold.as_ref().map_or("-".into(), cell);
-            let _ = write!(
-                html,
-                "<td{}>{}</td>",
-                if k == 0 { " class=\"main\"" } else { "" },
-                escape_html(&v)
-            );
+            let v = e.vs_buy_hold.as_ref().map_or("-".into(), f);
+            cell(html, k, &v);
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</table>\n");
+}
+
+/// What the table cannot say in a cell: each strategy's comparison with
+/// buy-and-hold in words, how that comparison is made, and the warnings and
+/// notes that qualify the numbers.
+fn statistics_notes(html: &mut String, r: &Report<'_>) {
     for e in std::iter::once(&r.main).chain(&r.compare) {
         if let Some(d) = &e.vs_buy_hold {
             let _ = write!(
@@ -116,7 +144,7 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
         crate::significance::RESAMPLES,
         crate::significance::LEVEL * 100.0
     );
-    if let Some(w) = whole_units_warning(s, ws, r.broker) {
+    if let Some(w) = whole_units_warning(r.series, r.main.run.window_start, r.broker) {
         let _ = write!(
             html,
             "<div class=\"warn\">Warning: {}.</div>",
@@ -126,11 +154,15 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
     for n in notes(r) {
         let _ = write!(html, "<div class=\"sub\">{}.</div>", escape_html(&n));
     }
+}
 
-    if r.refit.is_some() {
-        refits(&mut html, r);
-    }
-
+/// The chart sections; the forecast fan only for a model-driven run that
+/// made forecasts.
+fn chart_sections(
+    html: &mut String,
+    r: &Report<'_>,
+    equity_svg: &str,
+) -> Result<(), BacktestError> {
     html.push_str("<h2>Equity</h2>");
     if !r.report_options.equity_csv {
         html.push_str(
@@ -153,13 +185,7 @@ pub fn render(r: &Report<'_>, equity_svg: &str) -> Result<String, BacktestError>
             fan.caption, fan.svg
         );
     }
-    html.push_str(
-        "<p class=\"sub\">Made by candlecast. Every statistic backtesting.py 0.6.6 reports, with its \
-         names and definitions (Buy &amp; Hold Return over one window for all columns, see the note \
-         when that differs from backtesting.py's per-strategy value); orders fill at the next bar's \
-         open.</p></body></html>\n",
-    );
-    Ok(html)
+    Ok(())
 }
 
 /// The refit schedule: when each refit happened, what it trained on and how

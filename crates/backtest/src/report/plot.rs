@@ -258,22 +258,7 @@ pub struct Chart<'a> {
 
 fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), BacktestError> {
     area.fill(&WHITE).map_err(plot_err)?;
-    let mut all: Vec<&[(f64, f64)]> = c.lines.iter().map(|l| l.points.as_slice()).collect();
-    for b in &c.bands {
-        all.push(&b.lower);
-        all.push(&b.upper);
-    }
-    let candle_extent: Vec<(f64, f64)> = c
-        .candles
-        .iter()
-        .flat_map(|k| [(k.x0, k.low), (k.x1, k.high)])
-        .collect();
-    all.push(&candle_extent);
-    let (x0, x1, mut y0, mut y1) = range(&all);
-    if c.fill_first {
-        y1 = y1.max(0.0);
-        y0 = y0.min(0.0);
-    }
+    let (x0, x1, y0, y1) = extent(c);
     let mut chart = ChartBuilder::on(area)
         .caption(c.title, ("sans-serif", 16))
         .margin(8)
@@ -292,7 +277,50 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
         .bold_line_style(RGBColor(225, 225, 225))
         .draw()
         .map_err(plot_err)?;
+    // Bands first and markers last, so the lines stay readable over the bands
+    // and the trades over everything.
+    draw_bands(&mut chart, &c.bands)?;
+    draw_candles(&mut chart, &c.candles)?;
+    draw_lines(&mut chart, c)?;
+    draw_markers(&mut chart, &c.markers)?;
+    // A single series needs no legend: the chart's title names it.
+    if c.lines.len() + c.bands.len() > 1 {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// The axes' ranges: every line, band and candle fits, and the drawdown chart
+/// keeps zero in view so its filled area has a baseline.
+fn extent(c: &Chart<'_>) -> (f64, f64, f64, f64) {
+    let mut all: Vec<&[(f64, f64)]> = c.lines.iter().map(|l| l.points.as_slice()).collect();
     for b in &c.bands {
+        all.push(&b.lower);
+        all.push(&b.upper);
+    }
+    let candle_extent: Vec<(f64, f64)> = c
+        .candles
+        .iter()
+        .flat_map(|k| [(k.x0, k.low), (k.x1, k.high)])
+        .collect();
+    all.push(&candle_extent);
+    let (x0, x1, mut y0, mut y1) = range(&all);
+    if c.fill_first {
+        y1 = y1.max(0.0);
+        y0 = y0.min(0.0);
+    }
+    (x0, x1, y0, y1)
+}
+
+/// Translucent, so the lines and candles under a quantile band still show.
+fn draw_bands(chart: &mut Cartesian<'_, '_>, bands: &[Band]) -> Result<(), BacktestError> {
+    for b in bands {
         let mut poly = b.lower.clone();
         poly.extend(b.upper.iter().rev());
         let color = b.color;
@@ -307,7 +335,12 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.25).filled())
             });
     }
-    draw_candles(&mut chart, &c.candles)?;
+    Ok(())
+}
+
+/// The first line is an unlabelled filled area when `fill_first` is set (the
+/// drawdown chart has one series and no legend); the rest are labelled lines.
+fn draw_lines(chart: &mut Cartesian<'_, '_>, c: &Chart<'_>) -> Result<(), BacktestError> {
     for (k, l) in c.lines.iter().enumerate() {
         let color = *l.color;
         if k == 0 && c.fill_first {
@@ -328,8 +361,16 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
+    Ok(())
+}
+
+/// Shapes in pixels, not data units, so markers keep their size at any zoom.
+fn draw_markers(
+    chart: &mut Cartesian<'_, '_>,
+    markers: &[(f64, f64, Marker)],
+) -> Result<(), BacktestError> {
     chart
-        .draw_series(c.markers.iter().map(|&(x, y, m)| {
+        .draw_series(markers.iter().map(|&(x, y, m)| {
             let shape: Vec<(i32, i32)> = match m {
                 Marker::Up => vec![(-5, 5), (5, 5), (0, -4)],
                 Marker::Down => vec![(-5, -5), (5, -5), (0, 4)],
@@ -343,15 +384,6 @@ fn draw(area: &DrawingArea<SVGBackend<'_>, Shift>, c: &Chart<'_>) -> Result<(), 
             EmptyElement::at((x, y)) + Polygon::new(shape, color)
         }))
         .map_err(plot_err)?;
-    if c.lines.len() + c.bands.len() > 1 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_err)?;
-    }
     Ok(())
 }
 
