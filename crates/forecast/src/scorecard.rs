@@ -187,16 +187,7 @@ pub fn score_forecasts(
     reference: &str,
     bar: Option<&str>,
 ) -> Vec<Scores> {
-    let per_origin: Vec<Vec<f64>> = all
-        .iter()
-        .map(|o| {
-            o.preds
-                .iter()
-                .zip(&o.targets)
-                .map(|(p, &y)| p.crps(y))
-                .collect()
-        })
-        .collect();
+    let per_origin = per_origin_crps(all);
     let base_crps = per_origin.first().map_or(f64::NAN, |c| mean(c));
     let ref_idx = all.iter().position(|o| o.name == reference);
     let bar_idx = bar.and_then(|b| all.iter().position(|o| o.name == b));
@@ -205,30 +196,7 @@ pub fn score_forecasts(
     for (k, o) in all.iter().enumerate() {
         let n = o.targets.len();
         let crps = mean(&per_origin[k]);
-        let mut inside = 0usize;
-        let (mut pin, mut abs_err, mut dir) = (0.0, 0.0, 0.0);
-        let mut pit = [0usize; PIT_BINS];
-        for (p, &y) in o.preds.iter().zip(&o.targets) {
-            let q: Vec<f64> = QUANTILES.iter().map(|&t| p.quantile(t)).collect();
-            inside += usize::from(y >= q[0] && y <= q[2]);
-            pin += QUANTILES
-                .iter()
-                .zip(&q)
-                .map(|(&t, &qv)| pinball(qv, t, y))
-                .sum::<f64>()
-                / QUANTILES.len() as f64;
-            abs_err += (y - q[1]).abs();
-            let up = 1.0 - p.cdf(0.0);
-            dir += if up == 0.5 {
-                0.5
-            } else if (up > 0.5) == (y > 0.0) {
-                1.0
-            } else {
-                0.0
-            };
-            let u = p.cdf(y);
-            pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
-        }
+        let tally = Tallies::of(o);
         let paired = |j: usize| {
             let d: Vec<f64> = per_origin[k]
                 .iter()
@@ -243,7 +211,7 @@ pub fn score_forecasts(
         };
         let judged = bar_idx.filter(|_| !classical.contains(&o.name));
         let vs_bar = judged.and_then(paired);
-        let coverage80 = inside as f64 / n.max(1) as f64;
+        let coverage80 = tally.inside as f64 / n.max(1) as f64;
         let meets_bar =
             judged.map(|j| crps <= mean(&per_origin[j]) && (0.77..=0.83).contains(&coverage80));
         scores.push(Scores {
@@ -252,17 +220,81 @@ pub fn score_forecasts(
             crps,
             relative_crps: crps / base_crps,
             coverage80,
-            pinball: pin / n.max(1) as f64,
-            mase: abs_err / n.max(1) as f64 / mae_naive,
-            direction: dir / n.max(1) as f64,
+            pinball: tally.pinball / n.max(1) as f64,
+            mase: tally.abs_err / n.max(1) as f64 / mae_naive,
+            direction: tally.direction / n.max(1) as f64,
             verdict: vs_reference.map(|dm| verdict(&dm, reference)),
             vs_reference,
             vs_bar,
             meets_bar,
-            pit,
+            pit: tally.pit,
         });
     }
     scores
+}
+
+/// CRPS of every forecaster at every origin, kept per origin (not only as means)
+/// because the paired tests difference them origin by origin.
+fn per_origin_crps(all: &[OneStep]) -> Vec<Vec<f64>> {
+    all.iter()
+        .map(|o| {
+            o.preds
+                .iter()
+                .zip(&o.targets)
+                .map(|(p, &y)| p.crps(y))
+                .collect()
+        })
+        .collect()
+}
+
+/// One forecaster's running sums over its origins, summed in origin order so the
+/// means [`score_forecasts`] divides out of them are reproducible to the bit.
+struct Tallies {
+    /// Targets inside the central 80% interval.
+    inside: usize,
+    pinball: f64,
+    abs_err: f64,
+    direction: f64,
+    pit: [usize; PIT_BINS],
+}
+
+impl Tallies {
+    fn of(o: &OneStep) -> Self {
+        let mut acc = Tallies {
+            inside: 0,
+            pinball: 0.0,
+            abs_err: 0.0,
+            direction: 0.0,
+            pit: [0; PIT_BINS],
+        };
+        for (p, &y) in o.preds.iter().zip(&o.targets) {
+            let q: Vec<f64> = QUANTILES.iter().map(|&t| p.quantile(t)).collect();
+            acc.inside += usize::from(y >= q[0] && y <= q[2]);
+            acc.pinball += QUANTILES
+                .iter()
+                .zip(&q)
+                .map(|(&t, &qv)| pinball(qv, t, y))
+                .sum::<f64>()
+                / QUANTILES.len() as f64;
+            acc.abs_err += (y - q[1]).abs();
+            acc.direction += direction_hit(1.0 - p.cdf(0.0), y);
+            let u = p.cdf(y);
+            acc.pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
+        }
+        acc
+    }
+}
+
+/// A coin-flip call (P(up) exactly 0.5) earns half a hit, so a forecaster with no
+/// view on the sign scores 0.5 rather than being rewarded or punished by ties.
+fn direction_hit(up: f64, y: f64) -> f64 {
+    if up == 0.5 {
+        0.5
+    } else if (up > 0.5) == (y > 0.0) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// Plain words for a paired test at the 5% level (|DM| > 1.96).
