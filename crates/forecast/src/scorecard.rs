@@ -361,6 +361,22 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             ));
         }
     }
+    md_bars(&mut s, cards);
+    if cards.iter().any(|c| c.seasonal.is_none()) {
+        s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
+    }
+    md_temperatures(&mut s, cards);
+    md_horizons(&mut s, cards);
+    s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
+    for (name, g, n) in aggregate(cards) {
+        s.push_str(&format!("| {name} | {g:.4} | {n} |\n"));
+    }
+    s
+}
+
+/// The bar of each series and how every judged forecaster fares against it;
+/// nothing when no series has a bar, so a card without one stays short.
+fn md_bars(s: &mut String, cards: &[SeriesCard]) {
     let bars: Vec<String> = cards
         .iter()
         .filter_map(|c| {
@@ -369,21 +385,7 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             let judged: Vec<String> = c
                 .scores
                 .iter()
-                .filter_map(|r| {
-                    let dm = r.vs_bar?;
-                    Some(format!(
-                        "`{}` {:.4}, DM {:.2}: {}, meets the bar: {}",
-                        r.forecaster,
-                        r.relative_crps,
-                        dm.statistic,
-                        verdict(&dm, bar),
-                        if r.meets_bar == Some(true) {
-                            "yes"
-                        } else {
-                            "no"
-                        }
-                    ))
-                })
+                .filter_map(|r| md_against_bar(r, bar))
                 .collect();
             Some(format!(
                 "- {}: `{bar}` ({}, rel. CRPS {rel:.4}){}{}",
@@ -403,9 +405,28 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             bars.join("\n")
         ));
     }
-    if cards.iter().any(|c| c.seasonal.is_none()) {
-        s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
-    }
+}
+
+/// One forecaster's standing against `bar`; `None` for the classical ones, which
+/// are not tested against it.
+fn md_against_bar(r: &Scores, bar: &str) -> Option<String> {
+    let dm = r.vs_bar?;
+    Some(format!(
+        "`{}` {:.4}, DM {:.2}: {}, meets the bar: {}",
+        r.forecaster,
+        r.relative_crps,
+        dm.statistic,
+        verdict(&dm, bar),
+        if r.meets_bar == Some(true) {
+            "yes"
+        } else {
+            "no"
+        }
+    ))
+}
+
+/// The fitted `gpt-cal` sampling per series; nothing when no card has one.
+fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
     let temps: Vec<String> = cards
         .iter()
         .filter_map(|c| {
@@ -423,54 +444,55 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             temps.join("; ")
         ));
     }
-    if let Some(first) = cards.iter().find(|c| !c.horizons.is_empty()) {
-        let hz = first.horizons.len();
-        let mut shown: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
-            .take_while(|&k| k < hz)
-            .collect();
-        shown.push(hz);
-        s.push_str(&format!(
-            "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range, har, fhs-seasonal and the model from {} sample paths per origin, fair ensemble CRPS), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
-            first.horizons[0].samples
-        ));
-        for k in &shown {
-            s.push_str(&format!(" k={k} |"));
-        }
-        s.push_str(&format!(
-            " cover80 k={hz} | DM vs ref k={hz} |\n|---|---|---:|"
-        ));
-        s.push_str(&"---:|".repeat(shown.len() + 2));
-        s.push('\n');
-        for c in cards.iter().filter(|c| !c.horizons.is_empty()) {
-            for (i, f) in c.horizons[0].scores.iter().enumerate() {
+}
+
+/// The multi-step table, its columns taken from the first card with horizons:
+/// k = 1, 2, 4, ... below H, then H itself, so a long horizon stays readable.
+fn md_horizons(s: &mut String, cards: &[SeriesCard]) {
+    let Some(first) = cards.iter().find(|c| !c.horizons.is_empty()) else {
+        return;
+    };
+    let hz = first.horizons.len();
+    let mut shown: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+        .take_while(|&k| k < hz)
+        .collect();
+    shown.push(hz);
+    s.push_str(&format!(
+        "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range, har, fhs-seasonal and the model from {} sample paths per origin, fair ensemble CRPS), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
+        first.horizons[0].samples
+    ));
+    for k in &shown {
+        s.push_str(&format!(" k={k} |"));
+    }
+    s.push_str(&format!(
+        " cover80 k={hz} | DM vs ref k={hz} |\n|---|---|---:|"
+    ));
+    s.push_str(&"---:|".repeat(shown.len() + 2));
+    s.push('\n');
+    for c in cards.iter().filter(|c| !c.horizons.is_empty()) {
+        for (i, f) in c.horizons[0].scores.iter().enumerate() {
+            s.push_str(&format!(
+                "| {} | {} | {} |",
+                md_escape(&c.series),
+                f.forecaster,
+                c.horizons[0].origins
+            ));
+            for &k in &shown {
+                let v = c.horizons.get(k - 1).and_then(|h| h.scores.get(i));
                 s.push_str(&format!(
-                    "| {} | {} | {} |",
-                    md_escape(&c.series),
-                    f.forecaster,
-                    c.horizons[0].origins
-                ));
-                for &k in &shown {
-                    let v = c.horizons.get(k - 1).and_then(|h| h.scores.get(i));
-                    s.push_str(&format!(
-                        " {} |",
-                        v.map_or("-".into(), |v| format!("{:.4}", v.relative_crps))
-                    ));
-                }
-                let last = c.horizons.last().and_then(|h| h.scores.get(i));
-                s.push_str(&format!(
-                    " {} | {} |\n",
-                    last.map_or("-".into(), |v| format!("{:.3}", v.coverage80)),
-                    last.and_then(|v| v.vs_reference)
-                        .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
+                    " {} |",
+                    v.map_or("-".into(), |v| format!("{:.4}", v.relative_crps))
                 ));
             }
+            let last = c.horizons.last().and_then(|h| h.scores.get(i));
+            s.push_str(&format!(
+                " {} | {} |\n",
+                last.map_or("-".into(), |v| format!("{:.3}", v.coverage80)),
+                last.and_then(|v| v.vs_reference)
+                    .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
+            ));
         }
     }
-    s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
-    for (name, g, n) in aggregate(cards) {
-        s.push_str(&format!("| {name} | {g:.4} | {n} |\n"));
-    }
-    s
 }
 
 fn md_escape(s: &str) -> String {
