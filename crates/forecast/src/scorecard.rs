@@ -337,6 +337,42 @@ pub fn aggregate(cards: &[SeriesCard]) -> Vec<(String, f64, usize)> {
         .collect()
 }
 
+/// The formatted cells of one score-table row, shared by the Markdown table and the
+/// HTML page so the two cannot drift apart in precision or in how a missing test
+/// reads. Text cells stay raw: each renderer escapes for its own format.
+pub(crate) struct ScoreCells<'a> {
+    pub forecaster: &'a str,
+    pub n: String,
+    pub crps: String,
+    pub relative_crps: String,
+    pub coverage80: String,
+    pub pinball: String,
+    pub mase: String,
+    pub direction: String,
+    /// The Diebold-Mariano statistic against the reference; `-` for the reference.
+    pub dm: String,
+    pub verdict: &'a str,
+}
+
+impl<'a> ScoreCells<'a> {
+    pub(crate) fn of(r: &'a Scores) -> Self {
+        ScoreCells {
+            forecaster: &r.forecaster,
+            n: r.n.to_string(),
+            crps: format!("{:.4e}", r.crps),
+            relative_crps: format!("{:.4}", r.relative_crps),
+            coverage80: format!("{:.3}", r.coverage80),
+            pinball: format!("{:.4e}", r.pinball),
+            mase: format!("{:.3}", r.mase),
+            direction: format!("{:.3}", r.direction),
+            dm: r
+                .vs_reference
+                .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
+            verdict: r.verdict.as_deref().unwrap_or("(reference)"),
+        }
+    }
+}
+
 /// A Markdown table a person reads: one row per series and forecaster.
 pub fn markdown(cards: &[SeriesCard]) -> String {
     let mut s = String::from(
@@ -344,20 +380,20 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
     );
     for c in cards {
         for r in &c.scores {
+            let cells = ScoreCells::of(r);
             s.push_str(&format!(
-                "| {} | {} | {} | {:.4e} | {:.4} | {:.3} | {:.4e} | {:.3} | {:.3} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 md_escape(&c.series),
-                r.forecaster,
-                r.n,
-                r.crps,
-                r.relative_crps,
-                r.coverage80,
-                r.pinball,
-                r.mase,
-                r.direction,
-                r.vs_reference
-                    .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
-                r.verdict.as_deref().unwrap_or("(reference)"),
+                cells.forecaster,
+                cells.n,
+                cells.crps,
+                cells.relative_crps,
+                cells.coverage80,
+                cells.pinball,
+                cells.mase,
+                cells.direction,
+                cells.dm,
+                cells.verdict,
             ));
         }
     }
