@@ -266,62 +266,19 @@ pub fn gpt_logits(
     let enc = tok.encode(series);
     let c = tok.n_inputs();
     let inputs = tok.input_ids(series, &enc)?;
-    // Bar token position of every bar (the last token describing it).
-    let mut pos_of_bar = vec![usize::MAX; series.len()];
-    for (i, &b) in enc.bar.iter().enumerate() {
-        if let Some(slot) = pos_of_bar.get_mut(b as usize) {
-            *slot = i;
-        }
-    }
-    let close = series.close();
-    let targets: Vec<(usize, f64)> = (split.max(1)..series.len())
-        .filter(|&t| pos_of_bar[t] != usize::MAX && pos_of_bar[t] >= 1)
-        .map(|t| (pos_of_bar[t], (close[t] / close[t - 1]).ln()))
-        .collect();
-    let device = Device::Cpu;
+    let targets = targets_at(series, split, &enc);
     let ids: Vec<u32> = enc.tokens.iter().map(|t| t.0).collect();
+    let context = Context {
+        ids: &ids,
+        inputs: &inputs,
+        channels: c,
+        max_len: ctx,
+    };
     let mut rows = Vec::with_capacity(targets.len());
     let mut scales = Vec::with_capacity(targets.len());
     let mut kept = Vec::with_capacity(targets.len());
     for chunk in targets.chunks(p.batch.max(1)) {
-        // Group by available context length so each forward is one rectangle.
-        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
-        for (k, &(pos, _)) in chunk.iter().enumerate() {
-            groups.entry(pos.min(ctx)).or_default().push(k);
-        }
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; chunk.len()];
-        for (len, members) in groups {
-            let flat: Vec<u32> = members
-                .iter()
-                .flat_map(|&k| ids[chunk[k].0 - len..chunk[k].0].iter().copied())
-                .collect();
-            let x =
-                Tensor::from_vec(flat, (members.len(), len), &device).map_err(GptError::from)?;
-            let ids = match c {
-                0 => None,
-                _ => {
-                    let flat: Vec<u32> = members
-                        .iter()
-                        .flat_map(|&k| {
-                            inputs[(chunk[k].0 - len) * c..chunk[k].0 * c]
-                                .iter()
-                                .copied()
-                        })
-                        .collect();
-                    Some(
-                        Tensor::from_vec(flat, (members.len(), len, c), &device)
-                            .map_err(GptError::from)?,
-                    )
-                }
-            };
-            let logits = model
-                .forward_last_with(&x, ids.as_ref(), 0, &mut model.new_cache())?
-                .to_vec2::<f32>()
-                .map_err(GptError::from)?;
-            for (k, l) in members.into_iter().zip(logits) {
-                out[k] = Some(l);
-            }
-        }
+        let mut out = context.chunk_logits(model, chunk)?;
         for (k, &(pos, y)) in chunk.iter().enumerate() {
             let Some(l) = out[k].take() else { continue };
             rows.push(l);
@@ -335,4 +292,99 @@ pub fn gpt_logits(
         targets: kept,
         bins: Bins::of(tok),
     })
+}
+
+/// `(token position, log-return)` of every bar from `split` on that the model can
+/// forecast: its bar token is known and has at least one token before it. A bar's
+/// position is the last token describing it, so the context ends just before the
+/// bar it forecasts.
+fn targets_at(
+    series: &Series,
+    split: usize,
+    enc: &candlecast_tokenize::Encoded,
+) -> Vec<(usize, f64)> {
+    let mut pos_of_bar = vec![usize::MAX; series.len()];
+    for (i, &b) in enc.bar.iter().enumerate() {
+        if let Some(slot) = pos_of_bar.get_mut(b as usize) {
+            *slot = i;
+        }
+    }
+    let close = series.close();
+    (split.max(1)..series.len())
+        .filter(|&t| pos_of_bar[t] != usize::MAX && pos_of_bar[t] >= 1)
+        .map(|t| (pos_of_bar[t], (close[t] / close[t - 1]).ln()))
+        .collect()
+}
+
+/// The series' tokens and input ids that forecast windows are cut from.
+struct Context<'a> {
+    ids: &'a [u32],
+    /// `channels` ids per token (empty without channels).
+    inputs: &'a [u32],
+    channels: usize,
+    /// The longest window the model is given.
+    max_len: usize,
+}
+
+impl Context<'_> {
+    /// Next-token logits at every target of `chunk`, in its order. Targets are grouped
+    /// by available context length so each forward pass is one rectangle.
+    fn chunk_logits(
+        &self,
+        model: &Gpt,
+        chunk: &[(usize, f64)],
+    ) -> Result<Vec<Option<Vec<f32>>>, ForecastError> {
+        let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (k, &(pos, _)) in chunk.iter().enumerate() {
+            groups.entry(pos.min(self.max_len)).or_default().push(k);
+        }
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; chunk.len()];
+        for (len, members) in groups {
+            let logits = self.forward(model, chunk, len, &members)?;
+            for (k, l) in members.into_iter().zip(logits) {
+                out[k] = Some(l);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One forward pass over the `len` tokens before each of the targets `members`
+    /// of `chunk`, from a fresh cache (the windows share no prefix).
+    fn forward(
+        &self,
+        model: &Gpt,
+        chunk: &[(usize, f64)],
+        len: usize,
+        members: &[usize],
+    ) -> Result<Vec<Vec<f32>>, ForecastError> {
+        let device = Device::Cpu;
+        let c = self.channels;
+        let flat: Vec<u32> = members
+            .iter()
+            .flat_map(|&k| self.ids[chunk[k].0 - len..chunk[k].0].iter().copied())
+            .collect();
+        let x = Tensor::from_vec(flat, (members.len(), len), &device).map_err(GptError::from)?;
+        let ids = match c {
+            0 => None,
+            _ => {
+                let flat: Vec<u32> = members
+                    .iter()
+                    .flat_map(|&k| {
+                        self.inputs[(chunk[k].0 - len) * c..chunk[k].0 * c]
+                            .iter()
+                            .copied()
+                    })
+                    .collect();
+                Some(
+                    Tensor::from_vec(flat, (members.len(), len, c), &device)
+                        .map_err(GptError::from)?,
+                )
+            }
+        };
+        let logits = model
+            .forward_last_with(&x, ids.as_ref(), 0, &mut model.new_cache())?
+            .to_vec2::<f32>()
+            .map_err(GptError::from)?;
+        Ok(logits)
+    }
 }

@@ -4,7 +4,7 @@
 //! forecaster sits on the diagonal; one too sharp bends into an S (too many
 //! outcomes in its tails), one too wide the other way.
 
-use crate::scorecard::{aggregate, SeriesCard, PIT_BINS};
+use crate::scorecard::{aggregate, ScoreCells, SeriesCard, PIT_BINS};
 use std::fmt::Write as _;
 
 const COLOURS: [&str; 10] = [
@@ -143,18 +143,18 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
             ))
         );
         for r in &c.scores {
+            let cells = ScoreCells::of(r);
             let _ = write!(
                 s,
-                "<tr><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.4e}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.forecaster),
-                r.relative_crps,
-                r.coverage80,
-                r.pinball,
-                r.mase,
-                r.direction,
-                r.vs_reference
-                    .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
-                esc(r.verdict.as_deref().unwrap_or("(reference)"))
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(cells.forecaster),
+                cells.relative_crps,
+                cells.coverage80,
+                cells.pinball,
+                cells.mase,
+                cells.direction,
+                cells.dm,
+                esc(cells.verdict)
             );
         }
         s.push_str("</table></div><div class=\"card\">");

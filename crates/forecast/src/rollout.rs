@@ -448,46 +448,15 @@ fn rollout_batch(
 ) -> Result<Vec<Vec<Bar>>, ForecastError> {
     let s = range.len();
     let rows = origins.len() * s;
-    let mut token_rng: Vec<Rng> = Vec::with_capacity(rows);
-    let mut bar_rng: Vec<Rng> = Vec::with_capacity(rows);
-    let mut vol: Vec<VolState> = Vec::with_capacity(rows);
-    let mut prev: Vec<f64> = Vec::with_capacity(rows);
-    for o in origins {
-        for i in range.clone() {
-            let i = i as u64;
-            token_rng.push(Rng::fork(o.key, 2 * i));
-            bar_rng.push(Rng::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
-            // The long-run level stays the history's: a path's draws move its
-            // variance, not the level it reverts to (VolState::hold_level).
-            let mut v = o.vol.clone();
-            v.hold_level();
-            vol.push(v);
-            prev.push(o.close);
-        }
-    }
+    let mut state = RowState::new(origins, range);
     let mut paths: Vec<Vec<Bar>> = vec![Vec::with_capacity(p.horizon); rows];
     let mut dec = Decoder::new(model);
     if uncached {
         dec = dec.uncached();
     }
     let prompts: Vec<Vec<u32>> = origins.iter().map(|o| o.prompt.clone()).collect();
-    // Input ids: the prompts' own, and those of the H future bars of each origin.
     let c = model.n_inputs();
-    let (prompt_ids, future): (Vec<Vec<u32>>, Vec<Vec<u32>>) = match c {
-        0 => (vec![], vec![]),
-        _ => origins
-            .iter()
-            .map(|o| {
-                let f = o.future.as_ref().map_or(vec![], |f| f.ids(p.horizon));
-                if o.inputs.len() != o.prompt.len() * c || f.len() != p.horizon * c {
-                    return Err(ForecastError::OriginInputs { channels: c });
-                }
-                Ok((o.inputs.clone(), f))
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip(),
-    };
+    let (prompt_ids, future) = input_ids(origins, p.horizon, c)?;
     let mut logits = dec
         .prefill_repeated_with(&prompts, &prompt_ids, s)?
         .to_vec2::<f32>()
@@ -495,24 +464,7 @@ fn rollout_batch(
     let mut step_ids: Vec<u32> = Vec::with_capacity(rows * c);
     for h in 0..p.horizon {
         let mut next = Vec::with_capacity(rows);
-        for i in 0..rows {
-            let row = &mut logits[i];
-            // A forecast continues the series: no series-start or gap tokens.
-            for t in row.iter_mut().take(TokenId::SPECIALS as usize) {
-                *t = f32::NEG_INFINITY;
-            }
-            let token = TokenId(p.sampling.sample(row, &mut token_rng[i]));
-            let bar = tok.decode(
-                prev[i],
-                vol[i].scale(),
-                token,
-                DecodeMode::Sampled(&mut bar_rng[i]),
-            )?;
-            vol[i].observe((bar.close / prev[i]).ln());
-            prev[i] = bar.close;
-            paths[i].push(bar);
-            next.push(token.0);
-        }
+        state.sample(tok, &p.sampling, &mut logits, &mut paths, &mut next)?;
         if h + 1 < p.horizon {
             // Row i feeds bar h + 1 after its origin (i / s).
             step_ids.clear();
@@ -528,6 +480,101 @@ fn rollout_batch(
         }
     }
     Ok(paths)
+}
+
+/// One row of input ids per origin, `C` per token or bar.
+type IdsPerOrigin = Vec<Vec<u32>>;
+
+/// Input ids for a model with `c` channels: the prompts' own, and those of the
+/// `horizon` future bars of each origin, checked here so the decoding loop can
+/// slice them freely. Both empty without channels.
+fn input_ids(
+    origins: &[&Origin],
+    horizon: usize,
+    c: usize,
+) -> Result<(IdsPerOrigin, IdsPerOrigin), ForecastError> {
+    if c == 0 {
+        return Ok((vec![], vec![]));
+    }
+    let pairs = origins
+        .iter()
+        .map(|o| {
+            let f = o.future.as_ref().map_or(vec![], |f| f.ids(horizon));
+            if o.inputs.len() != o.prompt.len() * c || f.len() != horizon * c {
+                return Err(ForecastError::OriginInputs { channels: c });
+            }
+            Ok((o.inputs.clone(), f))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(pairs.into_iter().unzip())
+}
+
+/// What each row of a batch carries from step to step, one entry per row. Kept in
+/// parallel vectors, filled once per batch, so a step allocates nothing per row.
+struct RowState {
+    token_rng: Vec<Rng>,
+    bar_rng: Vec<Rng>,
+    vol: Vec<VolState>,
+    /// The close of the row's last bar (the origin's before the first step).
+    prev: Vec<f64>,
+}
+
+impl RowState {
+    fn new(origins: &[&Origin], range: std::ops::Range<usize>) -> Self {
+        let rows = origins.len() * range.len();
+        let mut st = RowState {
+            token_rng: Vec::with_capacity(rows),
+            bar_rng: Vec::with_capacity(rows),
+            vol: Vec::with_capacity(rows),
+            prev: Vec::with_capacity(rows),
+        };
+        for o in origins {
+            for i in range.clone() {
+                let i = i as u64;
+                st.token_rng.push(Rng::fork(o.key, 2 * i));
+                st.bar_rng
+                    .push(Rng::new(Rng::fork(o.key, 2 * i + 1).next_u64()));
+                // The long-run level stays the history's: a path's draws move its
+                // variance, not the level it reverts to (VolState::hold_level).
+                let mut v = o.vol.clone();
+                v.hold_level();
+                st.vol.push(v);
+                st.prev.push(o.close);
+            }
+        }
+        st
+    }
+
+    /// One step of every row: a token sampled from the row's `logits`, decoded into
+    /// the row's next bar (appended to its path), its token pushed to `next`.
+    fn sample(
+        &mut self,
+        tok: &Tokenizer,
+        sampling: &Sampling,
+        logits: &mut [Vec<f32>],
+        paths: &mut [Vec<Bar>],
+        next: &mut Vec<u32>,
+    ) -> Result<(), ForecastError> {
+        for i in 0..self.prev.len() {
+            let row = &mut logits[i];
+            // A forecast continues the series: no series-start or gap tokens.
+            for t in row.iter_mut().take(TokenId::SPECIALS as usize) {
+                *t = f32::NEG_INFINITY;
+            }
+            let token = TokenId(sampling.sample(row, &mut self.token_rng[i]));
+            let bar = tok.decode(
+                self.prev[i],
+                self.vol[i].scale(),
+                token,
+                DecodeMode::Sampled(&mut self.bar_rng[i]),
+            )?;
+            self.vol[i].observe((bar.close / self.prev[i]).ln());
+            self.prev[i] = bar.close;
+            paths[i].push(bar);
+            next.push(token.0);
+        }
+        Ok(())
+    }
 }
 
 /// Per-step summary of the paths' closes.

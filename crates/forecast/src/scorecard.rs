@@ -187,16 +187,7 @@ pub fn score_forecasts(
     reference: &str,
     bar: Option<&str>,
 ) -> Vec<Scores> {
-    let per_origin: Vec<Vec<f64>> = all
-        .iter()
-        .map(|o| {
-            o.preds
-                .iter()
-                .zip(&o.targets)
-                .map(|(p, &y)| p.crps(y))
-                .collect()
-        })
-        .collect();
+    let per_origin = per_origin_crps(all);
     let base_crps = per_origin.first().map_or(f64::NAN, |c| mean(c));
     let ref_idx = all.iter().position(|o| o.name == reference);
     let bar_idx = bar.and_then(|b| all.iter().position(|o| o.name == b));
@@ -205,30 +196,7 @@ pub fn score_forecasts(
     for (k, o) in all.iter().enumerate() {
         let n = o.targets.len();
         let crps = mean(&per_origin[k]);
-        let mut inside = 0usize;
-        let (mut pin, mut abs_err, mut dir) = (0.0, 0.0, 0.0);
-        let mut pit = [0usize; PIT_BINS];
-        for (p, &y) in o.preds.iter().zip(&o.targets) {
-            let q: Vec<f64> = QUANTILES.iter().map(|&t| p.quantile(t)).collect();
-            inside += usize::from(y >= q[0] && y <= q[2]);
-            pin += QUANTILES
-                .iter()
-                .zip(&q)
-                .map(|(&t, &qv)| pinball(qv, t, y))
-                .sum::<f64>()
-                / QUANTILES.len() as f64;
-            abs_err += (y - q[1]).abs();
-            let up = 1.0 - p.cdf(0.0);
-            dir += if up == 0.5 {
-                0.5
-            } else if (up > 0.5) == (y > 0.0) {
-                1.0
-            } else {
-                0.0
-            };
-            let u = p.cdf(y);
-            pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
-        }
+        let tally = Tallies::of(o);
         let paired = |j: usize| {
             let d: Vec<f64> = per_origin[k]
                 .iter()
@@ -243,7 +211,7 @@ pub fn score_forecasts(
         };
         let judged = bar_idx.filter(|_| !classical.contains(&o.name));
         let vs_bar = judged.and_then(paired);
-        let coverage80 = inside as f64 / n.max(1) as f64;
+        let coverage80 = tally.inside as f64 / n.max(1) as f64;
         let meets_bar =
             judged.map(|j| crps <= mean(&per_origin[j]) && (0.77..=0.83).contains(&coverage80));
         scores.push(Scores {
@@ -252,17 +220,81 @@ pub fn score_forecasts(
             crps,
             relative_crps: crps / base_crps,
             coverage80,
-            pinball: pin / n.max(1) as f64,
-            mase: abs_err / n.max(1) as f64 / mae_naive,
-            direction: dir / n.max(1) as f64,
+            pinball: tally.pinball / n.max(1) as f64,
+            mase: tally.abs_err / n.max(1) as f64 / mae_naive,
+            direction: tally.direction / n.max(1) as f64,
             verdict: vs_reference.map(|dm| verdict(&dm, reference)),
             vs_reference,
             vs_bar,
             meets_bar,
-            pit,
+            pit: tally.pit,
         });
     }
     scores
+}
+
+/// CRPS of every forecaster at every origin, kept per origin (not only as means)
+/// because the paired tests difference them origin by origin.
+fn per_origin_crps(all: &[OneStep]) -> Vec<Vec<f64>> {
+    all.iter()
+        .map(|o| {
+            o.preds
+                .iter()
+                .zip(&o.targets)
+                .map(|(p, &y)| p.crps(y))
+                .collect()
+        })
+        .collect()
+}
+
+/// One forecaster's running sums over its origins, summed in origin order so the
+/// means [`score_forecasts`] divides out of them are reproducible to the bit.
+struct Tallies {
+    /// Targets inside the central 80% interval.
+    inside: usize,
+    pinball: f64,
+    abs_err: f64,
+    direction: f64,
+    pit: [usize; PIT_BINS],
+}
+
+impl Tallies {
+    fn of(o: &OneStep) -> Self {
+        let mut acc = Tallies {
+            inside: 0,
+            pinball: 0.0,
+            abs_err: 0.0,
+            direction: 0.0,
+            pit: [0; PIT_BINS],
+        };
+        for (p, &y) in o.preds.iter().zip(&o.targets) {
+            let q: Vec<f64> = QUANTILES.iter().map(|&t| p.quantile(t)).collect();
+            acc.inside += usize::from(y >= q[0] && y <= q[2]);
+            acc.pinball += QUANTILES
+                .iter()
+                .zip(&q)
+                .map(|(&t, &qv)| pinball(qv, t, y))
+                .sum::<f64>()
+                / QUANTILES.len() as f64;
+            acc.abs_err += (y - q[1]).abs();
+            acc.direction += direction_hit(1.0 - p.cdf(0.0), y);
+            let u = p.cdf(y);
+            acc.pit[((u * PIT_BINS as f64) as usize).min(PIT_BINS - 1)] += 1;
+        }
+        acc
+    }
+}
+
+/// A coin-flip call (P(up) exactly 0.5) earns half a hit, so a forecaster with no
+/// view on the sign scores 0.5 rather than being rewarded or punished by ties.
+fn direction_hit(up: f64, y: f64) -> f64 {
+    if up == 0.5 {
+        0.5
+    } else if (up > 0.5) == (y > 0.0) {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 /// Plain words for a paired test at the 5% level (|DM| > 1.96).
@@ -305,6 +337,42 @@ pub fn aggregate(cards: &[SeriesCard]) -> Vec<(String, f64, usize)> {
         .collect()
 }
 
+/// The formatted cells of one score-table row, shared by the Markdown table and the
+/// HTML page so the two cannot drift apart in precision or in how a missing test
+/// reads. Text cells stay raw: each renderer escapes for its own format.
+pub(crate) struct ScoreCells<'a> {
+    pub forecaster: &'a str,
+    pub n: String,
+    pub crps: String,
+    pub relative_crps: String,
+    pub coverage80: String,
+    pub pinball: String,
+    pub mase: String,
+    pub direction: String,
+    /// The Diebold-Mariano statistic against the reference; `-` for the reference.
+    pub dm: String,
+    pub verdict: &'a str,
+}
+
+impl<'a> ScoreCells<'a> {
+    pub(crate) fn of(r: &'a Scores) -> Self {
+        ScoreCells {
+            forecaster: &r.forecaster,
+            n: r.n.to_string(),
+            crps: format!("{:.4e}", r.crps),
+            relative_crps: format!("{:.4}", r.relative_crps),
+            coverage80: format!("{:.3}", r.coverage80),
+            pinball: format!("{:.4e}", r.pinball),
+            mase: format!("{:.3}", r.mase),
+            direction: format!("{:.3}", r.direction),
+            dm: r
+                .vs_reference
+                .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
+            verdict: r.verdict.as_deref().unwrap_or("(reference)"),
+        }
+    }
+}
+
 /// A Markdown table a person reads: one row per series and forecaster.
 pub fn markdown(cards: &[SeriesCard]) -> String {
     let mut s = String::from(
@@ -312,23 +380,39 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
     );
     for c in cards {
         for r in &c.scores {
+            let cells = ScoreCells::of(r);
             s.push_str(&format!(
-                "| {} | {} | {} | {:.4e} | {:.4} | {:.3} | {:.4e} | {:.3} | {:.3} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 md_escape(&c.series),
-                r.forecaster,
-                r.n,
-                r.crps,
-                r.relative_crps,
-                r.coverage80,
-                r.pinball,
-                r.mase,
-                r.direction,
-                r.vs_reference
-                    .map_or("-".to_string(), |d| format!("{:.2}", d.statistic)),
-                r.verdict.as_deref().unwrap_or("(reference)"),
+                cells.forecaster,
+                cells.n,
+                cells.crps,
+                cells.relative_crps,
+                cells.coverage80,
+                cells.pinball,
+                cells.mase,
+                cells.direction,
+                cells.dm,
+                cells.verdict,
             ));
         }
     }
+    md_bars(&mut s, cards);
+    if cards.iter().any(|c| c.seasonal.is_none()) {
+        s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
+    }
+    md_temperatures(&mut s, cards);
+    md_horizons(&mut s, cards);
+    s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
+    for (name, g, n) in aggregate(cards) {
+        s.push_str(&format!("| {name} | {g:.4} | {n} |\n"));
+    }
+    s
+}
+
+/// The bar of each series and how every judged forecaster fares against it;
+/// nothing when no series has a bar, so a card without one stays short.
+fn md_bars(s: &mut String, cards: &[SeriesCard]) {
     let bars: Vec<String> = cards
         .iter()
         .filter_map(|c| {
@@ -337,21 +421,7 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             let judged: Vec<String> = c
                 .scores
                 .iter()
-                .filter_map(|r| {
-                    let dm = r.vs_bar?;
-                    Some(format!(
-                        "`{}` {:.4}, DM {:.2}: {}, meets the bar: {}",
-                        r.forecaster,
-                        r.relative_crps,
-                        dm.statistic,
-                        verdict(&dm, bar),
-                        if r.meets_bar == Some(true) {
-                            "yes"
-                        } else {
-                            "no"
-                        }
-                    ))
-                })
+                .filter_map(|r| md_against_bar(r, bar))
                 .collect();
             Some(format!(
                 "- {}: `{bar}` ({}, rel. CRPS {rel:.4}){}{}",
@@ -371,9 +441,28 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             bars.join("\n")
         ));
     }
-    if cards.iter().any(|c| c.seasonal.is_none()) {
-        s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
-    }
+}
+
+/// One forecaster's standing against `bar`; `None` for the classical ones, which
+/// are not tested against it.
+fn md_against_bar(r: &Scores, bar: &str) -> Option<String> {
+    let dm = r.vs_bar?;
+    Some(format!(
+        "`{}` {:.4}, DM {:.2}: {}, meets the bar: {}",
+        r.forecaster,
+        r.relative_crps,
+        dm.statistic,
+        verdict(&dm, bar),
+        if r.meets_bar == Some(true) {
+            "yes"
+        } else {
+            "no"
+        }
+    ))
+}
+
+/// The fitted `gpt-cal` sampling per series; nothing when no card has one.
+fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
     let temps: Vec<String> = cards
         .iter()
         .filter_map(|c| {
@@ -391,54 +480,55 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
             temps.join("; ")
         ));
     }
-    if let Some(first) = cards.iter().find(|c| !c.horizons.is_empty()) {
-        let hz = first.horizons.len();
-        let mut shown: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
-            .take_while(|&k| k < hz)
-            .collect();
-        shown.push(hz);
-        s.push_str(&format!(
-            "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range, har, fhs-seasonal and the model from {} sample paths per origin, fair ensemble CRPS), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
-            first.horizons[0].samples
-        ));
-        for k in &shown {
-            s.push_str(&format!(" k={k} |"));
-        }
-        s.push_str(&format!(
-            " cover80 k={hz} | DM vs ref k={hz} |\n|---|---|---:|"
-        ));
-        s.push_str(&"---:|".repeat(shown.len() + 2));
-        s.push('\n');
-        for c in cards.iter().filter(|c| !c.horizons.is_empty()) {
-            for (i, f) in c.horizons[0].scores.iter().enumerate() {
+}
+
+/// The multi-step table, its columns taken from the first card with horizons:
+/// k = 1, 2, 4, ... below H, then H itself, so a long horizon stays readable.
+fn md_horizons(s: &mut String, cards: &[SeriesCard]) {
+    let Some(first) = cards.iter().find(|c| !c.horizons.is_empty()) else {
+        return;
+    };
+    let hz = first.horizons.len();
+    let mut shown: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2))
+        .take_while(|&k| k < hz)
+        .collect();
+    shown.push(hz);
+    s.push_str(&format!(
+        "\nMulti-step: relative CRPS of the cumulative return k bars ahead (hs, fhs, fhs-range, har, fhs-seasonal and the model from {} sample paths per origin, fair ensemble CRPS), and 80% coverage at k = {hz}:\n\n| series | forecaster | origins |",
+        first.horizons[0].samples
+    ));
+    for k in &shown {
+        s.push_str(&format!(" k={k} |"));
+    }
+    s.push_str(&format!(
+        " cover80 k={hz} | DM vs ref k={hz} |\n|---|---|---:|"
+    ));
+    s.push_str(&"---:|".repeat(shown.len() + 2));
+    s.push('\n');
+    for c in cards.iter().filter(|c| !c.horizons.is_empty()) {
+        for (i, f) in c.horizons[0].scores.iter().enumerate() {
+            s.push_str(&format!(
+                "| {} | {} | {} |",
+                md_escape(&c.series),
+                f.forecaster,
+                c.horizons[0].origins
+            ));
+            for &k in &shown {
+                let v = c.horizons.get(k - 1).and_then(|h| h.scores.get(i));
                 s.push_str(&format!(
-                    "| {} | {} | {} |",
-                    md_escape(&c.series),
-                    f.forecaster,
-                    c.horizons[0].origins
-                ));
-                for &k in &shown {
-                    let v = c.horizons.get(k - 1).and_then(|h| h.scores.get(i));
-                    s.push_str(&format!(
-                        " {} |",
-                        v.map_or("-".into(), |v| format!("{:.4}", v.relative_crps))
-                    ));
-                }
-                let last = c.horizons.last().and_then(|h| h.scores.get(i));
-                s.push_str(&format!(
-                    " {} | {} |\n",
-                    last.map_or("-".into(), |v| format!("{:.3}", v.coverage80)),
-                    last.and_then(|v| v.vs_reference)
-                        .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
+                    " {} |",
+                    v.map_or("-".into(), |v| format!("{:.4}", v.relative_crps))
                 ));
             }
+            let last = c.horizons.last().and_then(|h| h.scores.get(i));
+            s.push_str(&format!(
+                " {} | {} |\n",
+                last.map_or("-".into(), |v| format!("{:.3}", v.coverage80)),
+                last.and_then(|v| v.vs_reference)
+                    .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
+            ));
         }
     }
-    s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
-    for (name, g, n) in aggregate(cards) {
-        s.push_str(&format!("| {name} | {g:.4} | {n} |\n"));
-    }
-    s
 }
 
 fn md_escape(s: &str) -> String {
