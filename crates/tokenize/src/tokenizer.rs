@@ -382,10 +382,7 @@ impl Collector {
 /// code, kept inside the code's own range (a gap code never decodes to a flat
 /// open, a wick code never to the other code's side) so that decoding and
 /// re-encoding a bar gives the same code. A code never seen keeps its default.
-fn fit_shape(
-    mut gaps: [Vec<f64>; SHAPE_CODES],
-    mut shares: [Vec<f64>; SHAPE_CODES],
-) -> ShapeReps {
+fn fit_shape(mut gaps: [Vec<f64>; SHAPE_CODES], mut shares: [Vec<f64>; SHAPE_CODES]) -> ShapeReps {
     let mut shape = ShapeReps {
         gap: [0.0; SHAPE_CODES],
         share: [0.25, 0.75, 0.5, 0.5],
