@@ -75,80 +75,20 @@ const EPOCH_MONDAY: i64 = 1_420_416_000_000;
 
 impl Params {
     /// Draws one member of the family.
+    // Every draw below is in the order the corpus was first generated with: the
+    // struct literal's fields are evaluated top to bottom, and moving one draw
+    // would change every series after it (tests/golden pins them).
     pub fn draw(d: &mut Draws) -> Params {
-        let venue = d
-            .pick(&[
-                (Venue::Continuous, 0.30),
-                (Venue::FxWeek, 0.20),
-                (Venue::EquitySession, 0.20),
-                (Venue::SplitSession, 0.10),
-                (Venue::DailyWeekdays, 0.20),
-            ])
-            .unwrap_or(Venue::Continuous);
-        let m = MINUTE;
-        let intervals: &[(i64, f64)] = match venue {
-            Venue::Continuous => &[
-                (m, 1.),
-                (5 * m, 1.),
-                (15 * m, 1.),
-                (HOUR, 1.5),
-                (4 * HOUR, 0.5),
-                (DAY, 1.),
-            ],
-            Venue::FxWeek => &[(m, 1.), (5 * m, 1.), (15 * m, 1.), (HOUR, 1.5), (DAY, 0.5)],
-            Venue::EquitySession => &[(m, 1.), (5 * m, 1.5), (15 * m, 1.), (30 * m, 1.)],
-            Venue::SplitSession => &[(m, 1.), (5 * m, 1.5), (15 * m, 1.), (30 * m, 0.5)],
-            Venue::DailyWeekdays => &[(DAY, 1.)],
-        };
-        let interval_ms = d.pick(intervals).unwrap_or(HOUR);
+        let venue = draw_venue(d);
+        let interval_ms = draw_interval(d, venue);
         let daily_vol = match venue {
             Venue::Continuous => d.log_range(0.015, 0.06),
             Venue::FxWeek => d.log_range(0.003, 0.012),
             _ => d.log_range(0.006, 0.035),
         };
-        // The log-variance models are drawn by the spread of ln h they produce
-        // (its stationary sd, 0.3-1.1: volatility moving by factors of about 1.4-3 in
-        // a year) rather than by their raw coefficients, which at persistence near
-        // one would otherwise give volatility swinging over orders of magnitude.
-        let log_h_sd = d.range(0.3, 1.1);
-        let vol = match d.pick(&[(0u8, 0.45), (1, 0.25), (2, 0.30)]).unwrap_or(0) {
-            0 => {
-                let alpha = d.range(0.02, 0.10);
-                let gamma = d.range(0.0, 0.12);
-                let persistence = d.range(0.90, 0.99);
-                let beta = (persistence - alpha - gamma / 2.0).max(0.5);
-                VolModel::Gjr { alpha, gamma, beta }
-            }
-            1 => {
-                let beta: f64 = d.range(0.93, 0.995);
-                // Var ln h = (alpha^2 Var|z| + gamma^2) / (1 - beta^2), Var|z| = 1 - 2/pi.
-                let lev = d.range(0.0, 0.6);
-                let alpha = log_h_sd * (1.0 - beta * beta).sqrt() / (0.3634 + lev * lev).sqrt();
-                VolModel::Egarch {
-                    alpha,
-                    gamma: -lev * alpha,
-                    beta,
-                }
-            }
-            _ => {
-                let phi: f64 = d.range(0.90, 0.995);
-                VolModel::Sv {
-                    phi,
-                    eta: log_h_sd * (1.0 - phi * phi).sqrt(),
-                    rho: -d.range(0.0, 0.7),
-                }
-            }
-        };
+        let vol = draw_vol_model(d);
         let intraday = interval_ms < DAY;
-        let mut weekday_vol = [1.0; 7];
-        for w in weekday_vol.iter_mut().take(5) {
-            *w = d.range(0.9, 1.1);
-        }
-        if venue == Venue::Continuous {
-            let weekend = d.range(0.5, 0.9);
-            weekday_vol[5] = weekend;
-            weekday_vol[6] = weekend;
-        }
+        let weekday_vol = draw_weekday_vol(d, venue);
         let session = matches!(venue, Venue::EquitySession | Venue::SplitSession);
         let short_bars = interval_ms <= 5 * MINUTE;
         let regimes = d.bernoulli(0.5);
@@ -187,14 +127,7 @@ impl Params {
                 Venue::DailyWeekdays => d.range(0.0, 0.4),
                 _ => 0.0,
             },
-            tick: if d.bernoulli(0.4) {
-                // Between half a tick and fifty ticks per typical bar move.
-                let bar_vol = daily_vol
-                    * (interval_ms as f64 / (venue.minutes_per_day() * MINUTE as f64)).sqrt();
-                bar_vol.min(daily_vol) / d.log_range(0.5, 50.0)
-            } else {
-                0.0
-            },
+            tick: draw_tick(d, venue, interval_ms, daily_vol),
             holiday_rate: if venue == Venue::DailyWeekdays {
                 d.range(0.0, 0.05)
             } else {
@@ -214,5 +147,103 @@ impl Params {
         let bars_per_day =
             (self.venue.minutes_per_day() * MINUTE as f64 / self.interval_ms as f64).max(1.0);
         self.daily_vol / bars_per_day.sqrt()
+    }
+}
+
+/// Crypto trades round the clock, so it is the most common venue (and the fallback).
+fn draw_venue(d: &mut Draws) -> Venue {
+    d.pick(&[
+        (Venue::Continuous, 0.30),
+        (Venue::FxWeek, 0.20),
+        (Venue::EquitySession, 0.20),
+        (Venue::SplitSession, 0.10),
+        (Venue::DailyWeekdays, 0.20),
+    ])
+    .unwrap_or(Venue::Continuous)
+}
+
+/// Bar lengths depend on the venue: sessions of a few hours are sampled no coarser
+/// than 30 minutes (a day would be one bar), daily venues only by the day.
+fn draw_interval(d: &mut Draws, venue: Venue) -> i64 {
+    let m = MINUTE;
+    let intervals: &[(i64, f64)] = match venue {
+        Venue::Continuous => &[
+            (m, 1.),
+            (5 * m, 1.),
+            (15 * m, 1.),
+            (HOUR, 1.5),
+            (4 * HOUR, 0.5),
+            (DAY, 1.),
+        ],
+        Venue::FxWeek => &[(m, 1.), (5 * m, 1.), (15 * m, 1.), (HOUR, 1.5), (DAY, 0.5)],
+        Venue::EquitySession => &[(m, 1.), (5 * m, 1.5), (15 * m, 1.), (30 * m, 1.)],
+        Venue::SplitSession => &[(m, 1.), (5 * m, 1.5), (15 * m, 1.), (30 * m, 0.5)],
+        Venue::DailyWeekdays => &[(DAY, 1.)],
+    };
+    d.pick(intervals).unwrap_or(HOUR)
+}
+
+/// The variance process, GJR-GARCH most often.
+fn draw_vol_model(d: &mut Draws) -> VolModel {
+    // The log-variance models are drawn by the spread of ln h they produce
+    // (its stationary sd, 0.3-1.1: volatility moving by factors of about 1.4-3 in
+    // a year) rather than by their raw coefficients, which at persistence near
+    // one would otherwise give volatility swinging over orders of magnitude.
+    let log_h_sd = d.range(0.3, 1.1);
+    match d.pick(&[(0u8, 0.45), (1, 0.25), (2, 0.30)]).unwrap_or(0) {
+        0 => {
+            let alpha = d.range(0.02, 0.10);
+            let gamma = d.range(0.0, 0.12);
+            let persistence = d.range(0.90, 0.99);
+            let beta = (persistence - alpha - gamma / 2.0).max(0.5);
+            VolModel::Gjr { alpha, gamma, beta }
+        }
+        1 => {
+            let beta: f64 = d.range(0.93, 0.995);
+            // Var ln h = (alpha^2 Var|z| + gamma^2) / (1 - beta^2), Var|z| = 1 - 2/pi.
+            let lev = d.range(0.0, 0.6);
+            let alpha = log_h_sd * (1.0 - beta * beta).sqrt() / (0.3634 + lev * lev).sqrt();
+            VolModel::Egarch {
+                alpha,
+                gamma: -lev * alpha,
+                beta,
+            }
+        }
+        _ => {
+            let phi: f64 = d.range(0.90, 0.995);
+            VolModel::Sv {
+                phi,
+                eta: log_h_sd * (1.0 - phi * phi).sqrt(),
+                rho: -d.range(0.0, 0.7),
+            }
+        }
+    }
+}
+
+/// Weekdays vary a little; only round-the-clock venues trade (quietly) at weekends.
+fn draw_weekday_vol(d: &mut Draws, venue: Venue) -> [f64; 7] {
+    let mut weekday_vol = [1.0; 7];
+    for w in weekday_vol.iter_mut().take(5) {
+        *w = d.range(0.9, 1.1);
+    }
+    if venue == Venue::Continuous {
+        let weekend = d.range(0.5, 0.9);
+        weekday_vol[5] = weekend;
+        weekday_vol[6] = weekend;
+    }
+    weekday_vol
+}
+
+/// The price tick as a share of the start price, or 0 for continuous prices. It is
+/// sized against the typical bar move so that ticked series range from barely
+/// rounded to mostly unchanged bars.
+fn draw_tick(d: &mut Draws, venue: Venue, interval_ms: i64, daily_vol: f64) -> f64 {
+    if d.bernoulli(0.4) {
+        // Between half a tick and fifty ticks per typical bar move.
+        let bar_vol =
+            daily_vol * (interval_ms as f64 / (venue.minutes_per_day() * MINUTE as f64)).sqrt();
+        bar_vol.min(daily_vol) / d.log_range(0.5, 50.0)
+    } else {
+        0.0
     }
 }

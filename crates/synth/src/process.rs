@@ -61,44 +61,101 @@ fn intraday(p: &Params, t: i64) -> f64 {
 
 /// `n` bars of the process `p`, drawing from `d`.
 pub fn simulate(p: &Params, n: usize, symbol: &str, d: &mut Draws) -> Result<Series, SeriesError> {
-    let bar_vol = p.bar_vol();
-    let bars_per_year =
-        252.0 * (p.venue.minutes_per_day() * 60_000.0 / p.interval_ms as f64).max(1.0);
-    let drift = p.annual_drift / bars_per_year;
-    let tick = p.tick * p.start_price;
-    let observe = |log_price: f64| -> f64 {
-        let x = p.start_price * log_price.exp();
-        if tick > 0.0 {
-            ((x / tick).round() * tick).max(tick)
-        } else {
-            x
-        }
-    };
-
+    let sim = Sim::new(p);
     let mut bars = Vec::with_capacity(n);
-    let (mut h, mut regime, mut prev_r, mut vol_noise) = (1.0f64, false, 0.0f64, 0.0f64);
-    let mut log_close = 0.0f64;
+    let mut carry = Carry {
+        h: 1.0,
+        regime: false,
+        prev_r: 0.0,
+        vol_noise: 0.0,
+        log_close: 0.0,
+    };
     let mut t = p.start_ms;
     while !p.venue.is_open(t, p.interval_ms) {
         t = next_open(p.venue, t, p.interval_ms);
     }
-    let mut path = [0.0f64; SUBSTEPS];
     for i in 0..n {
         if i > 0 {
-            let prev = t;
-            t = next_open(p.venue, t, p.interval_ms);
-            while p.holiday_rate > 0.0 && d.bernoulli(p.holiday_rate) {
-                t = next_open(p.venue, t, p.interval_ms);
-            }
-            debug_assert!(t > prev);
+            t = next_bar_time(p, t, d);
         }
         let new_session = i > 0
             && bars
                 .last()
                 .is_some_and(|b: &Bar| t - b.ts.0 > p.interval_ms);
-        let regime_mult = if regime { p.regime_multiplier } else { 1.0 };
+        bars.push(sim.bar(&mut carry, t, i == 0, new_session, d));
+    }
+    Series::from_bars(Some(symbol.to_string()), SourceZone::Utc, &bars)
+}
+
+/// The start of the bar after the one at `t`. A holiday (daily venues only) skips a
+/// whole session; where there are holidays every bar costs at least one draw, so
+/// this must run before the bar's own draws.
+fn next_bar_time(p: &Params, t: i64, d: &mut Draws) -> i64 {
+    let prev = t;
+    let mut t = next_open(p.venue, t, p.interval_ms);
+    while p.holiday_rate > 0.0 && d.bernoulli(p.holiday_rate) {
+        t = next_open(p.venue, t, p.interval_ms);
+    }
+    debug_assert!(t > prev);
+    t
+}
+
+/// What every bar of one series shares, worked out once from its [`Params`].
+struct Sim<'a> {
+    p: &'a Params,
+    /// Long-run volatility of one bar's log-return.
+    bar_vol: f64,
+    /// Drift of the log price per bar.
+    drift: f64,
+    /// The price tick in price units (0: continuous prices).
+    tick: f64,
+}
+
+/// The state one bar hands to the next.
+struct Carry {
+    /// Conditional variance, long-run mean about 1.
+    h: f64,
+    /// In the high-volatility regime.
+    regime: bool,
+    /// The previous bar's close-to-close log-return (for the AR(1) term).
+    prev_r: f64,
+    /// The AR(1) noise of ln volume.
+    vol_noise: f64,
+    /// Log of the previous close relative to the start price.
+    log_close: f64,
+}
+
+impl<'a> Sim<'a> {
+    fn new(p: &'a Params) -> Sim<'a> {
+        let bars_per_year =
+            252.0 * (p.venue.minutes_per_day() * 60_000.0 / p.interval_ms as f64).max(1.0);
+        Sim {
+            p,
+            bar_vol: p.bar_vol(),
+            drift: p.annual_drift / bars_per_year,
+            tick: p.tick * p.start_price,
+        }
+    }
+
+    /// The observed price at `log_price`: on the tick grid when there is one, and
+    /// never below one tick, so a ticked price cannot round to zero.
+    fn observe(&self, log_price: f64) -> f64 {
+        let x = self.p.start_price * log_price.exp();
+        if self.tick > 0.0 {
+            ((x / self.tick).round() * self.tick).max(self.tick)
+        } else {
+            x
+        }
+    }
+
+    /// The bar starting at `t`, and the variance and regime for the next one.
+    // The draws are in the order the corpus was first generated with (gap, shock,
+    // jumps, bridge, volume, variance, regime); tests/golden pins the bars.
+    fn bar(&self, c: &mut Carry, t: i64, first: bool, new_session: bool, d: &mut Draws) -> Bar {
+        let p = self.p;
+        let regime_mult = if c.regime { p.regime_multiplier } else { 1.0 };
         let profile = intraday(p, t) * p.weekday_vol[weekday(t)] * regime_mult;
-        let sigma = bar_vol * h.sqrt() * profile;
+        let sigma = self.bar_vol * c.h.sqrt() * profile;
 
         // The open: the previous close, moved by the overnight gap when a session
         // starts (daily bars: every bar), then the bar's own return.
@@ -107,70 +164,83 @@ pub fn simulate(p: &Params, n: usize, symbol: &str, d: &mut Draws) -> Result<Ser
             _ if new_session => p.overnight_gap,
             _ => 0.0,
         };
-        let gap = if gap_sd > 0.0 && i > 0 {
-            gap_sd * bar_vol * h.sqrt() * d.normal()
+        let gap = if gap_sd > 0.0 && !first {
+            gap_sd * self.bar_vol * c.h.sqrt() * d.normal()
         } else {
             0.0
         };
-        let log_open = log_close + gap.clamp(-MAX_LOG_RETURN, MAX_LOG_RETURN);
+        let log_open = c.log_close + gap.clamp(-MAX_LOG_RETURN, MAX_LOG_RETURN);
 
         let z = d.student_t_unit(p.tail_df);
         let mut jump = 0.0;
         for _ in 0..d.poisson(p.jump_rate) {
-            jump += p.jump_size * bar_vol * h.sqrt() * d.normal();
+            jump += p.jump_size * self.bar_vol * c.h.sqrt() * d.normal();
         }
-        let r = (drift + p.return_ar * prev_r + sigma * z + jump)
+        let r = (self.drift + p.return_ar * c.prev_r + sigma * z + jump)
             .clamp(-MAX_LOG_RETURN, MAX_LOG_RETURN);
-        prev_r = r;
+        c.prev_r = r;
 
-        // Brownian bridge from the open to the close through SUBSTEPS steps.
-        let step_sd = sigma / (SUBSTEPS as f64).sqrt();
-        let mut inc = [0.0f64; SUBSTEPS];
-        for e in inc.iter_mut() {
-            *e = step_sd * d.normal();
-        }
-        let shift = (r - inc.iter().sum::<f64>()) / SUBSTEPS as f64;
-        let mut x = log_open;
-        for (k, e) in inc.iter().enumerate() {
-            x += e + shift;
-            path[k] = x;
-        }
-        log_close = log_open + r;
-        path[SUBSTEPS - 1] = log_close;
-
-        let open = observe(log_open);
-        let close = observe(log_close);
+        let path = bridge(log_open, r, sigma, d);
+        c.log_close = log_open + r;
+        let open = self.observe(log_open);
+        let close = self.observe(c.log_close);
         let (mut high, mut low) = (open.max(close), open.min(close));
         for &q in &path {
-            let v = observe(q);
+            let v = self.observe(q);
             high = high.max(v);
             low = low.min(v);
         }
-        let volume = if p.has_volume {
-            vol_noise = p.volume_persistence * vol_noise + p.volume_noise * d.normal();
-            let ln_v = p.volume_level
-                + p.volume_elasticity * (profile * h.sqrt()).ln()
-                + p.volume_shock_loading * z.abs()
-                + vol_noise;
-            ln_v.min(40.0).exp().round()
-        } else {
-            0.0
-        };
-        bars.push(Bar {
+        let volume = self.volume(c, profile, z, d);
+        let bar = Bar {
             ts: Timestamp(t),
             open,
             high,
             low,
             close,
             volume,
-        });
+        };
 
-        h = next_variance(p.vol, h, z, d.normal());
+        c.h = next_variance(p.vol, c.h, z, d.normal());
         if p.regime_switch > 0.0 && d.bernoulli(p.regime_switch) {
-            regime = !regime;
+            c.regime = !c.regime;
         }
+        bar
     }
-    Series::from_bars(Some(symbol.to_string()), SourceZone::Utc, &bars)
+
+    /// Volume that rises with volatility and with the size of the bar's shock `z`,
+    /// as real volume does; 0 (and no draw) for series without volume.
+    fn volume(&self, c: &mut Carry, profile: f64, z: f64, d: &mut Draws) -> f64 {
+        let p = self.p;
+        if !p.has_volume {
+            return 0.0;
+        }
+        c.vol_noise = p.volume_persistence * c.vol_noise + p.volume_noise * d.normal();
+        let ln_v = p.volume_level
+            + p.volume_elasticity * (profile * c.h.sqrt()).ln()
+            + p.volume_shock_loading * z.abs()
+            + c.vol_noise;
+        ln_v.min(40.0).exp().round()
+    }
+}
+
+/// A Brownian bridge from `log_open` to `log_open + r` through SUBSTEPS steps of
+/// sd `sigma` in all: the path the bar's high and low are read from. Its last
+/// point is the close exactly.
+fn bridge(log_open: f64, r: f64, sigma: f64, d: &mut Draws) -> [f64; SUBSTEPS] {
+    let step_sd = sigma / (SUBSTEPS as f64).sqrt();
+    let mut inc = [0.0f64; SUBSTEPS];
+    for e in inc.iter_mut() {
+        *e = step_sd * d.normal();
+    }
+    let shift = (r - inc.iter().sum::<f64>()) / SUBSTEPS as f64;
+    let mut path = [0.0f64; SUBSTEPS];
+    let mut x = log_open;
+    for (k, e) in inc.iter().enumerate() {
+        x += e + shift;
+        path[k] = x;
+    }
+    path[SUBSTEPS - 1] = log_open + r;
+    path
 }
 
 #[cfg(test)]

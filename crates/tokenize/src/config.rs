@@ -144,6 +144,20 @@ pub const MAX_VOCAB: u64 = 1 << 20;
 /// not depend on the tokenizer it configures.
 pub const SHAPE_CODES: usize = 4;
 
+/// A config error for `field`.
+fn bad(field: &'static str, value: impl ToString, reason: &'static str) -> TokenizeError {
+    TokenizeError::Config {
+        field,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+/// In the open interval (0, 1), the range of an EWMA decay or a blend weight.
+fn unit(x: f64) -> bool {
+    x.is_finite() && x > 0.0 && x < 1.0
+}
+
 /// The parts of a config file this crate reads.
 #[derive(Deserialize)]
 struct ConfigFile {
@@ -172,15 +186,17 @@ impl TokenizerConfig {
     }
 
     /// Checks every field's range, and that the vocabulary is not absurdly large.
+    // The sections run in field order: with several bad fields, the first one is
+    // the error reported, as it always was.
     pub fn validate(&self) -> Result<(), TokenizeError> {
-        fn bad(field: &'static str, value: impl ToString, reason: &'static str) -> TokenizeError {
-            TokenizeError::Config {
-                field,
-                value: value.to_string(),
-                reason,
-            }
-        }
-        let unit = |x: f64| x.is_finite() && x > 0.0 && x < 1.0;
+        self.validate_scale()?;
+        self.validate_returns()?;
+        self.validate_other_factors()?;
+        self.validate_vocab()
+    }
+
+    /// The decays and the scale recursion.
+    fn validate_scale(&self) -> Result<(), TokenizeError> {
         if !unit(self.ewma_lambda) {
             return Err(bad("ewma_lambda", self.ewma_lambda, "must be in (0, 1)"));
         }
@@ -215,6 +231,11 @@ impl TokenizerConfig {
                 "must be finite and >= 0 (0 = no cap)",
             ));
         }
+        Ok(())
+    }
+
+    /// The close-return bins.
+    fn validate_returns(&self) -> Result<(), TokenizeError> {
         if self.return_bins < 5 {
             return Err(bad(
                 "return_bins",
@@ -239,6 +260,11 @@ impl TokenizerConfig {
                 "must be finite and >= 0",
             ));
         }
+        Ok(())
+    }
+
+    /// The wick and volume factors, the model's volume input, and the gap rule.
+    fn validate_other_factors(&self) -> Result<(), TokenizeError> {
         if self.wick_bins < 1 {
             return Err(bad("wick_bins", self.wick_bins, "must be >= 1"));
         }
@@ -263,6 +289,11 @@ impl TokenizerConfig {
                 "must be finite and >= 1",
             ));
         }
+        Ok(())
+    }
+
+    /// Each factor may be fine alone while their product is an absurd vocabulary.
+    fn validate_vocab(&self) -> Result<(), TokenizeError> {
         let vocab = u64::from(self.return_bins)
             .saturating_mul(u64::from(self.wick_bins))
             .saturating_mul(SHAPE_CODES as u64)

@@ -347,6 +347,64 @@ impl Sink for Collector {
     }
 }
 
+impl Collector {
+    /// Walks every training series with the fitted scale prior. Volume ratios are
+    /// kept only when the volume factor is on, so a volume-less corpus costs
+    /// nothing for them.
+    fn collect(
+        config: &TokenizerConfig,
+        series: &[Series],
+        initial_variance: f64,
+        volume_on: bool,
+    ) -> Collector {
+        let params = WalkParams {
+            vol: vol_params(config, initial_variance),
+            gap_multiple: config.gap_multiple,
+            volume: volume_on.then_some(config.volume_lambda),
+        };
+        let bars: usize = series.iter().map(|s| s.len().saturating_sub(1)).sum();
+        let mut c = Collector {
+            volume_on,
+            z: Vec::with_capacity(bars),
+            wick: Vec::with_capacity(bars),
+            ratio: Vec::with_capacity(if volume_on { bars } else { 0 }),
+            gaps: Default::default(),
+            shares: Default::default(),
+        };
+        for s in series {
+            let Ok(_) = walk(&params, s, &mut c);
+        }
+        c
+    }
+}
+
+/// The representatives of the shape codes: medians of what training put in each
+/// code, kept inside the code's own range (a gap code never decodes to a flat
+/// open, a wick code never to the other code's side) so that decoding and
+/// re-encoding a bar gives the same code. A code never seen keeps its default.
+fn fit_shape(mut gaps: [Vec<f64>; SHAPE_CODES], mut shares: [Vec<f64>; SHAPE_CODES]) -> ShapeReps {
+    let mut shape = ShapeReps {
+        gap: [0.0; SHAPE_CODES],
+        share: [0.25, 0.75, 0.5, 0.5],
+    };
+    for code in 0..SHAPE_CODES {
+        let g = sorted(std::mem::take(&mut gaps[code]));
+        let sh = sorted(std::mem::take(&mut shares[code]));
+        shape.gap[code] = match code {
+            2 => median_sorted(&g).unwrap_or(-1.0).min(-MARGIN),
+            3 => median_sorted(&g).unwrap_or(1.0).max(MARGIN),
+            _ => 0.0,
+        };
+        let share = median_sorted(&sh).unwrap_or(shape.share[code]);
+        shape.share[code] = match code {
+            0 => share.clamp(0.0, 0.5 - SHARE_MARGIN),
+            1 => share.clamp(0.5 + SHARE_MARGIN, 1.0),
+            _ => share.clamp(0.0, 1.0),
+        };
+    }
+    shape
+}
+
 /// Bins each bar's factors into its token.
 struct Encoder<'a, P> {
     tok: &'a Tokenizer,
@@ -397,31 +455,14 @@ impl Tokenizer {
         let initial_variance = initial_variance(config, series)?;
         let volume_on =
             config.volume_bins > 1 && series.iter().any(|s| s.volume().iter().any(|&v| v > 0.0));
-        let params = WalkParams {
-            vol: vol_params(config, initial_variance),
-            gap_multiple: config.gap_multiple,
-            volume: volume_on.then_some(config.volume_lambda),
-        };
-        let bars: usize = series.iter().map(|s| s.len().saturating_sub(1)).sum();
-        let mut c = Collector {
-            volume_on,
-            z: Vec::with_capacity(bars),
-            wick: Vec::with_capacity(bars),
-            ratio: Vec::with_capacity(if volume_on { bars } else { 0 }),
-            gaps: Default::default(),
-            shares: Default::default(),
-        };
-        for s in series {
-            let Ok(_) = walk(&params, s, &mut c);
-        }
         let Collector {
             z,
             wick,
             ratio,
-            mut gaps,
-            mut shares,
+            gaps,
+            shares,
             ..
-        } = c;
+        } = Collector::collect(config, series, initial_variance, volume_on);
         if z.is_empty() {
             return Err(TokenizeError::NoTrainingData(
                 "no bar after a series' first one (every series needs at least 2 bars)",
@@ -443,25 +484,7 @@ impl Tokenizer {
         } else {
             Quantizer::single(1.0, true)
         };
-        let mut shape = ShapeReps {
-            gap: [0.0; SHAPE_CODES],
-            share: [0.25, 0.75, 0.5, 0.5],
-        };
-        for code in 0..SHAPE_CODES {
-            let g = sorted(std::mem::take(&mut gaps[code]));
-            let sh = sorted(std::mem::take(&mut shares[code]));
-            shape.gap[code] = match code {
-                2 => median_sorted(&g).unwrap_or(-1.0).min(-MARGIN),
-                3 => median_sorted(&g).unwrap_or(1.0).max(MARGIN),
-                _ => 0.0,
-            };
-            let share = median_sorted(&sh).unwrap_or(shape.share[code]);
-            shape.share[code] = match code {
-                0 => share.clamp(0.0, 0.5 - SHARE_MARGIN),
-                1 => share.clamp(0.5 + SHARE_MARGIN, 1.0),
-                _ => share.clamp(0.0, 1.0),
-            };
-        }
+        let shape = fit_shape(gaps, shares);
         Tokenizer::from_state(State {
             config: config.clone(),
             initial_variance,
