@@ -208,7 +208,11 @@ fn main() {
     for path in args.iter().skip(1) {
         match std::fs::read(path) {
             Ok(mut b) => {
+                // The first 16 KiB, cut at a line end so the seed itself reads.
                 b.truncate(16 << 10);
+                if let Some(end) = b.iter().rposition(|&c| c == b'\n') {
+                    b.truncate(end + 1);
+                }
                 if binary {
                     seeds.extend(binary_of(&b, want("parquet"), want("ipc")));
                 }

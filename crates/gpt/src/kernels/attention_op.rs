@@ -377,6 +377,8 @@ impl CustomOp3 for CausalAttention {
 
     /// With P recomputed: dP = dY Vᵀ, dS = scale * P ⊙ (dP − rowsum(dP ⊙ P)),
     /// dQ = dS K, dK = dSᵀ Q, dV = Pᵀ dY, block by block.
+    // long: one fused kernel; the five products share the recomputed P of a block
+    // in registers and scratch rows, and splitting them would cost a pass each.
     fn bwd(
         &self,
         q: &Tensor,
