@@ -323,7 +323,7 @@ fn run_strategy(
     args: &BacktestArgs,
 ) -> anyhow::Result<Run> {
     let Some(run) = model.filter(|_| spec.needs_model()) else {
-        let mut strategy = rule_strategy(spec)
+        let mut strategy = rule_strategy(spec)?
             .with_context(|| format!("--strategy {spec} cannot run without a model"))?;
         return Ok(run_backtest(
             series,
@@ -383,13 +383,10 @@ fn compare_specs(args: &BacktestArgs, main: &StrategySpec) -> anyhow::Result<Vec
             .filter(|s| s.as_ref().map_or(true, |s| s != main))
             .collect();
     }
-    Ok([
-        StrategySpec::BuyHold,
-        StrategySpec::SmaCross { fast: 10, slow: 20 },
-    ]
-    .into_iter()
-    .filter(|s| s != main)
-    .collect())
+    Ok([StrategySpec::BuyHold, "sma-cross:10,20".parse()?]
+        .into_iter()
+        .filter(|s| s != main)
+        .collect())
 }
 
 /// The one series of --input (or the --symbol of a panel), named by its file.

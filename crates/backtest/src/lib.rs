@@ -7,8 +7,8 @@ self-contained `report.html` and its `equity.svg`, and on request the per-bar
 
 # Brief overview
 
-- [`StrategySpec`] parses `buy-hold`, `sma-cross:FAST,SLOW`, `forecast:...`,
-  `forecast-threshold:...`, `vol-target:...`.
+- [`StrategySpec`] parses `buy-hold`, the rules of [`RULES`] (`sma-cross:FAST,SLOW`),
+  `forecast:...`, `forecast-threshold:...`, `vol-target:...`.
 - A [`Strategy`] sees a [`History`] that ends at the decision bar, and answers
   with a [`Target`] position that fills at the next bar's open.
 - [`run`] walks the bars with a [`BrokerConfig`] and gives a [`Run`]: equity,
@@ -57,19 +57,19 @@ pub use engine::{run, Fill, FillKind, Order, Run, RunOptions, Trade};
 pub use error::BacktestError;
 pub use history::History;
 pub use metrics::{Metrics, Span, Stat, METRICS};
-pub use spec::{ForecastRule, Sizing, StrategySpec, Trigger, VolTargetRule};
+pub use spec::{ForecastRule, RuleSpec, Sizing, StrategySpec, Trigger, VolTargetRule};
 pub use strategy::{
     bars_per_year, refit_seed, rolling_mean, BuyHold, Context, ForecastRecord, ForecastStrategy,
     GptRefitter, ModelStrategy, Refit, RefitError, RefitPlan, RefitRecord, Refitter, Refitting,
-    SmaCross, Strategy, Target, VolTarget, QUANTILE_LEVELS,
+    Rule, SmaCross, Strategy, Target, VolTarget, QUANTILE_LEVELS, RULES,
 };
 
 /// A rule strategy from its spec; `None` for specs that need a model
 /// ([`ForecastStrategy::new`] builds those).
-pub fn rule_strategy(spec: &StrategySpec) -> Option<Box<dyn Strategy>> {
-    match spec {
+pub fn rule_strategy(spec: &StrategySpec) -> Result<Option<Box<dyn Strategy>>, BacktestError> {
+    Ok(match spec {
         StrategySpec::BuyHold => Some(Box::new(BuyHold)),
-        StrategySpec::SmaCross { fast, slow } => Some(Box::new(SmaCross::new(*fast, *slow))),
+        StrategySpec::Rule(r) => Some(r.strategy()?),
         StrategySpec::Forecast(_) | StrategySpec::VolTarget(_) => None,
-    }
+    })
 }

@@ -4,6 +4,7 @@
 //! before any data is read.
 
 use crate::error::BacktestError;
+use crate::strategy::{rule, Strategy, RULES};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -14,13 +15,41 @@ use std::str::FromStr;
 pub enum StrategySpec {
     /// Buy with all cash at the first decision and hold.
     BuyHold,
-    /// Long when the fast SMA of closes crosses above the slow one, short (or flat
-    /// when shorts are off) when it crosses below: backtesting.py's `SmaCross`.
-    SmaCross { fast: usize, slow: usize },
+    /// A strategy of [`RULES`] (`sma-cross:10,20`), checked when parsed.
+    Rule(RuleSpec),
     /// Trade on the model's sample paths (`forecast`, `forecast-threshold`).
     Forecast(ForecastRule),
     /// Long-only exposure sized by the model's forecast volatility (`vol-target`).
     VolTarget(VolTargetRule),
+}
+
+/// A rule strategy as parsed: which one, the text after its colon, and the
+/// strategy's own name for itself (`sma-cross:10,20`), which is how it prints
+/// and compares (`sma-cross:10, 20` equals `sma-cross:10,20`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleSpec {
+    pub rule: &'static str,
+    #[serde(skip)]
+    args: Option<String>,
+    pub name: String,
+}
+
+impl PartialEq for RuleSpec {
+    fn eq(&self, other: &RuleSpec) -> bool {
+        (self.rule, &self.name) == (other.rule, &other.name)
+    }
+}
+
+impl RuleSpec {
+    /// A fresh strategy, as the spec was checked to give.
+    pub fn strategy(&self) -> Result<Box<dyn Strategy>, BacktestError> {
+        let err = |message| BacktestError::Spec {
+            spec: self.name.clone(),
+            message,
+        };
+        let r = rule(self.rule).ok_or_else(|| err(format!("unknown strategy '{}'", self.rule)))?;
+        (r.build)(self.args.as_deref()).map_err(err)
+    }
 }
 
 /// How the forecast strategy turns sample paths into a position. `E` and `V`
@@ -142,10 +171,15 @@ impl Default for VolTargetRule {
     }
 }
 
-const HELP: &str = "expected buy-hold, sma-cross:FAST,SLOW, \
-                    forecast[:horizon=H,samples=S,margin=K,cap=F], \
-                    forecast-threshold[:horizon=H,samples=S,threshold=P,cap=F,sizing=kelly|fixed] or \
-                    vol-target[:target=V,cap=F,band=B,horizon=H,samples=S]";
+/// The forms `--strategy` takes, the rules of [`RULES`] after buy-hold.
+fn help() -> String {
+    let rules: String = RULES.iter().map(|r| format!("{}, ", r.usage)).collect();
+    format!(
+        "expected buy-hold, {rules}forecast[:horizon=H,samples=S,margin=K,cap=F], \
+         forecast-threshold[:horizon=H,samples=S,threshold=P,cap=F,sizing=kelly|fixed] or \
+         vol-target[:target=V,cap=F,band=B,horizon=H,samples=S]"
+    )
+}
 
 /// `key=value` pairs of a spec's options, each handed to `set`.
 fn options(
@@ -299,28 +333,6 @@ impl FromStr for StrategySpec {
                 None | Some("") => Ok(StrategySpec::BuyHold),
                 Some(a) => Err(err(format!("buy-hold takes no parameters, got '{a}'"))),
             },
-            "sma-cross" | "smacross" => {
-                let a = args.ok_or_else(|| {
-                    err("give the two SMA lengths, e.g. sma-cross:10,20".to_string())
-                })?;
-                let parts: Vec<&str> = a.split(',').map(str::trim).collect();
-                let [f, sl] = parts[..] else {
-                    return Err(err(format!(
-                        "expected two lengths FAST,SLOW such as 10,20, got '{a}'"
-                    )));
-                };
-                let len = |v: &str| match v.parse::<usize>() {
-                    Ok(n) if n >= 1 => Ok(n),
-                    _ => Err(err(format!("'{v}' is not a length (a whole number >= 1)"))),
-                };
-                let (fast, slow) = (len(f)?, len(sl)?);
-                if fast >= slow {
-                    return Err(err(format!(
-                        "FAST ({fast}) must be shorter than SLOW ({slow})"
-                    )));
-                }
-                Ok(StrategySpec::SmaCross { fast, slow })
-            }
             "forecast" => Ok(StrategySpec::Forecast(
                 forecast_rule(ForecastRule::edge(), args).map_err(err)?,
             )),
@@ -330,7 +342,18 @@ impl FromStr for StrategySpec {
             "vol-target" | "voltarget" => {
                 Ok(StrategySpec::VolTarget(vol_target_rule(args).map_err(err)?))
             }
-            _ => Err(err(format!("unknown strategy '{name}': {HELP}"))),
+            _ => match rule(name) {
+                Some(r) => {
+                    let args = args.map(str::to_string);
+                    let name = (r.build)(args.as_deref()).map_err(err)?.name();
+                    Ok(StrategySpec::Rule(RuleSpec {
+                        rule: r.name,
+                        args,
+                        name,
+                    }))
+                }
+                None => Err(err(format!("unknown strategy '{name}': {}", help()))),
+            },
         }
     }
 }
@@ -339,7 +362,7 @@ impl fmt::Display for StrategySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StrategySpec::BuyHold => f.write_str("buy-hold"),
-            StrategySpec::SmaCross { fast, slow } => write!(f, "sma-cross:{fast},{slow}"),
+            StrategySpec::Rule(r) => f.write_str(&r.name),
             StrategySpec::Forecast(r) => match r.trigger {
                 Trigger::Edge { margin } => write!(
                     f,
@@ -379,10 +402,11 @@ mod tests {
     #[test]
     fn specs_parse_and_print_back() {
         assert_eq!(parse("buy-hold"), Ok(StrategySpec::BuyHold));
-        assert_eq!(
-            parse("sma-cross:10,20"),
-            Ok(StrategySpec::SmaCross { fast: 10, slow: 20 })
-        );
+        let s = parse("sma-cross: 10 , 20").unwrap();
+        assert!(matches!(&s, StrategySpec::Rule(r) if r.rule == "sma-cross"));
+        assert_eq!(s.to_string(), "sma-cross:10,20");
+        assert_eq!(parse("SmaCross:10,20"), Ok(s.clone()));
+        assert_eq!(parse(&s.to_string()), Ok(s));
         let f = parse("forecast-threshold:horizon=3,samples=50,threshold=0.6,cap=0.5,sizing=fixed")
             .unwrap();
         assert_eq!(parse(&f.to_string()), Ok(f.clone()));

@@ -112,3 +112,34 @@ pub trait ModelStrategy: Strategy {
     /// Decides with `model` from now on.
     fn set_model(&mut self, model: Gpt);
 }
+
+/// A strategy that needs no model, known by name on the command line. Parsing,
+/// the help text and construction go through [`RULES`], so a new rule is its own
+/// file with a `RULE` constant plus its `mod` line and entry here.
+#[derive(Debug)]
+pub struct Rule {
+    /// What is typed before the colon, e.g. `sma-cross`.
+    pub name: &'static str,
+    /// Other spellings accepted for `name`.
+    pub aliases: &'static [&'static str],
+    /// The form shown in the help and in errors, e.g. `sma-cross:FAST,SLOW`.
+    pub usage: &'static str,
+    /// The strategy from the text after the colon (`None` without one), or what
+    /// is wrong with that text. Called once when a spec is parsed, to check it,
+    /// and again for each run.
+    pub build: BuildRule,
+}
+
+/// A [`Rule`]'s constructor: the text after the colon in, a strategy or what is
+/// wrong with the text out.
+pub type BuildRule = fn(Option<&str>) -> Result<Box<dyn Strategy>, String>;
+
+/// Every rule strategy that needs no model, in the order of the help text.
+pub static RULES: &[Rule] = &[sma_cross::RULE];
+
+/// The rule `name` (or one of its aliases) stands for, ignoring case.
+pub fn rule(name: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| {
+        r.name.eq_ignore_ascii_case(name) || r.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}

@@ -2,7 +2,7 @@
 //! computed the way pandas' `rolling(n).mean()` computes them, so that ties and
 //! near-ties cross on the same bars.
 
-use super::{Context, Strategy, Target};
+use super::{Context, Rule, Strategy, Target};
 use crate::config::FULL;
 use crate::error::BacktestError;
 use crate::history::History;
@@ -125,6 +125,33 @@ impl SmaCross {
             now: (f64::NAN, f64::NAN),
         }
     }
+}
+
+/// `sma-cross:FAST,SLOW` in [`super::RULES`].
+pub(super) const RULE: Rule = Rule {
+    name: "sma-cross",
+    aliases: &["smacross"],
+    usage: "sma-cross:FAST,SLOW",
+    build: parse,
+};
+
+fn parse(args: Option<&str>) -> Result<Box<dyn Strategy>, String> {
+    let a = args.ok_or("give the two SMA lengths, e.g. sma-cross:10,20")?;
+    let parts: Vec<&str> = a.split(',').map(str::trim).collect();
+    let [f, s] = parts[..] else {
+        return Err(format!(
+            "expected two lengths FAST,SLOW such as 10,20, got '{a}'"
+        ));
+    };
+    let len = |v: &str| match v.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{v}' is not a length (a whole number >= 1)")),
+    };
+    let (fast, slow) = (len(f)?, len(s)?);
+    if fast >= slow {
+        return Err(format!("FAST ({fast}) must be shorter than SLOW ({slow})"));
+    }
+    Ok(Box::new(SmaCross::new(fast, slow)))
 }
 
 impl Strategy for SmaCross {
