@@ -40,7 +40,7 @@ df.to_csv('$TMP/walk.csv', date_format='%Y-%m-%dT%H:%M:%SZ')"
 echo "== $N bars ($(du -m "$TMP/walk.csv" | cut -f1) MB CSV), seed $SEED, $ROUNDS rounds; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$VENV/bin/python" - "$BIN" "$TMP" "$N" "$SEED" "$ROUNDS" "${BASE_BIN:-}" <<'PY'
-import json, os, statistics, subprocess, sys, time
+import json, os, shutil, statistics, subprocess, sys, time
 bin_, tmp, n, seed, rounds, base = sys.argv[1:7]
 common = ["backtest", "--input", f"{tmp}/walk.csv", "--strategy", "sma-cross:10,20",
           "--cash", "10000", "--commission", "0.002"]
@@ -57,6 +57,8 @@ cpu = {k: [] for k in names}
 sizes = {}
 for _ in range(int(rounds)):
     for name, cmd in runs.items():
+        # A fresh output folder each round: backtest refuses to overwrite one.
+        shutil.rmtree(cmd[-1], ignore_errors=True)
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, ru = os.wait4(p.pid, 0)
