@@ -16,7 +16,9 @@ use anyhow::{bail, Context};
 use candle_core::Device;
 use candlecast_data::Series;
 use candlecast_gpt::checkpoint::{self, write_atomic};
-use candlecast_gpt::{Event, Gpt, GptConfig, InputChannel, TokenData, TrainConfig, Trainer};
+use candlecast_gpt::{
+    Event, Gpt, GptConfig, InputChannel, SoftTargets, TokenData, TrainConfig, Trainer,
+};
 use candlecast_synth::SynthConfig;
 use candlecast_tokenize::stats::{token_counts, unigram_cross_entropy_bits};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
@@ -259,6 +261,10 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         },
     };
     check_trainable(&trainer.model, &tok, out)?;
+    let sigma = trainer.cfg.target_smoothing;
+    if sigma > 0.0 {
+        trainer.set_soft_targets(SoftTargets::new(tok.smoothed_targets(sigma))?)?;
+    }
     let data = token_data(&tok, &series, split)?;
     let extra = serde_json::to_value(RunExtra {
         tokenizer: serde_json::from_str(&tok.to_json().context("tokenizer to JSON")?)?,

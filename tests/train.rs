@@ -96,6 +96,58 @@ fn training_beats_the_unigram_baseline_and_is_reproducible() {
     assert_eq!(curve.lines().count(), 61);
 }
 
+/// `target_smoothing` in [train]: the run trains against the tokenizer's HL-Gauss
+/// rows (other weights than the one-hot run's, still reproducible and still below
+/// the unigram baseline on the plain validation loss) and records it, and a bad
+/// value is refused before any data is read.
+#[test]
+fn smoothed_targets_train_from_the_config() {
+    let (dir, _, a, b) = setup();
+    let smooth = CONFIG.replace("seed = 7\n", "seed = 7\ntarget_smoothing = 0.75\n");
+    assert_ne!(smooth, CONFIG);
+    let cfg = dir.write("s.toml", &smooth).display().to_string();
+    let plain = dir.write("p.toml", CONFIG).display().to_string();
+    let runs: Vec<_> = ["s1", "s2", "p"]
+        .iter()
+        .map(|r| dir.path().join(r))
+        .collect();
+    let mut summaries = vec![];
+    for (run, cfg) in runs.iter().zip([&cfg, &cfg, &plain]) {
+        let out = run.display().to_string();
+        summaries.push(train(&["--config", cfg, "--data", &a, &b, "--out", &out]));
+    }
+    assert_eq!(
+        weights(&runs[0]),
+        weights(&runs[1]),
+        "same seed, different weights"
+    );
+    assert_ne!(
+        weights(&runs[0]),
+        weights(&runs[2]),
+        "smoothing changed nothing"
+    );
+    let s = &summaries[0];
+    assert!(s["val_bits"].as_f64().unwrap() < s["unigram_bits"].as_f64().unwrap());
+    let meta = std::fs::read_to_string(runs[0].join("meta.json")).unwrap();
+    assert!(meta.contains("\"target_smoothing\": 0.75"), "{meta}");
+    let bad = dir.write("bad.toml", &smooth.replace("= 0.75", "= -1.0"));
+    let out = candlecast(&[
+        "train",
+        "--config",
+        &bad.display().to_string(),
+        "--data",
+        &a,
+        "--out",
+        &dir.path().join("bad").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("target_smoothing"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn fine_tuning_lowers_the_target_series_loss() {
     let (dir, cfg, a, b) = setup();

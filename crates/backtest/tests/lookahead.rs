@@ -271,6 +271,7 @@ fn tiny_model(s: &Series, seed: u64) -> (Tokenizer, Gpt, candlecast_gpt::Trainer
         checkpoint_every: 0,
         seed: 0,
         freeze_blocks: 0,
+        target_smoothing: 0.0,
         optimizer: AdamWParams::default(),
     };
     let trainer = Trainer::new(model.clone(), vars, train).unwrap();

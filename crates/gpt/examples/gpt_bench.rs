@@ -240,6 +240,7 @@ fn train_config(a: &Args, seq: usize) -> TrainConfig {
         checkpoint_every: 0,
         seed: a.seed,
         freeze_blocks: 0,
+        target_smoothing: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

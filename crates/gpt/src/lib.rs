@@ -56,7 +56,7 @@ pub use kernels::attention_op::{causal_attention, causal_attention_composite};
 pub use kernels::causal_softmax::{causal_mask, causal_softmax_composite};
 pub use kernels::layer_norm::{layer_norm_composite, LayerNorm};
 pub use kernels::linear::{add_rows, Linear};
-pub use kernels::loss::cross_entropy;
+pub use kernels::loss::{cross_entropy, soft_cross_entropy, SoftTargets};
 pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use sample::Sampling;

@@ -4,6 +4,7 @@
 //! the checkpoint, so a resumed run is bit-identical to an uninterrupted one.
 
 use crate::error::{GptError, Result};
+use crate::kernels::loss::SoftTargets;
 use crate::model::Gpt;
 use crate::optim::{AdamW, AdamWParams};
 use candle_core::{Device, Tensor};
@@ -11,6 +12,7 @@ use candle_nn::VarMap;
 use candlecast_rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The `[train]` (or `[finetune]`) table of a config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,8 +42,18 @@ pub struct TrainConfig {
     /// Fine-tuning: freeze the embeddings and the lowest `freeze_blocks` blocks.
     #[serde(default)]
     pub freeze_blocks: usize,
+    /// Train against next-token targets spread over neighbouring return bins by a
+    /// Gaussian of this many bins (HL-Gauss: `Tokenizer::smoothed_targets` says
+    /// which bins); 0 = the plain one-hot cross-entropy. Validation (early
+    /// stopping) always scores the plain cross-entropy, the model's likelihood.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub target_smoothing: f64,
     #[serde(default)]
     pub optimizer: AdamWParams,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl TrainConfig {
@@ -60,6 +72,12 @@ impl TrainConfig {
             return bad(format!(
                 "need 0 <= min_lr <= lr and lr > 0 (lr = {}, min_lr = {})",
                 self.lr, self.min_lr
+            ));
+        }
+        if !(self.target_smoothing >= 0.0 && self.target_smoothing.is_finite()) {
+            return bad(format!(
+                "target_smoothing = {} must be a finite number >= 0 (0 = off)",
+                self.target_smoothing
             ));
         }
         Ok(())
@@ -175,6 +193,9 @@ pub struct Trainer {
     /// kept from the checkpoint a `--resume` continues, `None` for a new run, whose
     /// first save computes it.
     pub fingerprint: Option<String>,
+    /// The training targets' distributions when `cfg.target_smoothing > 0`
+    /// (built from the tokenizer, which knows which ids are neighbours).
+    pub soft: Option<Arc<SoftTargets>>,
 }
 
 /// What the caller hears after each step (for a progress bar) and at checkpoints.
@@ -197,7 +218,21 @@ impl Trainer {
             state,
             best: None,
             fingerprint: None,
+            soft: None,
         })
+    }
+
+    /// Sets the targets' distributions `cfg.target_smoothing` asks for.
+    pub fn set_soft_targets(&mut self, soft: SoftTargets) -> Result<()> {
+        let v = self.model.config().vocab_size;
+        if soft.classes() != v {
+            return Err(GptError::Config(format!(
+                "soft targets for {} classes, the model has {v}",
+                soft.classes()
+            )));
+        }
+        self.soft = Some(Arc::new(soft));
+        Ok(())
     }
 
     /// Copies of every variable, by name.
@@ -239,6 +274,13 @@ impl Trainer {
     ) -> Result<()> {
         let c = self.model.n_inputs();
         data.check_inputs(c)?;
+        if self.cfg.target_smoothing > 0.0 && self.soft.is_none() {
+            return Err(GptError::Config(
+                "target_smoothing is on but the trainer has no soft targets \
+                 (set_soft_targets, from Tokenizer::smoothed_targets)"
+                    .into(),
+            ));
+        }
         let windows = Windows::new(&data.train, &data.train_inputs, c, self.cfg.seq_len)?;
         let val = self.val_windows(data);
         let device = self.model.device().clone();
@@ -254,7 +296,7 @@ impl Trainer {
         while !self.state.finished(&self.cfg) {
             let started = std::time::Instant::now();
             let (x, ids, y) = windows.batch(&mut self.state.rng, self.cfg.batch_size, &device)?;
-            let loss = self.loss_with(&x, ids.as_ref(), &y)?;
+            let loss = self.objective(&x, ids.as_ref(), &y)?;
             let grads = loss.backward()?;
             let norm = self.opt.grad_norm(&grads)?;
             let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip {
@@ -284,17 +326,7 @@ impl Trainer {
             if self.state.step % self.cfg.eval_every == 0 || last {
                 point.val_loss = self.eval(&val)?;
                 if let Some(v) = point.val_loss {
-                    if self.state.best_val.is_none_or(|b| v < b) {
-                        self.state.best_val = Some(v);
-                        self.state.evals_since_best = 0;
-                        self.best = Some(self.weights()?);
-                    } else {
-                        self.state.evals_since_best += 1;
-                        if self.cfg.patience > 0 && self.state.evals_since_best >= self.cfg.patience
-                        {
-                            self.state.stopped_early = true;
-                        }
-                    }
+                    self.track_best(v)?;
                 }
             }
             on(Event::Step(&point))?;
@@ -326,6 +358,39 @@ impl Trainer {
         Ok(crate::kernels::loss::cross_entropy(
             &logits.reshape((b * t, v))?,
             &y.reshape(b * t)?,
+        )?)
+    }
+
+    /// Keeps the weights of a new best validation loss `v`; counts evaluations
+    /// without one, and stops after `patience` of them.
+    fn track_best(&mut self, v: f64) -> Result<()> {
+        if self.state.best_val.is_none_or(|b| v < b) {
+            self.state.best_val = Some(v);
+            self.state.evals_since_best = 0;
+            self.best = Some(self.weights()?);
+        } else {
+            self.state.evals_since_best += 1;
+            if self.cfg.patience > 0 && self.state.evals_since_best >= self.cfg.patience {
+                self.state.stopped_early = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// What training minimises: [`Trainer::loss_with`], against the soft targets
+    /// when there are any.
+    fn objective(&self, x: &Tensor, inputs: Option<&Tensor>, y: &Tensor) -> Result<Tensor> {
+        let Some(soft) = &self.soft else {
+            return self.loss_with(x, inputs, y);
+        };
+        let logits = self
+            .model
+            .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
+        let (b, t, v) = logits.dims3()?;
+        Ok(crate::kernels::loss::soft_cross_entropy(
+            &logits.reshape((b * t, v))?,
+            &y.reshape(b * t)?,
+            soft,
         )?)
     }
 
@@ -515,6 +580,7 @@ mod tests {
             checkpoint_every: 0,
             seed: 0,
             freeze_blocks: 0,
+            target_smoothing: 0.0,
             optimizer: AdamWParams::default(),
         };
         assert!((cfg.lr_at(0) - 1e-4).abs() < 1e-12);

@@ -6,8 +6,10 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::Module;
 use candlecast_gpt::{
     add_rows, causal_attention, causal_attention_composite, cross_entropy, layer_norm_composite,
+    soft_cross_entropy, SoftTargets,
 };
 use candlecast_gpt::{LayerNorm, Linear, Rng};
+use std::sync::Arc;
 
 fn randn(rng: &mut Rng, shape: &[usize], std: f64) -> Tensor {
     let n: usize = shape.iter().product();
@@ -392,4 +394,74 @@ fn cross_entropy_matches_candle_nn_values_and_gradients() {
     let x = randn(&mut rng, &[2, 4], 1.0);
     let t = Tensor::new(&[1u32, 4], &Device::Cpu).unwrap();
     assert!(cross_entropy(&x, &t).is_err());
+}
+
+/// Rows spreading each class over itself and up to two neighbours, like the
+/// tokenizer's HL-Gauss rows (edges renormalised).
+fn neighbour_rows(v: usize) -> Vec<Vec<(u32, f32)>> {
+    (0..v)
+        .map(|c| {
+            let ks: Vec<usize> = (c.saturating_sub(2)..=(c + 2).min(v - 1)).collect();
+            let w: Vec<f32> = ks
+                .iter()
+                .map(|&k| (-((k as f32 - c as f32).powi(2)) / 1.125).exp())
+                .collect();
+            let sum: f32 = w.iter().sum();
+            ks.iter()
+                .zip(&w)
+                .map(|(&k, &w)| (k as u32, w / sum))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn soft_cross_entropy_matches_the_composite_and_one_hot_rows_match_cross_entropy() {
+    let mut rng = Rng::new(17);
+    for (n, v) in [(70, 11), (3, 1026), (1, 2)] {
+        let soft = Arc::new(SoftTargets::new(neighbour_rows(v)).unwrap());
+        let x = Var::from_tensor(&randn(&mut rng, &[n, v], 3.0)).unwrap();
+        let t: Vec<u32> = (0..n).map(|_| rng.below(v) as u32).collect();
+        let t = Tensor::from_vec(t, n, &Device::Cpu).unwrap();
+        // The composite path (f64 logits are not fused) is -mean(sum(q * log_softmax)).
+        let x64 =
+            Var::from_tensor(&x.as_tensor().to_dtype(candle_core::DType::F64).unwrap()).unwrap();
+        let fused = soft_cross_entropy(x.as_tensor(), &t, &soft).unwrap();
+        let composite = soft_cross_entropy(x64.as_tensor(), &t, &soft).unwrap();
+        let (f, c) = (
+            fused.to_scalar::<f32>().unwrap(),
+            composite.to_scalar::<f64>().unwrap() as f32,
+        );
+        assert!(
+            (f - c).abs() < 1e-5 * c.abs().max(1.0),
+            "{n}x{v}: {f} vs {c}"
+        );
+        let gf = (fused * 3.0).unwrap().backward().unwrap();
+        let gc = (composite * 3.0).unwrap().backward().unwrap();
+        let gc = gc
+            .get(&x64)
+            .unwrap()
+            .to_dtype(candle_core::DType::F32)
+            .unwrap();
+        let diff = max_abs_diff(gf.get(&x).unwrap(), &gc);
+        assert!(diff < 1e-6, "{n}x{v}: {diff}");
+        // Smoothing changes the loss (a near miss is no longer all wrong)...
+        let hard = cross_entropy(x.as_tensor(), &t)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!((hard - f).abs() > 1e-3, "{n}x{v}: {hard} vs {f}");
+        // ... and one-hot rows are the plain cross-entropy.
+        let one_hot =
+            Arc::new(SoftTargets::new((0..v as u32).map(|c| vec![(c, 1.0)]).collect()).unwrap());
+        let same = soft_cross_entropy(x.as_tensor(), &t, &one_hot).unwrap();
+        assert!((same.to_scalar::<f32>().unwrap() - hard).abs() < 1e-6);
+    }
+    // Rows that are not distributions, and targets for another vocabulary, are errors.
+    assert!(SoftTargets::new(vec![vec![(0, 0.5)], vec![(1, 1.0)]]).is_err());
+    assert!(SoftTargets::new(vec![vec![(2, 1.0)], vec![(1, 1.0)]]).is_err());
+    let soft = Arc::new(SoftTargets::new(neighbour_rows(4)).unwrap());
+    let x = randn(&mut rng, &[2, 5], 1.0);
+    let t = Tensor::new(&[1u32, 2], &Device::Cpu).unwrap();
+    assert!(soft_cross_entropy(&x, &t, &soft).is_err());
 }

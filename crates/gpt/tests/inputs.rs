@@ -287,6 +287,7 @@ fn train_cfg(steps: u64) -> TrainConfig {
         checkpoint_every: 0,
         seed: 11,
         freeze_blocks: 0,
+        target_smoothing: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

@@ -89,6 +89,7 @@ pub mod inputs;
 mod persist;
 mod quantize;
 mod scale;
+mod smooth;
 pub mod stats;
 mod tokenizer;
 mod volume;

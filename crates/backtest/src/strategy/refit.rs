@@ -17,7 +17,7 @@ use crate::error::BacktestError;
 pub use crate::error::RefitError;
 use crate::history::History;
 use candlecast_data::{Series, Timestamp};
-use candlecast_gpt::{Event, Gpt, TokenData, TrainConfig, Trainer};
+use candlecast_gpt::{Event, Gpt, SoftTargets, TokenData, TrainConfig, Trainer};
 use candlecast_tokenize::Tokenizer;
 use serde::Serialize;
 
@@ -199,7 +199,7 @@ impl<'m> GptRefitter<'m> {
     /// them, and the seed [`refit_seed`]`(seed, index)`. `tok` is the model's
     /// own tokenizer, not refitted: the token ids must keep their meaning.
     pub fn new(
-        trainer: Trainer,
+        mut trainer: Trainer,
         tok: &'m Tokenizer,
         steps: u64,
         seed: u64,
@@ -222,6 +222,15 @@ impl<'m> GptRefitter<'m> {
                 model: mv,
                 tokenizer: tv,
             });
+        }
+        let sigma = trainer.cfg.target_smoothing;
+        if sigma > 0.0 {
+            let bad = |e: String| BacktestError::Config(format!("refit soft targets: {e}"));
+            let soft =
+                SoftTargets::new(tok.smoothed_targets(sigma)).map_err(|e| bad(e.to_string()))?;
+            trainer
+                .set_soft_targets(soft)
+                .map_err(|e| bad(e.to_string()))?;
         }
         Ok(GptRefitter {
             trainer: Some(trainer),
@@ -274,6 +283,7 @@ impl Refitter for GptRefitter<'_> {
             ..self.schedule.clone()
         };
         let mut t = Trainer::new(old.model, old.varmap, cfg)?;
+        t.soft = old.soft;
         let mut losses = Vec::new();
         t.run(&data, |e| {
             if let Event::Step(p) = e {

@@ -5,12 +5,16 @@
 //! forward and again in autograd. This op reads the logits once forward and writes
 //! their gradient once backward: d logits = g / N * (softmax - one_hot(target)).
 //! CPU, f32 logits and u32 targets; candle-nn's ops elsewhere.
+//!
+//! [`soft_cross_entropy`] is the same op against a target distribution per class
+//! ([`SoftTargets`], e.g. the tokenizer's HL-Gauss rows): loss = lse - sum q (x - max),
+//! gradient g / N * (softmax - q).
 
 use crate::kernels::cpu::{cpu_storage, f32_slice, with_cpu_f32};
 use crate::kernels::rows;
 use candle_core::{bail, CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Rows per rayon task and per partial sum of the loss (a fixed split, so the sum
 /// does not depend on the number of threads).
@@ -18,15 +22,12 @@ const ROWS_PER_TASK: usize = 64;
 
 /// Mean cross-entropy of `logits` `(N, V)` against `targets` `(N)` (class ids).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-    let fused = logits.device().is_cpu()
-        && logits.dtype() == DType::F32
-        && targets.dtype() == DType::U32
-        && logits.rank() == 2;
-    if fused {
+    if fused(logits, targets) {
         logits.contiguous()?.apply_op2(
             &targets.contiguous()?,
             CrossEntropy {
                 stats: Mutex::default(),
+                soft: None,
             },
         )
     } else {
@@ -34,10 +35,102 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// Mean cross-entropy of `logits` `(N, V)` against the distributions `soft` gives
+/// the classes `targets` `(N)`: `-1/N sum_i sum_k q[t_i][k] log softmax(x_i)[k]`.
+pub fn soft_cross_entropy(
+    logits: &Tensor,
+    targets: &Tensor,
+    soft: &Arc<SoftTargets>,
+) -> Result<Tensor> {
+    let (n, v) = logits.dims2()?;
+    if soft.classes() != v {
+        bail!(
+            "soft cross-entropy: {v} classes of logits, soft targets for {}",
+            soft.classes()
+        );
+    }
+    if fused(logits, targets) {
+        return logits.contiguous()?.apply_op2(
+            &targets.contiguous()?,
+            CrossEntropy {
+                stats: Mutex::default(),
+                soft: Some(Arc::clone(soft)),
+            },
+        );
+    }
+    let t = targets.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+    check_targets(&t, n, v)?;
+    let mut q = vec![0f32; n * v];
+    for (row, &t) in q.chunks_mut(v).zip(&t) {
+        for &(k, w) in soft.row(t) {
+            row[k as usize] = w;
+        }
+    }
+    let q = Tensor::from_vec(q, (n, v), logits.device())?.to_dtype(logits.dtype())?;
+    let logp = candle_nn::ops::log_softmax(logits, 1)?;
+    (q * logp)?.sum_all()?.affine(-1.0 / n as f64, 0.0)
+}
+
+fn fused(logits: &Tensor, targets: &Tensor) -> bool {
+    logits.device().is_cpu()
+        && logits.dtype() == DType::F32
+        && targets.dtype() == DType::U32
+        && logits.rank() == 2
+}
+
+/// Per class, the distribution a target of that class stands for: `(class, weight)`
+/// pairs, weights non-negative and summing to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoftTargets {
+    rows: Vec<Vec<(u32, f32)>>,
+}
+
+impl SoftTargets {
+    /// Checks that every row is a distribution over the `rows.len()` classes.
+    pub fn new(rows: Vec<Vec<(u32, f32)>>) -> Result<SoftTargets> {
+        let v = rows.len();
+        for (c, row) in rows.iter().enumerate() {
+            let sum: f32 = row.iter().map(|&(_, w)| w).sum();
+            let valid = row
+                .iter()
+                .all(|&(k, w)| (k as usize) < v && w.is_finite() && w >= 0.0);
+            if !valid || (sum - 1.0).abs() > 1e-4 {
+                bail!("soft targets: class {c}'s row is not a distribution over the {v} classes (weights sum to {sum})");
+            }
+        }
+        Ok(SoftTargets { rows })
+    }
+
+    pub fn classes(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The distribution of class `t` (callers check `t < classes()`).
+    fn row(&self, t: u32) -> &[(u32, f32)] {
+        self.rows.get(t as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
 struct CrossEntropy {
     /// `(max, log sum exp)` of every row, from the forward pass, for the backward
     /// (the same values it would compute again).
     stats: Mutex<Vec<(f32, f32)>>,
+    /// The targets' distributions; `None`: one-hot.
+    soft: Option<Arc<SoftTargets>>,
+}
+
+impl CrossEntropy {
+    /// `sum_k q[t][k] (row[k] - max)`: the target's (expected) shifted logit.
+    fn target_logit(&self, row: &[f32], t: u32, max: f32) -> f32 {
+        match &self.soft {
+            None => row[t as usize] - max,
+            Some(s) => s
+                .row(t)
+                .iter()
+                .map(|&(k, q)| q * (row[k as usize] - max))
+                .sum(),
+        }
+    }
 }
 
 /// log(sum(exp(row))) computed stably, as log-softmax does.
@@ -107,6 +200,9 @@ impl CustomOp2 for CrossEntropy {
         );
         let (n, v) = l1.shape().dims2()?;
         check_targets(t, n, v)?;
+        if self.soft.as_ref().is_some_and(|s| s.classes() != v) {
+            bail!("soft cross-entropy: soft targets for another number of classes");
+        }
         if n == 0 {
             bail!("cross-entropy: no rows");
         }
@@ -121,7 +217,7 @@ impl CustomOp2 for CrossEntropy {
                     .map(|(row, &t)| {
                         let (max, lse) = log_sum_exp(row);
                         stats.push((max, lse));
-                        lse - (row[t as usize] - max)
+                        lse - self.target_logit(row, t, max)
                     })
                     .sum::<f32>();
                 (sum, stats)
@@ -163,7 +259,10 @@ impl CustomOp2 for CrossEntropy {
                 .for_each(|(i, (d, (row, &t)))| {
                     let (max, lse) = cached.map_or_else(|| log_sum_exp(row), |s| s[i]);
                     softmax_times(d, row, max, lse, g);
-                    d[t as usize] -= g;
+                    match &self.soft {
+                        None => d[t as usize] -= g,
+                        Some(s) => s.row(t).iter().for_each(|&(k, q)| d[k as usize] -= g * q),
+                    }
                 });
             Ok(dx)
         })?;
