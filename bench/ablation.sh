@@ -8,11 +8,11 @@
 #   bash bench/ablation.sh [OUT]        (default: target/ablation)
 #
 # Variants (VARIANTS="..." picks some): default (reverting scale with its shock cap,
-# calendar, volume input: configs/tiny.toml as shipped); seed (plain EWMA, no inputs:
-# the model before issue 16); no_inputs (neither input); ewma_scale (the plain EWMA
-# scale, inputs on); no_cap (reverting without the shock cap); no_calendar;
-# no_volume; hl_gauss (issue 16's optional lever: targets spread over neighbouring
-# return bins, target_smoothing = 0.75 in [train] and [finetune]). Env: CANDLECAST (binary), BASE (the config the variants edit, default
+# calendar, volume input, HL-Gauss targets: configs/tiny.toml as shipped); seed (plain
+# EWMA, no inputs, one-hot targets: the model before issue 16); no_inputs (neither
+# input); ewma_scale (the plain EWMA scale, inputs on); no_cap (reverting without
+# the shock cap); no_calendar; no_volume; one_hot (plain cross-entropy targets,
+# target_smoothing off: the default before issue 16's optional lever). Env: CANDLECAST (binary), BASE (the config the variants edit, default
 # configs/tiny.toml), SAMPLES (paths per origin for the 24-step scores, default 50),
 # MAX_ORIGINS (24-step origins per series, default 150), CANDLE_NUM_THREADS (1).
 set -euo pipefail
@@ -32,8 +32,7 @@ CAL='s/^calendar = true/calendar = false/'
 VOL='s/^volume_input_bins = 8/volume_input_bins = 0/'
 EWMA='s/^scale = "reverting"/scale = "ewma"/'
 NOCAP='s/^shock_cap = 4.0/shock_cap = 0.0/'
-HLG='/^\[train\]$/a target_smoothing = 0.75
-/^\[finetune\]$/a target_smoothing = 0.75'
+ONEHOT='/^target_smoothing = /d'
 declare -A EDIT=(
   [default]=''
   [no_calendar]="$CAL"
@@ -41,10 +40,10 @@ declare -A EDIT=(
   [no_inputs]="$CAL; $VOL"
   [ewma_scale]="$EWMA"
   [no_cap]="$NOCAP"
-  [seed]="$CAL; $VOL; $EWMA"
-  [hl_gauss]="$HLG"
+  [seed]="$CAL; $VOL; $EWMA; $ONEHOT"
+  [one_hot]="$ONEHOT"
 )
-VARIANTS=${VARIANTS:-default seed no_inputs ewma_scale no_cap no_calendar no_volume hl_gauss}
+VARIANTS=${VARIANTS:-default seed no_inputs ewma_scale no_cap no_calendar no_volume one_hot}
 for v in $VARIANTS; do
   sed -e "${EDIT[$v]:-}" "$BASE" > "$OUT/$v.toml"
   if [ -n "${EDIT[$v]}" ] && cmp -s "$BASE" "$OUT/$v.toml"; then
