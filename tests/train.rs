@@ -130,8 +130,8 @@ fn smoothed_targets_train_from_the_config() {
     assert!(s["val_bits"].as_f64().unwrap() < s["unigram_bits"].as_f64().unwrap());
     let meta = std::fs::read_to_string(runs[0].join("meta.json")).unwrap();
     assert!(meta.contains("\"target_smoothing\": 0.75"), "{meta}");
-    let bad = dir.write("bad.toml", &smooth.replace("= 0.75", "= -1.0"));
-    let out = candlecast(&[
+    let bad = dir.write("bad.toml", smooth.replace("= 0.75", "= -1.0"));
+    let out = candlecast([
         "train",
         "--config",
         &bad.display().to_string(),
