@@ -351,14 +351,17 @@ impl Trainer {
     /// [`Trainer::loss`] with the input ids of `x`, `(B, T, C)` (see
     /// [`Gpt::forward_with`]).
     pub fn loss_with(&self, x: &Tensor, inputs: Option<&Tensor>, y: &Tensor) -> Result<Tensor> {
+        let (logits, y) = self.rows(x, inputs, y)?;
+        Ok(crate::kernels::loss::cross_entropy(&logits, &y)?)
+    }
+
+    /// The logits of `x` as `(B*T, V)` rows beside their targets `y` as `(B*T)`.
+    fn rows(&self, x: &Tensor, inputs: Option<&Tensor>, y: &Tensor) -> Result<(Tensor, Tensor)> {
         let logits = self
             .model
             .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
         let (b, t, v) = logits.dims3()?;
-        Ok(crate::kernels::loss::cross_entropy(
-            &logits.reshape((b * t, v))?,
-            &y.reshape(b * t)?,
-        )?)
+        Ok((logits.reshape((b * t, v))?, y.reshape(b * t)?))
     }
 
     /// Keeps the weights of a new best validation loss `v`; counts evaluations
@@ -383,15 +386,8 @@ impl Trainer {
         let Some(soft) = &self.soft else {
             return self.loss_with(x, inputs, y);
         };
-        let logits = self
-            .model
-            .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
-        let (b, t, v) = logits.dims3()?;
-        Ok(crate::kernels::loss::soft_cross_entropy(
-            &logits.reshape((b * t, v))?,
-            &y.reshape(b * t)?,
-            soft,
-        )?)
+        let (logits, y) = self.rows(x, inputs, y)?;
+        Ok(crate::kernels::loss::soft_cross_entropy(&logits, &y, soft)?)
     }
 
     /// Mean validation loss over the fixed windows, `None` when there are none.
