@@ -3,8 +3,10 @@
 //!
 //! Every series is split in time: the first `fit_fraction` (80%) is all training
 //! may see (so `evaluate`'s test part stays unseen), and of that the last
-//! `val_fraction` (10%) is validation for early stopping. The tokenizer is fitted on
-//! the training bars only.
+//! `val_fraction` (10%) is validation for early stopping. A validation part shorter
+//! than one window (a monthly series' dozen bars) is scored after the training
+//! tokens before it, so short series early-stop too. The tokenizer is fitted on the
+//! training bars only.
 
 use crate::args::TrainArgs;
 use crate::inputs::{expand_inputs, load_series, synthetic_series};
@@ -166,10 +168,11 @@ fn per_source(
         let pick = |v: &Vec<Vec<u32>>| -> Vec<Vec<u32>> {
             idx.iter().filter_map(|&i| v.get(i).cloned()).collect()
         };
+        // Training sequences too: a short validation part is scored after them.
         let sub = TokenData {
-            train: Vec::new(),
+            train: pick(&data.train),
             val: pick(&data.val),
-            train_inputs: Vec::new(),
+            train_inputs: pick(&data.train_inputs),
             val_inputs: pick(&data.val_inputs),
         };
         let src_starts: usize = idx.iter().map(|&i| starts(&data.train[i])).sum();

@@ -457,3 +457,27 @@ fn fine_tune_from_the_base_model() {
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
 }
+
+/// A series too short for a validation window of its own (150 bars: 12 of
+/// validation) is validated after the end of its training part, so its fine-tune
+/// reports a validation loss and can stop early instead of training blind.
+#[test]
+fn a_short_series_fine_tune_still_validates() {
+    let (dir, cfg, _, _) = setup();
+    let short = dir
+        .write("short.csv", walk_csv(3, 150))
+        .display()
+        .to_string();
+    let ft = dir.path().join("ft").display().to_string();
+    let s = train(&[
+        "--config", &cfg, "--init", "base", "--data", &short, "--out", &ft,
+    ]);
+    let val_tokens = s["val_tokens"].as_u64().unwrap();
+    assert!(val_tokens > 0 && val_tokens < 17, "{s}");
+    let (start, best) = (
+        s["start_val_bits"].as_f64().unwrap(),
+        s["best_val_bits"].as_f64().unwrap(),
+    );
+    assert!(best <= start && best > 0.0, "{s}");
+    assert!(s["sources"][0]["val_bits"].as_f64().is_some(), "{s}");
+}

@@ -138,6 +138,11 @@ pub struct Window {
     pub x: Vec<u32>,
     pub y: Vec<u32>,
     pub inputs: Vec<u32>,
+    /// Targets `y[..scored_from]` are the end of the training part, there only as
+    /// context: a validation part shorter than a window (a monthly series' dozen
+    /// bars) is scored after the training bars it follows, not left out, so a
+    /// fine-tune on a short series still early-stops. 0 for every other window.
+    pub scored_from: usize,
 }
 
 /// One row of the learning curve (`RUN/curve.csv`).
@@ -391,6 +396,7 @@ impl Trainer {
     }
 
     /// Mean validation loss over the fixed windows, `None` when there are none.
+    /// Each window counts once, over the targets it scores.
     pub fn eval(&self, val: &[Window]) -> Result<Option<f64>> {
         if val.is_empty() {
             return Ok(None);
@@ -398,7 +404,12 @@ impl Trainer {
         let device = self.model.device();
         let c = self.model.n_inputs();
         let (mut sum, mut n) = (0.0, 0usize);
-        for chunk in val.chunks(self.cfg.batch_size) {
+        let same =
+            |a: &Window, b: &Window| a.x.len() == b.x.len() && a.scored_from == b.scored_from;
+        for chunk in val
+            .chunk_by(same)
+            .flat_map(|g| g.chunks(self.cfg.batch_size))
+        {
             let t = chunk[0].x.len();
             let xs: Vec<u32> = chunk.iter().flat_map(|w| w.x.iter().copied()).collect();
             let ys: Vec<u32> = chunk.iter().flat_map(|w| w.y.iter().copied()).collect();
@@ -414,18 +425,41 @@ impl Trainer {
                     Some(Tensor::from_vec(ids, (chunk.len(), t, c), device)?)
                 }
             };
-            let loss = self.loss_with(&x, ids.as_ref(), &y)?;
+            let loss = match chunk[0].scored_from {
+                0 => self.loss_with(&x, ids.as_ref(), &y)?,
+                from => self.loss_from(&x, ids.as_ref(), &y, from)?,
+            };
             sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
             n += chunk.len();
         }
         Ok(Some(sum / n as f64))
     }
 
+    /// [`Trainer::loss_with`] over the targets from position `from` on only.
+    fn loss_from(
+        &self,
+        x: &Tensor,
+        inputs: Option<&Tensor>,
+        y: &Tensor,
+        from: usize,
+    ) -> Result<Tensor> {
+        let logits = self
+            .model
+            .forward_with(x, inputs, 0, &mut self.model.new_cache())?;
+        let (b, t, v) = logits.dims3()?;
+        let k = t.saturating_sub(from);
+        let logits = logits
+            .narrow(1, from, k)?
+            .contiguous()?
+            .reshape((b * k, v))?;
+        let y = y.narrow(1, from, k)?.contiguous()?.reshape(b * k)?;
+        Ok(crate::kernels::loss::cross_entropy(&logits, &y)?)
+    }
+
     /// The validation windows this run uses (for callers that report the loss).
     pub fn val_windows(&self, data: &TokenData) -> Vec<Window> {
         val_windows(
-            &data.val,
-            &data.val_inputs,
+            data,
             self.model.n_inputs(),
             self.cfg.seq_len,
             self.cfg.eval_windows,
@@ -527,31 +561,53 @@ impl<'a> Windows<'a> {
 }
 
 /// Non-overlapping windows in time order, at most `max` in all, with the input ids
-/// of `inputs` (`c` per token) when `c` > 0.
-fn val_windows(
-    seqs: &[Vec<u32>],
-    inputs: &[Vec<u32>],
-    c: usize,
-    seq_len: usize,
-    max: usize,
-) -> Vec<Window> {
+/// of each token (`c` per token) when `c` > 0. A validation sequence too short for
+/// one window gets one window that ends with it and starts in the training
+/// sequence of the same series (`data.train[i]` precedes `data.val[i]`), scoring
+/// its validation tokens only.
+fn val_windows(data: &TokenData, c: usize, seq_len: usize, max: usize) -> Vec<Window> {
     let mut out = Vec::new();
-    for (i, s) in seqs.iter().enumerate() {
-        let ids = inputs.get(i).map_or(&[][..], Vec::as_slice);
+    for (i, s) in data.val.iter().enumerate() {
+        let ids = data.val_inputs.get(i).map_or(&[][..], Vec::as_slice);
+        let ids_of = |from: usize, to: usize| match c {
+            0 => vec![],
+            _ => ids.get(from * c..to * c).map_or(vec![], <[u32]>::to_vec),
+        };
         let mut start = 0;
         while start + seq_len < s.len() && out.len() < max {
             out.push(Window {
                 x: s[start..start + seq_len].to_vec(),
                 y: s[start + 1..start + seq_len + 1].to_vec(),
-                inputs: match c {
-                    0 => vec![],
-                    _ => ids
-                        .get(start * c..(start + seq_len) * c)
-                        .map_or(vec![], <[u32]>::to_vec),
-                },
+                inputs: ids_of(start, start + seq_len),
+                scored_from: 0,
             });
             start += seq_len;
         }
+        if start > 0 || s.is_empty() || out.len() >= max {
+            continue;
+        }
+        let train = data.train.get(i).map_or(&[][..], Vec::as_slice);
+        let k = (seq_len + 1 - s.len()).min(train.len());
+        if k + s.len() < 2 {
+            continue;
+        }
+        let tokens: Vec<u32> = train[train.len() - k..].iter().chain(s).copied().collect();
+        let mut inputs = match c {
+            0 => vec![],
+            _ => {
+                let tr = data.train_inputs.get(i).map_or(&[][..], Vec::as_slice);
+                tr.get((train.len() - k) * c..train.len() * c)
+                    .map_or(vec![], <[u32]>::to_vec)
+            }
+        };
+        inputs.extend(ids_of(0, s.len() - 1));
+        let t = tokens.len() - 1;
+        out.push(Window {
+            x: tokens[..t].to_vec(),
+            y: tokens[1..].to_vec(),
+            inputs,
+            scored_from: k.saturating_sub(1),
+        });
     }
     out
 }
@@ -611,15 +667,32 @@ mod tests {
             .iter()
             .zip(&y)
             .all(|(a, b)| a[0] + 1 == b[0] && a[1] + 1 == b[1]));
-        let v = val_windows(&seqs, &[], 0, 2, 10);
+        let data = TokenData {
+            val: seqs.clone(),
+            ..TokenData::default()
+        };
+        let v = val_windows(&data, 0, 2, 10);
         let pair = |x: Vec<u32>, y: Vec<u32>| Window {
             x,
             y,
             inputs: vec![],
+            scored_from: 0,
+        };
+        // The second series' two tokens fit no window, and it has no training
+        // part: one window of what there is.
+        let short = Window {
+            x: vec![10],
+            y: vec![11],
+            inputs: vec![],
+            scored_from: 0,
         };
         assert_eq!(
             v,
-            vec![pair(vec![0, 1], vec![1, 2]), pair(vec![2, 3], vec![3, 4])]
+            vec![
+                pair(vec![0, 1], vec![1, 2]),
+                pair(vec![2, 3], vec![3, 4]),
+                short
+            ]
         );
         Ok(())
     }
@@ -648,10 +721,48 @@ mod tests {
                 assert_eq!(pair, &vec![100 + tok, 200 + tok]);
             }
         }
-        let v = val_windows(&seqs, &ids, 2, 2, 10);
+        let data = TokenData {
+            val: seqs.clone(),
+            val_inputs: ids.clone(),
+            ..TokenData::default()
+        };
+        let v = val_windows(&data, 2, 2, 10);
         assert_eq!(v[1].x, vec![2, 3]);
         assert_eq!(v[1].inputs, vec![102, 202, 103, 203]);
         assert_eq!(v[2].inputs, vec![110, 210, 111, 211]);
         Ok(())
+    }
+
+    /// A validation part shorter than a window is scored after the end of its
+    /// series' training part, which is context only; longer ones never borrow.
+    #[test]
+    fn a_short_validation_part_borrows_context_from_training() {
+        let ids = |s: &[u32]| -> Vec<u32> { s.iter().flat_map(|&t| [100 + t, 200 + t]).collect() };
+        let train = vec![vec![0, 1, 2, 3, 4, 5], vec![20, 21, 22], vec![30]];
+        let val = vec![vec![6, 7], vec![23, 24, 25, 26, 27], vec![31]];
+        let data = TokenData {
+            train_inputs: train.iter().map(|s| ids(s)).collect(),
+            val_inputs: val.iter().map(|s| ids(s)).collect(),
+            train,
+            val,
+        };
+        let v = val_windows(&data, 2, 4, 10);
+        assert_eq!(v.len(), 3);
+        // Five tokens: the last three of training, then both of validation; the
+        // targets 6 and 7 are scored, 4 and 5 are not.
+        assert_eq!(v[0].x, vec![3, 4, 5, 6]);
+        assert_eq!(v[0].y, vec![4, 5, 6, 7]);
+        assert_eq!(v[0].scored_from, 2);
+        assert_eq!(v[0].inputs, ids(&[3, 4, 5, 6]));
+        // Long enough for a window of its own: no borrowing.
+        assert_eq!(v[1].x, vec![23, 24, 25, 26]);
+        assert_eq!(v[1].scored_from, 0);
+        // One training token of context: the validation token is its only target.
+        assert_eq!(v[2].x, vec![30]);
+        assert_eq!(v[2].y, vec![31]);
+        assert_eq!(v[2].scored_from, 0);
+        assert_eq!(v[2].inputs, ids(&[30]));
+        // The cap counts these windows too.
+        assert_eq!(val_windows(&data, 2, 4, 1).len(), 1);
     }
 }

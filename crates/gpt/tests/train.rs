@@ -446,3 +446,51 @@ fn a_run_that_never_beats_its_start_keeps_the_start() {
     assert_eq!(t.eval(&t.val_windows(&d)).unwrap().unwrap(), start);
     assert_eq!(t.state.best_val, Some(start));
 }
+
+/// A series whose validation part is shorter than a window still validates: its
+/// tokens are scored after the end of its training part (context only), so the
+/// loss is the cross-entropy of exactly those targets.
+#[test]
+fn a_short_validation_part_is_scored_after_its_training_tail() {
+    let t = trainer(1);
+    let mut d = data();
+    d.val = vec![vec![3, 4, 5, 6, 7]];
+    let w = t.val_windows(&d);
+    assert_eq!(w.len(), 1);
+    let (seq, n_val) = (t.cfg.seq_len, 5);
+    assert_eq!(w[0].x.len(), seq);
+    assert_eq!(w[0].scored_from, seq - n_val);
+    assert_eq!(w[0].y[seq - n_val..], [3, 4, 5, 6, 7]);
+    let train = &d.train[0]; // val[i] follows train[i]
+    assert_eq!(
+        w[0].x[..seq - n_val + 1],
+        train[train.len() - (seq - n_val + 1)..]
+    );
+
+    let x = candle_core::Tensor::new(w[0].x.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let logits = t
+        .model
+        .forward_with(&x, None, 0, &mut t.model.new_cache())
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let nll = |row: &[f32], target: u32| -> f64 {
+        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let z: f64 = row.iter().map(|&l| (l as f64 - m).exp()).sum();
+        m + z.ln() - row[target as usize] as f64
+    };
+    let want: f64 = (seq - n_val..seq)
+        .map(|j| nll(&logits[j], w[0].y[j]))
+        .sum::<f64>()
+        / n_val as f64;
+    let got = t.eval(&w).unwrap().unwrap();
+    assert!((got - want).abs() < 1e-5, "eval {got} vs by hand {want}");
+    // Scoring the whole window instead would be another number.
+    let all: f64 = (0..seq).map(|j| nll(&logits[j], w[0].y[j])).sum::<f64>() / seq as f64;
+    assert!((all - want).abs() > 1e-4);
+}
