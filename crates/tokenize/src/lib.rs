@@ -28,7 +28,10 @@ For bar t with previous close `C[t-1]`:
   beyond, and fat tails (|z| up to 74 on real files) then gave a reconstruction
   RMSE of 0.29-0.48 scale units; with the cap about 17 bins a side stay
   equal-frequency (|z| < ~2) and the rest grow geometrically out to the clip, and
-  the RMSE is 0.05-0.12 on every shared file.
+  the RMSE is 0.05-0.12 on every shared file. A sampled tail bar is an
+  exponential beyond the clip with the tail's median as its median, cut at the
+  most extreme fitted return, so a rollout never draws a bar beyond what the
+  fitting bars held.
 - **Wick range** `(ln(H/L) - |ln(C/O)|) / sigma_t`, the high-low range less the
   body, in `wick_bins` (4) equal-frequency bins, bin 0 holding exactly zero when
   bars without wicks are common. Given the return and the open this carries the

@@ -25,6 +25,16 @@ pub(crate) struct Quantizer {
     pub(crate) reps: Vec<f64>,
     /// The factor is never negative: the lowest bin starts at 0.
     pub(crate) nonneg: bool,
+    /// The lowest fitting value, where it fell in the unbounded lower bin (close
+    /// returns only): a drawn lower-tail value stops there. A tail of a few
+    /// outliers (a split, a bad print) has a representative of ~100 scales, and an
+    /// uncut exponential from it drew single 5-minute bars of x4 on a quiet
+    /// A-share. Absent in tokenizers saved before it (their tails are uncut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tail_min: Option<f64>,
+    /// The same for the highest fitting value and the upper tail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tail_max: Option<f64>,
 }
 
 impl Quantizer {
@@ -34,6 +44,8 @@ impl Quantizer {
             edges: vec![],
             reps: vec![rep],
             nonneg,
+            tail_min: None,
+            tail_max: None,
         }
     }
 
@@ -65,12 +77,12 @@ impl Quantizer {
 
     /// A value drawn inside bin `k`: uniform between its bounds (kept [`MARGIN`]
     /// inside them), and for an unbounded end an exponential tail away from the
-    /// finite edge whose median is the representative.
+    /// finite edge whose median is the representative, cut at the fitted extreme
+    /// when there is one (`tail_min` / `tail_max`).
     pub(crate) fn sample(&self, k: usize, rng: &mut Rng) -> f64 {
         let rep = self.rep(k);
         let (lo, hi) = self.bounds(k);
         let u = rng.uniform();
-        let exp = |median: f64| median * -(1.0 - u).ln() / std::f64::consts::LN_2;
         let x = match (lo.is_finite(), hi.is_finite()) {
             (true, true) => {
                 let d = margin(lo, hi);
@@ -80,8 +92,14 @@ impl Quantizer {
                 }
                 (lo + d) + u * ((hi - d) - (lo + d))
             }
-            (true, false) => (lo + MARGIN) + exp(rep - lo - MARGIN),
-            (false, true) => (hi - MARGIN) - exp(hi - MARGIN - rep),
+            (true, false) => {
+                let from = lo + MARGIN;
+                from + tail_draw(rep - from, u, self.tail_max.map(|t| t - from))
+            }
+            (false, true) => {
+                let from = hi - MARGIN;
+                from - tail_draw(from - rep, u, self.tail_min.map(|t| from - t))
+            }
             (false, false) => rep,
         };
         if x.is_finite() {
@@ -100,7 +118,14 @@ impl Quantizer {
                 self.reps.len()
             ));
         }
-        if self.edges.iter().chain(&self.reps).any(|x| !x.is_finite()) {
+        let limits = self.tail_min.iter().chain(&self.tail_max);
+        if self
+            .edges
+            .iter()
+            .chain(&self.reps)
+            .chain(limits)
+            .any(|x| !x.is_finite())
+        {
             return Err(format!("{what}: a value is not finite"));
         }
         if self.edges.windows(2).any(|w| w[0] > w[1]) {
@@ -118,6 +143,8 @@ impl Quantizer {
             reps: vec![0.0; edges.len() + 1],
             edges,
             nonneg,
+            tail_min: None,
+            tail_max: None,
         };
         for k in 0..q.reps.len() {
             let (lo, hi) = q.bounds(k);
@@ -197,6 +224,19 @@ impl BinLut {
         }
         k
     }
+}
+
+/// A distance drawn by `u` from the exponential of median `median`, cut at `max`
+/// when that is positive: `u` is mapped onto the mass below `max`, so the draw is
+/// the exponential conditioned on not passing it (and `u` -> 1 lands on `max`).
+fn tail_draw(median: f64, u: f64, max: Option<f64>) -> f64 {
+    let ln2 = std::f64::consts::LN_2;
+    let u = match max {
+        Some(d) if d > 0.0 && median > 0.0 => u * (1.0 - (-d * ln2 / median).exp()),
+        _ => u,
+    };
+    // Uncut, this is the exact expression tokenizers have always drawn with.
+    median * -(1.0 - u).ln() / ln2
 }
 
 fn margin(lo: f64, hi: f64) -> f64 {
@@ -281,7 +321,10 @@ pub(crate) fn fit_returns(sorted: &[f64], grid: ReturnGrid) -> Quantizer {
     }
     edges.extend(capped_edges(pos, n_pos, grid));
     edges.push(clip);
-    Quantizer::with_medians(edges, sorted, false)
+    let mut q = Quantizer::with_medians(edges, sorted, false);
+    q.tail_min = sorted.first().copied().filter(|&v| v < -clip);
+    q.tail_max = sorted.last().copied().filter(|&v| v >= clip);
+    q
 }
 
 /// `k - 1` interior edges splitting `(0, clip)` for the ascending positive values
@@ -550,6 +593,60 @@ mod tests {
         let q = fit_nonneg(&v[150..], 4); // 50 zeros of 850: under half a bin
         assert_eq!(q.bin(0.0), 0);
         assert!(q.rep(0) > 0.0);
+    }
+
+    /// Tail draws stop at the most extreme fitted value; a tail with no fitted
+    /// values (or a quantiser saved before the limits) draws as it always did.
+    #[test]
+    fn tail_draws_stop_at_the_fitted_extremes() {
+        let mut v: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 100.0).collect();
+        v.extend([9.0, 30.0, 200.0]); // three outliers above the clip of 6: median 30
+        v.sort_by(f64::total_cmp);
+        let q = fit_returns(&v, grid(12, 6.0));
+        assert_eq!((q.tail_min, q.tail_max), (None, Some(200.0)));
+        let top = q.bins() - 1;
+        assert_eq!(q.rep(top), 30.0);
+        let mut rng = Rng::new(5);
+        let draws: Vec<f64> = (0..20_000).map(|_| q.sample(top, &mut rng)).collect();
+        assert!(draws.iter().all(|&x| (6.0..=200.0).contains(&x)));
+        // Uncut, the exponential of median 24 beyond the edge passes 200 in 0.37%
+        // of draws; cut, the draw is that exponential conditioned on staying below.
+        let near = draws.iter().filter(|&&x| x > 150.0).count();
+        assert!(near > 40, "{near} draws above 150");
+
+        let mut uncut = q.clone();
+        uncut.tail_max = None;
+        let mut r1 = Rng::new(5);
+        let free: Vec<f64> = (0..20_000).map(|_| uncut.sample(top, &mut r1)).collect();
+        assert!(free.iter().filter(|&&x| x > 200.0).count() > 30);
+        // The lower tail held nothing: the same draws with or without the limits.
+        let (mut r2, mut r3) = (Rng::new(8), Rng::new(8));
+        for _ in 0..100 {
+            let (a, b) = (q.sample(0, &mut r2), uncut.sample(0, &mut r3));
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+    }
+
+    /// The limits are saved when there are any and left out otherwise, so a
+    /// tokenizer with empty tails (or one saved before them) keeps its bytes.
+    #[test]
+    fn tail_limits_are_saved_only_when_there_are_some() -> Result<(), serde_json::Error> {
+        let v: Vec<f64> = (0..1000).map(|i| (i as f64 - 500.0) / 100.0).collect();
+        let plain = fit_returns(&v, grid(12, 6.0));
+        let text = serde_json::to_string(&plain)?;
+        assert!(!text.contains("tail_"), "{text}");
+        assert_eq!(serde_json::from_str::<Quantizer>(&text)?, plain);
+        let mut w = v.clone();
+        w.insert(0, -50.0);
+        let cut = fit_returns(&w, grid(12, 6.0));
+        assert_eq!((cut.tail_min, cut.tail_max), (Some(-50.0), None));
+        let text = serde_json::to_string(&cut)?;
+        assert!(
+            text.contains("\"tail_min\":-50.0") && !text.contains("tail_max"),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Quantizer>(&text)?, cut);
+        Ok(())
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub enum DecodeMode<'a> {
     /// The bins' representatives (the medians seen in fitting).
     Representative,
     /// A draw inside each bin (uniform, or an exponential tail for unbounded bins,
-    /// with the representative as its median), from the caller's seeded generator.
+    /// with the representative as its median; a close-return tail stops at the
+    /// most extreme return the tokenizer was fitted on), from the caller's seeded
+    /// generator.
     Sampled(&'a mut Rng),
 }
 
