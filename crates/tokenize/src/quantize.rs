@@ -92,13 +92,15 @@ impl Quantizer {
                 }
                 (lo + d) + u * ((hi - d) - (lo + d))
             }
+            // The medians are written as they always were (`rep - lo - MARGIN`, not
+            // `rep - (lo + MARGIN)`), so an uncut draw keeps its exact bits.
             (true, false) => {
                 let from = lo + MARGIN;
-                from + tail_draw(rep - from, u, self.tail_max.map(|t| t - from))
+                from + tail_draw(rep - lo - MARGIN, u, self.tail_max.map(|t| t - from))
             }
             (false, true) => {
                 let from = hi - MARGIN;
-                from - tail_draw(from - rep, u, self.tail_min.map(|t| from - t))
+                from - tail_draw(hi - MARGIN - rep, u, self.tail_min.map(|t| from - t))
             }
             (false, false) => rep,
         };
@@ -619,6 +621,15 @@ mod tests {
         let mut r1 = Rng::new(5);
         let free: Vec<f64> = (0..20_000).map(|_| uncut.sample(top, &mut r1)).collect();
         assert!(free.iter().filter(|&&x| x > 200.0).count() > 30);
+        // Uncut, a draw is bit for bit the expression tokenizers always used.
+        let (lo, _) = uncut.bounds(top);
+        let (mut r4, mut r5) = (Rng::new(11), Rng::new(11));
+        for _ in 0..100 {
+            let u = r5.uniform();
+            let old = (lo + MARGIN)
+                + (uncut.rep(top) - lo - MARGIN) * -(1.0 - u).ln() / std::f64::consts::LN_2;
+            assert_eq!(uncut.sample(top, &mut r4).to_bits(), old.to_bits());
+        }
         // The lower tail held nothing: the same draws with or without the limits.
         let (mut r2, mut r3) = (Rng::new(8), Rng::new(8));
         for _ in 0..100 {
