@@ -11,7 +11,7 @@ use crate::output::write_atomic;
 use anyhow::Context;
 use candlecast_data::Series;
 use candlecast_forecast::{
-    gpt_logits, horizon, markdown, name_hash, score_series, split_index, Forecaster,
+    gpt_logits, horizon, markdown, name_hash, score_series, split_index, Calibration, Forecaster,
     GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
 };
 use candlecast_gpt::Gpt;
@@ -125,7 +125,7 @@ impl Scoring<'_> {
         let split = split_index(s.len());
         let h = History::of(s, split);
         let mut extra = Vec::new();
-        let mut fitted: Option<Sampling> = None;
+        let mut fitted: Option<Calibration> = None;
         let ctx = model.map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
         if let Some((m, tok)) = model {
             let p = GptForecastParams {
@@ -147,15 +147,16 @@ impl Scoring<'_> {
                 let val = gpt_logits(m, tok, &s.slice(0..split), val_start, p)
                     .with_context(|| name.clone())?;
                 if !val.is_empty() {
-                    let fit = val.fit_sampling();
-                    extra.push(logits.sampled("gpt-cal", fit));
+                    let fit = val.fit_calibration();
+                    extra.push(logits.calibrated("gpt-cal", fit));
                     fitted = Some(fit);
                 }
             }
         }
         let mut card = score_series(&name, &h, extra, reference).with_context(|| name.clone())?;
-        card.temperature = fitted.map(|f| f.temperature);
-        card.top_p = fitted.and_then(|f| f.top_p);
+        card.temperature = fitted.map(|f| f.sampling.temperature);
+        card.top_p = fitted.and_then(|f| f.sampling.top_p);
+        card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
         if args.horizon > 1 {
             card.horizons =
                 self.horizons(&name, s, (&h, split), ctx, fitted, card.bar.as_deref())?;
@@ -170,7 +171,7 @@ impl Scoring<'_> {
         s: &Series,
         (h, split): (&History, usize),
         ctx: usize,
-        fitted: Option<Sampling>,
+        fitted: Option<Calibration>,
         bar: Option<&str>,
     ) -> anyhow::Result<Vec<horizon::HorizonScores>> {
         let (args, model, temperature, reference) =
@@ -197,14 +198,16 @@ impl Scoring<'_> {
                 context: ctx,
                 temperature,
                 top_p: args.top_p,
+                spread: 1.0,
                 batch: 256,
             };
             forecasters.push(Box::new(gpt));
             if let Some(f) = fitted {
                 forecasters.push(Box::new(GptForecaster {
                     name: "gpt-cal",
-                    temperature: f.temperature,
-                    top_p: f.top_p,
+                    temperature: f.sampling.temperature,
+                    top_p: f.sampling.top_p,
+                    spread: f.spread,
                     ..gpt
                 }));
             }

@@ -3,7 +3,7 @@
 //! time, so `evaluate` (and a user's own code) can treat them alike.
 
 use crate::baselines::{self, BaselineError, BaselineModel, History, OneStep, Predictive};
-use crate::gpt::{gpt_logits, GptForecastParams};
+use crate::gpt::{gpt_logits, Calibration, GptForecastParams};
 use crate::horizon::{self, MultiStep};
 use crate::rollout::{
     name_hash, origins_at, rollout_chunked, ForecastError, ForecastParams, PathChunk,
@@ -99,6 +99,10 @@ pub struct GptForecaster<'a> {
     pub temperature: f64,
     /// Nucleus truncation, in both modes (`None`: the whole distribution).
     pub top_p: Option<f64>,
+    /// Every return is multiplied by this (1 = the model as trained): in the
+    /// one-step mode each bar's, on a path the cumulative return from the origin,
+    /// so the path's own scale recursion still sees the model's returns.
+    pub spread: f64,
     /// Origins per forward pass of the one-step mode.
     pub batch: usize,
 }
@@ -124,8 +128,11 @@ impl Forecaster for GptForecaster<'_> {
             temperature: self.temperature,
             batch: self.batch,
         };
-        Ok(gpt_logits(self.model, self.tokenizer, series, split, p)?
-            .at(self.name, self.temperature))
+        let cal = Calibration {
+            sampling: self.sampling(),
+            spread: self.spread,
+        };
+        Ok(gpt_logits(self.model, self.tokenizer, series, split, p)?.calibrated(self.name, cal))
     }
 
     /// Paths keyed by `seed`, the origin bar and nothing else, so a path does not
@@ -173,7 +180,7 @@ impl Forecaster for GptForecaster<'_> {
                             c.paths
                                 .iter()
                                 .filter_map(|path| path.get(k))
-                                .map(|b| (b.close / base).ln()),
+                                .map(|b| (b.close / base).ln() * self.spread),
                         );
                     }
                 }

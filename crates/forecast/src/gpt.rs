@@ -156,11 +156,22 @@ impl GptLogits {
     /// The one-step forecasts as the rollout samples them: series-start and gap
     /// tokens excluded, then `sampling`'s temperature, top-k and top-p.
     pub fn sampled(&self, name: &'static str, sampling: Sampling) -> OneStep {
+        self.calibrated(
+            name,
+            Calibration {
+                sampling,
+                spread: 1.0,
+            },
+        )
+    }
+
+    /// [`Self::sampled`] with every return also multiplied by `cal.spread`.
+    pub fn calibrated(&self, name: &'static str, cal: Calibration) -> OneStep {
         let preds = self
             .rows
             .iter()
             .zip(&self.scales)
-            .map(|(logits, &scale)| mixture(logits, scale, &self.bins, sampling))
+            .map(|(logits, &scale)| mixture(logits, scale * cal.spread, &self.bins, cal.sampling))
             .collect();
         OneStep {
             name,
@@ -169,68 +180,129 @@ impl GptLogits {
         }
     }
 
-    /// The temperature (0.25 ..= 4) with the lowest mean exact CRPS on these
-    /// targets, at a given top-p: a golden-section search on log T. CRPS, not
-    /// log-loss, because CRPS is what the scorecard judges and log-loss
-    /// over-rewards wide tails.
-    pub fn fit_temperature(&self, top_p: Option<f64>) -> (f64, f64) {
-        let crps = |log_t: f64| {
-            let o = self.sampled(
-                "gpt",
-                Sampling {
-                    temperature: log_t.exp(),
-                    top_k: None,
-                    top_p,
-                },
-            );
-            o.preds
-                .iter()
-                .zip(&o.targets)
-                .map(|(p, &y)| p.crps(y))
-                .sum::<f64>()
-                / o.targets.len().max(1) as f64
-        };
-        let (mut a, mut b) = (0.25f64.ln(), 4f64.ln());
-        let g = (5f64.sqrt() - 1.0) / 2.0;
-        let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
-        let (mut fc, mut fd) = (crps(c), crps(d));
-        for _ in 0..20 {
-            if fc < fd {
-                b = d;
-                d = c;
-                fd = fc;
-                c = b - g * (b - a);
-                fc = crps(c);
-            } else {
-                a = c;
-                c = d;
-                fc = fd;
-                d = a + g * (b - a);
-                fd = crps(d);
-            }
-        }
-        let t = ((a + b) / 2.0).exp();
-        (t, crps(t.ln()))
+    /// Mean exact CRPS of `cal`'s forecasts on these targets.
+    fn mean_crps(&self, cal: Calibration) -> f64 {
+        let o = self.calibrated("gpt", cal);
+        o.preds
+            .iter()
+            .zip(&o.targets)
+            .map(|(p, &y)| p.crps(y))
+            .sum::<f64>()
+            / o.targets.len().max(1) as f64
     }
 
-    /// Temperature and top-p fitted together by exact CRPS on these targets: the
-    /// model's far tails are where a small network is least sure (a little mass
+    /// The temperature (0.25 ..= 4) with the lowest mean exact CRPS on these
+    /// targets, at a given top-p and spread: a golden-section search on log T.
+    /// CRPS, not log-loss, because CRPS is what the scorecard judges and log-loss
+    /// over-rewards wide tails.
+    pub fn fit_temperature(&self, top_p: Option<f64>, spread: f64) -> (f64, f64) {
+        let at = |log_t: f64| Calibration {
+            sampling: Sampling {
+                temperature: log_t.exp(),
+                top_k: None,
+                top_p,
+            },
+            spread,
+        };
+        let (log_t, c) = golden_min(|x| self.mean_crps(at(x)), 0.25f64.ln(), 4f64.ln());
+        (log_t.exp(), c)
+    }
+
+    /// Temperature and top-p fitted together by exact CRPS on these targets at a
+    /// given spread, with their mean CRPS: the model's far tails are where a small network is least sure (a little mass
     /// spread over many extreme bins), and over several steps that mass compounds
     /// through each path's volatility.
-    pub fn fit_sampling(&self) -> Sampling {
+    fn fit_sampling_at(&self, spread: f64) -> (Sampling, f64) {
         let mut best = (f64::INFINITY, 1.0, None);
         for top_p in [None, Some(0.99), Some(0.97), Some(0.94), Some(0.9)] {
-            let (t, c) = self.fit_temperature(top_p);
+            let (t, c) = self.fit_temperature(top_p, spread);
             if c < best.0 {
                 best = (c, t, top_p);
             }
         }
-        Sampling {
+        let sampling = Sampling {
             temperature: best.1,
             top_k: None,
             top_p: best.2,
+        };
+        (sampling, best.0)
+    }
+
+    /// `gpt-cal`'s calibration by exact CRPS on these targets: the width first (a
+    /// spread in 0.5 ..= 2 on the returns of the model as trained), then the shape
+    /// (temperature and top-p, [`Self::fit_sampling_at`]) at that width, then the
+    /// width again. A model that has not seen the series (zero-shot) is most often
+    /// wrong in width: its returns in scale units are wider or narrower than this
+    /// market's. The temperature moves the width only by reshaping the mass, and
+    /// fitted first it absorbs a width error as a flattened shape (measured: a
+    /// model half as wide as its targets ends at T = 4 and spread 1.2 that way,
+    /// at spread 2 when the width goes first). Kept only where it beats the
+    /// temperature and top-p alone, which otherwise stay with spread 1.
+    pub fn fit_calibration(&self) -> Calibration {
+        let (plain, c0) = self.fit_sampling_at(1.0);
+        let spread_at = |sampling: Sampling| {
+            let (log_s, c) = golden_min(
+                |x| {
+                    self.mean_crps(Calibration {
+                        sampling,
+                        spread: x.exp(),
+                    })
+                },
+                0.5f64.ln(),
+                2f64.ln(),
+            );
+            (log_s.exp(), c)
+        };
+        let (first, _) = spread_at(Sampling {
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+        });
+        let (sampling, _) = self.fit_sampling_at(first);
+        let (spread, c) = spread_at(sampling);
+        if c < c0 {
+            Calibration { sampling, spread }
+        } else {
+            Calibration {
+                sampling: plain,
+                spread: 1.0,
+            }
         }
     }
+}
+
+/// `gpt-cal`: how the model's one-step distribution is sampled, and a factor on
+/// the returns it decodes (on a path, on the cumulative return from the origin).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    pub sampling: Sampling,
+    pub spread: f64,
+}
+
+/// The minimum of a unimodal `f` on `[a, b]` by golden-section search (20
+/// steps: the bracket shrinks to under 1e-4 of its width), and its value.
+fn golden_min(f: impl Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
+    let (mut a, mut b) = (a, b);
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..20 {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    let x = (a + b) / 2.0;
+    (x, f(x))
 }
 
 /// One-step forecasts of the close log-return of every bar from `split` on.
@@ -386,5 +458,67 @@ impl Context<'_> {
             .to_vec2::<f32>()
             .map_err(GptError::from)?;
         Ok(logits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baselines::norm_quantile;
+
+    /// Logits of a standard normal on 25 bins in [-3, 3], at 2,000 targets whose
+    /// quantiles are those of a normal of standard deviation `sd`.
+    fn normal_logits(sd: f64) -> GptLogits {
+        let rep: Vec<f64> = (0..25).map(|i| -3.0 + 0.25 * i as f64).collect();
+        let row: Vec<f32> = rep.iter().map(|z| (-z * z / 2.0) as f32).collect();
+        let n = 2000;
+        GptLogits {
+            rows: vec![row; n],
+            scales: vec![1.0; n],
+            targets: (0..n)
+                .map(|i| sd * norm_quantile((i as f64 + 0.5) / n as f64))
+                .collect(),
+            bins: Bins {
+                of: (0..25).map(Some).collect(),
+                rep,
+            },
+        }
+    }
+
+    /// Twice as wide a market as the model: the temperature flattens the mass but
+    /// cannot move it past the outer bins, the spread can, and the fit finds it.
+    #[test]
+    fn the_calibration_widens_a_model_too_narrow_for_its_targets() {
+        let l = normal_logits(2.0);
+        let (only_sampling, c0) = l.fit_sampling_at(1.0);
+        let cal = l.fit_calibration();
+        assert!((1.6..2.4).contains(&cal.spread), "spread {}", cal.spread);
+        // A normal forecast of the right width scores sd / sqrt(pi) in expectation.
+        let (c1, ideal) = (l.mean_crps(cal), 2.0 / std::f64::consts::PI.sqrt());
+        assert!(
+            c1 < c0 && c1 < 1.005 * ideal,
+            "{c1} against {c0} ({only_sampling:?})"
+        );
+    }
+
+    /// A model that fits keeps (about) its width and its temperature.
+    #[test]
+    fn the_calibration_leaves_a_fitting_model_about_as_it_is() {
+        let cal = normal_logits(1.0).fit_calibration();
+        assert!((0.9..1.1).contains(&cal.spread), "spread {}", cal.spread);
+        assert!(
+            (0.8..1.25).contains(&cal.sampling.temperature),
+            "{:?}",
+            cal.sampling
+        );
+    }
+
+    #[test]
+    fn golden_section_finds_the_minimum_of_a_parabola() {
+        let (x, fx) = golden_min(|x| (x - 0.3) * (x - 0.3) + 1.0, -2.0, 2.0);
+        assert!(
+            (x - 0.3).abs() < 1e-3 && (fx - 1.0).abs() < 1e-6,
+            "{x} {fx}"
+        );
     }
 }

@@ -80,6 +80,9 @@ pub struct SeriesCard {
     /// `gpt-cal`'s top-p, fitted with the temperature (absent: no truncation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// `gpt-cal`'s spread on the returns, fitted after the temperature (absent: 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
     /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
@@ -146,6 +149,7 @@ pub fn score_series(
         seasonal,
         temperature: None,
         top_p: None,
+        spread: None,
         scores,
         horizons: Vec::new(),
     })
@@ -467,16 +471,18 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
         .iter()
         .filter_map(|c| {
             Some(format!(
-                "{} T = {:.3}{}",
+                "{} T = {:.3}{}{}",
                 md_escape(&c.series),
                 c.temperature?,
-                c.top_p.map_or(String::new(), |p| format!(", top-p {p}"))
+                c.top_p.map_or(String::new(), |p| format!(", top-p {p}")),
+                c.spread
+                    .map_or(String::new(), |x| format!(", spread {x:.3}"))
             ))
         })
         .collect();
     if !temps.is_empty() {
         s.push_str(&format!(
-            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p) chosen by CRPS on the last 10% of the training part: {}.\n",
+            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, and its returns multiplied by a spread) chosen by CRPS on the last 10% of the training part: {}.\n",
             temps.join("; ")
         ));
     }

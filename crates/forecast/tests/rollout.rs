@@ -186,6 +186,7 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
         context: 12,
         temperature: 1.0,
         top_p: None,
+        spread: 1.0,
         batch: 64,
     };
     let split = 400;
@@ -210,6 +211,53 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
     }
     let rel = sampled / mixture;
     assert!((rel - 1.0).abs() < 0.05, "sampled / exact CRPS = {rel}");
+}
+
+/// `gpt-cal`'s spread multiplies what the model decodes and nothing else: the
+/// same paths (same seed) with every cumulative return doubled, and the one-step
+/// mixture with every atom doubled.
+#[test]
+fn a_spread_scales_paths_and_one_step_returns_and_changes_nothing_else() {
+    use candlecast_forecast::{Forecaster, GptForecaster};
+    let (s, tok, model) = setup();
+    let plain = GptForecaster {
+        name: "gpt",
+        model: &model,
+        tokenizer: &tok,
+        context: 12,
+        temperature: 1.0,
+        top_p: None,
+        spread: 1.0,
+        batch: 64,
+    };
+    let wide = GptForecaster {
+        spread: 2.0,
+        ..plain
+    };
+    let (split, origins) = (400, [420usize, 450]);
+    let a = plain.multi_step(&s, split, &origins, 3, 200, 5).unwrap();
+    let b = wide.multi_step(&s, split, &origins, 3, 200, 5).unwrap();
+    for k in 0..3 {
+        for j in 0..origins.len() {
+            for tau in [0.05, 0.3, 0.5, 0.9] {
+                let (qa, qb) = (a.preds[k][j].quantile(tau), b.preds[k][j].quantile(tau));
+                assert!(
+                    (qb - 2.0 * qa).abs() <= 1e-12 * qa.abs().max(1e-9),
+                    "{qa} {qb}"
+                );
+            }
+        }
+    }
+    let (a, b) = (
+        plain.one_step(&s, split).unwrap(),
+        wide.one_step(&s, split).unwrap(),
+    );
+    for (pa, pb) in a.preds.iter().zip(&b.preds).take(20) {
+        for y in [-0.01, 0.0, 0.004] {
+            let (ca, cb) = (pa.crps(y), pb.crps(2.0 * y));
+            assert!((cb - 2.0 * ca).abs() <= 1e-12 * ca.max(1e-12), "{ca} {cb}");
+        }
+    }
 }
 
 /// A tokenizer with the calendar and relative-volume inputs, and a model with the
