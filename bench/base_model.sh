@@ -28,10 +28,11 @@ start=$(date +%s)
 "$CANDLECAST" train --config configs/base.toml --data data --out "$OUT/run" --force --json > "$OUT/summary.json"
 echo "trained in $(( $(date +%s) - start )) s"
 cp "$OUT/run/model.safetensors" "$OUT/model/"
-# The calibrated temperature: `evaluate` fits gpt-cal's temperature by CRPS on the
+# The calibrated temperature: `evaluate --no-spread` fits gpt-cal's temperature (and
+# top-p, spread 1: one shipped temperature for all series) by CRPS on the
 # last 10% of each series' training part, which for the bundled files is the base
 # model's own validation split (never their test part, never another file).
-"$CANDLECAST" evaluate --model "$OUT/run" --input data/*.csv --out "$OUT/calibration" --force > "$OUT/calibration.log" 2>&1
+"$CANDLECAST" evaluate --model "$OUT/run" --input data/*.csv --out "$OUT/calibration" --no-spread --force > "$OUT/calibration.log" 2>&1
 python3 - "$OUT/run/meta.json" "$OUT/model/meta.json" "$OUT/calibration/scorecard.json" <<'PY'
 import json, math, sys
 meta = json.load(open(sys.argv[1]))

@@ -62,8 +62,9 @@ print(f"- validation cross-entropy {summary['val_bits']:.3f} bits/token (at star
 print("- config: `configs/base.toml`\n")
 print("## Calibrated temperature\n")
 print(f"Forecasts divide the logits by T = {meta['extra']['temperature']} unless `--temperature` is given:")
-print("the geometric mean of the temperatures `evaluate`'s `gpt-cal` fits by CRPS on the last")
-print("10% of each bundled series' training part (the model's own validation split):\n")
+print("the geometric mean of the temperatures `evaluate --no-spread`'s `gpt-cal` fits by CRPS")
+print("on the last 10% of each bundled series' training part (the model's own validation split;")
+print("temperature and top-p only: a per-series spread has no meaning for one shipped T):\n")
 print("| series | fitted T |\n|---|---:|")
 for s in calib["series"]:
     print(f"| {s['series']} | {s['temperature']:.4f} |")

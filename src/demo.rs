@@ -160,6 +160,7 @@ impl Plan {
             temperature: None,
             top_p: None,
             no_calibration: false,
+            no_spread: false,
             horizon: 1,
             samples: 100,
             origins_every: None,

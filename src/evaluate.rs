@@ -147,7 +147,11 @@ impl Scoring<'_> {
                 let val = gpt_logits(m, tok, &s.slice(0..split), val_start, p)
                     .with_context(|| name.clone())?;
                 if !val.is_empty() {
-                    let fit = val.fit_calibration();
+                    let fit = if args.no_spread {
+                        val.fit_sampling()
+                    } else {
+                        val.fit_calibration()
+                    };
                     extra.push(logits.calibrated("gpt-cal", fit));
                     fitted = Some(fit);
                 }

@@ -90,6 +90,41 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));
+    // gpt-cal's spread, where one was kept, is within its search range;
+    // `--no-spread` (how the base model's shipped temperature is fitted) fits
+    // temperature and top-p alone and leaves the raw model as it was.
+    if let Some(s) = json["series"][0].get("spread") {
+        let s = s.as_f64().unwrap();
+        assert!((0.5..=2.0).contains(&s) && s != 1.0, "{s}");
+    }
+    let plain = dir.path().join("plain");
+    let out = candlecast([
+        "evaluate",
+        "--model",
+        &run,
+        "--input",
+        &data,
+        "--out",
+        &plain.display().to_string(),
+        "--no-spread",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.join("scorecard.json")).unwrap())
+            .unwrap();
+    assert!(json2["series"][0].get("spread").is_none());
+    let crps = |j: &serde_json::Value, f: &str| {
+        j["series"][0]["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["forecaster"] == f)
+            .unwrap()["crps"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(crps(&json, "gpt"), crps(&json2, "gpt"));
+    assert!(json2["series"][0]["temperature"].is_number());
 }
 
 #[test]

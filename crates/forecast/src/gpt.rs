@@ -209,9 +209,9 @@ impl GptLogits {
     }
 
     /// Temperature and top-p fitted together by exact CRPS on these targets at a
-    /// given spread, with their mean CRPS: the model's far tails are where a small network is least sure (a little mass
-    /// spread over many extreme bins), and over several steps that mass compounds
-    /// through each path's volatility.
+    /// given spread, with their mean CRPS: the model's far tails are where a small
+    /// network is least sure (a little mass spread over many extreme bins), and
+    /// over several steps that mass compounds through each path's volatility.
     fn fit_sampling_at(&self, spread: f64) -> (Sampling, f64) {
         let mut best = (f64::INFINITY, 1.0, None);
         for top_p in [None, Some(0.99), Some(0.97), Some(0.94), Some(0.9)] {
@@ -238,6 +238,16 @@ impl GptLogits {
     /// model half as wide as its targets ends at T = 4 and spread 1.2 that way,
     /// at spread 2 when the width goes first). Kept only where it beats the
     /// temperature and top-p alone, which otherwise stay with spread 1.
+    /// Temperature and top-p alone, spread 1: a temperature that is to be shipped
+    /// with a model and applied to every series (the base model's), where a
+    /// per-series width has no meaning.
+    pub fn fit_sampling(&self) -> Calibration {
+        Calibration {
+            sampling: self.fit_sampling_at(1.0).0,
+            spread: 1.0,
+        }
+    }
+
     pub fn fit_calibration(&self) -> Calibration {
         let (plain, c0) = self.fit_sampling_at(1.0);
         let spread_at = |sampling: Sampling| {
