@@ -17,22 +17,20 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     let out = candlecast(["train", "--config", &cfg, "--data", &data, "--out", &run]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let card = dir.path().join("card");
-    let out = candlecast([
-        "evaluate",
-        "--model",
-        &run,
-        "--input",
-        &data,
-        "--out",
-        &card.display().to_string(),
-        "--horizon",
-        "3",
-        "--samples",
-        "20",
-        "--origins-every",
-        "4",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let evaluate = |out: &std::path::Path, extra: &[&str]| {
+        let out_dir = out.display().to_string();
+        let mut args = vec![
+            "evaluate", "--model", &run, "--input", &data, "--out", &out_dir,
+        ];
+        args.extend_from_slice(extra);
+        let out = candlecast(args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
+    let out = evaluate(
+        &card,
+        &["--horizon", "3", "--samples", "20", "--origins-every", "4"],
+    );
     assert!(stdout(&out).contains("| gpt |"), "{}", stdout(&out));
     assert!(stdout(&out).contains("Multi-step"), "{}", stdout(&out));
     let json: serde_json::Value =
@@ -98,17 +96,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         assert!((0.5..=2.0).contains(&s) && s != 1.0, "{s}");
     }
     let plain = dir.path().join("plain");
-    let out = candlecast([
-        "evaluate",
-        "--model",
-        &run,
-        "--input",
-        &data,
-        "--out",
-        &plain.display().to_string(),
-        "--no-spread",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    evaluate(&plain, &["--no-spread"]);
     let json2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(plain.join("scorecard.json")).unwrap())
             .unwrap();

@@ -4,7 +4,8 @@
 use candle_core::Device;
 use candlecast_data::{Bar, Series, SourceZone, Timestamp};
 use candlecast_forecast::{
-    origin_at_end, origins_at, rollout, sample_paths, scale_after, ForecastParams, Origin,
+    origin_at_end, origins_at, rollout, sample_paths, scale_after, ForecastParams, Forecaster,
+    GptForecaster, Origin,
 };
 use candlecast_gpt::{Gpt, GptConfig, Sampling};
 use candlecast_tokenize::{Tokenizer, TokenizerConfig};
@@ -172,23 +173,27 @@ fn chunked_rollouts_do_not_depend_on_the_chunk_size() {
     }
 }
 
-/// The GPT behind the `Forecaster` trait: multi-step distributions at an origin do
-/// not depend on the other origins asked for, and step 1 of the paths agrees with
-/// the exact one-step mixture in the mean of its CRPS (sampling noise only).
-#[test]
-fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
-    use candlecast_forecast::{Forecaster, GptForecaster};
-    let (s, tok, model) = setup();
-    let f = GptForecaster {
+/// The model as trained (T = 1, no top-p, spread 1) behind the `Forecaster` trait.
+fn plain_gpt<'a>(model: &'a Gpt, tok: &'a Tokenizer) -> GptForecaster<'a> {
+    GptForecaster {
         name: "gpt",
-        model: &model,
-        tokenizer: &tok,
+        model,
+        tokenizer: tok,
         context: 12,
         temperature: 1.0,
         top_p: None,
         spread: 1.0,
         batch: 64,
-    };
+    }
+}
+
+/// The GPT behind the `Forecaster` trait: multi-step distributions at an origin do
+/// not depend on the other origins asked for, and step 1 of the paths agrees with
+/// the exact one-step mixture in the mean of its CRPS (sampling noise only).
+#[test]
+fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
+    let (s, tok, model) = setup();
+    let f = plain_gpt(&model, &tok);
     let split = 400;
     let origins: Vec<usize> = (399..499).collect();
     let all = f.multi_step(&s, split, &origins, 3, 400, 5).unwrap();
@@ -218,18 +223,8 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
 /// mixture with every atom doubled.
 #[test]
 fn a_spread_scales_paths_and_one_step_returns_and_changes_nothing_else() {
-    use candlecast_forecast::{Forecaster, GptForecaster};
     let (s, tok, model) = setup();
-    let plain = GptForecaster {
-        name: "gpt",
-        model: &model,
-        tokenizer: &tok,
-        context: 12,
-        temperature: 1.0,
-        top_p: None,
-        spread: 1.0,
-        batch: 64,
-    };
+    let plain = plain_gpt(&model, &tok);
     let wide = GptForecaster {
         spread: 2.0,
         ..plain
