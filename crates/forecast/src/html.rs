@@ -138,9 +138,8 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
                 }
             )),
             c.temperature.map_or(String::new(), |t| format!(
-                "; gpt-cal temperature {t:.3}{}{}",
-                c.top_p.map_or(String::new(), |p| format!(", top-p {p}")),
-                c.spread.map_or(String::new(), |x| format!(", spread {x:.3}"))
+                "; gpt-cal temperature {t:.3}{}",
+                c.calibration_extras()
             ))
         );
         for r in &c.scores {

@@ -80,7 +80,7 @@ pub struct SeriesCard {
     /// `gpt-cal`'s top-p, fitted with the temperature (absent: no truncation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    /// `gpt-cal`'s spread on the returns, fitted after the temperature (absent: 1).
+    /// `gpt-cal`'s spread on the returns, fitted with the temperature (absent: 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread: Option<f64>,
     /// One-step scores (exact CRPS).
@@ -88,6 +88,18 @@ pub struct SeriesCard {
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub horizons: Vec<HorizonScores>,
+}
+
+impl SeriesCard {
+    /// `gpt-cal`'s settings beside its temperature, as the Markdown and HTML
+    /// cards print them (empty where top-p and spread are off).
+    pub fn calibration_extras(&self) -> String {
+        let top_p = self.top_p.map_or(String::new(), |p| format!(", top-p {p}"));
+        let spread = self
+            .spread
+            .map_or(String::new(), |x| format!(", spread {x:.3}"));
+        top_p + &spread
+    }
 }
 
 /// One horizon's scores on one series.
@@ -471,12 +483,10 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
         .iter()
         .filter_map(|c| {
             Some(format!(
-                "{} T = {:.3}{}{}",
+                "{} T = {:.3}{}",
                 md_escape(&c.series),
                 c.temperature?,
-                c.top_p.map_or(String::new(), |p| format!(", top-p {p}")),
-                c.spread
-                    .map_or(String::new(), |x| format!(", spread {x:.3}"))
+                c.calibration_extras()
             ))
         })
         .collect();
