@@ -162,13 +162,16 @@ impl Scoring<'_> {
         card.top_p = fitted.and_then(|f| f.sampling.top_p);
         card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
         if args.horizon > 1 {
-            card.horizons =
+            let (horizons, growth) =
                 self.horizons(&name, s, (&h, split), ctx, fitted, card.bar.as_deref())?;
+            card.horizons = horizons;
+            card.spread_growth = growth.filter(|&g| g != 0.0);
         }
         Ok(card)
     }
 
-    /// The multi-step scores of one series (--horizon above 1).
+    /// The multi-step scores of one series (--horizon above 1), and `gpt-cal`'s
+    /// path spread growth where one was fitted.
     fn horizons(
         &self,
         name: &str,
@@ -177,7 +180,7 @@ impl Scoring<'_> {
         ctx: usize,
         fitted: Option<Calibration>,
         bar: Option<&str>,
-    ) -> anyhow::Result<Vec<horizon::HorizonScores>> {
+    ) -> anyhow::Result<(Vec<horizon::HorizonScores>, Option<f64>)> {
         let (args, model, temperature, reference) =
             (self.args, self.model, self.temperature, self.reference);
         let hz = args.horizon;
@@ -190,6 +193,7 @@ impl Scoring<'_> {
             anyhow::bail!("{name}: no test origin has {hz} bars after it");
         }
         let key = args.seed ^ name_hash(name);
+        let mut growth = None;
         let mut forecasters: Vec<Box<dyn Forecaster + '_>> = BASELINES
             .iter()
             .map(|&b| Box::new(b) as Box<dyn Forecaster>)
@@ -203,16 +207,25 @@ impl Scoring<'_> {
                 temperature,
                 top_p: args.top_p,
                 spread: 1.0,
+                spread_growth: 0.0,
                 batch: 256,
             };
             forecasters.push(Box::new(gpt));
             if let Some(f) = fitted {
-                forecasters.push(Box::new(GptForecaster {
+                let cal = GptForecaster {
                     name: "gpt-cal",
                     temperature: f.sampling.temperature,
                     top_p: f.sampling.top_p,
                     spread: f.spread,
                     ..gpt
+                };
+                // --no-spread keeps the calibration a temperature and top-p alone.
+                if !args.no_spread {
+                    growth = Some(self.path_growth(&cal, s, split, key)?);
+                }
+                forecasters.push(Box::new(GptForecaster {
+                    spread_growth: growth.unwrap_or(0.0),
+                    ..cal
                 }));
             }
         }
@@ -221,15 +234,37 @@ impl Scoring<'_> {
             .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| name.to_string())?;
-        Ok(horizon::score(
-            h,
-            &origins,
-            every,
-            fcs,
-            hz,
-            args.samples,
-            reference,
-            bar,
+        let scores = horizon::score(h, &origins, every, fcs, hz, args.samples, reference, bar);
+        Ok((scores, growth))
+    }
+
+    /// `gpt-cal`'s path spread growth ([`horizon::fit_spread_growth`]), fitted on
+    /// paths from the validation slice (the last 10% of the training part, as the
+    /// one-step calibration) whose --horizon bars all lie in the training part:
+    /// no test bar is forecast or read. 0 where the slice has fewer than 20 such
+    /// origins (a fit on fewer overlapping k-bar returns would be noise).
+    fn path_growth(
+        &self,
+        cal: &GptForecaster<'_>,
+        s: &Series,
+        split: usize,
+        key: u64,
+    ) -> anyhow::Result<f64> {
+        let (args, hz) = (self.args, self.args.horizon);
+        let train = s.slice(0..split);
+        let val = History::of(&train, split - split / 10);
+        let all = horizon::origins(&val, hz, 1);
+        if all.len() < 20 {
+            return Ok(0.0);
+        }
+        let every = all.len().div_ceil(args.max_origins as usize).max(1);
+        let origins: Vec<usize> = all.iter().copied().step_by(every).collect();
+        let paths = cal
+            .multi_step(&train, val.split, &origins, hz, args.samples, key)
+            .context("gpt-cal's path spread on the validation slice")?;
+        Ok(horizon::fit_spread_growth(
+            &paths,
+            &horizon::targets(val.close, &origins, hz),
         ))
     }
 }

@@ -95,12 +95,30 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         let s = s.as_f64().unwrap();
         assert!((0.5..=2.0).contains(&s) && s != 1.0, "{s}");
     }
+    // Its growth along paths is fitted on the validation slice's 94 origins (bars
+    // 863..=956 with 3 bars after them in the training part), within its range.
+    if let Some(g) = json["series"][0].get("spread_growth") {
+        let g = g.as_f64().unwrap();
+        assert!((-0.5..=0.5).contains(&g) && g != 0.0, "{g}");
+    }
     let plain = dir.path().join("plain");
-    evaluate(&plain, &["--no-spread"]);
+    evaluate(
+        &plain,
+        &[
+            "--no-spread",
+            "--horizon",
+            "2",
+            "--samples",
+            "10",
+            "--origins-every",
+            "8",
+        ],
+    );
     let json2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(plain.join("scorecard.json")).unwrap())
             .unwrap();
     assert!(json2["series"][0].get("spread").is_none());
+    assert!(json2["series"][0].get("spread_growth").is_none());
     let crps = |j: &serde_json::Value, f: &str| {
         j["series"][0]["scores"]
             .as_array()

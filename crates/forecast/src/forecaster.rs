@@ -103,6 +103,10 @@ pub struct GptForecaster<'a> {
     /// one-step mode each bar's, on a path the cumulative return from the origin,
     /// so the path's own scale recursion still sees the model's returns.
     pub spread: f64,
+    /// On a path, the cumulative return k bars out is also multiplied by
+    /// `k^spread_growth` (0 = none; see [`horizon::fit_spread_growth`]): the
+    /// width a one-step fit gives does not carry to 24 bars by itself.
+    pub spread_growth: f64,
     /// Origins per forward pass of the one-step mode.
     pub batch: usize,
 }
@@ -175,12 +179,13 @@ impl Forecaster for GptForecaster<'_> {
             |c: PathChunk<'_>| -> Result<(), ForecastError> {
                 let base = starts.get(c.origin).map_or(f64::NAN, |o| o.close);
                 for (k, step) in returns.iter_mut().enumerate() {
+                    let f = self.spread * ((k + 1) as f64).powf(self.spread_growth);
                     if let Some(slot) = step.get_mut(c.origin) {
                         slot.extend(
                             c.paths
                                 .iter()
                                 .filter_map(|path| path.get(k))
-                                .map(|b| (b.close / base).ln() * self.spread),
+                                .map(|b| (b.close / base).ln() * f),
                         );
                     }
                 }

@@ -291,7 +291,7 @@ pub struct Calibration {
 
 /// The minimum of a unimodal `f` on `[a, b]` by golden-section search (20
 /// steps: the bracket shrinks to under 1e-4 of its width), and its value.
-fn golden_min(f: impl Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
+pub(crate) fn golden_min(f: impl Fn(f64) -> f64, a: f64, b: f64) -> (f64, f64) {
     let (mut a, mut b) = (a, b);
     let g = (5f64.sqrt() - 1.0) / 2.0;
     let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));

@@ -83,6 +83,11 @@ pub struct SeriesCard {
     /// `gpt-cal`'s spread on the returns, fitted with the temperature (absent: 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread: Option<f64>,
+    /// `gpt-cal`'s growth of that spread along a path: the cumulative return k bars
+    /// out is also multiplied by `k^spread_growth` (fitted on validation paths;
+    /// absent: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_growth: Option<f64>,
     /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
@@ -92,13 +97,16 @@ pub struct SeriesCard {
 
 impl SeriesCard {
     /// `gpt-cal`'s settings beside its temperature, as the Markdown and HTML
-    /// cards print them (empty where top-p and spread are off).
+    /// cards print them (empty where top-p, spread and growth are off).
     pub fn calibration_extras(&self) -> String {
         let top_p = self.top_p.map_or(String::new(), |p| format!(", top-p {p}"));
         let spread = self
             .spread
             .map_or(String::new(), |x| format!(", spread {x:.3}"));
-        top_p + &spread
+        let growth = self
+            .spread_growth
+            .map_or(String::new(), |g| format!(", path spread growth k^{g:.3}"));
+        top_p + &spread + &growth
     }
 }
 
@@ -162,6 +170,7 @@ pub fn score_series(
         temperature: None,
         top_p: None,
         spread: None,
+        spread_growth: None,
         scores,
         horizons: Vec::new(),
     })
@@ -492,7 +501,7 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
         .collect();
     if !temps.is_empty() {
         s.push_str(&format!(
-            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, and its returns multiplied by a spread) chosen by CRPS on the last 10% of the training part: {}.\n",
+            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, its returns multiplied by a spread, and on paths the return k bars out by k^growth) chosen by CRPS on the last 10% of the training part: {}.\n",
             temps.join("; ")
         ));
     }

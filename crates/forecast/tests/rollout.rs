@@ -183,6 +183,7 @@ fn plain_gpt<'a>(model: &'a Gpt, tok: &'a Tokenizer) -> GptForecaster<'a> {
         temperature: 1.0,
         top_p: None,
         spread: 1.0,
+        spread_growth: 0.0,
         batch: 64,
     }
 }
@@ -220,7 +221,7 @@ fn the_gpt_forecaster_is_batch_independent_and_consistent_with_one_step() {
 
 /// `gpt-cal`'s spread multiplies what the model decodes and nothing else: the
 /// same paths (same seed) with every cumulative return doubled, and the one-step
-/// mixture with every atom doubled.
+/// mixture with every atom doubled; its growth stretches paths only.
 #[test]
 fn a_spread_scales_paths_and_one_step_returns_and_changes_nothing_else() {
     let (s, tok, model) = setup();
@@ -243,10 +244,32 @@ fn a_spread_scales_paths_and_one_step_returns_and_changes_nothing_else() {
             }
         }
     }
+    // A growth of 0.5 stretches step k by sqrt(k) on paths and leaves one step be.
+    let grown = GptForecaster {
+        spread_growth: 0.5,
+        ..plain
+    };
+    let g = grown.multi_step(&s, split, &origins, 3, 200, 5).unwrap();
+    for k in 0..3 {
+        let f = ((k + 1) as f64).sqrt();
+        for j in 0..origins.len() {
+            for tau in [0.05, 0.5, 0.9] {
+                let (qa, qg) = (a.preds[k][j].quantile(tau), g.preds[k][j].quantile(tau));
+                assert!(
+                    (qg - f * qa).abs() <= 1e-12 * qa.abs().max(1e-9),
+                    "{qa} {qg}"
+                );
+            }
+        }
+    }
     let (a, b) = (
         plain.one_step(&s, split).unwrap(),
         wide.one_step(&s, split).unwrap(),
     );
+    let one_grown = grown.one_step(&s, split).unwrap();
+    for (pa, pg) in a.preds.iter().zip(&one_grown.preds).take(20) {
+        assert_eq!(pa.crps(0.003), pg.crps(0.003));
+    }
     for (pa, pb) in a.preds.iter().zip(&b.preds).take(20) {
         for y in [-0.01, 0.0, 0.004] {
             let (ca, cb) = (pa.crps(y), pb.crps(2.0 * y));
