@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests may fail loudly
 //! The same seed trains the same bits on any x86-64 machine only if candle's CPU
 //! matmul forms its sums the same way whatever the machine's caches: gemm cuts a
 //! long dot product into blocks whose depth it derived from the L1 cache (512 on a
