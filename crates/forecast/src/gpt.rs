@@ -228,16 +228,6 @@ impl GptLogits {
         (sampling, best.0)
     }
 
-    /// `gpt-cal`'s calibration by exact CRPS on these targets: the width first (a
-    /// spread in 0.5 ..= 2 on the returns of the model as trained), then the shape
-    /// (temperature and top-p, [`Self::fit_sampling_at`]) at that width, then the
-    /// width again. A model that has not seen the series (zero-shot) is most often
-    /// wrong in width: its returns in scale units are wider or narrower than this
-    /// market's. The temperature moves the width only by reshaping the mass, and
-    /// fitted first it absorbs a width error as a flattened shape (measured: a
-    /// model half as wide as its targets ends at T = 4 and spread 1.2 that way,
-    /// at spread 2 when the width goes first). Kept only where it beats the
-    /// temperature and top-p alone, which otherwise stay with spread 1.
     /// Temperature and top-p alone, spread 1: a temperature that is to be shipped
     /// with a model and applied to every series (the base model's), where a
     /// per-series width has no meaning.
@@ -248,6 +238,16 @@ impl GptLogits {
         }
     }
 
+    /// `gpt-cal`'s calibration by exact CRPS on these targets: the width first (a
+    /// spread in 0.5 ..= 2 on the returns of the model as trained), then the shape
+    /// (temperature and top-p, [`Self::fit_sampling_at`]) at that width, then the
+    /// width again. A model that has not seen the series (zero-shot) is most often
+    /// wrong in width: its returns in scale units are wider or narrower than this
+    /// market's. The temperature moves the width only by reshaping the mass, and
+    /// fitted first it absorbs a width error as a flattened shape (measured: a
+    /// model half as wide as its targets ends at T = 4 and spread 1.2 that way,
+    /// at spread 2 when the width goes first). Kept only where it beats the
+    /// temperature and top-p alone, which otherwise stay with spread 1.
     pub fn fit_calibration(&self) -> Calibration {
         let (plain, c0) = self.fit_sampling_at(1.0);
         let spread_at = |sampling: Sampling| {
