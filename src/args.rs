@@ -359,11 +359,13 @@ pub struct EvaluateArgs {
     pub top_p: Option<f64>,
     /// Skip `gpt-cal`: the model with a temperature, top-p and spread (and with
     /// --horizon, the spread's growth along paths) chosen by CRPS on the last 10%
-    /// of each series' training part.
+    /// of each series' training part, the spread then moved where the 80% coverage
+    /// there is outside 0.77-0.83.
     #[arg(long)]
     pub no_calibration: bool,
-    /// `gpt-cal` fits temperature and top-p only (spread 1, no growth): how the
-    /// base model's shipped temperature is fitted (`bench/base_model.sh`).
+    /// `gpt-cal` fits temperature and top-p only (spread 1, no growth, no
+    /// coverage step): how the base model's shipped temperature is fitted
+    /// (`bench/base_model.sh`).
     #[arg(long, conflicts_with = "no_calibration")]
     pub no_spread: bool,
     /// Also score the cumulative return 2..=H bars ahead (sampled CRPS for the

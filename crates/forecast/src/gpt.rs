@@ -247,7 +247,9 @@ impl GptLogits {
     /// fitted first it absorbs a width error as a flattened shape (measured: a
     /// model half as wide as its targets ends at T = 4 and spread 1.2 that way,
     /// at spread 2 when the width goes first). Kept only where it beats the
-    /// temperature and top-p alone, which otherwise stay with spread 1.
+    /// temperature and top-p alone, which otherwise stay with spread 1. Last, the
+    /// spread is moved where the fit's 80% coverage on these targets is outside
+    /// the scorecard's band ([`Self::within_coverage`]).
     pub fn fit_calibration(&self) -> Calibration {
         let (plain, c0) = self.fit_sampling_at(1.0);
         let spread_at = |sampling: Sampling| {
@@ -270,16 +272,74 @@ impl GptLogits {
         });
         let (sampling, _) = self.fit_sampling_at(first);
         let (spread, c) = spread_at(sampling);
-        if c < c0 {
+        let fitted = if c < c0 {
             Calibration { sampling, spread }
         } else {
             Calibration {
                 sampling: plain,
                 spread: 1.0,
             }
+        };
+        self.within_coverage(fitted)
+    }
+
+    /// Share of these targets inside `cal`'s central 80% interval (its 10% and
+    /// 90% quantiles, inclusive, as the scorecard counts it).
+    fn coverage80(&self, cal: Calibration) -> f64 {
+        let o = self.calibrated("gpt", cal);
+        let inside = o
+            .preds
+            .iter()
+            .zip(&o.targets)
+            .filter(|(p, &y)| y >= p.quantile(0.1) && y <= p.quantile(0.9))
+            .count();
+        inside as f64 / o.targets.len().max(1) as f64
+    }
+
+    /// `cal` if its 80% coverage on these targets is in [`COVERAGE_BAND`], else
+    /// the spread (0.5 ..= 2, on a grid; temperature and top-p as fitted) with the
+    /// lowest mean CRPS among those whose coverage is in the band narrowed by 0.01
+    /// each side (so that a fit is not one bar from the edge), or where none is,
+    /// the one whose coverage is nearest 0.80. Why: the scorecard judges the model
+    /// by CRPS *and* 80% coverage, and within this family of calibrations the CRPS
+    /// optimum need not cover: measured zero-shot on the 5-minute BTC pairs, whose
+    /// returns are mostly zero ticks and wide moves, the base model covered 0.70–0.81
+    /// in the training part's last fifth and 0.70–0.83 on the test part, while the
+    /// CRPS fit moved the spread by a few percent at most.
+    fn within_coverage(&self, cal: Calibration) -> Calibration {
+        let (lo, hi) = COVERAGE_BAND;
+        if (lo..=hi).contains(&self.coverage80(cal)) {
+            return cal;
         }
+        let steps = 48;
+        let grid = (0..=steps).map(|i| {
+            let log_s = 0.5f64.ln() + (4f64.ln()) * i as f64 / steps as f64;
+            Calibration {
+                spread: log_s.exp(),
+                ..cal
+            }
+        });
+        let scored: Vec<(Calibration, f64, f64)> = grid
+            .map(|c| (c, self.coverage80(c), self.mean_crps(c)))
+            .collect();
+        let inside = scored
+            .iter()
+            .filter(|(_, cov, _)| (lo + 0.01..=hi - 0.01).contains(cov))
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        let nearest = || {
+            scored.iter().min_by(|a, b| {
+                ((a.1 - 0.8).abs(), a.2)
+                    .partial_cmp(&((b.1 - 0.8).abs(), b.2))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        };
+        inside.or_else(nearest).map_or(cal, |x| x.0)
     }
 }
+
+/// The 80% coverage the scorecard asks of the model (`meets_bar`), which
+/// `gpt-cal`'s calibration keeps on its validation slice where it can.
+pub const COVERAGE_BAND: (f64, f64) = (0.77, 0.83);
 
 /// `gpt-cal`: how the model's one-step distribution is sampled, and a factor on
 /// the returns it decodes (on a path, on the cumulative return from the origin).
@@ -521,6 +581,32 @@ mod tests {
             "{:?}",
             cal.sampling
         );
+    }
+
+    /// A calibration whose coverage is in the band stays as it is; one that covers
+    /// too little (a model half as wide as its targets, spread 1) gets the spread
+    /// that brings it inside, about 2.
+    #[test]
+    fn the_coverage_step_moves_the_spread_only_when_coverage_is_out_of_band() {
+        let as_trained = Calibration {
+            sampling: Sampling {
+                temperature: 1.0,
+                top_k: None,
+                top_p: None,
+            },
+            spread: 1.0,
+        };
+        let fits = normal_logits(1.0);
+        let cov = fits.coverage80(as_trained);
+        assert!((0.77..=0.83).contains(&cov), "{cov}");
+        assert_eq!(fits.within_coverage(as_trained), as_trained);
+        let narrow = normal_logits(2.0);
+        assert!(narrow.coverage80(as_trained) < 0.6);
+        let moved = narrow.within_coverage(as_trained);
+        let cov = narrow.coverage80(moved);
+        assert!((0.78..=0.82).contains(&cov), "{cov}");
+        assert!((1.7..2.3).contains(&moved.spread), "{moved:?}");
+        assert_eq!(moved.sampling, as_trained.sampling);
     }
 
     #[test]

@@ -237,8 +237,9 @@ pub fn score_forecasts(
         let judged = bar_idx.filter(|_| !classical.contains(&o.name));
         let vs_bar = judged.and_then(paired);
         let coverage80 = tally.inside as f64 / n.max(1) as f64;
+        let (lo, hi) = crate::gpt::COVERAGE_BAND;
         let meets_bar =
-            judged.map(|j| crps <= mean(&per_origin[j]) && (0.77..=0.83).contains(&coverage80));
+            judged.map(|j| crps <= mean(&per_origin[j]) && (lo..=hi).contains(&coverage80));
         scores.push(Scores {
             forecaster: o.name.to_string(),
             n,
