@@ -296,7 +296,8 @@ impl GptLogits {
         inside as f64 / o.targets.len().max(1) as f64
     }
 
-    /// `cal` if its 80% coverage on these targets is in [`COVERAGE_BAND`], else
+    /// `cal` if its 80% coverage on these targets is in [`COVERAGE_BAND`] (or they
+    /// are fewer than [`MIN_COVERAGE_TARGETS`]), else
     /// the spread (0.5 ..= 2, on a grid; temperature and top-p as fitted) with the
     /// lowest mean CRPS among those whose coverage is in the band narrowed by 0.01
     /// each side (so that a fit is not one bar from the edge), or where none is,
@@ -308,7 +309,7 @@ impl GptLogits {
     /// CRPS fit moved the spread by a few percent at most.
     fn within_coverage(&self, cal: Calibration) -> Calibration {
         let (lo, hi) = COVERAGE_BAND;
-        if (lo..=hi).contains(&self.coverage80(cal)) {
+        if self.len() < MIN_COVERAGE_TARGETS || (lo..=hi).contains(&self.coverage80(cal)) {
             return cal;
         }
         let steps = 48;
@@ -340,6 +341,13 @@ impl GptLogits {
 /// The 80% coverage the scorecard asks of the model (`meets_bar`), which
 /// `gpt-cal`'s calibration keeps on its validation slice where it can.
 pub const COVERAGE_BAND: (f64, f64) = (0.77, 0.83);
+
+/// The fewest validation targets on which the coverage step runs: the standard
+/// error of an 80% coverage counted on n targets, sqrt(0.16 / n), is at most the
+/// band's half-width 0.03 from n = 178 on. On fewer the count cannot tell a
+/// forecast in the band from one outside it (on 12 targets, monthly bitcoin's
+/// slice, coverage moves in steps of 0.083 and never lands in 0.78-0.82).
+pub const MIN_COVERAGE_TARGETS: usize = 178;
 
 /// `gpt-cal`: how the model's one-step distribution is sampled, and a factor on
 /// the returns it decodes (on a path, on the cumulative return from the origin).
@@ -585,7 +593,7 @@ mod tests {
 
     /// A calibration whose coverage is in the band stays as it is; one that covers
     /// too little (a model half as wide as its targets, spread 1) gets the spread
-    /// that brings it inside, about 2.
+    /// that brings it inside, about 2, unless there are too few targets to tell.
     #[test]
     fn the_coverage_step_moves_the_spread_only_when_coverage_is_out_of_band() {
         let as_trained = Calibration {
@@ -602,6 +610,16 @@ mod tests {
         assert_eq!(fits.within_coverage(as_trained), as_trained);
         let narrow = normal_logits(2.0);
         assert!(narrow.coverage80(as_trained) < 0.6);
+        // Too few targets to count coverage on: left alone.
+        let n = MIN_COVERAGE_TARGETS - 1;
+        let few = GptLogits {
+            rows: narrow.rows[..n].to_vec(),
+            scales: narrow.scales[..n].to_vec(),
+            targets: narrow.targets[..n].to_vec(),
+            bins: narrow.bins.clone(),
+        };
+        assert!(few.coverage80(as_trained) < 0.6);
+        assert_eq!(few.within_coverage(as_trained), as_trained);
         let moved = narrow.within_coverage(as_trained);
         let cov = narrow.coverage80(moved);
         assert!((0.78..=0.82).contains(&cov), "{cov}");
