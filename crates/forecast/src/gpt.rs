@@ -3,7 +3,7 @@
 //! placed at the bins' representative returns times the bar's scale. The result is
 //! a finite mixture, so its CRPS is exact (no sampling noise).
 
-use crate::baselines::{OneStep, Predictive};
+use crate::baselines::{summarise, OneStep, Predictive, Summary};
 use crate::rollout::{check_inputs, ForecastError};
 use candle_core::{Device, Tensor};
 use candlecast_data::Series;
@@ -283,17 +283,10 @@ impl GptLogits {
         self.within_coverage(fitted)
     }
 
-    /// Share of these targets inside `cal`'s central 80% interval (its 10% and
-    /// 90% quantiles, inclusive, as the scorecard counts it).
-    fn coverage80(&self, cal: Calibration) -> f64 {
-        let o = self.calibrated("gpt", cal);
-        let inside = o
-            .preds
-            .iter()
-            .zip(&o.targets)
-            .filter(|(p, &y)| y >= p.quantile(0.1) && y <= p.quantile(0.9))
-            .count();
-        inside as f64 / o.targets.len().max(1) as f64
+    /// Mean CRPS and 80% coverage of `cal`'s forecasts on these targets, in one
+    /// pass ([`summarise`], as the validation bar is chosen).
+    fn summary(&self, cal: Calibration) -> Summary {
+        summarise(&self.calibrated("gpt", cal))
     }
 
     /// `cal` if its 80% coverage on these targets is in [`COVERAGE_BAND`] (or they
@@ -309,7 +302,7 @@ impl GptLogits {
     /// 0.88–1.06, narrower than 1 on six of them.
     fn within_coverage(&self, cal: Calibration) -> Calibration {
         let (lo, hi) = COVERAGE_BAND;
-        if self.len() < MIN_COVERAGE_TARGETS || (lo..=hi).contains(&self.coverage80(cal)) {
+        if self.len() < MIN_COVERAGE_TARGETS || (lo..=hi).contains(&self.summary(cal).coverage80) {
             return cal;
         }
         let steps = 48;
@@ -321,7 +314,10 @@ impl GptLogits {
             }
         });
         let scored: Vec<(Calibration, f64, f64)> = grid
-            .map(|c| (c, self.coverage80(c), self.mean_crps(c)))
+            .map(|c| {
+                let s = self.summary(c);
+                (c, s.coverage80, s.crps)
+            })
             .collect();
         let inside = scored
             .iter()
@@ -605,11 +601,11 @@ mod tests {
             spread: 1.0,
         };
         let fits = normal_logits(1.0);
-        let cov = fits.coverage80(as_trained);
+        let cov = fits.summary(as_trained).coverage80;
         assert!((0.77..=0.83).contains(&cov), "{cov}");
         assert_eq!(fits.within_coverage(as_trained), as_trained);
         let narrow = normal_logits(2.0);
-        assert!(narrow.coverage80(as_trained) < 0.6);
+        assert!(narrow.summary(as_trained).coverage80 < 0.6);
         // Too few targets to count coverage on: left alone.
         let n = MIN_COVERAGE_TARGETS - 1;
         let few = GptLogits {
@@ -618,10 +614,10 @@ mod tests {
             targets: narrow.targets[..n].to_vec(),
             bins: narrow.bins.clone(),
         };
-        assert!(few.coverage80(as_trained) < 0.6);
+        assert!(few.summary(as_trained).coverage80 < 0.6);
         assert_eq!(few.within_coverage(as_trained), as_trained);
         let moved = narrow.within_coverage(as_trained);
-        let cov = narrow.coverage80(moved);
+        let cov = narrow.summary(moved).coverage80;
         assert!((0.78..=0.82).contains(&cov), "{cov}");
         assert!((1.7..2.3).contains(&moved.spread), "{moved:?}");
         assert_eq!(moved.sampling, as_trained.sampling);
