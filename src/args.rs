@@ -317,6 +317,53 @@ impl std::str::FromStr for Shard {
     }
 }
 
+/// `--calibration-bars`: the bars at the end of each series' training part on
+/// which `gpt-cal` is fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationBars {
+    /// The whole training part (every bar after the first).
+    All,
+    /// Its last `n` bars (all of it where it is shorter).
+    Last(usize),
+}
+
+impl std::str::FromStr for CalibrationBars {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CalibrationBars, String> {
+        match s.trim() {
+            "all" => Ok(CalibrationBars::All),
+            n => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(CalibrationBars::Last(n)),
+                _ => Err(format!(
+                    "'{s}' is neither a positive number of bars nor 'all'"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for CalibrationBars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CalibrationBars::All => f.write_str("all"),
+            CalibrationBars::Last(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl CalibrationBars {
+    /// The first bar of the calibration slice of a training part of `split` bars;
+    /// `None` is the default, its last 10% (the validation slice).
+    pub fn start(this: Option<CalibrationBars>, split: usize) -> usize {
+        match this {
+            None => split - split / 10,
+            Some(CalibrationBars::All) => 1.min(split),
+            Some(CalibrationBars::Last(n)) => split.saturating_sub(n).max(1.min(split)),
+        }
+    }
+}
+
 impl Shard {
     /// This shard's contiguous part of `items`: sizes differ by at most one.
     pub fn take<T: Clone>(&self, items: &[T]) -> Vec<T> {
@@ -359,7 +406,7 @@ pub struct EvaluateArgs {
     pub top_p: Option<f64>,
     /// Skip `gpt-cal`: the model with a temperature, top-p and spread (and with
     /// --horizon, the spread's growth along paths) chosen by CRPS on the last 10%
-    /// of each series' training part, the spread then moved where the 80% coverage
+    /// of each series' training part (see --calibration-bars), the spread then moved where the 80% coverage
     /// there is outside 0.77-0.83.
     #[arg(long)]
     pub no_calibration: bool,
@@ -368,6 +415,14 @@ pub struct EvaluateArgs {
     /// (`bench/base_model.sh`).
     #[arg(long, conflicts_with = "no_calibration")]
     pub no_spread: bool,
+    /// Fit `gpt-cal` on the last N bars of each training part, or on all of it
+    /// (`all`), instead of its last 10%. The default keeps to bars a model
+    /// fine-tuned on the series has not trained on (its validation slice); a model
+    /// that never saw the series (the base model, zero-shot) has seen none of the
+    /// training part, and a longer slice spans more than the latest regime. No
+    /// test bar is read either way.
+    #[arg(long, value_name = "N|all", conflicts_with = "no_calibration")]
+    pub calibration_bars: Option<CalibrationBars>,
     /// Also score the cumulative return 2..=H bars ahead (sampled CRPS for the
     /// model and the empirical baselines).
     #[arg(long, default_value_t = 1, alias = "prediction-length")]
@@ -543,6 +598,20 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
 #[cfg(test)]
 mod tests {
     use super::Shard;
+
+    #[test]
+    fn calibration_bars_parse_and_place_the_slice() {
+        use super::CalibrationBars::{self, All, Last};
+        assert_eq!("all".parse::<CalibrationBars>(), Ok(All));
+        assert_eq!("500".parse::<CalibrationBars>(), Ok(Last(500)));
+        assert!("0".parse::<CalibrationBars>().is_err());
+        assert!("ten".parse::<CalibrationBars>().is_err());
+        // 1000 training bars: the default slice is its last 100.
+        assert_eq!(CalibrationBars::start(None, 1000), 900);
+        assert_eq!(CalibrationBars::start(Some(All), 1000), 1);
+        assert_eq!(CalibrationBars::start(Some(Last(250)), 1000), 750);
+        assert_eq!(CalibrationBars::start(Some(Last(5000)), 1000), 1);
+    }
 
     #[test]
     fn shards_cover_the_inputs_once_in_order() {

@@ -161,6 +161,7 @@ impl Plan {
             top_p: None,
             no_calibration: false,
             no_spread: false,
+            calibration_bars: None,
             horizon: 1,
             samples: 100,
             origins_every: None,

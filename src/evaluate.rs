@@ -5,14 +5,15 @@
 //! test of every forecaster against the model, and of the model against the bar
 //! (the best classical forecaster on the validation slice).
 
-use crate::args::EvaluateArgs;
+use crate::args::{CalibrationBars, EvaluateArgs};
 use crate::inputs::{expand_inputs, load_series};
 use crate::output::write_atomic;
 use anyhow::Context;
 use candlecast_data::Series;
 use candlecast_forecast::{
-    gpt_logits, horizon, markdown, name_hash, score_series, split_index, Calibration, Forecaster,
-    GptForecastParams, GptForecaster, History, SeriesCard, BASELINES, PIT_BINS,
+    calibration_logits, gpt_logits, horizon, markdown, name_hash, score_series, split_index,
+    Calibration, Forecaster, GptForecastParams, GptForecaster, History, SeriesCard, BASELINES,
+    PIT_BINS,
 };
 use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
@@ -126,6 +127,7 @@ impl Scoring<'_> {
         let h = History::of(s, split);
         let mut extra = Vec::new();
         let mut fitted: Option<Calibration> = None;
+        let mut calibration_bars = 0;
         let ctx = model.map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
         if let Some((m, tok)) = model {
             let p = GptForecastParams {
@@ -141,10 +143,10 @@ impl Scoring<'_> {
             };
             extra.push(logits.sampled("gpt", sampling(temperature)));
             if !args.no_calibration {
-                // Validation slice: the last 10% of the training part, forecast from
-                // the training part alone.
-                let val_start = split - split / 10;
-                let val = gpt_logits(m, tok, &s.slice(0..split), val_start, p)
+                // Validation slice: the last 10% of the training part (or
+                // --calibration-bars), forecast from the training part alone.
+                let val_start = CalibrationBars::start(args.calibration_bars, split);
+                let val = calibration_logits(m, tok, &s.slice(0..split), val_start, p)
                     .with_context(|| name.clone())?;
                 if !val.is_empty() {
                     let fit = if args.no_spread {
@@ -154,6 +156,7 @@ impl Scoring<'_> {
                     };
                     extra.push(logits.calibrated("gpt-cal", fit));
                     fitted = Some(fit);
+                    calibration_bars = val.len();
                 }
             }
         }
@@ -161,6 +164,7 @@ impl Scoring<'_> {
         card.temperature = fitted.map(|f| f.sampling.temperature);
         card.top_p = fitted.and_then(|f| f.sampling.top_p);
         card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
+        card.calibration_bars = fitted.map(|_| calibration_bars);
         if args.horizon > 1 {
             let (horizons, growth) =
                 self.horizons(&name, s, (&h, split), ctx, fitted, card.bar.as_deref())?;
@@ -239,8 +243,8 @@ impl Scoring<'_> {
     }
 
     /// `gpt-cal`'s path spread growth ([`horizon::fit_spread_growth`]), fitted on
-    /// paths from the validation slice (the last 10% of the training part, as the
-    /// one-step calibration) whose --horizon bars all lie in the training part:
+    /// paths from the validation slice (the last 10% of the training part or
+    /// --calibration-bars, as the one-step calibration) whose --horizon bars all lie in the training part:
     /// no test bar is forecast or read. 0 where the slice has fewer than 20 such
     /// origins (a fit on fewer overlapping k-bar returns would be noise).
     fn path_growth(
@@ -252,7 +256,7 @@ impl Scoring<'_> {
     ) -> anyhow::Result<f64> {
         let (args, hz) = (self.args, self.args.horizon);
         let train = s.slice(0..split);
-        let val = History::of(&train, split - split / 10);
+        let val = History::of(&train, CalibrationBars::start(args.calibration_bars, split));
         let all = horizon::origins(&val, hz, 1);
         if all.len() < 20 {
             return Ok(0.0);
@@ -291,6 +295,9 @@ fn write_outputs(
             },
             "temperature": temperature,
             "top_p": args.top_p,
+            "calibration_bars": args
+                .calibration_bars
+                .map_or_else(|| "last 10%".to_string(), |c| c.to_string()),
         },
         "series": cards,
         "aggregate": candlecast_forecast::aggregate(cards)

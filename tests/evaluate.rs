@@ -131,6 +131,45 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     };
     assert_eq!(crps(&json, "gpt"), crps(&json2, "gpt"));
     assert!(json2["series"][0]["temperature"].is_number());
+    assert_eq!(json["protocol"]["calibration_bars"], "last 10%");
+    // `--calibration-bars all`: gpt-cal fitted on the whole training part (bars
+    // 1..960), the raw model and the test part as before.
+    let all = dir.path().join("all");
+    evaluate(&all, &["--calibration-bars", "all"]);
+    let json3: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(all.join("scorecard.json")).unwrap())
+            .unwrap();
+    assert_eq!(json3["protocol"]["calibration_bars"], "all");
+    assert_eq!(crps(&json, "gpt"), crps(&json3, "gpt"));
+    let fit = |j: &serde_json::Value| {
+        let s = &j["series"][0];
+        (
+            s["temperature"].clone(),
+            s["top_p"].clone(),
+            s["spread"].clone(),
+        )
+    };
+    assert_ne!(fit(&json), fit(&json3), "fitted on other bars");
+    for bad in ["0", "1.5", "most"] {
+        let out = candlecast([
+            "evaluate",
+            "--model",
+            &run,
+            "--input",
+            &data,
+            "--out",
+            &all.display().to_string(),
+            "--force",
+            "--calibration-bars",
+            bad,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            stderr(&out).contains("--calibration-bars"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

@@ -22,7 +22,10 @@ pub use baselines::{
 };
 pub use empirical::Empirical;
 pub use forecaster::{Forecaster, GptForecaster};
-pub use gpt::{gpt_logits, gpt_next, gpt_one_step, Calibration, GptForecastParams, GptLogits};
+pub use gpt::{
+    calibration_logits, gpt_logits, gpt_next, gpt_one_step, Calibration, GptForecastParams,
+    GptLogits,
+};
 pub use rollout::{
     check_inputs, future_timestamps, name_hash, origin_at_end, origin_at_end_keyed, origins_at,
     rollout, rollout_chunked, sample_paths, scale_after, series_key, summarise_columns,

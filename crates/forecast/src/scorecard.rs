@@ -74,9 +74,14 @@ pub struct SeriesCard {
     /// `fhs-seasonal`'s intraday profile: `None` on daily or longer bars, where
     /// `fhs-seasonal` is `fhs`.
     pub seasonal: Option<baselines::Seasonal>,
-    /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last 10%.
+    /// The temperature of `gpt-cal`, fitted by CRPS on the training part's last
+    /// bars (its last 10% unless `evaluate --calibration-bars` says otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// How many bars of the training part `gpt-cal` was fitted on (after thinning
+    /// a long slice, `MAX_CALIBRATION_TARGETS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration_bars: Option<usize>,
     /// `gpt-cal`'s top-p, fitted with the temperature (absent: no truncation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
@@ -171,6 +176,7 @@ pub fn score_series(
         top_p: None,
         spread: None,
         spread_growth: None,
+        calibration_bars: None,
         scores,
         horizons: Vec::new(),
     })
@@ -493,16 +499,18 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
         .iter()
         .filter_map(|c| {
             Some(format!(
-                "{} T = {:.3}{}",
+                "{} T = {:.3}{}{}",
                 md_escape(&c.series),
                 c.temperature?,
-                c.calibration_extras()
+                c.calibration_extras(),
+                c.calibration_bars
+                    .map_or(String::new(), |n| format!(" (on {n} bars)"))
             ))
         })
         .collect();
     if !temps.is_empty() {
         s.push_str(&format!(
-            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, its returns multiplied by a spread, and on paths the return k bars out by k^growth) chosen by CRPS on the last 10% of the training part: {}.\n",
+            "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, its returns multiplied by a spread, and on paths the return k bars out by k^growth) chosen by CRPS on the last bars of the training part (its last 10% unless --calibration-bars says otherwise): {}.\n",
             temps.join("; ")
         ));
     }

@@ -391,6 +391,13 @@ fn one_step_logits_use_the_context_ids() {
     )
     .unwrap();
     assert_eq!(a.len(), b.len());
+    // A calibration slice this short is not thinned: the same targets and logits.
+    let c = candlecast_forecast::calibration_logits(&model, &tok, &s, 480, p).unwrap();
+    let (oa, oc) = (a.at("gpt", 1.0), c.at("gpt", 1.0));
+    assert_eq!(oa.targets, oc.targets);
+    for (x, y) in oa.preds.iter().zip(&oc.preds) {
+        assert_eq!(x.crps(0.003), y.crps(0.003));
+    }
     let (oa, ob) = (a.at("gpt", 1.0), b.at("gpt", 1.0));
     for (x, y) in oa.preds.iter().zip(&ob.preds) {
         for q in [-0.01, 0.0, 0.01] {
