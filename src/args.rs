@@ -406,8 +406,8 @@ pub struct EvaluateArgs {
     pub top_p: Option<f64>,
     /// Skip `gpt-cal`: the model with a temperature, top-p and spread (and with
     /// --horizon, the spread's growth along paths) chosen by CRPS on the last 10%
-    /// of each series' training part (see --calibration-bars), the spread then moved where the 80% coverage
-    /// there is outside 0.77-0.83.
+    /// of each series' training part (see --calibration-bars), the spread then
+    /// moved where the 80% coverage there is outside 0.77-0.83.
     #[arg(long)]
     pub no_calibration: bool,
     /// `gpt-cal` fits temperature and top-p only (spread 1, no growth, no
