@@ -98,6 +98,74 @@ impl Sampling {
         p
     }
 
+    /// The ids of `logits` most likely first, ties by id: what [`Self::probs`]
+    /// sorts by at any temperature (exp is monotone), so a caller that forms the
+    /// distribution of one row at many temperatures (a calibration search) sorts
+    /// it once. `None` for a vocabulary too large for `u16` ids.
+    pub fn logit_order(logits: &[f32]) -> Option<Vec<u16>> {
+        let n = u16::try_from(logits.len()).ok()?;
+        let mut order: Vec<u16> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            logits[b as usize]
+                .total_cmp(&logits[a as usize])
+                .then(a.cmp(&b))
+        });
+        Some(order)
+    }
+
+    /// [`Self::probs`] with the sort of its top-p cut replaced by `order`
+    /// ([`Self::logit_order`] of the same logits): the same numbers, bit for bit.
+    /// The probabilities are checked to fall along `order` (else the sort is
+    /// done after all), and where the cut falls inside a run of equal
+    /// probabilities the run is taken in id order, as the sort would have.
+    pub fn probs_ordered(&self, logits: &[f32], order: &[u16]) -> Vec<f64> {
+        let plain = self.temperature == 0.0 || self.top_k.is_some() || self.top_p.is_none();
+        if plain || order.len() != logits.len() || logits.is_empty() {
+            return self.probs(logits);
+        }
+        let top_p = self.top_p.unwrap_or(1.0);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let mut p: Vec<f64> = logits
+            .iter()
+            .map(|&l| ((l as f64 - max) / self.temperature).exp())
+            .collect();
+        let at = |i: usize| p[order[i] as usize];
+        if !(1..order.len()).all(|i| at(i - 1) >= at(i)) {
+            return self.probs(logits);
+        }
+        let total: f64 = p.iter().sum();
+        let mut keep = order.len();
+        let mut acc = 0.0;
+        for (i, &j) in order.iter().enumerate() {
+            acc += p[j as usize] / total;
+            if acc >= top_p {
+                keep = i + 1;
+                break;
+            }
+        }
+        let mut order = order.to_vec();
+        if keep < order.len() && at(keep - 1) == at(keep) {
+            let cut = at(keep);
+            let a = (0..keep)
+                .rev()
+                .take_while(|&i| at(i) == cut)
+                .last()
+                .unwrap_or(keep);
+            let b = (keep..order.len())
+                .take_while(|&i| at(i) == cut)
+                .last()
+                .unwrap_or(keep)
+                + 1;
+            order[a..b].sort_unstable();
+        }
+        for &j in &order[keep..] {
+            p[j as usize] = 0.0;
+        }
+        let total: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= total);
+        p
+    }
+
     /// Draws one token id.
     pub fn sample(&self, logits: &[f32], rng: &mut Rng) -> u32 {
         if self.temperature == 0.0 {
@@ -160,6 +228,57 @@ mod tests {
         .probs(&logits);
         assert_eq!(p[0], 0.0);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// The top-p cut with a precomputed order is the sorting one, bit for bit,
+    /// ties included (cut inside a run of equal probabilities, -inf logits).
+    #[test]
+    fn probs_with_a_precomputed_order_are_the_sorted_ones() {
+        let mut r = Rng::new(7);
+        for case in 0..400 {
+            let n = 1 + case % 40;
+            let logits: Vec<f32> = (0..n)
+                .map(|_| match (r.uniform() * 6.0) as u32 {
+                    0 => 1.0,
+                    1 => f32::NEG_INFINITY,
+                    _ => (r.uniform() * 8.0 - 4.0) as f32,
+                })
+                .collect();
+            let order = Sampling::logit_order(&logits).unwrap();
+            for t in [0.25, 0.7, 1.0, 3.0] {
+                for top_p in [
+                    None,
+                    Some(0.3),
+                    Some(0.5),
+                    Some(0.9),
+                    Some(0.999),
+                    Some(1.0),
+                ] {
+                    let s = Sampling {
+                        temperature: t,
+                        top_k: None,
+                        top_p,
+                    };
+                    let (a, b) = (s.probs(&logits), s.probs_ordered(&logits, &order));
+                    assert_eq!(
+                        a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        b.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "{logits:?} T {t} top-p {top_p:?}"
+                    );
+                }
+            }
+        }
+        // Ties: the pair at 2.0 is cut between its members by top-p 0.3, and
+        // the lower id is kept, as the sort keeps it.
+        let logits = [0.0f32, 2.0, 1.0, 2.0];
+        let s = Sampling {
+            temperature: 1.0,
+            top_k: None,
+            top_p: Some(0.3),
+        };
+        let order = Sampling::logit_order(&logits).unwrap();
+        assert_eq!(s.probs_ordered(&logits, &order), vec![0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(s.probs(&logits), vec![0.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]
