@@ -503,8 +503,9 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
                 md_escape(&c.series),
                 c.temperature?,
                 c.calibration_extras(),
-                c.calibration_bars
-                    .map_or(String::new(), |n| format!(" (on {n} bars)"))
+                c.calibration_bars.map_or(String::new(), |n| {
+                    format!(" (on {n} bar{})", if n == 1 { "" } else { "s" })
+                })
             ))
         })
         .collect();
