@@ -61,41 +61,25 @@ impl Sampling {
     /// top-k and top-p and renormalised. Greedy puts all mass on the arg-max.
     pub fn probs(&self, logits: &[f32]) -> Vec<f64> {
         let n = logits.len();
-        let mut p = vec![0.0; n];
         if n == 0 {
-            return p;
+            return vec![];
         }
         if self.temperature == 0.0 {
+            let mut p = vec![0.0; n];
             p[argmax(logits)] = 1.0;
             return p;
         }
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        for (pi, &l) in p.iter_mut().zip(logits) {
-            *pi = ((l as f64 - max) / self.temperature).exp();
-        }
+        let mut p = self.weights(logits);
         if self.top_k.is_some() || self.top_p.is_some() {
             let mut order: Vec<usize> = (0..n).collect();
             // Most likely first; ties by index, so the result is deterministic.
             order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-            let total: f64 = p.iter().sum();
-            let mut keep = self.top_k.unwrap_or(n).min(n);
-            if let Some(top_p) = self.top_p {
-                let mut acc = 0.0;
-                for (i, &j) in order.iter().enumerate().take(keep) {
-                    acc += p[j] / total;
-                    if acc >= top_p {
-                        keep = i + 1;
-                        break;
-                    }
-                }
-            }
+            let keep = self.keep(&p, &order);
             for &j in &order[keep..] {
                 p[j] = 0.0;
             }
         }
-        let total: f64 = p.iter().sum();
-        p.iter_mut().for_each(|x| *x /= total);
-        p
+        normalised(p)
     }
 
     /// The ids of `logits` most likely first, ties by id: what [`Self::probs`]
@@ -123,47 +107,54 @@ impl Sampling {
         if plain || order.len() != logits.len() || logits.is_empty() {
             return self.probs(logits);
         }
-        let top_p = self.top_p.unwrap_or(1.0);
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let mut p: Vec<f64> = logits
-            .iter()
-            .map(|&l| ((l as f64 - max) / self.temperature).exp())
-            .collect();
-        let at = |i: usize| p[order[i] as usize];
-        if !(1..order.len()).all(|i| at(i - 1) >= at(i)) {
+        let mut p = self.weights(logits);
+        let mut order: Vec<usize> = order.iter().map(|&j| j as usize).collect();
+        if !order.windows(2).all(|w| p[w[0]] >= p[w[1]]) {
             return self.probs(logits);
         }
-        let total: f64 = p.iter().sum();
-        let mut keep = order.len();
-        let mut acc = 0.0;
-        for (i, &j) in order.iter().enumerate() {
-            acc += p[j as usize] / total;
-            if acc >= top_p {
-                keep = i + 1;
-                break;
-            }
-        }
-        let mut order = order.to_vec();
-        if keep < order.len() && at(keep - 1) == at(keep) {
-            let cut = at(keep);
-            let a = (0..keep)
-                .rev()
-                .take_while(|&i| at(i) == cut)
-                .last()
-                .unwrap_or(keep);
-            let b = (keep..order.len())
-                .take_while(|&i| at(i) == cut)
-                .last()
-                .unwrap_or(keep)
-                + 1;
+        let keep = self.keep(&p, &order);
+        if keep < order.len() && p[order[keep - 1]] == p[order[keep]] {
+            let cut = p[order[keep]];
+            let a = order[..keep]
+                .iter()
+                .rposition(|&j| p[j] != cut)
+                .map_or(0, |i| i + 1);
+            let b = order[keep..]
+                .iter()
+                .position(|&j| p[j] != cut)
+                .map_or(order.len(), |i| keep + i);
             order[a..b].sort_unstable();
         }
         for &j in &order[keep..] {
-            p[j as usize] = 0.0;
+            p[j] = 0.0;
         }
+        normalised(p)
+    }
+
+    /// exp((logit - max) / T) per id: the softmax before its normalisation.
+    fn weights(&self, logits: &[f32]) -> Vec<f64> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        logits
+            .iter()
+            .map(|&l| ((l as f64 - max) / self.temperature).exp())
+            .collect()
+    }
+
+    /// How many ids of `order` (most likely first) top-k and top-p keep.
+    fn keep(&self, p: &[f64], order: &[usize]) -> usize {
         let total: f64 = p.iter().sum();
-        p.iter_mut().for_each(|x| *x /= total);
-        p
+        let mut keep = self.top_k.unwrap_or(order.len()).min(order.len());
+        if let Some(top_p) = self.top_p {
+            let mut acc = 0.0;
+            for (i, &j) in order.iter().enumerate().take(keep) {
+                acc += p[j] / total;
+                if acc >= top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+        }
+        keep
     }
 
     /// Draws one token id.
@@ -186,6 +177,13 @@ impl Sampling {
         }
         last as u32
     }
+}
+
+/// `p` divided by its sum.
+fn normalised(mut p: Vec<f64>) -> Vec<f64> {
+    let total: f64 = p.iter().sum();
+    p.iter_mut().for_each(|x| *x /= total);
+    p
 }
 
 fn argmax(xs: &[f32]) -> usize {
