@@ -241,6 +241,7 @@ fn train_config(a: &Args, seq: usize) -> TrainConfig {
         seed: a.seed,
         freeze_blocks: 0,
         target_smoothing: 0.0,
+        ema: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

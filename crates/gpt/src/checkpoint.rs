@@ -23,6 +23,10 @@ pub const META_FILE: &str = "meta.json";
 /// The best-validation weights of an unfinished run (a finished run's model file
 /// holds them, and this file is removed).
 pub const BEST_FILE: &str = "best.safetensors";
+
+/// The weights' moving average of an unfinished run with `ema` on (a finished
+/// run's model file holds the average it kept).
+pub const EMA_FILE: &str = "ema.safetensors";
 /// Bumped when the layout of a checkpoint changes. The run fingerprint did not bump
 /// it: it is an optional field, and a version 1 checkpoint without one still loads.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -189,14 +193,14 @@ pub fn save(dir: &Path, trainer: &Trainer, extra: &serde_json::Value) -> Result<
         Some(best) if !trainer.state.finished(&trainer.cfg) => {
             save_weights(&best_path, best, &fingerprint)?
         }
-        _ => {
-            if best_path.exists() {
-                std::fs::remove_file(&best_path).map_err(|source| GptError::Io {
-                    path: best_path.display().to_string(),
-                    source,
-                })?;
-            }
+        _ => remove_if_there(&best_path)?,
+    }
+    let ema_path = dir.join(EMA_FILE);
+    match &trainer.ema {
+        Some(e) if !trainer.state.finished(&trainer.cfg) => {
+            save_weights(&ema_path, e.weights(), &fingerprint)?
         }
+        _ => remove_if_there(&ema_path)?,
     }
     let meta = Meta {
         version: CHECKPOINT_VERSION,
@@ -209,6 +213,16 @@ pub fn save(dir: &Path, trainer: &Trainer, extra: &serde_json::Value) -> Result<
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(|e| ck_err(dir, e.to_string()))?;
     write_atomic(&dir.join(META_FILE), &json)
+}
+
+fn remove_if_there(path: &Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|source| GptError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Reads and checks `meta.json`.
@@ -367,6 +381,19 @@ pub fn load_trainer(
                     meta.model.n_params(),
                     device,
                 )?);
+            }
+            if let Some(e) = &mut trainer.ema {
+                let ema_path = dir.join(EMA_FILE);
+                if !ema_path.exists() && meta.state.step > 0 {
+                    return Err(ck_err(
+                        dir,
+                        format!("the run averages its weights (ema) but has no {EMA_FILE}"),
+                    ));
+                }
+                if ema_path.exists() {
+                    let w = load_tensors(dir, &meta, &ema_path, meta.model.n_params(), device)?;
+                    *e = crate::ema::Ema::from_weights(w, meta.train.ema);
+                }
             }
             Ok((trainer, meta))
         }

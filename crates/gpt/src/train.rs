@@ -3,6 +3,7 @@
 //! stopping. Everything random comes from one seeded [`Rng`] whose state is part of
 //! the checkpoint, so a resumed run is bit-identical to an uninterrupted one.
 
+use crate::ema::{self, Ema};
 use crate::error::{GptError, Result};
 use crate::kernels::loss::SoftTargets;
 use crate::model::Gpt;
@@ -48,6 +49,11 @@ pub struct TrainConfig {
     /// stopping) always scores the plain cross-entropy, the model's likelihood.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub target_smoothing: f64,
+    /// Validate, keep and ship an exponential moving average of the weights with
+    /// this decay per step instead of the last step's weights (`crate::ema`); 0 =
+    /// off. About `1 / (1 - ema)` steps of memory.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ema: f64,
     #[serde(default)]
     pub optimizer: AdamWParams,
 }
@@ -72,6 +78,12 @@ impl TrainConfig {
             return bad(format!(
                 "need 0 <= min_lr <= lr and lr > 0 (lr = {}, min_lr = {})",
                 self.lr, self.min_lr
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad(format!(
+                "ema = {} must be in [0, 1) (0 = off; 0.98 averages about 50 steps)",
+                self.ema
             ));
         }
         if !(self.target_smoothing >= 0.0 && self.target_smoothing.is_finite()) {
@@ -201,6 +213,9 @@ pub struct Trainer {
     /// The training targets' distributions when `cfg.target_smoothing > 0`
     /// (built from the tokenizer, which knows which ids are neighbours).
     pub soft: Option<Arc<SoftTargets>>,
+    /// The weights' moving average when `cfg.ema > 0`: what validation scores,
+    /// what `best` keeps and what a finished run ends with.
+    pub ema: Option<Ema>,
 }
 
 /// What the caller hears after each step (for a progress bar) and at checkpoints.
@@ -215,6 +230,10 @@ impl Trainer {
         let frozen = cfg.freeze_blocks;
         let opt = AdamW::new(&varmap, cfg.optimizer, |name| !is_frozen(name, frozen))?;
         let state = TrainState::new(cfg.seed);
+        let ema = match cfg.ema > 0.0 {
+            true => Some(Ema::new(&varmap, cfg.ema)?),
+            false => None,
+        };
         Ok(Trainer {
             model,
             varmap,
@@ -224,6 +243,7 @@ impl Trainer {
             best: None,
             fingerprint: None,
             soft: None,
+            ema,
         })
     }
 
@@ -242,32 +262,41 @@ impl Trainer {
 
     /// Copies of every variable, by name.
     pub fn weights(&self) -> Result<HashMap<String, Tensor>> {
-        let data = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| GptError::LockPoisoned)?;
-        data.iter()
-            .map(|(k, v)| Ok((k.clone(), v.as_tensor().copy()?)))
-            .collect()
+        ema::copies(&self.varmap)
+    }
+
+    /// The weights validation scores and early stopping keeps: the moving average
+    /// when there is one, else the current ones.
+    fn candidate(&self) -> Result<HashMap<String, Tensor>> {
+        match &self.ema {
+            Some(e) => Ok(e.weights().clone()),
+            None => self.weights(),
+        }
+    }
+
+    /// [`Trainer::eval`] of the candidate weights (the current ones are put back).
+    fn eval_candidate(&self, val: &[Window]) -> Result<Option<f64>> {
+        let Some(e) = &self.ema else {
+            return self.eval(val);
+        };
+        if val.is_empty() {
+            return Ok(None);
+        }
+        let live = self.weights()?;
+        ema::assign(&self.varmap, e.weights())?;
+        let v = self.eval(val);
+        ema::assign(&self.varmap, &live)?;
+        v
     }
 
     /// Sets the variables to the best-validation weights, if there are any.
+    /// Without validation, a run with a moving average ends with the average.
     pub fn restore_best(&mut self) -> Result<()> {
-        let Some(best) = &self.best else {
-            return Ok(());
-        };
-        let data = self
-            .varmap
-            .data()
-            .lock()
-            .map_err(|_| GptError::LockPoisoned)?;
-        for (name, var) in data.iter() {
-            if let Some(t) = best.get(name) {
-                var.set(t)?;
-            }
+        match (&self.best, &self.ema) {
+            (Some(best), _) => ema::assign(&self.varmap, best),
+            (None, Some(e)) => ema::assign(&self.varmap, e.weights()),
+            (None, None) => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs until `steps` or early stopping; `on` hears every step and is asked to
@@ -293,9 +322,9 @@ impl Trainer {
         // init on validation keeps the init (early stopping counts from it), instead
         // of ending on its least bad step. From a random init any step beats it.
         if self.state.step == 0 && self.state.best_val.is_none() {
-            if let Some(v) = self.eval(&val)? {
+            if let Some(v) = self.eval_candidate(&val)? {
                 self.state.best_val = Some(v);
-                self.best = Some(self.weights()?);
+                self.best = Some(self.candidate()?);
             }
         }
         while !self.state.finished(&self.cfg) {
@@ -311,6 +340,9 @@ impl Trainer {
             };
             let lr = self.cfg.lr_at(self.state.step);
             self.opt.step(&grads, lr, scale)?;
+            if let Some(e) = &mut self.ema {
+                e.update(&self.varmap, self.state.step)?;
+            }
             self.state.step += 1;
             let train_loss = loss.to_scalar::<f32>()? as f64;
             if !train_loss.is_finite() {
@@ -329,7 +361,7 @@ impl Trainer {
             };
             let last = self.state.step >= self.cfg.steps;
             if self.state.step % self.cfg.eval_every == 0 || last {
-                point.val_loss = self.eval(&val)?;
+                point.val_loss = self.eval_candidate(&val)?;
                 if let Some(v) = point.val_loss {
                     self.track_best(v)?;
                 }
@@ -375,7 +407,7 @@ impl Trainer {
         if self.state.best_val.is_none_or(|b| v < b) {
             self.state.best_val = Some(v);
             self.state.evals_since_best = 0;
-            self.best = Some(self.weights()?);
+            self.best = Some(self.candidate()?);
         } else {
             self.state.evals_since_best += 1;
             if self.cfg.patience > 0 && self.state.evals_since_best >= self.cfg.patience {
@@ -633,6 +665,7 @@ mod tests {
             seed: 0,
             freeze_blocks: 0,
             target_smoothing: 0.0,
+            ema: 0.0,
             optimizer: AdamWParams::default(),
         };
         assert!((cfg.lr_at(0) - 1e-4).abs() < 1e-12);

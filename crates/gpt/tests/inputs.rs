@@ -288,6 +288,7 @@ fn train_cfg(steps: u64) -> TrainConfig {
         seed: 11,
         freeze_blocks: 0,
         target_smoothing: 0.0,
+        ema: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

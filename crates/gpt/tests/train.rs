@@ -33,6 +33,7 @@ fn train_cfg(steps: u64) -> TrainConfig {
         seed: 11,
         freeze_blocks: 0,
         target_smoothing: 0.0,
+        ema: 0.0,
         optimizer: AdamWParams::default(),
     }
 }
@@ -493,4 +494,91 @@ fn a_short_validation_part_is_scored_after_its_training_tail() {
     // Scoring the whole window instead would be another number.
     let all: f64 = (0..seq).map(|j| nll(&logits[j], w[0].y[j])).sum::<f64>() / seq as f64;
     assert!((all - want).abs() > 1e-4);
+}
+
+/// With `ema` on, validation scores the weights' moving average, a finished run
+/// ends with the average it kept (its validation loss is the best one recorded),
+/// the average is part of the checkpoint so a resumed run ends on the same bytes,
+/// and a checkpoint that lost its average is refused.
+#[test]
+fn averaged_weights_are_validated_kept_and_resumed() {
+    let d = data();
+    let tmp = tempdir();
+    let (a, c, plain) = (tmp.join("a"), tmp.join("c"), tmp.join("plain"));
+    let extra = serde_json::json!({"note": "ema"});
+    let averaged = |steps| {
+        let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
+        let tc = TrainConfig {
+            ema: 0.9,
+            ..train_cfg(steps)
+        };
+        Trainer::new(model, vars, tc).unwrap()
+    };
+    let save_to = |dir: &Path| {
+        let dir = dir.to_path_buf();
+        let extra = extra.clone();
+        move |e: Event<'_>| match e {
+            Event::Checkpoint(t) => checkpoint::save(&dir, t, &extra),
+            Event::Step(_) => Ok(()),
+        }
+    };
+    let mut t = averaged(30);
+    t.run(&d, save_to(&a)).unwrap();
+    let best = t.state.best_val.unwrap();
+    let end = t.eval(&t.val_windows(&d)).unwrap().unwrap();
+    assert_eq!(
+        end, best,
+        "the run does not end with the weights it validated"
+    );
+    assert!(
+        !a.join(checkpoint::EMA_FILE).exists(),
+        "a finished run keeps no average file"
+    );
+    let mut p = trainer(30);
+    p.run(&d, save_to(&plain)).unwrap();
+    assert_ne!(bytes(&a).0, bytes(&plain).0, "ema changed nothing");
+
+    let mut t = averaged(30);
+    t.cfg.checkpoint_every = 12;
+    let r = t.run(&d, |e| match e {
+        Event::Checkpoint(t) => {
+            checkpoint::save(&c, t, &extra)?;
+            Err(GptError::Stopped("interrupted".into()))
+        }
+        Event::Step(_) => Ok(()),
+    });
+    assert!(r.is_err());
+    assert!(c.join(checkpoint::EMA_FILE).exists());
+    let ema_bytes = read(&c.join(checkpoint::EMA_FILE));
+    let (mut resumed, _) = checkpoint::load_trainer(&c, None, &Device::Cpu).unwrap();
+    resumed.cfg.checkpoint_every = 0;
+    resumed.run(&d, save_to(&c)).unwrap();
+    assert_eq!(
+        bytes(&a),
+        bytes(&c),
+        "resumed run differs from the uninterrupted one"
+    );
+
+    // Interrupted again, without its average file: a clear error, not a silent restart.
+    let mut t = averaged(30);
+    t.cfg.checkpoint_every = 12;
+    let _ = t.run(&d, |e| match e {
+        Event::Checkpoint(t) => {
+            checkpoint::save(&c, t, &extra)?;
+            Err(GptError::Stopped("interrupted".into()))
+        }
+        Event::Step(_) => Ok(()),
+    });
+    assert_eq!(read(&c.join(checkpoint::EMA_FILE)), ema_bytes);
+    std::fs::remove_file(c.join(checkpoint::EMA_FILE)).unwrap();
+    let err = checkpoint::load_trainer(&c, None, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains(checkpoint::EMA_FILE), "{err}");
+    assert!(TrainConfig {
+        ema: 1.0,
+        ..train_cfg(1)
+    }
+    .validate(16)
+    .is_err());
 }
