@@ -65,6 +65,10 @@ fn config(quick: bool) -> anyhow::Result<String> {
     };
     for (table, steps) in [("train", 40), ("finetune", 10)] {
         set(&mut t, table, "steps", steps);
+        // The step counts above are the budget: no cap raised by the data's size.
+        if let Some(toml::Value::Table(tab)) = t.get_mut(table) {
+            tab.remove("min_epochs");
+        }
         set(&mut t, table, "eval_every", 10);
         set(&mut t, table, "warmup_steps", 2);
         set(&mut t, table, "checkpoint_every", 0);

@@ -425,6 +425,8 @@ fn train_with_progress(
     extra: &serde_json::Value,
     started: std::time::Instant,
 ) -> anyhow::Result<()> {
+    // The cap `min_epochs` sets for this data, before the bar and the ETA use it.
+    trainer.cfg.steps = trainer.cfg.steps_for(data);
     let bar = progress::bar(trainer.cfg.steps, "train");
     bar.set_position(trainer.state.step);
     let (first_step, trainer_steps) = (trainer.state.step, trainer.cfg.steps);

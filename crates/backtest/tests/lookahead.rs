@@ -273,6 +273,7 @@ fn tiny_model(s: &Series, seed: u64) -> (Tokenizer, Gpt, candlecast_gpt::Trainer
         freeze_blocks: 0,
         target_smoothing: 0.0,
         ema: 0.0,
+        min_epochs: 0.0,
         optimizer: AdamWParams::default(),
     };
     let trainer = Trainer::new(model.clone(), vars, train).unwrap();

@@ -242,6 +242,7 @@ fn train_config(a: &Args, seq: usize) -> TrainConfig {
         freeze_blocks: 0,
         target_smoothing: 0.0,
         ema: 0.0,
+        min_epochs: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

@@ -54,6 +54,13 @@ pub struct TrainConfig {
     /// off. About `1 / (1 - ema)` steps of memory.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ema: f64,
+    /// At least this many passes over the training tokens: the step cap is raised
+    /// to `ceil(min_epochs x training tokens / (batch_size x seq_len))` where that
+    /// is more than `steps`, and the cosine schedule spans the raised cap (0 =
+    /// off). A fine-tune's fixed cap suits a single series of a few thousand bars
+    /// and starves a large target or panel ([`TrainConfig::steps_for`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_epochs: f64,
     #[serde(default)]
     pub optimizer: AdamWParams,
 }
@@ -80,6 +87,12 @@ impl TrainConfig {
                 self.lr, self.min_lr
             ));
         }
+        if !(self.min_epochs >= 0.0 && self.min_epochs.is_finite()) {
+            return bad(format!(
+                "min_epochs = {} must be a finite number >= 0 (0 = off)",
+                self.min_epochs
+            ));
+        }
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!(
                 "ema = {} must be in [0, 1) (0 = off; 0.98 averages about 50 steps)",
@@ -93,6 +106,19 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The step cap of a run on `data`: `steps`, raised to cover `min_epochs`
+    /// passes over its training tokens. The same for the same data, so a resumed
+    /// run (whose saved config holds the raised cap) keeps its schedule.
+    pub fn steps_for(&self, data: &TokenData) -> u64 {
+        if self.min_epochs <= 0.0 {
+            return self.steps;
+        }
+        let tokens: usize = data.train.iter().map(Vec::len).sum();
+        let per_step = (self.batch_size * self.seq_len).max(1) as f64;
+        let need = (self.min_epochs * tokens as f64 / per_step).ceil();
+        self.steps.max(need.min(u64::MAX as f64) as u64)
     }
 
     /// Linear warmup to `lr`, then cosine decay to `min_lr` at `steps`.
@@ -308,6 +334,7 @@ impl Trainer {
     ) -> Result<()> {
         let c = self.model.n_inputs();
         data.check_inputs(c)?;
+        self.cfg.steps = self.cfg.steps_for(data);
         if self.cfg.target_smoothing > 0.0 && self.soft.is_none() {
             return Err(GptError::Config(
                 "target_smoothing is on but the trainer has no soft targets \
@@ -666,6 +693,7 @@ mod tests {
             freeze_blocks: 0,
             target_smoothing: 0.0,
             ema: 0.0,
+            min_epochs: 0.0,
             optimizer: AdamWParams::default(),
         };
         assert!((cfg.lr_at(0) - 1e-4).abs() < 1e-12);
@@ -673,6 +701,54 @@ mod tests {
         assert!((cfg.lr_at(10) - 1e-3).abs() < 1e-12);
         assert!((cfg.lr_at(100) - 1e-4).abs() < 1e-12);
         assert!(cfg.lr_at(50) < 1e-3 && cfg.lr_at(50) > 1e-4);
+    }
+
+    #[test]
+    fn min_epochs_raises_the_cap_for_large_data_only() {
+        let cfg = TrainConfig {
+            steps: 400,
+            batch_size: 32,
+            seq_len: 32,
+            lr: 3e-4,
+            min_lr: 3e-5,
+            warmup_steps: 10,
+            grad_clip: 1.0,
+            eval_every: 25,
+            eval_windows: 4,
+            patience: 6,
+            checkpoint_every: 0,
+            seed: 0,
+            freeze_blocks: 0,
+            target_smoothing: 0.0,
+            ema: 0.0,
+            min_epochs: 25.0,
+            optimizer: AdamWParams::default(),
+        };
+        let data = |lens: &[usize]| TokenData {
+            train: lens.iter().map(|&n| vec![0u32; n]).collect(),
+            ..TokenData::default()
+        };
+        // 10,000 tokens x 25 / 1,024 = 244.1: under the cap, which stays.
+        assert_eq!(cfg.steps_for(&data(&[10_000])), 400);
+        // A panel of 10 x 4,144 tokens: 1011.7 -> 1012 steps.
+        assert_eq!(cfg.steps_for(&data(&[4_144; 10])), 1012);
+        // Off, and idempotent once raised (what a resumed run's config holds).
+        let off = TrainConfig {
+            min_epochs: 0.0,
+            ..cfg.clone()
+        };
+        assert_eq!(off.steps_for(&data(&[4_144; 10])), 400);
+        let raised = TrainConfig {
+            steps: 1012,
+            ..cfg.clone()
+        };
+        assert_eq!(raised.steps_for(&data(&[4_144; 10])), 1012);
+        assert!(TrainConfig {
+            min_epochs: -1.0,
+            ..cfg
+        }
+        .validate(32)
+        .is_err());
     }
 
     #[test]

@@ -289,6 +289,7 @@ fn train_cfg(steps: u64) -> TrainConfig {
         freeze_blocks: 0,
         target_smoothing: 0.0,
         ema: 0.0,
+        min_epochs: 0.0,
         optimizer: AdamWParams::default(),
     }
 }

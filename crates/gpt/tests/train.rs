@@ -34,6 +34,7 @@ fn train_cfg(steps: u64) -> TrainConfig {
         freeze_blocks: 0,
         target_smoothing: 0.0,
         ema: 0.0,
+        min_epochs: 0.0,
         optimizer: AdamWParams::default(),
     }
 }
@@ -581,4 +582,27 @@ fn averaged_weights_are_validated_kept_and_resumed() {
     }
     .validate(16)
     .is_err());
+}
+
+/// `min_epochs` raises a run's step cap for its data (650 training tokens x 3 /
+/// (8 x 12) = 20.3 -> 21 steps, against `steps` = 5), and the checkpoint records
+/// the raised cap, so a resumed run keeps the same schedule.
+#[test]
+fn min_epochs_sets_the_step_cap_a_run_keeps() {
+    let d = data();
+    let tmp = tempdir();
+    let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
+    let tc = TrainConfig {
+        min_epochs: 3.0,
+        ..train_cfg(5)
+    };
+    let mut t = Trainer::new(model, vars, tc).unwrap();
+    t.run(&d, |e| match e {
+        Event::Checkpoint(t) => checkpoint::save(&tmp, t, &serde_json::json!({})),
+        Event::Step(_) => Ok(()),
+    })
+    .unwrap();
+    assert_eq!(t.state.step, 21);
+    let meta = checkpoint::load_meta(&tmp).unwrap();
+    assert_eq!((meta.train.steps, meta.state.step), (21, 21));
 }

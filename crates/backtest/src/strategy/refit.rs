@@ -211,6 +211,8 @@ impl<'m> GptRefitter<'m> {
             eval_every: steps.max(1),
             patience: 0,
             checkpoint_every: 0,
+            // --refit-steps is the budget: no cap raised by the history's length.
+            min_epochs: 0.0,
             ..saved.clone()
         };
         schedule
