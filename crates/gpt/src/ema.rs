@@ -1,11 +1,12 @@
 //! An exponential moving average of the weights (Polyak averaging), for runs that
 //! validate and ship the average instead of the last step's weights.
 //!
-//! A fine-tune here takes a few hundred small-batch steps on one noisy series, so
-//! the weights at any one step carry that step's batch noise; their average over the
-//! last tens of steps does not, and scores the validation slice better on most
-//! shared files (README, "Averaged weights"). The average starts at the run's first
-//! weights (for a fine-tune, the pretrained ones) and its decay warms up as
+//! The weights at any one step carry that step's batch noise; their average over
+//! the last tens of steps does not, which helps runs that end at a high learning
+//! rate. Off by default: on this project's fine-tunes and pretrainings, whose
+//! cosine schedules end at a tenth of the peak rate, it scored no better on
+//! validation (README, Configuration, `ema`). The average starts at the run's
+//! first weights (for a fine-tune, the pretrained ones) and its decay warms up as
 //! `min(decay, (1 + n) / (10 + n))` after `n` updates, so a run from a random init
 //! does not drag its init along for hundreds of steps.
 
