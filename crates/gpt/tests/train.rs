@@ -497,6 +497,29 @@ fn a_short_validation_part_is_scored_after_its_training_tail() {
     assert!((all - want).abs() > 1e-4);
 }
 
+/// Runs `t` until its first checkpoint at step `every`, saves it into `dir` and
+/// stops there, as an interrupted run would.
+fn interrupt_at_first_checkpoint(
+    t: &mut Trainer,
+    d: &TokenData,
+    dir: &Path,
+    every: u64,
+    extra: &serde_json::Value,
+) {
+    t.cfg.checkpoint_every = every;
+    let r = t.run(d, |e| match e {
+        Event::Checkpoint(t) => {
+            checkpoint::save(dir, t, extra)?;
+            Err(GptError::Stopped("interrupted".into()))
+        }
+        Event::Step(_) => Ok(()),
+    });
+    assert!(
+        r.is_err() && t.state.step == every,
+        "not interrupted at {every}"
+    );
+}
+
 /// With `ema` on, validation scores the weights' moving average, a finished run
 /// ends with the average it kept (its validation loss is the best one recorded),
 /// the average is part of the checkpoint so a resumed run ends on the same bytes,
@@ -540,15 +563,7 @@ fn averaged_weights_are_validated_kept_and_resumed() {
     assert_ne!(bytes(&a).0, bytes(&plain).0, "ema changed nothing");
 
     let mut t = averaged(30);
-    t.cfg.checkpoint_every = 12;
-    let r = t.run(&d, |e| match e {
-        Event::Checkpoint(t) => {
-            checkpoint::save(&c, t, &extra)?;
-            Err(GptError::Stopped("interrupted".into()))
-        }
-        Event::Step(_) => Ok(()),
-    });
-    assert!(r.is_err());
+    interrupt_at_first_checkpoint(&mut t, &d, &c, 12, &extra);
     assert!(c.join(checkpoint::EMA_FILE).exists());
     let ema_bytes = read(&c.join(checkpoint::EMA_FILE));
     let (mut resumed, _) = checkpoint::load_trainer(&c, None, &Device::Cpu).unwrap();
@@ -562,14 +577,7 @@ fn averaged_weights_are_validated_kept_and_resumed() {
 
     // Interrupted again, without its average file: a clear error, not a silent restart.
     let mut t = averaged(30);
-    t.cfg.checkpoint_every = 12;
-    let _ = t.run(&d, |e| match e {
-        Event::Checkpoint(t) => {
-            checkpoint::save(&c, t, &extra)?;
-            Err(GptError::Stopped("interrupted".into()))
-        }
-        Event::Step(_) => Ok(()),
-    });
+    interrupt_at_first_checkpoint(&mut t, &d, &c, 12, &extra);
     assert_eq!(read(&c.join(checkpoint::EMA_FILE)), ema_bytes);
     std::fs::remove_file(c.join(checkpoint::EMA_FILE)).unwrap();
     let err = checkpoint::load_trainer(&c, None, &Device::Cpu)
