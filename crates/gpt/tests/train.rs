@@ -63,8 +63,13 @@ fn data() -> TokenData {
 }
 
 fn trainer(steps: u64) -> Trainer {
+    trainer_with(train_cfg(steps))
+}
+
+/// A fresh model (seed 3) with its trainer under `tc`.
+fn trainer_with(tc: TrainConfig) -> Trainer {
     let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
-    Trainer::new(model, vars, train_cfg(steps)).unwrap()
+    Trainer::new(model, vars, tc).unwrap()
 }
 
 #[test]
@@ -124,12 +129,10 @@ fn loss_falls_well_below_the_unigram_entropy() {
 fn smoothed_targets_train_and_need_their_rows() {
     let d = data();
     let smoothed = |steps| {
-        let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
-        let tc = TrainConfig {
+        trainer_with(TrainConfig {
             target_smoothing: 0.75,
             ..train_cfg(steps)
-        };
-        Trainer::new(model, vars, tc).unwrap()
+        })
     };
     let mut t = smoothed(150);
     assert!(matches!(t.run(&d, |_| Ok(())), Err(GptError::Config(_))));
@@ -531,12 +534,10 @@ fn averaged_weights_are_validated_kept_and_resumed() {
     let (a, c, plain) = (tmp.join("a"), tmp.join("c"), tmp.join("plain"));
     let extra = serde_json::json!({"note": "ema"});
     let averaged = |steps| {
-        let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
-        let tc = TrainConfig {
+        trainer_with(TrainConfig {
             ema: 0.9,
             ..train_cfg(steps)
-        };
-        Trainer::new(model, vars, tc).unwrap()
+        })
     };
     let save_to = |dir: &Path| {
         let dir = dir.to_path_buf();
@@ -599,12 +600,10 @@ fn averaged_weights_are_validated_kept_and_resumed() {
 fn min_epochs_sets_the_step_cap_a_run_keeps() {
     let d = data();
     let tmp = tempdir();
-    let (model, vars) = Gpt::init(&cfg(), 3, &Device::Cpu).unwrap();
-    let tc = TrainConfig {
+    let mut t = trainer_with(TrainConfig {
         min_epochs: 3.0,
         ..train_cfg(5)
-    };
-    let mut t = Trainer::new(model, vars, tc).unwrap();
+    });
     t.run(&d, |e| match e {
         Event::Checkpoint(t) => checkpoint::save(&tmp, t, &serde_json::json!({})),
         Event::Step(_) => Ok(()),
