@@ -39,8 +39,22 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
+/// candle's element-wise kernels on one thread unless `CANDLE_NUM_THREADS` says
+/// otherwise (gemm keeps every rayon thread). Its pool busy-waits for its workers, and
+/// the base model's activations are exactly its 65,536-element threshold: with one
+/// other busy process on a 2-core machine, 2-thread training fell from 22k to 6.5k
+/// tokens/s, while on a quiet machine one element-wise thread is as fast
+/// (BENCHMARKS.md, "Training at the shipped base config"). Results do not depend on it.
+fn element_wise_on_one_thread() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // Called first thing in `main`, before any other thread exists.
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
+    element_wise_on_one_thread();
     let cli = args::Cli::parse();
     match run(cli) {
         Ok(code) => code,
