@@ -1,4 +1,4 @@
-use crate::util::{candlecast, stderr, stdout, walk_csv, Dir};
+use crate::util::{candlecast, fails_with, stderr, stdout, walk_csv, Dir};
 
 #[test]
 fn the_scorecard_scores_the_model_against_every_baseline() {
@@ -225,10 +225,5 @@ fn baselines_alone_and_bad_arguments() {
         &card,
         "--force",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("/nonexistent: no such model folder"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, "/nonexistent: no such model folder");
 }

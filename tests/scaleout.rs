@@ -3,7 +3,7 @@
 //! merging them byte for byte into the unsharded output and refusing what is not
 //! one complete run, and the Kubernetes manifest's schema check.
 
-use crate::util::{manifest_dir, stderr, walk_csv, Dir};
+use crate::util::{fails_with, manifest_dir, stderr, walk_csv, Dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -147,8 +147,7 @@ fn array_tasks_rerun_alone_and_merge_into_the_unsharded_output() {
     let shard2 = out.join("fc.2-of-3.csv");
     let before = read(&shard2);
     let r = task(&dir, 2, "3", &[("SEED", "5")]);
-    assert_eq!(r.status.code(), Some(2));
-    assert!(stderr(&r).contains("--force"), "{}", stderr(&r));
+    fails_with(&r, "--force");
     assert_eq!(read(&shard2), before);
     let r = task(&dir, 2, "3", &[("SEED", "5"), ("CANDLECAST_FORCE", "1")]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));

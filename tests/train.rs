@@ -1,4 +1,4 @@
-use crate::util::{candlecast, stderr, stdout, walk_csv, Dir};
+use crate::util::{candlecast, fails_with, stderr, stdout, walk_csv, Dir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -254,12 +254,7 @@ fn a_killed_run_resumes_to_the_same_bytes() {
         &cut.display().to_string(),
         "--resume",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--resume needs the data the run started with"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, "--resume needs the data the run started with");
 }
 
 #[test]
@@ -278,12 +273,7 @@ fn bad_configs_are_clear_errors() {
         "--out",
         &dir.path().join("x").display().to_string(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("n_head = 3 does not divide d_model = 16"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, "n_head = 3 does not divide d_model = 16");
     let typo = dir
         .write("typo.toml", CONFIG.replace("d_model = 16", "d_modle = 16"))
         .display()
@@ -297,12 +287,7 @@ fn bad_configs_are_clear_errors() {
         "--out",
         &dir.path().join("y").display().to_string(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown field `d_modle`"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, "unknown field `d_modle`");
 }
 
 /// Issue 16: the calendar and relative-volume inputs switched on in `[tokenizer]`
@@ -423,12 +408,7 @@ fn r16_extra_inputs_train_finetune_and_forecast() {
         &fc,
         "--force",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("input channels (time_of_day:49, day_of_week:8, volume:5) do not match the tokenizer's (volume:5)"),
-        "{}",
-        stderr(&out)
-    );
+    fails_with(&out, "input channels (time_of_day:49, day_of_week:8, volume:5) do not match the tokenizer's (volume:5)");
 }
 
 /// `--init base` fine-tunes the shipped base model (its tokenizer and inputs) on the

@@ -81,3 +81,10 @@ pub fn walk_csv(seed: u64, n: usize) -> String {
     }
     out
 }
+
+/// Asserts that a run failed as bad input does (exit status 2) with `needle` in its
+/// message.
+pub fn fails_with(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    assert!(stderr(o).contains(needle), "{}", stderr(o));
+}
