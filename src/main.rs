@@ -42,9 +42,10 @@ fn keep_freed_memory() {
 /// candle's element-wise kernels on one thread unless `CANDLE_NUM_THREADS` says
 /// otherwise (gemm keeps every rayon thread). Its pool busy-waits for its workers, and
 /// the base model's activations are exactly its 65,536-element threshold: with one
-/// other busy process on a 2-core machine, 2-thread training fell from 22k to 6.5k
-/// tokens/s, while on a quiet machine one element-wise thread is as fast
-/// (BENCHMARKS.md, "Training at the shipped base config"). Results do not depend on it.
+/// other busy process on a 2-core machine, training the base model on 2 threads ran at
+/// 10.7-13.1k tokens/s with two element-wise threads and 21k with one; quiet, one costs
+/// 3-4% (BENCHMARKS.md, "Training at the shipped base config"). Results do not depend
+/// on it.
 fn element_wise_on_one_thread() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         // Called first thing in `main`, before any other thread exists.
