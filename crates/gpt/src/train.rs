@@ -675,9 +675,9 @@ fn val_windows(data: &TokenData, c: usize, seq_len: usize, max: usize) -> Vec<Wi
 mod tests {
     use super::*;
 
-    #[test]
-    fn schedule_warms_up_then_decays_to_min() {
-        let cfg = TrainConfig {
+    /// A small valid schedule the tests below vary.
+    fn schedule() -> TrainConfig {
+        TrainConfig {
             steps: 100,
             batch_size: 1,
             seq_len: 4,
@@ -695,7 +695,12 @@ mod tests {
             ema: 0.0,
             min_epochs: 0.0,
             optimizer: AdamWParams::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_min() {
+        let cfg = schedule();
         assert!((cfg.lr_at(0) - 1e-4).abs() < 1e-12);
         assert!((cfg.lr_at(9) - 1e-3).abs() < 1e-12);
         assert!((cfg.lr_at(10) - 1e-3).abs() < 1e-12);
@@ -709,20 +714,8 @@ mod tests {
             steps: 400,
             batch_size: 32,
             seq_len: 32,
-            lr: 3e-4,
-            min_lr: 3e-5,
-            warmup_steps: 10,
-            grad_clip: 1.0,
-            eval_every: 25,
-            eval_windows: 4,
-            patience: 6,
-            checkpoint_every: 0,
-            seed: 0,
-            freeze_blocks: 0,
-            target_smoothing: 0.0,
-            ema: 0.0,
             min_epochs: 25.0,
-            optimizer: AdamWParams::default(),
+            ..schedule()
         };
         let data = |lens: &[usize]| TokenData {
             train: lens.iter().map(|&n| vec![0u32; n]).collect(),
