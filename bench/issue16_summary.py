@@ -2,7 +2,10 @@
 (run with EVALUATE_FLAGS="--horizon 24 ..."): per file, the model (`gpt`, `gpt-cal`)
 against the card's bar (the best classical forecaster, chosen on validation) and
 against the classical forecaster that is best on the test part itself (a stricter
-yardstick, chosen with hindsight), one step and 24 bars ahead.
+yardstick, chosen with hindsight), one step and 24 bars ahead. Then `gpt-pool` (the
+model pooled with the bar, its weight fitted on validation), apart: not the model
+alone, so not counted for the model; it says whether the model knows something the
+bar does not.
 
     python3 bench/issue16_summary.py OUT
 """
@@ -60,3 +63,27 @@ t = tally
 print()
 print(f"one step: gpt or gpt-cal lower than the bar on {t['lower_bar']} of {t['n']} files, significantly (DM 5%) on {t['sig_better_bar']}, significantly worse (both) on {t['sig_worse_bar']}; lower than the test-best classical on {t['lower_best']}; 80% coverage in 0.77-0.83 on {t['cover1']}")
 print(f"24 bars: gpt or gpt-cal at most the best classical on {t['lower24']} of {t['n']}; coverage in 0.75-0.87 at every horizon 1..24 on {t['cover24']}")
+
+pool = []
+for card_path in sorted(out.glob("eval_*/scorecard.json")):
+    s = json.loads(card_path.read_text())["series"][0]
+    sc = {x["forecaster"]: x for x in s["scores"]}
+    if "gpt-pool" in sc:
+        pool.append((card_path.parent.name.removeprefix("eval_"), s, sc))
+if pool:
+    print()
+    print("| file | bar | w on gpt | gpt-pool | DM vs bar | verdict | cover80 |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    n_low = n_sig = n_worse = n_zero = 0
+    for name, s, sc in pool:
+        p, bar = sc["gpt-pool"], s["bar"]
+        t = (p.get("vs_bar") or {}).get("statistic")
+        v = "no test (w = 0: the bar itself)" if t is None else ("no difference" if abs(t) <= 1.959964 else ("better, significant" if t < 0 else "worse, significant"))
+        n_low += p["relative_crps"] < sc[bar]["relative_crps"]
+        n_sig += v == "better, significant"
+        n_worse += v == "worse, significant"
+        n_zero += s.get("pool_weight") == 0
+        dm = "–" if t is None else f"{t:+.2f}"
+        print(f"| {name} | {bar} {sc[bar]['relative_crps']:.4f} | {s.get('pool_weight', float('nan')):.3f} | {p['relative_crps']:.4f} | {dm} | {v} | {p['coverage80']:.3f} |")
+    print()
+    print(f"gpt-pool: lower than the bar on {n_low} of {len(pool)} files, significantly (DM 5%) on {n_sig}, significantly worse on {n_worse}; weight 0 (the bar alone) on {n_zero}")

@@ -11,9 +11,9 @@ use crate::output::write_atomic;
 use anyhow::Context;
 use candlecast_data::Series;
 use candlecast_forecast::{
-    calibration_logits, gpt_logits, horizon, markdown, name_hash, score_series, split_index,
-    Calibration, Forecaster, GptForecastParams, GptForecaster, History, SeriesCard, BASELINES,
-    PIT_BINS,
+    calibration_logits, gpt_logits, horizon, markdown, name_hash, pool, score_series_against,
+    split_index, thinned_for_calibration, validation_bar, Calibration, Forecaster,
+    GptForecastParams, GptForecaster, History, OneStep, SeriesCard, BASELINES, PIT_BINS,
 };
 use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
@@ -126,6 +126,8 @@ impl Scoring<'_> {
         let split = split_index(s.len());
         let h = History::of(s, split);
         let mut extra = Vec::new();
+        let bar = validation_bar(&h);
+        let mut pool = None;
         let mut fitted: Option<Calibration> = None;
         let mut calibration_bars = 0;
         let ctx = model.map_or(1, |(m, _)| args.context.unwrap_or(m.config().max_ctx));
@@ -157,10 +159,18 @@ impl Scoring<'_> {
                     extra.push(logits.calibrated("gpt-cal", fit));
                     fitted = Some(fit);
                     calibration_bars = val.len();
+                    pool = bar.as_deref().and_then(|b| {
+                        let model = (val.sampled("gpt", sampling(temperature)), &extra[0]);
+                        gpt_pool(&h, val_start, b, model)
+                    });
                 }
             }
         }
-        let mut card = score_series(&name, &h, extra, reference).with_context(|| name.clone())?;
+        let pool_weight = pool.as_ref().map(|p| p.0);
+        extra.extend(pool.map(|p| p.1));
+        let mut card =
+            score_series_against(&name, &h, extra, reference, bar).with_context(|| name.clone())?;
+        card.pool_weight = pool_weight;
         card.temperature = fitted.map(|f| f.sampling.temperature);
         card.top_p = fitted.and_then(|f| f.sampling.top_p);
         card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
@@ -271,6 +281,25 @@ impl Scoring<'_> {
             &horizon::targets(val.close, &origins, hz),
         ))
     }
+}
+
+/// `gpt-pool` ([`pool`]): its weight fitted on the calibration slice from
+/// `val_start` (`val_gpt` there; the bar fitted on the bars before it, thinned as
+/// `gpt-cal`'s slice is), then the pool of the test part's `gpt` and bar, with its
+/// weight. `None` where the bar cannot be fitted on the slice.
+fn gpt_pool(
+    h: &History<'_>,
+    val_start: usize,
+    bar: &str,
+    (val_gpt, test_gpt): (OneStep, &OneStep),
+) -> Option<(f64, OneStep)> {
+    let b = BASELINES.iter().find(|b| b.name() == bar)?;
+    let mut val_bar = b.fit(&h.head(h.split, val_start)).ok()?.one;
+    val_bar.preds = thinned_for_calibration(val_bar.preds);
+    val_bar.targets = thinned_for_calibration(val_bar.targets);
+    let w = pool::fit_pool_weight(&val_gpt, &val_bar)?;
+    let test_bar = b.fit(h).ok()?.one;
+    Some((w, pool::pooled("gpt-pool", w, test_gpt, &test_bar)?))
 }
 
 /// The scorecard files in --out, and the scorecard on stdout.

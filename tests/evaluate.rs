@@ -53,7 +53,8 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
             "har",
             "fhs-seasonal",
             "gpt",
-            "gpt-cal"
+            "gpt-cal",
+            "gpt-pool"
         ]
     );
     let t = json["series"][0]["temperature"].as_f64().unwrap();
@@ -76,7 +77,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         .filter(|s| s["forecaster"] != "gpt")
         .all(|s| s["vs_reference"]["statistic"].is_number()));
     let cal = std::fs::read_to_string(card.join("calibration.csv")).unwrap();
-    assert_eq!(cal.lines().count(), 1 + 10 * 10);
+    assert_eq!(cal.lines().count(), 1 + 11 * 10);
     // The bar: a classical forecaster chosen on the validation slice, and the model
     // tested against it.
     let bar = json["series"][0]["bar"].as_str().unwrap();
@@ -85,6 +86,17 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     let gpt = scores.iter().find(|s| s["forecaster"] == "gpt").unwrap();
     assert!(gpt["vs_bar"]["statistic"].is_number());
     assert!(gpt["meets_bar"].is_boolean());
+    // gpt-pool: gpt and the bar mixed with a weight fitted on the validation slice.
+    let w = json["series"][0]["pool_weight"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&w), "{w}");
+    let pool = scores
+        .iter()
+        .find(|s| s["forecaster"] == "gpt-pool")
+        .unwrap();
+    assert_eq!(pool["n"], 240);
+    assert!(pool["meets_bar"].is_boolean());
+    let md = std::fs::read_to_string(card.join("scorecard.md")).unwrap();
+    assert!(md.contains(&format!("w = {w:.3} on `gpt`")), "{md}");
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));
@@ -150,6 +162,8 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         )
     };
     assert_ne!(fit(&json), fit(&json3), "fitted on other bars");
+    // No bar can be fitted before a slice that starts at the first bar: no pool.
+    assert!(json3["series"][0].get("pool_weight").is_none());
     for bad in ["0", "1.5", "most"] {
         let out = candlecast([
             "evaluate",
@@ -203,7 +217,8 @@ fn baselines_alone_and_bad_arguments() {
     assert_eq!(json["protocol"]["model"], "base");
     assert_eq!(
         json["series"][0]["scores"].as_array().map(Vec::len),
-        Some(10)
+        Some(11),
+        "the baselines, gpt, gpt-cal and gpt-pool"
     );
     let out = candlecast([
         "evaluate",

@@ -55,6 +55,11 @@ impl Empirical {
         &self.sorted
     }
 
+    /// `E|X - X'| / 2` over the atoms.
+    pub fn half_spread(&self) -> f64 {
+        self.half_spread
+    }
+
     /// CRPS of `loc + scale * X` at `y`: `scale * CRPS_X((y - loc) / scale)`.
     pub fn crps(&self, loc: f64, scale: f64, y: f64) -> f64 {
         let u = (y - loc) / scale;

@@ -472,6 +472,12 @@ pub fn calibration_logits(
     Ok(logits)
 }
 
+/// What [`calibration_logits`] keeps of a slice's targets, for another forecaster
+/// of the same slice ([`thinned`] to [`MAX_CALIBRATION_TARGETS`]).
+pub fn thinned_for_calibration<T>(v: Vec<T>) -> Vec<T> {
+    thinned(v, MAX_CALIBRATION_TARGETS)
+}
+
 /// `v` where it has at most `max` items, else every k-th (k the smallest step
 /// that keeps at most `max`), counted back from the last, which is kept: the
 /// latest bars are the ones a forecast from the end of the slice resembles.

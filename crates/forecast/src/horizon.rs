@@ -110,7 +110,7 @@ pub fn extend(
                     slot.push(Predictive::sample(row));
                 }
             }
-            Predictive::Atoms { .. } | Predictive::Sample { .. } => {
+            Predictive::Atoms { .. } | Predictive::Sample { .. } | Predictive::Pool { .. } => {
                 return Err(BaselineError::Flat)
             }
         }

@@ -9,6 +9,7 @@ mod forecaster;
 mod gpt;
 pub mod horizon;
 pub mod html;
+pub mod pool;
 mod rollout;
 mod score;
 mod scorecard;
@@ -23,8 +24,8 @@ pub use baselines::{
 pub use empirical::Empirical;
 pub use forecaster::{Forecaster, GptForecaster};
 pub use gpt::{
-    calibration_logits, gpt_logits, gpt_next, gpt_one_step, Calibration, GptForecastParams,
-    GptLogits,
+    calibration_logits, gpt_logits, gpt_next, gpt_one_step, thinned_for_calibration, Calibration,
+    GptForecastParams, GptLogits,
 };
 pub use rollout::{
     check_inputs, future_timestamps, name_hash, origin_at_end, origin_at_end_keyed, origins_at,
@@ -37,7 +38,7 @@ pub use score::{
     pinball, quantile_sorted, DieboldMariano,
 };
 pub use scorecard::{
-    aggregate, markdown, score_forecasts, score_series, split_index, verdict, Scores, SeriesCard,
-    PIT_BINS, QUANTILES, TRAIN_FRACTION,
+    aggregate, markdown, score_forecasts, score_series, score_series_against, split_index,
+    validation_bar, verdict, Scores, SeriesCard, PIT_BINS, QUANTILES, TRAIN_FRACTION,
 };
 pub use session::{HOLIDAY_MIN_YEARS, PROBE_WEEKS, SESSION_HISTORY_WEEKS, SESSION_WINDOW_WEEKS};

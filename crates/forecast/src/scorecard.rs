@@ -93,6 +93,10 @@ pub struct SeriesCard {
     /// absent: 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread_growth: Option<f64>,
+    /// `gpt-pool`'s weight on `gpt` (the rest on the bar), fitted on the same
+    /// slice as `gpt-cal` ([`crate::pool`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_weight: Option<f64>,
     /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
@@ -134,6 +138,18 @@ pub fn score_series(
     extra: Vec<OneStep>,
     reference: &str,
 ) -> Result<SeriesCard, BaselineError> {
+    score_series_against(name, h, extra, reference, validation_bar(h))
+}
+
+/// [`score_series`] with the bar already chosen ([`validation_bar`]), for a caller
+/// whose extra forecasters depend on it (`gpt-pool`); `None`: the test-part minimum.
+pub fn score_series_against(
+    name: &str,
+    h: &History<'_>,
+    extra: Vec<OneStep>,
+    reference: &str,
+    bar: Option<String>,
+) -> Result<SeriesCard, BaselineError> {
     let mut all = Vec::with_capacity(BASELINES.len() + extra.len());
     let (mut garch_params, mut har_params, mut seasonal) = (None, None, None);
     for b in BASELINES {
@@ -148,7 +164,7 @@ pub fn score_series(
     let r = baselines::log_returns(h.close);
     let train = &r[..h.split.saturating_sub(1)];
     let mae_naive = train.iter().map(|x| x.abs()).sum::<f64>() / train.len().max(1) as f64;
-    let (bar, chosen_on) = match validation_bar(h) {
+    let (bar, chosen_on) = match bar {
         Some(b) => (Some(b), Some("validation")),
         None => {
             let best = all[..classical]
@@ -176,6 +192,7 @@ pub fn score_series(
         top_p: None,
         spread: None,
         spread_growth: None,
+        pool_weight: None,
         calibration_bars: None,
         scores,
         horizons: Vec::new(),
@@ -434,6 +451,7 @@ pub fn markdown(cards: &[SeriesCard]) -> String {
         s.push_str("\n`fhs-seasonal` is `fhs` on series with daily or longer bars (no intraday profile).\n");
     }
     md_temperatures(&mut s, cards);
+    md_pool(&mut s, cards);
     md_horizons(&mut s, cards);
     s.push_str("\nGeometric mean of relative CRPS across series:\n\n| forecaster | rel. CRPS | series |\n|---|---:|---:|\n");
     for (name, g, n) in aggregate(cards) {
@@ -513,6 +531,29 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
         s.push_str(&format!(
             "\n`gpt-cal`: the model with its logits divided by a temperature T (and its tail cut by top-p, its returns multiplied by a spread, and on paths the return k bars out by k^growth) chosen by CRPS on the last bars of the training part (its last 10% unless --calibration-bars says otherwise): {}.\n",
             temps.join("; ")
+        ));
+    }
+}
+
+/// `gpt-pool`'s fitted weight per series; nothing when no card has one.
+fn md_pool(s: &mut String, cards: &[SeriesCard]) {
+    let weights: Vec<String> = cards
+        .iter()
+        .filter_map(|c| {
+            Some(format!(
+                "{} w = {:.3} on `gpt`, {:.3} on `{}`",
+                md_escape(&c.series),
+                c.pool_weight?,
+                1.0 - c.pool_weight?,
+                c.bar.as_deref()?
+            ))
+        })
+        .collect();
+    if !weights.is_empty() {
+        s.push_str(&format!(
+            "
+`gpt-pool`: the mixture w `gpt` + (1 - w) the bar, w chosen by CRPS on the slice `gpt-cal` is fitted on; significantly better than the bar means the model knows something the bar does not: {}.\n",
+            weights.join("; ")
         ));
     }
 }

@@ -33,6 +33,17 @@ pub enum Predictive {
     Sample {
         sorted: Vec<f64>,
     },
+    /// The linear pool `weight * a + (1 - weight) * b` (`gpt-pool`, [`crate::pool`]).
+    /// `a` has finitely many atoms, which makes the pool's CRPS exact:
+    /// `weight CRPS_a + (1 - weight) CRPS_b - weight (1 - weight) energy`, where
+    /// `energy = E|A - B| - E|A - A'| / 2 - E|B - B'| / 2 >= 0` is kept here, computed
+    /// once per forecast rather than once per score.
+    Pool {
+        weight: f64,
+        a: Box<Predictive>,
+        b: Box<Predictive>,
+        energy: f64,
+    },
 }
 
 impl Predictive {
@@ -53,6 +64,95 @@ impl Predictive {
                 crate::score::crps_atoms(&mut atoms, y)
             }
             Predictive::Sample { sorted } => crate::score::crps_fair(sorted, y),
+            Predictive::Pool {
+                weight,
+                a,
+                b,
+                energy,
+            } => weight * a.crps(y) + (1.0 - weight) * b.crps(y) - weight * (1.0 - weight) * energy,
+        }
+    }
+
+    /// The pool `weight * a + (1 - weight) * b`; `None` unless `a` or `b` has
+    /// finitely many atoms (`Atoms` or `Sample`; the pool's CRPS needs E|A - B| in
+    /// closed form), or when `weight` is outside 0..=1.
+    pub fn pool(weight: f64, a: Predictive, b: Predictive) -> Option<Predictive> {
+        if !(0.0..=1.0).contains(&weight) {
+            return None;
+        }
+        let energy = Predictive::energy(&a, &b)?;
+        let (weight, a, b) = if a.atom_iter().is_some() {
+            (weight, a, b)
+        } else {
+            (1.0 - weight, b, a)
+        };
+        Some(Predictive::Pool {
+            weight,
+            a: Box::new(a),
+            b: Box::new(b),
+            energy,
+        })
+    }
+
+    /// `E|A - B| - E|A - A'| / 2 - E|B - B'| / 2` (half the energy distance: what a
+    /// pool of the two gains on their weighted CRPS), where one of them is made of
+    /// atoms; `None` where neither is.
+    pub fn energy(a: &Predictive, b: &Predictive) -> Option<f64> {
+        let (a, b) = match (a.atom_iter(), b.atom_iter()) {
+            (Some(_), _) => (a, b),
+            (None, Some(_)) => (b, a),
+            (None, None) => return None,
+        };
+        // E|x - B| = CRPS_B(x) + E|B - B'| / 2, so the E|B - B'| / 2 terms cancel.
+        let cross: f64 = a.atom_iter()?.map(|(x, p)| p * b.crps(x)).sum();
+        Some((cross - a.half_spread()).max(0.0))
+    }
+
+    /// `(value, probability)` of each atom, for the distributions made of atoms.
+    fn atom_iter(&self) -> Option<Box<dyn Iterator<Item = (f64, f64)> + '_>> {
+        match self {
+            Predictive::Atoms { values, cum } => Some(Box::new(values.iter().zip(cum).scan(
+                0.0,
+                |prev, (&v, &c)| {
+                    let w = c - *prev;
+                    *prev = c;
+                    Some((v, w))
+                },
+            ))),
+            Predictive::Sample { sorted } => {
+                let w = 1.0 / sorted.len().max(1) as f64;
+                Some(Box::new(sorted.iter().map(move |&x| (x, w))))
+            }
+            _ => None,
+        }
+    }
+
+    /// `E|X - X'| / 2`: what CRPS subtracts from `E|X - y|`.
+    pub fn half_spread(&self) -> f64 {
+        match self {
+            Predictive::Normal { sd, .. } => sd / std::f64::consts::PI.sqrt(),
+            Predictive::Scaled { dist, scale, .. } => scale * dist.half_spread(),
+            Predictive::Atoms { .. } | Predictive::Sample { .. } => {
+                // E|X - X'| = 2 sum_i p_i x_i (2 P(X < x_i) + p_i - 1), atoms ascending.
+                let mut below = 0.0;
+                let mut acc = 0.0;
+                for (x, p) in self.atom_iter().into_iter().flatten() {
+                    acc += p * x * (2.0 * below + p - 1.0);
+                    below += p;
+                }
+                acc
+            }
+            Predictive::Pool {
+                weight,
+                a,
+                b,
+                energy,
+            } => {
+                // E|Z - Z'| = w^2 E|A - A'| + (1 - w)^2 E|B - B'| + 2 w (1 - w) E|A - B|.
+                let (ha, hb) = (a.half_spread(), b.half_spread());
+                let w = *weight;
+                w * w * ha + (1.0 - w) * (1.0 - w) * hb + w * (1.0 - w) * (energy + ha + hb)
+            }
         }
     }
 
@@ -112,6 +212,12 @@ impl Predictive {
                 }))
             }
             Predictive::Sample { sorted } => of(&mut sorted.iter().map(|&x| (x, 1.0))),
+            Predictive::Pool { weight, a, b, .. } => {
+                let ((ma, va), (mb, vb)) = (a.moments(), b.moments());
+                let m = weight * ma + (1.0 - weight) * mb;
+                let second = weight * (va + ma * ma) + (1.0 - weight) * (vb + mb * mb);
+                (m, (second - m * m).max(0.0))
+            }
         }
     }
 
@@ -130,6 +236,7 @@ impl Predictive {
             Predictive::Sample { sorted } => {
                 sorted.partition_point(|&v| v <= y) as f64 / sorted.len().max(1) as f64
             }
+            Predictive::Pool { weight, a, b, .. } => weight * a.cdf(y) + (1.0 - weight) * b.cdf(y),
         }
     }
 
@@ -151,6 +258,27 @@ impl Predictive {
                 let k = ((tau - 1e-12) * m as f64).ceil() - 1.0;
                 let k = (k.max(0.0) as usize).min(m.saturating_sub(1));
                 sorted.get(k).copied().unwrap_or(f64::NAN)
+            }
+            // Between the parts' own quantiles: bisection on the pooled CDF, to the
+            // smallest x (within 1e-12 of the bracket) with CDF(x) >= tau.
+            Predictive::Pool { a, b, .. } => {
+                let (qa, qb) = (a.quantile(tau), b.quantile(tau));
+                let (mut lo, mut hi) = (qa.min(qb), qa.max(qb));
+                if self.cdf(lo) >= tau - 1e-12 {
+                    return lo;
+                }
+                for _ in 0..100 {
+                    let mid = 0.5 * (lo + hi);
+                    if mid <= lo || mid >= hi || hi - lo <= 1e-12 * hi.abs().max(1e-300) {
+                        break;
+                    }
+                    if self.cdf(mid) >= tau - 1e-12 {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                hi
             }
         }
     }
