@@ -407,7 +407,8 @@ pub struct EvaluateArgs {
     /// Skip `gpt-cal`: the model with a temperature, top-p and spread (and with
     /// --horizon, the spread's growth along paths) chosen by CRPS on the last 10%
     /// of each series' training part (see --calibration-bars), the spread then
-    /// moved where the 80% coverage there is outside 0.77-0.83.
+    /// moved where the 80% coverage there is outside 0.77-0.83; and `gpt-pool`,
+    /// the model mixed with the bar by a weight fitted on the same slice.
     #[arg(long)]
     pub no_calibration: bool,
     /// `gpt-cal` fits temperature and top-p only (spread 1, no growth, no
