@@ -153,8 +153,12 @@ mod tests {
                     pool.crps(y)
                 );
             }
-            let q = pool.quantile(0.8);
-            assert!((pool.cdf(q) - 0.8).abs() < 1e-6 || pool.cdf(q) >= 0.8);
+            // The smallest x whose pooled CDF reaches tau.
+            for tau in [0.1, 0.5, 0.8] {
+                let q = pool.quantile(tau);
+                assert!(pool.cdf(q) >= tau - 1e-9, "{tau}: {q}");
+                assert!(pool.cdf(q - 1e-6) < tau, "{tau}: {q}");
+            }
         }
     }
 

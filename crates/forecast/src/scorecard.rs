@@ -551,8 +551,7 @@ fn md_pool(s: &mut String, cards: &[SeriesCard]) {
         .collect();
     if !weights.is_empty() {
         s.push_str(&format!(
-            "
-`gpt-pool`: the mixture w `gpt` + (1 - w) the bar, w chosen by CRPS on the slice `gpt-cal` is fitted on; significantly better than the bar means the model knows something the bar does not: {}.\n",
+            "\n`gpt-pool`: the mixture w `gpt` + (1 - w) the bar, w chosen by CRPS on the slice `gpt-cal` is fitted on; significantly better than the bar means the model knows something the bar does not: {}.\n",
             weights.join("; ")
         ));
     }

@@ -23,8 +23,8 @@
 //!   after `--warmup` steps.
 //!   With `--sampler 1` (the default for `--model base`) it then also measures the data
 //!   loading: a corpus of 300 random sequences of 4000 tokens (+ input ids), the size
-//!   of base.toml's `[synthetic]` corpus; the median time of one batch build by a copy
-//!   of `train.rs`'s private window sampler (`Windows::batch`: draw, gather, three
+//!   of base.toml's `[synthetic]` corpus; the median time of one batch build by the
+//!   trainer's window sampler (`Windows::batch`: draw, gather, three
 //!   `Tensor::from_vec`), its share of the median `Trainer::run` step, and the
 //!   tokens/s of `Trainer::run` itself on that corpus (its own sampler inside the
 //!   step, `CurvePoint::tokens_per_sec` per step, median over the same step counts).
@@ -48,7 +48,7 @@
 use candle_core::{DType, Device, Tensor, D};
 use candlecast_gpt::{
     Activation, AdamWParams, Event, Gpt, GptConfig, InputChannel, Norm, Result, Rng, TokenData,
-    TrainConfig, Trainer,
+    TrainConfig, Trainer, Windows,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -328,71 +328,7 @@ fn corpus(cfg: &GptConfig, seed: u64) -> TokenData {
     }
 }
 
-/// A copy of `train.rs`'s private `Windows` (the sampler `Trainer::run` draws its
-/// batches with), line for line, so its cost can be timed on its own.
-struct Windows<'a> {
-    seqs: Vec<&'a [u32]>,
-    inputs: Vec<&'a [u32]>,
-    c: usize,
-    cum: Vec<usize>,
-    seq_len: usize,
-}
-
-impl<'a> Windows<'a> {
-    fn new(seqs: &'a [Vec<u32>], inputs: &'a [Vec<u32>], c: usize, seq_len: usize) -> Self {
-        let mut w = Windows {
-            seqs: vec![],
-            inputs: vec![],
-            c,
-            cum: vec![],
-            seq_len,
-        };
-        let mut total = 0;
-        for (i, s) in seqs.iter().enumerate().filter(|(_, s)| s.len() > seq_len) {
-            total += s.len() - seq_len;
-            w.seqs.push(s);
-            if c > 0 {
-                w.inputs.push(inputs.get(i).map_or(&[][..], Vec::as_slice));
-            }
-            w.cum.push(total);
-        }
-        w
-    }
-
-    fn batch(
-        &self,
-        rng: &mut Rng,
-        b: usize,
-        device: &Device,
-    ) -> Result<(Tensor, Option<Tensor>, Tensor)> {
-        let total = self.cum.last().copied().unwrap_or(0);
-        let (t, c) = (self.seq_len, self.c);
-        let (mut xs, mut ys) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-        let mut ids = Vec::with_capacity(b * t * c);
-        for _ in 0..b {
-            let k = rng.below(total);
-            let s = self.cum.partition_point(|&n| n <= k);
-            let start = k - if s == 0 { 0 } else { self.cum[s - 1] };
-            let w = &self.seqs[s][start..start + t + 1];
-            xs.extend_from_slice(&w[..t]);
-            ys.extend_from_slice(&w[1..]);
-            if c > 0 {
-                ids.extend_from_slice(&self.inputs[s][start * c..(start + t) * c]);
-            }
-        }
-        let ids = match c {
-            0 => None,
-            _ => Some(Tensor::from_vec(ids, (b, t, c), device)?),
-        };
-        Ok((
-            Tensor::from_vec(xs, (b, t), device)?,
-            ids,
-            Tensor::from_vec(ys, (b, t), device)?,
-        ))
-    }
-}
-
-/// Data loading: median seconds of one batch build (the sampler copy, 20 warmup +
+/// Data loading: median seconds of one batch build (the trainer's sampler, 20 warmup +
 /// 500 timed builds), and tokens/s and median step seconds of `Trainer::run` over
 /// `--warmup` + `--steps` steps on the same corpus.
 fn bench_sampler(a: &Args) -> Result<(f64, f64, f64)> {
@@ -400,7 +336,7 @@ fn bench_sampler(a: &Args) -> Result<(f64, f64, f64)> {
     let dev = Device::Cpu;
     let data = corpus(&cfg, a.seed);
     let c = cfg.inputs.len();
-    let windows = Windows::new(&data.train, &data.train_inputs, c, seq);
+    let windows = Windows::new(&data.train, &data.train_inputs, c, seq)?;
     let mut rng = Rng::new(a.seed);
     let mut sink = 0usize;
     let builds = time_runs(20, 500, || {

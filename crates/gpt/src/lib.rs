@@ -63,5 +63,5 @@ pub use model::{in_pool, Gpt};
 pub use optim::{AdamW, AdamWParams};
 pub use sample::Sampling;
 pub use train::{
-    is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window,
+    is_frozen, CurvePoint, Event, TokenData, TrainConfig, TrainState, Trainer, Window, Windows,
 };

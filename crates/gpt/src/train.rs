@@ -542,8 +542,9 @@ pub fn is_frozen(name: &str, k: usize) -> bool {
 
 /// Training windows of `seq_len + 1` tokens, drawn uniformly over all valid starts
 /// of all sequences (so series are weighted by length), with the input ids of their
-/// first `seq_len` tokens.
-struct Windows<'a> {
+/// first `seq_len` tokens. Public so `examples/gpt_bench.rs` times this sampler,
+/// not a copy of it.
+pub struct Windows<'a> {
     seqs: Vec<&'a [u32]>,
     /// Per kept sequence, its input ids (`c` per token); empty when `c` is 0.
     inputs: Vec<&'a [u32]>,
@@ -554,7 +555,7 @@ struct Windows<'a> {
 }
 
 impl<'a> Windows<'a> {
-    fn new(
+    pub fn new(
         seqs: &'a [Vec<u32>],
         inputs: &'a [Vec<u32>],
         c: usize,
@@ -586,7 +587,7 @@ impl<'a> Windows<'a> {
 
     /// `(x, input ids of x, y)`: `(B, T)`, `(B, T, C)` (`None` without channels),
     /// `(B, T)`. The draws are the same with or without channels.
-    fn batch(
+    pub fn batch(
         &self,
         rng: &mut Rng,
         b: usize,
