@@ -159,10 +159,13 @@ impl Scoring<'_> {
                     extra.push(logits.calibrated("gpt-cal", fit));
                     fitted = Some(fit);
                     calibration_bars = val.len();
-                    pool = bar.as_deref().and_then(|b| {
+                    if let Some(b) = bar.as_deref() {
                         let model = (val.sampled("gpt", sampling(temperature)), &extra[0]);
-                        gpt_pool(&h, val_start, b, model)
-                    });
+                        match gpt_pool(&h, val_start, b, model) {
+                            Ok(p) => pool = Some(p),
+                            Err(why) => eprintln!("warning: {name}: no gpt-pool: {why}"),
+                        }
+                    }
                 }
             }
         }
@@ -286,20 +289,29 @@ impl Scoring<'_> {
 /// `gpt-pool` ([`pool`]): its weight fitted on the calibration slice from
 /// `val_start` (`val_gpt` there; the bar fitted on the bars before it, thinned as
 /// `gpt-cal`'s slice is), then the pool of the test part's `gpt` and bar, with its
-/// weight. `None` where the bar cannot be fitted on the slice.
+/// weight. Why not, where the bar cannot be fitted before the slice or the model
+/// does not forecast the bar's targets.
 fn gpt_pool(
     h: &History<'_>,
     val_start: usize,
     bar: &str,
     (val_gpt, test_gpt): (OneStep, &OneStep),
-) -> Option<(f64, OneStep)> {
-    let b = BASELINES.iter().find(|b| b.name() == bar)?;
-    let mut val_bar = b.fit(&h.head(h.split, val_start)).ok()?.one;
+) -> Result<(f64, OneStep), String> {
+    let b = BASELINES
+        .iter()
+        .find(|b| b.name() == bar)
+        .ok_or_else(|| format!("no baseline named {bar}"))?;
+    let mut val_bar = b
+        .fit(&h.head(h.split, val_start))
+        .map_err(|e| format!("{bar} on the bars before the calibration slice: {e}"))?
+        .one;
     val_bar.preds = thinned_for_calibration(val_bar.preds);
     val_bar.targets = thinned_for_calibration(val_bar.targets);
-    let w = pool::fit_pool_weight(&val_gpt, &val_bar)?;
-    let test_bar = b.fit(h).ok()?.one;
-    Some((w, pool::pooled("gpt-pool", w, test_gpt, &test_bar)?))
+    let mismatch = || "the model's targets are not the bar's, bar for bar".to_string();
+    let w = pool::fit_pool_weight(&val_gpt, &val_bar).ok_or_else(mismatch)?;
+    let test_bar = b.fit(h).map_err(|e| format!("{bar}: {e}"))?.one;
+    let pooled = pool::pooled("gpt-pool", w, test_gpt, &test_bar).ok_or_else(mismatch)?;
+    Ok((w, pooled))
 }
 
 /// The scorecard files in --out, and the scorecard on stdout.

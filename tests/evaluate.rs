@@ -147,7 +147,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     // `--calibration-bars all`: gpt-cal fitted on the whole training part (bars
     // 1..960), the raw model and the test part as before.
     let all = dir.path().join("all");
-    evaluate(&all, &["--calibration-bars", "all"]);
+    let out3 = evaluate(&all, &["--calibration-bars", "all"]);
     let json3: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(all.join("scorecard.json")).unwrap())
             .unwrap();
@@ -162,8 +162,15 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
         )
     };
     assert_ne!(fit(&json), fit(&json3), "fitted on other bars");
-    // No bar can be fitted before a slice that starts at the first bar: no pool.
+    // No bar can be fitted before a slice that starts at the first bar: no pool,
+    // and a warning that says why.
     assert!(json3["series"][0].get("pool_weight").is_none());
+    let warned = stderr(&out3);
+    assert!(
+        warned.contains("no gpt-pool: ")
+            && warned.contains("on the bars before the calibration slice"),
+        "{warned}"
+    );
     for bad in ["0", "1.5", "most"] {
         let out = candlecast([
             "evaluate",
