@@ -12,7 +12,9 @@
 # EWMA, no inputs, one-hot targets: the model before issue 16); no_inputs (neither
 # input); ewma_scale (the plain EWMA scale, inputs on); no_cap (reverting without
 # the shock cap); no_calendar; no_volume; one_hot (plain cross-entropy targets,
-# target_smoothing off: the default before issue 16's optional lever). Env: CANDLECAST (binary), BASE (the config the variants edit, default
+# target_smoothing off: the default before issue 16's optional lever); regime (the
+# two volatility-regime inputs on, regime_input_bins = 8; not in the default list,
+# VARIANTS="default regime"). Env: CANDLECAST (binary), BASE (the config the variants edit, default
 # configs/tiny.toml), SAMPLES (paths per origin for the 24-step scores, default 50),
 # MAX_ORIGINS (24-step origins per series, default 150), CANDLE_NUM_THREADS (1).
 set -euo pipefail
@@ -33,6 +35,7 @@ VOL='s/^volume_input_bins = 8/volume_input_bins = 0/'
 EWMA='s/^scale = "reverting"/scale = "ewma"/'
 NOCAP='s/^shock_cap = 4.0/shock_cap = 0.0/'
 ONEHOT='/^target_smoothing = /d'
+REGIME='s/^regime_input_bins = 0/regime_input_bins = 8/'
 declare -A EDIT=(
   [default]=''
   [no_calendar]="$CAL"
@@ -42,6 +45,7 @@ declare -A EDIT=(
   [no_cap]="$NOCAP"
   [seed]="$CAL; $VOL; $EWMA; $ONEHOT"
   [one_hot]="$ONEHOT"
+  [regime]="$REGIME"
 )
 VARIANTS=${VARIANTS:-default seed no_inputs ewma_scale no_cap no_calendar no_volume one_hot}
 for v in $VARIANTS; do

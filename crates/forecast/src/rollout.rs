@@ -9,13 +9,16 @@
 //! with the prompt and at every step: a future bar's calendar comes from its
 //! stamped timestamp ([`Stamper`], the stamps `forecast` writes), its volume id is
 //! the neutral bin (the model predicts bars, not volume; see the tokenizer's
-//! `inputs` module).
+//! `inputs` module). The volatility-regime ids are the path's own: each row steps
+//! a regime state beside its scale with every bar it draws, and feeds the ids of
+//! both with its next token.
 
 pub use crate::session::{future_timestamps, Stamper};
 use candlecast_data::{Bar, Series, Timestamp};
 use candlecast_gpt::{Decoder, Gpt, GptError, Sampling};
 use candlecast_rand::{fnv1a64, Fnv1a64, Rng};
 use candlecast_tokenize::inputs::FutureInputs;
+use candlecast_tokenize::regime::RegimeState;
 use candlecast_tokenize::{DecodeMode, TokenId, Tokenizer, VolState};
 
 /// What to forecast and how to sample it.
@@ -82,6 +85,15 @@ pub fn scale_after(
     vs
 }
 
+/// The regime state after bar `last` of `series` (`None` when off).
+fn regime_after(tok: &Tokenizer, series: &Series, last: usize) -> Option<RegimeState> {
+    let mut rs = tok.regime_state()?;
+    for (&h, &l) in series.high().iter().zip(series.low()).take(last + 1) {
+        rs.observe(h, l);
+    }
+    Some(rs)
+}
+
 /// A stable 64-bit hash of a name, for per-series random streams.
 pub fn name_hash(name: &str) -> u64 {
     fnv1a64(name.as_bytes())
@@ -97,6 +109,8 @@ pub struct Origin {
     /// The input ids of the bars after the origin (`None` without channels).
     pub future: Option<FutureIds>,
     pub vol: VolState,
+    /// The regime state after the origin bar (`None` when the regime inputs are off).
+    pub regime: Option<RegimeState>,
     pub close: f64,
     /// Path `i` draws its tokens from `Rng::fork(key, 2i)` and its within-bin
     /// values from `Rng::fork(key, 2i + 1)`: a path never depends on its batch.
@@ -220,6 +234,7 @@ pub fn origin_at_end_keyed(
         inputs: inputs.get(start * c..).map_or(vec![], <[u32]>::to_vec),
         future: future_ids(tok, series, last, &Stamper::of(series))?,
         vol: scale_after(tok, series, &enc),
+        regime: regime_after(tok, series, last),
         close: last_close,
         key,
     })
@@ -271,8 +286,12 @@ pub fn origins_at(
             }
         }
     }
-    let close = series.close();
+    let (close, high, low) = (series.close(), series.high(), series.low());
     let mut vs = tok.scale_state();
+    let mut rs = tok.regime_state();
+    if let (Some(r), Some(&h), Some(&l)) = (rs.as_mut(), high.first(), low.first()) {
+        r.observe(h, l);
+    }
     let mut next = 0usize;
     let mut out = Vec::with_capacity(bars.len());
     for (k, &o) in bars.iter().enumerate() {
@@ -282,6 +301,9 @@ pub fn origins_at(
         while next < o {
             next += 1;
             vs.step(after_gap[next], (close[next] / close[next - 1]).ln());
+            if let Some(r) = rs.as_mut() {
+                r.observe(high[next], low[next]);
+            }
         }
         let end = last_token[o].saturating_add(1).min(enc.len());
         let start = end.saturating_sub(context_length.max(1));
@@ -292,6 +314,7 @@ pub fn origins_at(
                 .map_or(vec![], <[u32]>::to_vec),
             future: future_ids(tok, series, o, &stamper)?,
             vol: vs.clone(),
+            regime: rs.clone(),
             close: close[o],
             key: key(k),
         });
@@ -456,7 +479,10 @@ fn rollout_batch(
     }
     let prompts: Vec<Vec<u32>> = origins.iter().map(|o| o.prompt.clone()).collect();
     let c = model.n_inputs();
-    let (prompt_ids, future) = input_ids(origins, p.horizon, c)?;
+    // The last `cp` channels follow each path's own bars (the regime); the rest
+    // are the same for every path of an origin.
+    let cp = tok.n_path_inputs().min(c);
+    let (prompt_ids, future) = input_ids(origins, p.horizon, c, cp)?;
     let mut logits = dec
         .prefill_repeated_with(&prompts, &prompt_ids, s)?
         .to_vec2::<f32>()
@@ -468,9 +494,13 @@ fn rollout_batch(
         if h + 1 < p.horizon {
             // Row i feeds bar h + 1 after its origin (i / s).
             step_ids.clear();
-            for f in &future {
-                for _ in 0..s {
-                    step_ids.extend_from_slice(&f[h * c..(h + 1) * c]);
+            let cf = c - cp;
+            for (k, f) in future.iter().enumerate() {
+                for j in 0..s {
+                    step_ids.extend_from_slice(&f[h * cf..(h + 1) * cf]);
+                    if cp > 0 {
+                        state.push_path_ids(tok, k * s + j, &mut step_ids)?;
+                    }
                 }
             }
             logits = dec
@@ -486,12 +516,13 @@ fn rollout_batch(
 type IdsPerOrigin = Vec<Vec<u32>>;
 
 /// Input ids for a model with `c` channels: the prompts' own, and those of the
-/// `horizon` future bars of each origin, checked here so the decoding loop can
-/// slice them freely. Both empty without channels.
+/// `horizon` future bars of each origin but for the last `cp` (per path), checked
+/// here so the decoding loop can slice them freely. Both empty without channels.
 fn input_ids(
     origins: &[&Origin],
     horizon: usize,
     c: usize,
+    cp: usize,
 ) -> Result<(IdsPerOrigin, IdsPerOrigin), ForecastError> {
     if c == 0 {
         return Ok((vec![], vec![]));
@@ -500,7 +531,10 @@ fn input_ids(
         .iter()
         .map(|o| {
             let f = o.future.as_ref().map_or(vec![], |f| f.ids(horizon));
-            if o.inputs.len() != o.prompt.len() * c || f.len() != horizon * c {
+            if o.inputs.len() != o.prompt.len() * c
+                || f.len() != horizon * (c - cp)
+                || (cp > 0 && o.regime.is_none())
+            {
                 return Err(ForecastError::OriginInputs { channels: c });
             }
             Ok((o.inputs.clone(), f))
@@ -515,6 +549,8 @@ struct RowState {
     token_rng: Vec<Rng>,
     bar_rng: Vec<Rng>,
     vol: Vec<VolState>,
+    /// The row's regime state (empty when the regime inputs are off).
+    regime: Vec<RegimeState>,
     /// The close of the row's last bar (the origin's before the first step).
     prev: Vec<f64>,
 }
@@ -526,6 +562,7 @@ impl RowState {
             token_rng: Vec::with_capacity(rows),
             bar_rng: Vec::with_capacity(rows),
             vol: Vec::with_capacity(rows),
+            regime: Vec::new(),
             prev: Vec::with_capacity(rows),
         };
         for o in origins {
@@ -539,6 +576,7 @@ impl RowState {
                 let mut v = o.vol.clone();
                 v.hold_level();
                 st.vol.push(v);
+                st.regime.extend(o.regime.clone());
                 st.prev.push(o.close);
             }
         }
@@ -569,10 +607,33 @@ impl RowState {
                 DecodeMode::Sampled(&mut self.bar_rng[i]),
             )?;
             self.vol[i].observe((bar.close / self.prev[i]).ln());
+            if let Some(r) = self.regime.get_mut(i) {
+                r.observe(bar.high, bar.low);
+            }
             self.prev[i] = bar.close;
             paths[i].push(bar);
             next.push(token.0);
         }
+        Ok(())
+    }
+}
+
+impl RowState {
+    /// Appends row `i`'s path-following input ids (the regime's after its last bar).
+    fn push_path_ids(
+        &self,
+        tok: &Tokenizer,
+        i: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<(), ForecastError> {
+        let ids = self
+            .regime
+            .get(i)
+            .and_then(|r| tok.regime_ids(&self.vol[i], r))
+            .ok_or(ForecastError::OriginInputs {
+                channels: tok.n_inputs(),
+            })?;
+        out.extend_from_slice(&ids);
         Ok(())
     }
 }

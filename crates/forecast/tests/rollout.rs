@@ -442,3 +442,65 @@ fn next_bar_mixture_equals_the_one_step_forecast_inside_the_series() {
         }
     }
 }
+
+/// With the regime inputs on (ids that follow each path's own bars): origins inside
+/// a series carry the regime state of the prefix's origin, the cache gives the
+/// paths of the full pass, the regime ids reach the model, and an origin without a
+/// regime state is refused.
+#[test]
+fn rollouts_with_regime_inputs() {
+    let s = series();
+    let cfg = TokenizerConfig {
+        calendar: true,
+        regime_input_bins: 4,
+        ..TokenizerConfig::default()
+    };
+    let tok = Tokenizer::fit(&cfg, &[s.slice(0..400)]).unwrap();
+    let mut gcfg = GptConfig::tiny(tok.vocab_size());
+    gcfg.max_ctx = 16;
+    gcfg.inputs = tok
+        .input_channels()
+        .into_iter()
+        .map(|(name, size)| candlecast_gpt::InputChannel { name, size })
+        .collect();
+    let (model, _) = Gpt::init(&gcfg, 7, &Device::Cpu).unwrap();
+    let bars = [20, 99, 100, 300, 499];
+    let inside = origins_at(&tok, &s, &bars, 12, |_| 0).unwrap();
+    for (o, &b) in inside.iter().zip(&bars) {
+        let end = origin_at_end(&model, &tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
+        assert_eq!(o.inputs.len(), 4 * o.prompt.len());
+        assert_eq!(o.inputs, end.inputs, "bar {b}");
+        assert!(o.regime.is_some());
+        assert_eq!(o.regime, end.regime, "bar {b}");
+        assert_eq!(o.future.as_ref().unwrap().ids(5).len(), 2 * 5);
+    }
+    let p = params(10, 4);
+    let cached = rollout(&model, &tok, &inside[2..], &p, false).unwrap();
+    let full = rollout(&model, &tok, &inside[2..], &p, true).unwrap();
+    for (a, b) in cached.iter().zip(&full) {
+        for (pa, pb) in a.paths.iter().zip(&b.paths) {
+            for (x, y) in pa.iter().zip(pb) {
+                assert!((x.close - y.close).abs() <= 1e-9 * y.close);
+            }
+        }
+    }
+    // Another regime state (the range of a much wilder history) gives other paths.
+    let mut moved = inside[4].clone();
+    if let Some(r) = moved.regime.as_mut() {
+        for _ in 0..50 {
+            r.observe(1.5, 1.0);
+        }
+    }
+    let a = rollout(&model, &tok, &inside[4..5], &params(6, 8), false).unwrap();
+    let b = rollout(&model, &tok, &[moved.clone()], &params(6, 8), false).unwrap();
+    assert_ne!(a, b);
+    moved.regime = None;
+    let e = rollout(&model, &tok, &[moved], &params(6, 8), false);
+    assert!(
+        matches!(
+            e,
+            Err(candlecast_forecast::ForecastError::OriginInputs { .. })
+        ),
+        "{e:?}"
+    );
+}

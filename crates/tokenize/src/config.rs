@@ -96,6 +96,11 @@ pub struct TokenizerConfig {
     /// equal-frequency on training bars), plus id 0 for "no volume"; 0 = off.
     #[serde(skip_serializing_if = "is_zero")]
     pub volume_input_bins: u32,
+    /// Bins of each of the two volatility-regime inputs for the model (the scale's
+    /// variance over its long-run level; a range-based variance over the scale's),
+    /// equal-frequency on training bars; 0 = off. See the `regime` module docs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub regime_input_bins: u32,
     /// A bar that follows the previous one by more than `gap_multiple` times the
     /// series' interval (the lower median of its first 32 spacings) starts a new
     /// segment: a gap token goes before it and the scale warm-up restarts.
@@ -121,6 +126,7 @@ impl Default for TokenizerConfig {
             volume_lambda: 0.94,
             calendar: false,
             volume_input_bins: 0,
+            regime_input_bins: 0,
             gap_multiple: 10.0,
         }
     }
@@ -279,6 +285,13 @@ impl TokenizerConfig {
             return Err(bad(
                 "volume_input_bins",
                 self.volume_input_bins,
+                "must be <= 1024 (0 = off)",
+            ));
+        }
+        if self.regime_input_bins > 1024 {
+            return Err(bad(
+                "regime_input_bins",
+                self.regime_input_bins,
                 "must be <= 1024 (0 = off)",
             ));
         }

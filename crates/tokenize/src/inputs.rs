@@ -19,10 +19,16 @@
 //!   first positive volume, so a file without volume is 0 throughout. Bar 0 with
 //!   volume has no level to compare with and takes the neutral bin.
 //!
+//! - **Volatility regime** (`regime_input_bins = N > 0`): two channels of N ids,
+//!   last in the order, from the scale and range after the bar (see the `regime`
+//!   module).
+//!
 //! Bars after a forecast origin ([`Tokenizer::future_inputs`]) get the calendar
 //! of their stamped timestamps and the **neutral** volume bin, the one that holds
 //! ratio 1 ("volume at its usual level"): the model predicts bar tokens, not
-//! volume, so a path has no volume of its own to bin.
+//! volume, so a path has no volume of its own to bin. The regime ids are not
+//! there: they follow each path's own bars, so the rollout appends them per path
+//! ([`Tokenizer::regime_ids`], [`Tokenizer::n_path_inputs`]).
 
 use crate::error::TokenizeError;
 use crate::tokenizer::{Encoded, Tokenizer};
@@ -104,13 +110,20 @@ impl Tokenizer {
         if c.volume_input_bins > 0 {
             out.push((VOLUME.to_string(), c.volume_input_bins as usize + 1));
         }
+        if c.regime_input_bins > 0 {
+            let n = c.regime_input_bins as usize;
+            out.push((crate::regime::VOL_LEVEL.to_string(), n));
+            out.push((crate::regime::RANGE_VOL.to_string(), n));
+        }
         out
     }
 
     /// Number of input channels (ids per token).
     pub fn n_inputs(&self) -> usize {
         let c = self.config();
-        2 * usize::from(c.calendar) + usize::from(c.volume_input_bins > 0)
+        2 * usize::from(c.calendar)
+            + usize::from(c.volume_input_bins > 0)
+            + 2 * usize::from(c.regime_input_bins > 0)
     }
 
     /// The volume id of the neutral bin (ratio 1: volume at its usual level).
@@ -146,6 +159,7 @@ impl Tokenizer {
         let mut interval = Interval::default();
         let mut level = vol.first().copied().unwrap_or(0.0);
         let mut seen = false;
+        let regime = self.regime_per_bar(series);
         for (t, (&stamp, &v)) in ts.iter().zip(vol).enumerate() {
             if t > 0 {
                 interval.observe(stamp.0 - ts[t - 1].0);
@@ -164,6 +178,9 @@ impl Tokenizer {
                     (true, 0) => neutral,
                     (true, _) => 1 + q.bin(r) as u32,
                 });
+            }
+            if self.state.regime_input.is_some() {
+                per_bar.extend(regime.get(t).copied().unwrap_or([0, 0]));
             }
         }
         let mut out = Vec::with_capacity(enc.len() * c);

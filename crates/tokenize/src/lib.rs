@@ -45,8 +45,9 @@ For bar t with previous close `C[t-1]`:
 
 Besides the token, [`Tokenizer::input_ids`] gives per-token ids of the model's
 extra input channels (off by default): the calendar (`calendar = true`: time of
-day, day of week in the series' zone) and relative volume (`volume_input_bins`);
-see [`inputs`].
+day, day of week in the series' zone), relative volume (`volume_input_bins`) and
+the volatility regime (`regime_input_bins`: the scale against its long-run level
+and against the bars' ranges, see [`regime`]); see [`inputs`].
 
 Token id = 2 + ((return * wick_bins + wick) * 4 + shape) * volume_bins + volume,
 after the specials [`TokenId::START`] (0, stands for the first bar, whose close
@@ -91,6 +92,7 @@ mod error;
 pub mod inputs;
 mod persist;
 mod quantize;
+pub mod regime;
 mod scale;
 mod smooth;
 pub mod stats;

@@ -134,6 +134,9 @@ pub(crate) struct State {
     /// Bins of the relative-volume input (`volume_input_bins`), when it is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) volume_input: Option<Quantizer>,
+    /// Bins of the two regime inputs (`regime_input_bins`), when they are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) regime_input: Option<[Quantizer; 2]>,
 }
 
 /// A fitted bar <-> token map. See the crate docs for the scheme.
@@ -499,6 +502,13 @@ impl Tokenizer {
                 config.volume_lambda,
                 series,
             ),
+            regime_input: crate::regime::fit_regime(
+                config.regime_input_bins,
+                &vol_params(config, initial_variance),
+                config.gap_multiple,
+                config.ewma_lambda,
+                series,
+            ),
         })
         .map_err(TokenizeError::Inconsistent)
     }
@@ -538,6 +548,22 @@ impl Tokenizer {
             (_, n) => {
                 return Err(format!(
                     "volume_input: bins present or missing for volume_input_bins = {n}"
+                ))
+            }
+        }
+        match (&state.regime_input, c.regime_input_bins) {
+            (None, 0) => {}
+            (Some(qs), n) if n > 0 => {
+                for (q, name) in qs.iter().zip(["regime_input[0]", "regime_input[1]"]) {
+                    q.validate(name, n as usize)?;
+                    if !q.nonneg {
+                        return Err(format!("{name}: must be non-negative"));
+                    }
+                }
+            }
+            (_, n) => {
+                return Err(format!(
+                    "regime_input: bins present or missing for regime_input_bins = {n}"
                 ))
             }
         }
@@ -597,7 +623,11 @@ impl Tokenizer {
     /// A scale state at the start of a series, for callers that extend a series bar
     /// by bar (forecast rollouts): `observe` each new close-to-close log-return.
     pub fn scale_state(&self) -> VolState {
-        VolState::new(&vol_params(&self.state.config, self.state.initial_variance))
+        VolState::new(&self.vol_params())
+    }
+
+    pub(crate) fn vol_params(&self) -> VolParams {
+        vol_params(&self.state.config, self.state.initial_variance)
     }
 
     /// The factor bins of a bar token; `None` for specials and unknown ids.

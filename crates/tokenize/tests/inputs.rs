@@ -236,3 +236,73 @@ fn saved_tokenizers_keep_their_inputs_and_old_files_still_load() {
         .replace("\"volume_input_bins\": 8", "\"volume_input_bins\": 7");
     assert!(Tokenizer::from_json(&bad, std::path::Path::new("t.json")).is_err());
 }
+
+/// The regime channels: last in the order, N ids each, equal to stepping the public
+/// scale and regime states bar by bar (what a rollout does with its paths), causal,
+/// spread over the bins on the training bars, and saved with the tokenizer.
+#[test]
+fn regime_ids_are_the_rollouts_recursion_and_causal() {
+    let c = TokenizerConfig {
+        calendar: true,
+        volume_input_bins: 4,
+        regime_input_bins: 5,
+        ..TokenizerConfig::default()
+    };
+    for seed in 0..6u64 {
+        let mut bars = synth_bars(seed, 700);
+        // No gaps here, so every bar's return feeds the scale.
+        let step = 60_000;
+        for (i, b) in bars.iter_mut().enumerate() {
+            b.ts = Timestamp(MONDAY + i as i64 * step);
+        }
+        let s = Series::from_bars(None, SourceZone::Utc, &bars).unwrap();
+        let tok = Tokenizer::fit(&c, &[s.slice(0..500)]).unwrap();
+        let names: Vec<String> = tok.input_channels().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[3..], ["vol_level", "range_vol"]);
+        assert_eq!(tok.input_channels()[3].1, 5);
+        assert_eq!((tok.n_inputs(), tok.n_path_inputs()), (5, 2));
+        let enc = tok.encode(&s);
+        assert_eq!(enc.len(), s.len(), "seed {seed}: no gaps, no gap tokens");
+        let ids = tok.input_ids(&s, &enc).unwrap();
+        let (mut vs, mut rs) = (tok.scale_state(), tok.regime_state().unwrap());
+        let mut seen = [[0usize; 5]; 2];
+        for (t, b) in bars.iter().enumerate() {
+            if t > 0 {
+                vs.observe((b.close / bars[t - 1].close).ln());
+            }
+            rs.observe(b.high, b.low);
+            let want = tok.regime_ids(&vs, &rs).unwrap();
+            assert_eq!(ids[5 * t + 3..5 * t + 5], want, "seed {seed}, bar {t}");
+            if t < 500 {
+                seen[0][want[0] as usize] += 1;
+                seen[1][want[1] as usize] += 1;
+            }
+        }
+        // Equal-frequency on the training bars: every bin holds about a fifth.
+        for (ch, counts) in seen.iter().enumerate() {
+            assert!(
+                counts.iter().all(|&n| (60..=140).contains(&n)),
+                "seed {seed}, channel {ch}: {counts:?}"
+            );
+        }
+        // Causal: a prefix has the same ids.
+        let prefix = s.slice(0..300);
+        let ip = tok.input_ids(&prefix, &tok.encode(&prefix)).unwrap();
+        assert_eq!(ip[..], ids[..5 * 300], "seed {seed}");
+        // The future's shared ids leave the regime out (the rollout appends them).
+        let fut = tok.future_inputs(&s, 699).unwrap().unwrap();
+        assert_eq!(fut.ids(&[Timestamp(MONDAY + 700 * step)]).len(), 3);
+    }
+    // Saved and loaded whole; bins that do not match the config are refused.
+    let s = series(SourceZone::Utc, MONDAY, MIN, 300, |i| 1.0 + (i % 5) as f64);
+    let tok = Tokenizer::fit(&c, std::slice::from_ref(&s)).unwrap();
+    let json = tok.to_json().unwrap();
+    let back = Tokenizer::from_json(&json, std::path::Path::new("t.json")).unwrap();
+    assert_eq!(back, tok);
+    let bad = json.replace("\"regime_input_bins\": 5", "\"regime_input_bins\": 4");
+    assert_ne!(bad, json);
+    assert!(Tokenizer::from_json(&bad, std::path::Path::new("t.json")).is_err());
+    let off = Tokenizer::fit(&cfg(true, 4), std::slice::from_ref(&s)).unwrap();
+    assert!(!off.to_json().unwrap().contains("regime"));
+    assert!(off.regime_state().is_none());
+}
