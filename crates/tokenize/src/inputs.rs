@@ -31,6 +31,8 @@
 //! ([`Tokenizer::regime_ids`], [`Tokenizer::n_path_inputs`]).
 
 use crate::error::TokenizeError;
+use crate::regime::{self, RegimeState};
+use crate::scale::VolState;
 use crate::tokenizer::{Encoded, Tokenizer};
 use crate::volume::volume_ratio;
 use candlecast_data::{Series, Timestamp, WallClock};
@@ -221,6 +223,46 @@ impl Tokenizer {
             interval: Interval::upto(series.timestamps(), origin).get(),
             volume,
         }))
+    }
+}
+
+impl Tokenizer {
+    /// Number of input channels whose ids follow a path's own draws (the regime's,
+    /// when on): the last ones of [`Tokenizer::input_channels`].
+    pub fn n_path_inputs(&self) -> usize {
+        2 * usize::from(self.state.regime_input.is_some())
+    }
+
+    /// The regime state at a series start (`None` when the regime inputs are off),
+    /// for callers that extend a series bar by bar: `observe` every bar, bar 0
+    /// included.
+    pub fn regime_state(&self) -> Option<RegimeState> {
+        self.state
+            .regime_input
+            .as_ref()
+            .map(|_| RegimeState::new(self.state.initial_variance, self.config().ewma_lambda))
+    }
+
+    /// The regime ids after a bar, from the scale state and regime state that have
+    /// taken it in (nothing when the regime inputs are off).
+    pub fn regime_ids(&self, vs: &VolState, rs: &RegimeState) -> Option<[u32; 2]> {
+        let bins = self.state.regime_input.as_ref()?;
+        Some(regime::ids(bins, vs, rs))
+    }
+
+    /// The regime ids of every bar of `series` (empty when off).
+    fn regime_per_bar(&self, series: &Series) -> Vec<[u32; 2]> {
+        let Some(bins) = self.state.regime_input.as_ref() else {
+            return vec![];
+        };
+        let c = self.config();
+        regime::ids_per_bar(
+            bins,
+            &self.vol_params(),
+            c.gap_multiple,
+            c.ewma_lambda,
+            series,
+        )
     }
 }
 

@@ -19,9 +19,12 @@
 //! already has, so a path's inputs follow its own draws; encoding and rollout step
 //! the same state with the same functions.
 
+//!
+//! Below the tokenizer (which fits the bins here) and the `inputs` module (which
+//! gives the ids): neither imports the other for it.
+
 use crate::quantize::{fit_nonneg, Quantizer};
-use crate::scale::{GapRule, VolParams, VolState};
-use crate::tokenizer::{ln_ratio, Tokenizer};
+use crate::scale::{ln_ratio, GapRule, VolParams, VolState};
 use candlecast_data::Series;
 
 /// Names of the two regime channels (each of size `regime_input_bins`).
@@ -41,6 +44,14 @@ pub struct RegimeState {
 }
 
 impl RegimeState {
+    /// At a series start: the range variance at the scale's initial variance.
+    pub(crate) fn new(initial_variance: f64, lambda: f64) -> RegimeState {
+        RegimeState {
+            range_var: initial_variance,
+            lambda,
+        }
+    }
+
     /// Takes in one bar's high and low (a bar without a valid range counts as 0).
     #[inline]
     pub fn observe(&mut self, high: f64, low: f64) {
@@ -76,10 +87,7 @@ fn walk_ratios(
     );
     let n = ts.len().min(high.len()).min(low.len()).min(close.len());
     let mut vs = VolState::new(vol);
-    let mut rs = RegimeState {
-        range_var: vol.initial_variance,
-        lambda,
-    };
+    let mut rs = RegimeState::new(vol.initial_variance, lambda);
     let mut gaps = GapRule::new(gap_multiple);
     for t in 0..n {
         if t > 0 {
@@ -119,45 +127,23 @@ pub(crate) fn fit_regime(
     Some([fit_nonneg(&a, bins as usize), fit_nonneg(&b, bins as usize)])
 }
 
-impl Tokenizer {
-    /// Number of input channels whose ids follow a path's own draws (the regime's,
-    /// when on): the last ones of [`Tokenizer::input_channels`].
-    pub fn n_path_inputs(&self) -> usize {
-        2 * usize::from(self.state.regime_input.is_some())
-    }
+/// The ids of the two ratios after a bar in the fitted bins.
+pub(crate) fn ids(bins: &[Quantizer; 2], vs: &VolState, rs: &RegimeState) -> [u32; 2] {
+    let [a, b] = rs.ratios(vs);
+    [bins[0].bin(a) as u32, bins[1].bin(b) as u32]
+}
 
-    /// The regime state at a series start (`None` when the regime inputs are off),
-    /// for callers that extend a series bar by bar: `observe` every bar, bar 0
-    /// included.
-    pub fn regime_state(&self) -> Option<RegimeState> {
-        self.state.regime_input.as_ref().map(|_| RegimeState {
-            range_var: self.state.initial_variance,
-            lambda: self.config().ewma_lambda,
-        })
-    }
-
-    /// The regime ids after a bar, from the scale state and regime state that have
-    /// taken it in (nothing when the regime inputs are off).
-    pub fn regime_ids(&self, vs: &VolState, rs: &RegimeState) -> Option<[u32; 2]> {
-        let [qa, qb] = self.state.regime_input.as_ref()?;
-        let [a, b] = rs.ratios(vs);
-        Some([qa.bin(a) as u32, qb.bin(b) as u32])
-    }
-
-    /// The regime ids of every bar of `series` (empty when off).
-    pub(crate) fn regime_per_bar(&self, series: &Series) -> Vec<[u32; 2]> {
-        let Some([qa, qb]) = self.state.regime_input.as_ref() else {
-            return vec![];
-        };
-        let c = self.config();
-        let mut out = Vec::with_capacity(series.len());
-        walk_ratios(
-            &self.vol_params(),
-            c.gap_multiple,
-            c.ewma_lambda,
-            series,
-            |[a, b]| out.push([qa.bin(a) as u32, qb.bin(b) as u32]),
-        );
-        out
-    }
+/// The ids of every bar of `series` in the fitted bins.
+pub(crate) fn ids_per_bar(
+    bins: &[Quantizer; 2],
+    vol: &VolParams,
+    gap_multiple: f64,
+    lambda: f64,
+    series: &Series,
+) -> Vec<[u32; 2]> {
+    let mut out = Vec::with_capacity(series.len());
+    walk_ratios(vol, gap_multiple, lambda, series, |[a, b]| {
+        out.push([bins[0].bin(a) as u32, bins[1].bin(b) as u32])
+    });
+    out
 }

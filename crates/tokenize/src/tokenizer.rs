@@ -4,7 +4,7 @@
 use crate::config::{ScaleKind, TokenizerConfig, SHAPE_CODES};
 use crate::error::TokenizeError;
 use crate::quantize::{fit_nonneg, fit_returns, BinLut, Quantizer, ReturnGrid, MARGIN};
-use crate::scale::{GapRule, VolParams, VolState};
+use crate::scale::{ln_ratio, GapRule, VolParams, VolState};
 use crate::volume::volume_ratio;
 use candlecast_data::{Bar, Series, Timestamp};
 use candlecast_rand::Rng;
@@ -257,32 +257,6 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         prev_close = c;
     }
     Ok(vol.scale())
-}
-
-/// ln(a / b) for finite a, b > 0. Near 1 (the usual case for consecutive prices)
-/// as `2 atanh(s)`, `s = (a - b) / (a + b)` (exact difference, one division instead
-/// of a libm call), summed to s^9 for |s| < 2^-7 (moves under ~1.6%) and to s^13
-/// for |s| < 2^-5; the truncated terms are below 1e-18 of the result. libm's `ln`
-/// of the ratio otherwise.
-#[inline]
-pub(crate) fn ln_ratio(a: f64, b: f64) -> f64 {
-    let s = (a - b) / (a + b);
-    let s2 = s * s;
-    if s2 < 1.0 / 16384.0 {
-        let p = 1.0 / 7.0 + s2 * (1.0 / 9.0);
-        let p = 1.0 / 5.0 + s2 * p;
-        let p = 1.0 / 3.0 + s2 * p;
-        2.0 * s + 2.0 * s * (s2 * p)
-    } else if s2 < 1.0 / 1024.0 {
-        let p = 1.0 / 11.0 + s2 * (1.0 / 13.0);
-        let p = 1.0 / 9.0 + s2 * p;
-        let p = 1.0 / 7.0 + s2 * p;
-        let p = 1.0 / 5.0 + s2 * p;
-        let p = 1.0 / 3.0 + s2 * p;
-        2.0 * s + 2.0 * s * (s2 * p)
-    } else {
-        (a / b).ln()
-    }
 }
 
 #[inline]
@@ -902,24 +876,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn ln_ratio_matches_libm() {
-        let mut worst = 0.0f64;
-        let mut r = candlecast_rand::Rng::new(5);
-        for _ in 0..200_000 {
-            let b = 10f64.powf(-5.0 + 12.0 * r.next_f64());
-            let x = (r.next_f64() - 0.5) * 10f64.powf(-8.0 * r.next_f64());
-            let a = b * (1.0 + x);
-            let exact = ((a - b) / b).ln_1p(); // a - b is exact here
-            let err = (ln_ratio(a, b) - exact).abs() / exact.abs().max(f64::MIN_POSITIVE);
-            worst = worst.max(err);
-        }
-        assert!(worst < 1e-14, "worst relative error {worst}");
-        assert_eq!(ln_ratio(3.0, 3.0), 0.0);
-        assert!((ln_ratio(100.0, 1.0) - 100f64.ln()).abs() < 1e-15);
-        assert!(ln_ratio(1.0 + 1e-15, 1.0) > 0.0);
     }
 
     #[test]
