@@ -18,7 +18,6 @@
 //! 0..N). A forecast path carries its own [`RegimeState`] and the scale state it
 //! already has, so a path's inputs follow its own draws; encoding and rollout step
 //! the same state with the same functions.
-
 //!
 //! Below the tokenizer (which fits the bins here) and the `inputs` module (which
 //! gives the ids): neither imports the other for it.
