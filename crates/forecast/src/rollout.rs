@@ -616,9 +616,7 @@ impl RowState {
         }
         Ok(())
     }
-}
 
-impl RowState {
     /// Appends row `i`'s path-following input ids (the regime's after its last bar).
     fn push_path_ids(
         &self,

@@ -281,12 +281,16 @@ fn a_spread_scales_paths_and_one_step_returns_and_changes_nothing_else() {
 /// A tokenizer with the calendar and relative-volume inputs, and a model with the
 /// same channels.
 fn setup_inputs() -> (Series, Tokenizer, Gpt) {
-    let s = series();
-    let cfg = TokenizerConfig {
+    setup_with(TokenizerConfig {
         calendar: true,
         volume_input_bins: 4,
         ..TokenizerConfig::default()
-    };
+    })
+}
+
+/// A tokenizer of `cfg` fitted on the first 400 bars, and a model with its channels.
+fn setup_with(cfg: TokenizerConfig) -> (Series, Tokenizer, Gpt) {
+    let s = series();
     let tok = Tokenizer::fit(&cfg, &[s.slice(0..400)]).unwrap();
     let mut gcfg = GptConfig::tiny(tok.vocab_size());
     gcfg.max_ctx = 16;
@@ -449,21 +453,11 @@ fn next_bar_mixture_equals_the_one_step_forecast_inside_the_series() {
 /// regime state is refused.
 #[test]
 fn rollouts_with_regime_inputs() {
-    let s = series();
-    let cfg = TokenizerConfig {
+    let (s, tok, model) = setup_with(TokenizerConfig {
         calendar: true,
         regime_input_bins: 4,
         ..TokenizerConfig::default()
-    };
-    let tok = Tokenizer::fit(&cfg, &[s.slice(0..400)]).unwrap();
-    let mut gcfg = GptConfig::tiny(tok.vocab_size());
-    gcfg.max_ctx = 16;
-    gcfg.inputs = tok
-        .input_channels()
-        .into_iter()
-        .map(|(name, size)| candlecast_gpt::InputChannel { name, size })
-        .collect();
-    let (model, _) = Gpt::init(&gcfg, 7, &Device::Cpu).unwrap();
+    });
     let bars = [20, 99, 100, 300, 499];
     let inside = origins_at(&tok, &s, &bars, 12, |_| 0).unwrap();
     for (o, &b) in inside.iter().zip(&bars) {
