@@ -5,7 +5,8 @@ against the classical forecaster that is best on the test part itself (a stricte
 yardstick, chosen with hindsight), one step and 24 bars ahead. Then `gpt-pool` (the
 model pooled with the bar, its weight fitted on validation), apart: not the model
 alone, so not counted for the model; it says whether the model knows something the
-bar does not.
+bar does not. Last, the goals asked of each classical forecaster in the model's place
+(against the other classical ones): what the goals mean on this much data.
 
     python3 bench/issue16_summary.py OUT
 """
@@ -87,3 +88,28 @@ if pool:
         print(f"| {name} | {bar} {sc[bar]['relative_crps']:.4f} | {s.get('pool_weight', float('nan')):.3f} | {p['relative_crps']:.4f} | {dm} | {v} | {p['coverage80']:.3f} |")
     print()
     print(f"gpt-pool: lower than the bar on {n_low} of {len(pool)} files, significantly (DM 5%) on {n_sig}, significantly worse on {n_worse}; weight 0 (the bar alone) on {n_zero}")
+
+# The goals applied to each classical forecaster in the model's place: how often does
+# it meet "at most the best classical at 24 bars" against the other classical ones,
+# and the coverage bands? A yardstick for the goals themselves: on a handful of
+# overlapping 24-bar windows a forecaster wins or covers partly by chance
+# (bench/coverage_floor.py asks the same of an oracle).
+cards = [json.loads(p.read_text())["series"][0] for p in sorted(out.glob("eval_*/scorecard.json"))]
+cards = [s for s in cards if s.get("horizons")]
+if cards:
+    print()
+    print("| forecaster | 24 bars at most the best other classical | cover80 in 0.75-0.87 at every horizon | one-step cover80 in 0.77-0.83 |")
+    print("|---|---:|---:|---:|")
+    for k in CLASSICAL + ["gpt", "gpt-cal"]:
+        n24 = ncov = n1 = 0
+        for s in cards:
+            hz = {h["horizon"]: {x["forecaster"]: x for x in h["scores"]} for h in s["horizons"]}
+            H = max(hz)
+            if k not in hz[H]:
+                continue
+            others = [f for f in CLASSICAL if f != k and f in hz[H]]
+            n24 += hz[H][k]["relative_crps"] <= min(hz[H][f]["relative_crps"] for f in others)
+            ncov += all(0.75 <= hz[h][k]["coverage80"] <= 0.87 for h in hz if k in hz[h])
+            one = {x["forecaster"]: x for x in s["scores"]}
+            n1 += 0.77 <= one[k]["coverage80"] <= 0.83
+        print(f"| {k} | {n24} of {len(cards)} | {ncov} | {n1} |")
