@@ -5,8 +5,7 @@ forecaster would score: an oracle that knows the true distribution of an i.i.d. 
 (Gaussian, or Student t with 4 degrees of freedom), its central 80% interval checked
 at the same origins as the evaluate run (read from its scorecards: each file's test
 bars and multi-step origins), in Monte Carlo trials. Real returns cluster in
-volatility, which makes coverage noisier still, so these pass rates are an upper
-bound on what a calibrated forecaster can expect.
+volatility, which we expect makes coverage noisier still (not simulated here).
 
     python3 bench/coverage_floor.py OUT [--max-origins N] [--trials T] [--goal G]
 
