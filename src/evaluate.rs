@@ -12,8 +12,9 @@ use anyhow::Context;
 use candlecast_data::Series;
 use candlecast_forecast::{
     calibration_logits, gpt_logits, horizon, markdown, name_hash, pool, score_series_against,
-    split_index, thinned_for_calibration, validation_bar, Calibration, Forecaster,
-    GptForecastParams, GptForecaster, History, OneStep, SeriesCard, BASELINES, PIT_BINS,
+    split_index, thinned_for_calibration, validation_bar, validation_bar_at, Calibration,
+    Forecaster, GptForecastParams, GptForecaster, History, OneStep, SeriesCard, BASELINES,
+    PIT_BINS,
 };
 use candlecast_gpt::Gpt;
 use candlecast_gpt::Sampling;
@@ -106,6 +107,14 @@ fn check_outputs(args: &EvaluateArgs) -> anyhow::Result<Option<PathBuf>> {
     Ok(run_dir)
 }
 
+/// A series' multi-step scores, `gpt-cal`'s path spread growth, and the bar at H
+/// bars with where it was chosen.
+type HorizonCard = (
+    Vec<horizon::HorizonScores>,
+    Option<f64>,
+    Option<(&'static str, &'static str)>,
+);
+
 /// What scoring a series needs beside the series.
 struct Scoring<'a> {
     args: &'a EvaluateArgs,
@@ -179,16 +188,18 @@ impl Scoring<'_> {
         card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
         card.calibration_bars = fitted.map(|_| calibration_bars);
         if args.horizon > 1 {
-            let (horizons, growth) =
-                self.horizons(&name, s, (&h, split), ctx, fitted, card.bar.as_deref())?;
+            let (horizons, growth, bar) = self.horizons(&name, s, (&h, split), ctx, fitted)?;
             card.horizons = horizons;
             card.spread_growth = growth.filter(|&g| g != 0.0);
+            card.horizon_bar = bar.map(|b| b.0.to_string());
+            card.horizon_bar_chosen_on = bar.map(|b| b.1);
         }
         Ok(card)
     }
 
-    /// The multi-step scores of one series (--horizon above 1), and `gpt-cal`'s
-    /// path spread growth where one was fitted.
+    /// The multi-step scores of one series (--horizon above 1), `gpt-cal`'s path
+    /// spread growth where one was fitted, and the bar at H bars with where it was
+    /// chosen (the validation slice, else the test part's lowest CRPS at H).
     fn horizons(
         &self,
         name: &str,
@@ -196,8 +207,7 @@ impl Scoring<'_> {
         (h, split): (&History, usize),
         ctx: usize,
         fitted: Option<Calibration>,
-        bar: Option<&str>,
-    ) -> anyhow::Result<(Vec<horizon::HorizonScores>, Option<f64>)> {
+    ) -> anyhow::Result<HorizonCard> {
         let (args, model, temperature, reference) =
             (self.args, self.model, self.temperature, self.reference);
         let hz = args.horizon;
@@ -251,8 +261,28 @@ impl Scoring<'_> {
             .map(|f| f.multi_step(s, split, &origins, hz, args.samples, key))
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| name.to_string())?;
-        let scores = horizon::score(h, &origins, every, fcs, hz, args.samples, reference, bar);
-        Ok((scores, growth))
+        let bar = match validation_bar_at(h, hz, args.max_origins as usize, args.samples, key) {
+            Some(b) => Some((b, "validation")),
+            None => {
+                let targets = horizon::targets(h.close, &origins, hz);
+                let classical = &fcs[..BASELINES.len().min(fcs.len())];
+                targets
+                    .last()
+                    .and_then(|t| horizon::lowest_mean_crps(classical, hz, t))
+                    .map(|b| (b, "test"))
+            }
+        };
+        let scores = horizon::score(
+            h,
+            &origins,
+            every,
+            fcs,
+            hz,
+            args.samples,
+            reference,
+            bar.map(|b| b.0),
+        );
+        Ok((scores, growth, bar))
     }
 
     /// `gpt-cal`'s path spread growth ([`horizon::fit_spread_growth`]), fitted on

@@ -86,6 +86,28 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     let gpt = scores.iter().find(|s| s["forecaster"] == "gpt").unwrap();
     assert!(gpt["vs_bar"]["statistic"].is_number());
     assert!(gpt["meets_bar"].is_boolean());
+    // The bar 3 bars ahead: chosen the same way on the 3-bar return (the
+    // validation slice's 94 origins, bars 863..956, have 3 bars after them), and
+    // the paths tested against it at every horizon.
+    let bar3 = json["series"][0]["horizon_bar"].as_str().unwrap();
+    assert!(names[..8].contains(&bar3), "{bar3}");
+    assert_eq!(json["series"][0]["horizon_bar_chosen_on"], "validation");
+    for h in hz {
+        let gpt = h["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["forecaster"] == "gpt");
+        assert!(gpt.unwrap()["vs_bar"]["statistic"].is_number(), "{h}");
+    }
+    let md = std::fs::read_to_string(card.join("scorecard.md")).unwrap();
+    assert!(md.contains("The bar at k = 3 "), "{md}");
+    assert!(
+        md.contains(&format!(
+            "- {data}: `{bar3}` (best classical on the validation slice"
+        )),
+        "{md}"
+    );
     // gpt-pool: gpt and the bar mixed with a weight fitted on the validation slice.
     let w = json["series"][0]["pool_weight"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&w), "{w}");

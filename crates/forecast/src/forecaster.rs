@@ -64,6 +64,46 @@ impl<'a> dyn BaselineModel + 'a {
     }
 }
 
+/// Fewest validation origins with `horizon` bars after them inside the training
+/// part that [`validation_bar_at`] chooses from: fewer overlapping H-bar returns
+/// would choose by noise (`gpt-cal`'s path growth uses the same floor).
+pub const MIN_VALIDATION_ORIGINS: usize = 20;
+
+/// The bar `horizon` bars ahead: the classical forecaster with the lowest mean CRPS
+/// of the `horizon`-bar return on the one-step bar's validation slice
+/// ([`crate::scorecard::validation_slice`]: every baseline fitted on the training
+/// bars before it), from at most `max_origins` origins whose `horizon` bars all lie
+/// in the training part, sampled forecasters on `samples` paths (fair CRPS). The
+/// test part is never read. `None` under [`MIN_VALIDATION_ORIGINS`] such origins.
+pub fn validation_bar_at(
+    h: &History<'_>,
+    horizon: usize,
+    max_origins: usize,
+    samples: usize,
+    seed: u64,
+) -> Option<&'static str> {
+    let val = crate::scorecard::validation_slice(h);
+    let all = horizon::origins(&val, horizon, 1);
+    if all.len() < MIN_VALIDATION_ORIGINS {
+        return None;
+    }
+    let every = all.len().div_ceil(max_origins.max(1)).max(1);
+    let origins: Vec<usize> = all.into_iter().step_by(every).collect();
+    let targets = horizon::targets(val.close, &origins, horizon);
+    let last = targets.last()?;
+    // One baseline's paths at a time: each is scored and dropped before the next.
+    baselines::BASELINES
+        .iter()
+        .filter_map(|b| {
+            let fit = b
+                .multi_step_on(&val, &origins, horizon, samples, seed)
+                .ok()?;
+            Some((fit.name, horizon::mean_crps_at(&fit, horizon, last)?))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(name, _)| name)
+}
+
 impl<'a> Forecaster for &'a (dyn BaselineModel + 'a) {
     fn name(&self) -> &'static str {
         BaselineModel::name(*self)

@@ -236,9 +236,37 @@ pub fn fit_spread_growth(fc: &MultiStep, targets: &[Vec<f64>]) -> f64 {
     }
 }
 
+/// The forecaster of `forecasters` with the lowest mean CRPS of the return `k`
+/// bars out on `targets` (that return at each of their origins; origins whose
+/// target is past the series' end are skipped). `None` when none scores finite.
+pub fn lowest_mean_crps<'a>(
+    forecasters: impl IntoIterator<Item = &'a MultiStep>,
+    k: usize,
+    targets: &[f64],
+) -> Option<&'static str> {
+    forecasters
+        .into_iter()
+        .filter_map(|f| Some((f.name, mean_crps_at(f, k, targets)?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(name, _)| name)
+}
+
+/// `f`'s mean CRPS of the return `k` bars out on `targets` (see
+/// [`lowest_mean_crps`]); `None` when no target is finite or the mean is not.
+pub fn mean_crps_at(f: &MultiStep, k: usize, targets: &[f64]) -> Option<f64> {
+    let preds = f.preds.get(k.checked_sub(1)?)?;
+    let (sum, n) = preds
+        .iter()
+        .zip(targets)
+        .filter(|(_, y)| y.is_finite())
+        .fold((0.0, 0usize), |(sum, n), (p, &y)| (sum + p.crps(y), n + 1));
+    let mean = sum / n as f64;
+    (n > 0 && mean.is_finite()).then_some(mean)
+}
+
 /// Scores every forecaster at every horizon (the first forecaster is the base of
 /// relative CRPS, as in the one-step card; the ones that are not classical are also
-/// tested against `bar`, the one-step card's best classical forecaster).
+/// tested against `bar`, the card's best classical forecaster of the H-bar return).
 #[allow(clippy::too_many_arguments)] // the protocol's knobs, each used once
 pub fn score(
     h: &History<'_>,
@@ -419,5 +447,27 @@ mod tests {
         assert!((t[1][0] - 0.99f64.ln()).abs() < 1e-15);
         assert!((t[0][1] - 0.9f64.ln()).abs() < 1e-15);
         assert!(t[1][1].is_nan());
+    }
+
+    /// The bar several steps out is the forecaster closest to what happened at that
+    /// step, not at the first: here the narrow one wins at k = 1 and the wide one at
+    /// k = 2; a target past the end is skipped, not scored as NaN.
+    #[test]
+    fn the_lowest_mean_crps_is_taken_at_the_asked_step() {
+        let normal = |sd: f64| Predictive::Normal { mean: 0.0, sd };
+        let ms = |name, sd1, sd2| MultiStep {
+            name,
+            preds: vec![vec![normal(sd1); 3], vec![normal(sd2); 3]],
+        };
+        let (narrow, wide) = (ms("narrow", 0.01, 0.01), ms("wide", 0.1, 0.1));
+        let small = [0.001, -0.002, f64::NAN];
+        let large = [0.2, -0.15, f64::NAN];
+        assert_eq!(
+            lowest_mean_crps([&narrow, &wide], 1, &small),
+            Some("narrow")
+        );
+        assert_eq!(lowest_mean_crps([&narrow, &wide], 2, &large), Some("wide"));
+        assert_eq!(lowest_mean_crps([&narrow, &wide], 3, &large), None);
+        assert_eq!(lowest_mean_crps([&narrow], 1, &[f64::NAN]), None);
     }
 }

@@ -22,7 +22,7 @@ pub use baselines::{
     EWMA_LAMBDA, HAR_FLOOR, SEASONAL_PASSES, SEASONAL_SHRINK,
 };
 pub use empirical::Empirical;
-pub use forecaster::{Forecaster, GptForecaster};
+pub use forecaster::{validation_bar_at, Forecaster, GptForecaster, MIN_VALIDATION_ORIGINS};
 pub use gpt::{
     calibration_logits, gpt_logits, gpt_next, gpt_one_step, thinned_for_calibration, Calibration,
     GptForecastParams, GptLogits,
@@ -39,6 +39,7 @@ pub use score::{
 };
 pub use scorecard::{
     aggregate, markdown, score_forecasts, score_series, score_series_against, split_index,
-    validation_bar, verdict, Scores, SeriesCard, PIT_BINS, QUANTILES, TRAIN_FRACTION,
+    validation_bar, validation_slice, verdict, Scores, SeriesCard, PIT_BINS, QUANTILES,
+    TRAIN_FRACTION,
 };
 pub use session::{HOLIDAY_MIN_YEARS, PROBE_WEEKS, SESSION_HISTORY_WEEKS, SESSION_WINDOW_WEEKS};

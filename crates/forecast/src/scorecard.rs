@@ -9,7 +9,10 @@
 //! picking the test-part winner would be a selection on the test data, an
 //! optimistic yardstick for the baselines. Only when the training part is too short
 //! for a validation slice is the test-part minimum used (a conservative bar for the
-//! model; the card says which).
+//! model; the card says which). Several bars ahead the paths get a bar of their own,
+//! chosen the same way on the H-bar return (`horizon_bar`,
+//! [`crate::validation_bar_at`]): the best forecaster one bar ahead need
+//! not be the best 24 bars out.
 
 use crate::baselines::{self, BaselineError, History, OneStep, BASELINES};
 use crate::score::{diebold_mariano, pinball, DieboldMariano};
@@ -102,6 +105,15 @@ pub struct SeriesCard {
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub horizons: Vec<HorizonScores>,
+    /// The bar of the multi-step scores: the best classical forecaster of the H-bar
+    /// return, chosen as the one-step bar is, and where (`"validation"`, or `"test"`
+    /// where the validation slice has too few H-bar origins). The one-step bar need
+    /// not be the best several bars out (a held-flat EWMA against a variance that
+    /// reverts), so the paths are judged against their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon_bar: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon_bar_chosen_on: Option<&'static str>,
 }
 
 impl SeriesCard {
@@ -196,6 +208,8 @@ pub fn score_series_against(
         calibration_bars: None,
         scores,
         horizons: Vec::new(),
+        horizon_bar: None,
+        horizon_bar_chosen_on: None,
     })
 }
 
@@ -209,12 +223,18 @@ fn summarise_crps(o: &OneStep) -> f64 {
     )
 }
 
+/// The training part with its last 10% as the test part: the slice the bar is
+/// chosen on (one step, [`validation_bar`], and several steps ahead).
+pub fn validation_slice<'a>(h: &History<'a>) -> History<'a> {
+    h.head(h.split, h.split - h.split / 10)
+}
+
 /// The classical forecaster with the lowest mean CRPS on the validation slice: the
 /// last 10% of the training part, every forecaster fitted on the training bars
 /// before it (as `gpt-cal` is calibrated). `None` when that slice or the part
 /// before it is too short for every forecaster.
 pub fn validation_bar(h: &History<'_>) -> Option<String> {
-    let val = h.head(h.split, h.split - h.split / 10);
+    let val = validation_slice(h);
     BASELINES
         .iter()
         .filter_map(|b| b.fit(&val).ok())
@@ -466,23 +486,11 @@ fn md_bars(s: &mut String, cards: &[SeriesCard]) {
     let bars: Vec<String> = cards
         .iter()
         .filter_map(|c| {
-            let bar = c.bar.as_deref()?;
-            let rel = c.scores.iter().find(|r| r.forecaster == bar)?.relative_crps;
-            let judged: Vec<String> = c
-                .scores
-                .iter()
-                .filter_map(|r| md_against_bar(r, bar))
-                .collect();
-            Some(format!(
-                "- {}: `{bar}` ({}, rel. CRPS {rel:.4}){}{}",
-                md_escape(&c.series),
-                match c.bar_chosen_on {
-                    Some("validation") => "best classical on the validation slice",
-                    _ => "best classical on the test part: no validation slice",
-                },
-                if judged.is_empty() { "" } else { "; " },
-                judged.join("; ")
-            ))
+            let on = match c.bar_chosen_on {
+                Some("validation") => "best classical on the validation slice",
+                _ => "best classical on the test part: no validation slice",
+            };
+            md_bar_line(&c.series, c.bar.as_deref()?, on, &c.scores)
         })
         .collect();
     if !bars.is_empty() {
@@ -491,6 +499,22 @@ fn md_bars(s: &mut String, cards: &[SeriesCard]) {
             bars.join("\n")
         ));
     }
+}
+
+/// A series' bar (`on`: where it was chosen) and every judged forecaster's standing
+/// against it in `scores`; `None` when the bar was not scored.
+fn md_bar_line(series: &str, bar: &str, on: &str, scores: &[Scores]) -> Option<String> {
+    let rel = scores.iter().find(|r| r.forecaster == bar)?.relative_crps;
+    let judged: Vec<String> = scores
+        .iter()
+        .filter_map(|r| md_against_bar(r, bar))
+        .collect();
+    Some(format!(
+        "- {}: `{bar}` ({on}, rel. CRPS {rel:.4}){}{}",
+        md_escape(series),
+        if judged.is_empty() { "" } else { "; " },
+        judged.join("; ")
+    ))
 }
 
 /// One forecaster's standing against `bar`; `None` for the classical ones, which
@@ -603,6 +627,23 @@ fn md_horizons(s: &mut String, cards: &[SeriesCard]) {
                     .map_or("-".into(), |d| format!("{:.2}", d.statistic)),
             ));
         }
+    }
+    let bars: Vec<String> = cards
+        .iter()
+        .filter_map(|c| {
+            let on = match c.horizon_bar_chosen_on {
+                Some("validation") => "best classical on the validation slice",
+                _ => "best classical on the test part: too few validation origins",
+            };
+            let last = c.horizons.last()?;
+            md_bar_line(&c.series, c.horizon_bar.as_deref()?, on, &last.scores)
+        })
+        .collect();
+    if !bars.is_empty() {
+        s.push_str(&format!(
+            "\nThe bar at k = {hz} (the best classical forecaster of the {hz}-bar return, chosen on the last 10% of the training part as the one-step bar is; meeting it: rel. CRPS at most its and 80% coverage in 0.77-0.83 at k = {hz}):\n\n{}\n",
+            bars.join("\n")
+        ));
     }
 }
 
