@@ -107,7 +107,8 @@ pub struct SeriesCard {
     pub horizons: Vec<HorizonScores>,
     /// The bar of the multi-step scores: the best classical forecaster of the H-bar
     /// return, chosen as the one-step bar is, and where (`"validation"`, or `"test"`
-    /// where the validation slice has too few H-bar origins). The one-step bar need
+    /// where the validation slice has too few H-bar origins or no baseline fits
+    /// there). The one-step bar need
     /// not be the best several bars out (a held-flat EWMA against a variance that
     /// reverts), so the paths are judged against their own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -633,7 +634,7 @@ fn md_horizons(s: &mut String, cards: &[SeriesCard]) {
         .filter_map(|c| {
             let on = match c.horizon_bar_chosen_on {
                 Some("validation") => "best classical on the validation slice",
-                _ => "best classical on the test part: too few validation origins",
+                _ => "best classical on the test part: the validation slice chose none",
             };
             let last = c.horizons.last()?;
             md_bar_line(&c.series, c.horizon_bar.as_deref()?, on, &last.scores)
