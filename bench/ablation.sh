@@ -14,7 +14,8 @@
 # the shock cap); no_calendar; no_volume; one_hot (plain cross-entropy targets,
 # target_smoothing off: the default before issue 16's optional lever); regime (the
 # two volatility-regime inputs on, regime_input_bins = 8; not in the default list,
-# VARIANTS="default regime"). Env: CANDLECAST (binary), BASE (the config the variants edit, default
+# VARIANTS="default regime"); range (the range-based scale, range_weight = 0.5; not
+# in the default list either). Env: CANDLECAST (binary), BASE (the config the variants edit, default
 # configs/tiny.toml), SAMPLES (paths per origin for the 24-step scores, default 50),
 # MAX_ORIGINS (24-step origins per series, default 150), CANDLE_NUM_THREADS (1).
 set -euo pipefail
@@ -36,6 +37,7 @@ EWMA='s/^scale = "reverting"/scale = "ewma"/'
 NOCAP='s/^shock_cap = 4.0/shock_cap = 0.0/'
 ONEHOT='/^target_smoothing = /d'
 REGIME='s/^regime_input_bins = 0/regime_input_bins = 8/'
+RANGE='s/^range_weight = 0.0/range_weight = 0.5/'
 declare -A EDIT=(
   [default]=''
   [no_calendar]="$CAL"
@@ -46,6 +48,7 @@ declare -A EDIT=(
   [seed]="$CAL; $VOL; $EWMA; $ONEHOT"
   [one_hot]="$ONEHOT"
   [regime]="$REGIME"
+  [range]="$RANGE"
 )
 VARIANTS=${VARIANTS:-default seed no_inputs ewma_scale no_cap no_calendar no_volume one_hot}
 for v in $VARIANTS; do

@@ -78,9 +78,9 @@ pub fn scale_after(
             }
         }
     }
-    let c = series.close();
+    let (c, h, l) = (series.close(), series.high(), series.low());
     for t in 1..series.len() {
-        vs.step(after_gap[t], (c[t] / c[t - 1]).ln());
+        vs.step(after_gap[t], (c[t] / c[t - 1]).ln(), h[t], l[t]);
     }
     vs
 }
@@ -300,7 +300,12 @@ pub fn origins_at(
         }
         while next < o {
             next += 1;
-            vs.step(after_gap[next], (close[next] / close[next - 1]).ln());
+            vs.step(
+                after_gap[next],
+                (close[next] / close[next - 1]).ln(),
+                high[next],
+                low[next],
+            );
             if let Some(r) = rs.as_mut() {
                 r.observe(high[next], low[next]);
             }
@@ -606,7 +611,7 @@ impl RowState {
                 token,
                 DecodeMode::Sampled(&mut self.bar_rng[i]),
             )?;
-            self.vol[i].observe((bar.close / self.prev[i]).ln());
+            self.vol[i].observe((bar.close / self.prev[i]).ln(), bar.high, bar.low);
             if let Some(r) = self.regime.get_mut(i) {
                 r.observe(bar.high, bar.low);
             }

@@ -36,10 +36,27 @@ fn series() -> Series {
     Series::from_bars(None, SourceZone::Utc, &bars).unwrap()
 }
 
+/// The default tokenizer's config, and one whose scale also reads the bars' ranges.
+fn scale_configs() -> [TokenizerConfig; 2] {
+    [
+        TokenizerConfig::default(),
+        TokenizerConfig {
+            range_weight: 0.5,
+            ..TokenizerConfig::default()
+        },
+    ]
+}
+
 #[test]
 fn scale_after_the_history_equals_the_encoders_next_scale() {
     let s = series();
-    let tok = Tokenizer::fit(&TokenizerConfig::default(), &[s.slice(0..400)]).unwrap();
+    for cfg in scale_configs() {
+        scale_after_equals_the_encoder(&s, &cfg);
+    }
+}
+
+fn scale_after_equals_the_encoder(s: &Series, cfg: &TokenizerConfig) {
+    let tok = Tokenizer::fit(cfg, &[s.slice(0..400)]).unwrap();
     for end in [50, 99, 100, 101, 250, 500] {
         let part = s.slice(0..end);
         let enc = tok.encode(&part);
@@ -47,7 +64,8 @@ fn scale_after_the_history_equals_the_encoders_next_scale() {
         // Equal up to rounding: the encoder takes ln C_t - ln C_{t-1}, the replay ln(C_t / C_{t-1}).
         assert!(
             (got - enc.next_scale).abs() <= 1e-12 * enc.next_scale,
-            "after {end} bars: {got} vs {}",
+            "range weight {}, after {end} bars: {got} vs {}",
+            cfg.range_weight,
             enc.next_scale
         );
     }
@@ -76,12 +94,18 @@ fn params(horizon: usize, samples: usize) -> ForecastParams {
 /// nothing after the origin bar reaches the prompt or the scale.
 #[test]
 fn origins_inside_a_series_equal_origins_at_the_end_of_its_prefixes() {
-    let (s, tok, model) = setup();
+    for cfg in scale_configs() {
+        let (s, tok, model) = setup_with(cfg);
+        origins_inside_equal_prefix_origins(&s, &tok, &model);
+    }
+}
+
+fn origins_inside_equal_prefix_origins(s: &Series, tok: &Tokenizer, model: &Gpt) {
     let bars = [20, 98, 99, 100, 101, 300, 499];
-    let inside = origins_at(&tok, &s, &bars, 12, |_| 0).unwrap();
+    let inside = origins_at(tok, s, &bars, 12, |_| 0).unwrap();
     assert_eq!(inside.len(), bars.len());
     for (o, &b) in inside.iter().zip(&bars) {
-        let end = origin_at_end(&model, &tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
+        let end = origin_at_end(model, tok, "x", &s.slice(0..b + 1), 12, 0).unwrap();
         assert_eq!(o.prompt, end.prompt, "bar {b}");
         assert_eq!(o.close, end.close);
         let (a, e) = (o.vol.scale(), end.vol.scale());

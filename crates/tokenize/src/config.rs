@@ -63,6 +63,14 @@ pub struct TokenizerConfig {
     /// the scale is capped; the bar's own token still carries its full return.
     /// Ignored by `"ewma"`.
     pub shock_cap: f64,
+    /// With `scale = "reverting"`: the share, in [0, 1), of each bar's range in the
+    /// squared return the scale takes in: `(1 - w) r^2 + w q (ln H / L)^2`, `q`
+    /// the series' own long-run ratio of squared close returns to squared log
+    /// ranges. 0 (default): close returns only. The range sees the price's path
+    /// inside the bar, so it measures the variance with less noise, as the
+    /// `fhs-range` and `har` baselines do.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub range_weight: f64,
     /// Close-return bins in all: one for an exact zero return, two tails outside
     /// `+-return_clip`, and `return_bins - 3` equal-frequency bins inside (with a
     /// width cap).
@@ -116,6 +124,7 @@ impl Default for TokenizerConfig {
             reversion: 0.15,
             long_run_halflife: 200.0,
             shock_cap: 4.0,
+            range_weight: 0.0,
             return_bins: 64,
             return_clip: 32.0,
             zero_return_bin: true,
@@ -135,6 +144,10 @@ impl Default for TokenizerConfig {
 // Inputs that are off are left out of saved files, which then read as before.
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -235,6 +248,16 @@ impl TokenizerConfig {
                 "shock_cap",
                 self.shock_cap,
                 "must be finite and >= 0 (0 = no cap)",
+            ));
+        }
+        if !(self.range_weight.is_finite() && (0.0..1.0).contains(&self.range_weight)) {
+            return Err(bad("range_weight", self.range_weight, "must be in [0, 1)"));
+        }
+        if self.range_weight > 0.0 && self.scale == ScaleKind::Ewma {
+            return Err(bad(
+                "range_weight",
+                self.range_weight,
+                "needs scale = \"reverting\" (the plain EWMA takes close returns only)",
             ));
         }
         Ok(())

@@ -94,7 +94,7 @@ fn walk_ratios(
             // As a rollout and a forecast origin step it (not the encoder's
             // `ln_ratio`): the bins' edges are training values, so the two must
             // agree to the bit.
-            vs.step(gap, (close[t] / close[t - 1]).ln());
+            vs.step(gap, (close[t] / close[t - 1]).ln(), high[t], low[t]);
         }
         rs.observe(high[t], low[t]);
         f(rs.ratios(&vs));

@@ -89,6 +89,13 @@ pub struct VolState {
     cap2: f64,
     /// The level no longer learns (see [`VolState::hold_level`]).
     level_held: bool,
+    /// The share of the range-based term in each step's squared return (0: close
+    /// returns only, bit for bit as before the option).
+    range_weight: f64,
+    /// Long-run means, on the level's schedule, of the squared close return and of
+    /// the squared log range: their ratio puts a bar's range in close-return units.
+    range_num: f64,
+    range_den: f64,
 }
 
 /// The parameters of a [`VolState`], as the tokenizer's config and fit give them.
@@ -103,7 +110,15 @@ pub(crate) struct VolParams {
     /// With reversion: the largest |z| a warm step lets into the variance and the
     /// level (`f64::INFINITY`: no cap).
     pub(crate) shock_cap: f64,
+    /// With reversion: the share of the bar's range in the squared return the
+    /// recursion takes in (0 = close returns only).
+    pub(crate) range_weight: f64,
 }
+
+/// Squared log range over squared close return of a driftless Brownian bar
+/// (Parkinson's 4 ln 2): where the range-to-return ratio starts before a series has
+/// shown its own.
+const BROWNIAN_RANGE_RATIO: f64 = 4.0 * std::f64::consts::LN_2;
 
 impl VolState {
     pub(crate) fn new(p: &VolParams) -> VolState {
@@ -123,6 +138,9 @@ impl VolState {
             level_lambda: p.level_lambda,
             cap2: p.shock_cap * p.shock_cap,
             level_held: false,
+            range_weight: p.range_weight,
+            range_num: var,
+            range_den: var * BROWNIAN_RANGE_RATIO,
         };
         s.restart();
         s
@@ -145,9 +163,19 @@ impl VolState {
         self.level
     }
 
-    /// Takes in one close-to-close log-return.
+    /// Takes in one bar: its close-to-close log-return, and its high and low (read
+    /// only with a range weight).
+    ///
+    /// With a range weight `w > 0` the squared return the recursion takes in is
+    /// `(1 - w) r^2 + w q (ln H / L)^2`, where `q` is the series' own long-run
+    /// ratio of squared close returns to squared log ranges (both means on the
+    /// level's schedule, starting at a Brownian bar's `1 / (4 ln 2)`): a range-based
+    /// variance in close-return units, as `fhs-range` and `har` use. A bar's range
+    /// sees the path the price took inside it, so it measures the variance with
+    /// less noise than the one close-to-close move; the ratio absorbs what the
+    /// range misses (overnight gaps of daily bars, ticks of minute bars).
     #[inline]
-    pub fn observe(&mut self, log_return: f64) {
+    pub fn observe(&mut self, log_return: f64, high: f64, low: f64) {
         let a = warm_up_weight(&mut self.warm, &mut self.seen, self.prior_bars, self.lambda);
         // The plain EWMA's exact expression (and order of operations): bit for bit.
         let ewma = a * self.var + (1.0 - a) * log_return * log_return;
@@ -155,16 +183,25 @@ impl VolState {
             self.var = ewma.max(self.floor);
             return;
         }
+        let r2 = log_return * log_return;
+        let (ewma, x, range2) = if self.range_weight > 0.0 {
+            let range2 = log_range(high, low).powi(2);
+            let q = self.range_num / self.range_den;
+            let w = self.range_weight;
+            let x = (1.0 - w) * r2 + w * q * range2;
+            (a * self.var + (1.0 - a) * x, x, range2)
+        } else {
+            (ewma, r2, 0.0)
+        };
         // Winsorised: a warm step takes in at most `shock_cap` scales of return.
         // A rollout draws its returns from a model that leaves a little mass on
         // the tail bins (|z| >= return_clip): uncapped, those draws alone make
         // the mean squared draw ~4.7 and outrun any reversion.
-        let r2 = log_return * log_return;
-        let (ewma, r2) = if self.warm && r2 > self.cap2 * self.var {
-            let r2 = self.cap2 * self.var;
-            (a * self.var + (1.0 - a) * r2, r2)
+        let cap = self.cap2 * self.var;
+        let (ewma, x) = if self.warm && x > cap {
+            (a * self.var + (1.0 - a) * cap, cap)
         } else {
-            (ewma, r2)
+            (ewma, x)
         };
         let k = self.reversion;
         self.var = ((1.0 - k) * ewma + k * self.level).max(self.floor);
@@ -177,7 +214,16 @@ impl VolState {
             self.prior_bars,
             self.level_lambda,
         );
-        self.level = b * self.level + (1.0 - b) * r2;
+        self.level = b * self.level + (1.0 - b) * x;
+        if self.range_weight > 0.0 && range2.is_finite() {
+            // Each capped as the step is, in its own units.
+            let q = self.range_num / self.range_den;
+            self.range_num = b * self.range_num + (1.0 - b) * r2.min(cap);
+            self.range_den = b * self.range_den + (1.0 - b) * range2.min(cap / q);
+            // A stretch of bars without range (high = low) must not leave the
+            // ratio infinite.
+            self.range_den = self.range_den.max(self.range_num * 1e-6).max(1e-300);
+        }
     }
 
     /// Holds the long-run level where it is: later returns still move the variance
@@ -206,12 +252,22 @@ impl VolState {
     /// every replay of a history (forecast origins) step through this one rule, so
     /// they cannot drift apart.
     #[inline]
-    pub fn step(&mut self, after_gap: bool, log_return: f64) {
+    pub fn step(&mut self, after_gap: bool, log_return: f64, high: f64, low: f64) {
         if after_gap {
             self.restart();
         } else {
-            self.observe(log_return);
+            self.observe(log_return, high, low);
         }
+    }
+}
+
+/// ln(high / low), 0 for a bar without a valid range.
+#[inline]
+fn log_range(high: f64, low: f64) -> f64 {
+    if high > low && low > 0.0 {
+        (high / low).ln()
+    } else {
+        0.0
     }
 }
 
@@ -317,6 +373,7 @@ mod tests {
             reversion: 0.0,
             level_lambda: 0.5f64.powf(1.0 / 200.0),
             shock_cap: f64::INFINITY,
+            range_weight: 0.0,
         })
     }
 
@@ -324,16 +381,16 @@ mod tests {
     fn warm_up_is_a_shrunk_running_mean_then_ewma() {
         let mut v = ewma(4.0, 0.94, 2.0);
         assert_eq!(v.variance(), 4.0);
-        v.observe(1.0); // (2*4 + 1) / 3
+        v.observe(1.0, 1.0, 1.0); // (2*4 + 1) / 3
         assert!((v.variance() - 3.0).abs() < 1e-12);
-        v.observe(3.0); // (8 + 1 + 9) / 4
+        v.observe(3.0, 1.0, 1.0); // (8 + 1 + 9) / 4
         assert!((v.variance() - 4.5).abs() < 1e-12);
         for _ in 0..100 {
-            v.observe(0.0);
+            v.observe(0.0, 1.0, 1.0);
         }
         assert!(v.warm);
         let before = v.variance();
-        v.observe(2.0);
+        v.observe(2.0, 1.0, 1.0);
         assert!((v.variance() - (0.94 * before + 0.06 * 4.0)).abs() < 1e-12);
         v.restart();
         assert!(!v.warm);
@@ -343,7 +400,7 @@ mod tests {
     fn variance_has_a_floor() {
         let mut v = ewma(1e-4, 0.94, 2.0);
         for _ in 0..100_000 {
-            v.observe(0.0);
+            v.observe(0.0, 1.0, 1.0);
         }
         assert_eq!(v.variance(), 1e-10);
         assert!(v.scale() > 0.0);
@@ -359,6 +416,7 @@ mod tests {
             reversion: k,
             level_lambda: LEVEL_LAMBDA,
             shock_cap: f64::INFINITY,
+            range_weight: 0.0,
         })
     }
 
@@ -406,7 +464,7 @@ mod tests {
                 new.restart();
                 (old.seen, old.warm) = (0.0, false);
             }
-            new.observe(x);
+            new.observe(x, 1.0, 1.0);
             old.observe(x);
             assert_eq!(new.variance().to_bits(), old.var.to_bits(), "step {i}");
         }
@@ -417,23 +475,91 @@ mod tests {
         let k = 0.15;
         let mut v = reverting(4.0, k);
         // Warm-up: var and level are the same shrunk running mean (prior weight 2).
-        v.observe(1.0);
+        v.observe(1.0, 1.0, 1.0);
         assert!((v.variance() - (0.85 * 3.0 + 0.15 * 4.0)).abs() < 1e-12);
         assert!((v.long_run_variance() - 3.0).abs() < 1e-12);
         let mut r = candlecast_rand::Rng::new(11);
         for _ in 0..1000 {
-            v.observe(r.next_f64() - 0.5);
+            v.observe(r.next_f64() - 0.5, 1.0, 1.0);
         }
         assert!(v.warm && v.level_warm);
         for _ in 0..100 {
             let x = r.next_f64() - 0.5;
             let (var, level) = (v.variance(), v.long_run_variance());
-            v.observe(x);
+            v.observe(x, 1.0, 1.0);
             let want = (1.0 - k) * (0.94 * var + 0.06 * x * x) + k * level;
             assert!((v.variance() - want).abs() <= 1e-15 * want, "{want}");
             let want = LEVEL_LAMBDA * level + (1.0 - LEVEL_LAMBDA) * x * x;
             assert!((v.long_run_variance() - want).abs() <= 1e-15 * want);
         }
+    }
+
+    fn ranged(initial_variance: f64, w: f64) -> VolState {
+        VolState::new(&VolParams {
+            initial_variance,
+            lambda: 0.94,
+            prior_bars: 2.0,
+            reversion: 0.15,
+            level_lambda: LEVEL_LAMBDA,
+            shock_cap: 4.0,
+            range_weight: w,
+        })
+    }
+
+    #[test]
+    fn without_a_range_weight_the_range_is_not_read() {
+        let mut r = candlecast_rand::Rng::new(17);
+        let (mut a, mut b) = (ranged(1e-4, 0.0), ranged(1e-4, 0.0));
+        for i in 0..5000 {
+            let x = (r.next_f64() - 0.5) * 0.03;
+            a.observe(x, 1.0 + r.next_f64(), 1.0);
+            b.observe(x, f64::NAN, 0.0);
+            if i % 501 == 0 {
+                a.restart();
+                b.restart();
+            }
+            assert_eq!(a.variance().to_bits(), b.variance().to_bits(), "step {i}");
+        }
+    }
+
+    #[test]
+    fn the_range_term_is_the_formula() {
+        let (w, k) = (0.75, 0.15);
+        let mut v = ranged(4e-4, w);
+        // First step (warm-up weight 2/3): the ratio is still a Brownian bar's.
+        let (x, hl) = (0.01f64, 0.03f64);
+        v.observe(x, hl.exp(), 1.0);
+        let q = 1.0 / BROWNIAN_RANGE_RATIO;
+        let taken = (1.0 - w) * x * x + w * q * hl * hl;
+        let want = (1.0 - k) * (2.0 / 3.0 * 4e-4 + taken / 3.0) + k * 4e-4;
+        assert!(
+            (v.variance() - want).abs() <= 1e-15,
+            "{} {want}",
+            v.variance()
+        );
+        assert!((v.long_run_variance() - (2.0 / 3.0 * 4e-4 + taken / 3.0)).abs() < 1e-15);
+        // Bars whose range is twice their return, forever: the ratio goes to 1/4
+        // and the term taken in to r^2, so the variance settles at r^2 as with
+        // close returns alone.
+        for _ in 0..20_000 {
+            v.observe(0.01, 0.02f64.exp(), 1.0);
+        }
+        assert!((v.range_num / v.range_den - 0.25).abs() < 1e-9);
+        assert!((v.variance() / 1e-4 - 1.0).abs() < 1e-9, "{}", v.variance());
+    }
+
+    #[test]
+    fn bars_without_range_keep_the_scale_finite() {
+        let mut v = ranged(1e-4, 0.75);
+        let mut r = candlecast_rand::Rng::new(23);
+        for _ in 0..3000 {
+            v.observe((r.next_f64() - 0.5) * 0.02, 1.0, 1.0);
+        }
+        assert!(v.variance().is_finite() && v.variance() > 0.0);
+        // Then a real range: the ratio is large but bounded, and so is the step.
+        v.observe(0.0, 1.01, 1.0);
+        assert!(v.variance().is_finite(), "{}", v.variance());
+        assert!(v.variance() <= 1e-4 * 16.0 * 2.0, "{}", v.variance());
     }
 
     #[test]
@@ -442,13 +568,13 @@ mod tests {
         let mut plain = ewma(1e-4, 0.94, 2.0);
         for v in [&mut rev, &mut plain] {
             for _ in 0..3000 {
-                v.observe(0.01);
+                v.observe(0.01, 1.0, 1.0);
             }
             assert!((v.variance() - 1e-4).abs() < 1e-12);
         }
         let level = rev.long_run_variance();
         for v in [&mut rev, &mut plain] {
-            v.observe(0.3); // a 30-sigma bar: r^2 = 900 var
+            v.observe(0.3, 1.0, 1.0); // a 30-sigma bar: r^2 = 900 var
         }
         // The level takes in one bar of the shock with weight 1 - 0.5^(1/200).
         let moved = rev.long_run_variance() / level - 1.0;
@@ -457,8 +583,8 @@ mod tests {
             "{moved}"
         );
         for _ in 0..40 {
-            rev.observe(0.01);
-            plain.observe(0.01);
+            rev.observe(0.01, 1.0, 1.0);
+            plain.observe(0.01, 1.0, 1.0);
         }
         // The excess over the level decays by (1 - k) lambda = 0.799 a bar, the
         // plain EWMA's by 0.94: 40 bars later 1.3e-4 against 0.085 of it is left.
@@ -469,7 +595,7 @@ mod tests {
         // and the level it reverts to is within 4x the old one, not 900x.
         assert!(lvl < 4.0 * level, "{lvl}");
         for _ in 0..5000 {
-            rev.observe(0.01);
+            rev.observe(0.01, 1.0, 1.0);
         }
         assert!((rev.variance() / 1e-4 - 1.0).abs() < 1e-6);
     }
@@ -478,11 +604,11 @@ mod tests {
     fn reverting_variance_has_the_same_floor() {
         let mut v = reverting(1e-4, 0.15);
         for _ in 0..100_000 {
-            v.observe(0.0);
+            v.observe(0.0, 1.0, 1.0);
         }
         assert_eq!(v.variance(), 1e-10);
         assert!(v.scale() > 0.0);
-        v.observe(f64::MAX.sqrt() / 2.0);
+        v.observe(f64::MAX.sqrt() / 2.0, 1.0, 1.0);
         assert!(v.variance().is_finite());
     }
 
@@ -490,7 +616,7 @@ mod tests {
     fn restart_restarts_the_warm_up_but_keeps_the_level() {
         let mut v = reverting(1.0, 0.15);
         for _ in 0..500 {
-            v.observe(0.1);
+            v.observe(0.1, 1.0, 1.0);
         }
         let (var, level) = (v.variance(), v.long_run_variance());
         let level_seen = v.level_seen;
@@ -499,7 +625,7 @@ mod tests {
         assert_eq!((v.variance(), v.long_run_variance()), (var, level));
         assert_eq!(v.level_seen, level_seen);
         // the first step after a gap: var is the prior, weight 2 (a = 2/3)
-        v.observe(0.5);
+        v.observe(0.5, 1.0, 1.0);
         let want = 0.85 * (2.0 / 3.0 * var + 0.25 / 3.0) + 0.15 * level;
         assert!(
             (v.variance() - want).abs() < 1e-15,
@@ -525,7 +651,7 @@ mod tests {
     /// warm state at variance v0: a model whose draws are a little too wide.
     fn path_spread(mut start: VolState, v0: f64) -> f64 {
         for _ in 0..5000 {
-            start.observe(v0.sqrt());
+            start.observe(v0.sqrt(), 1.0, 1.0);
         }
         let mut r = candlecast_rand::Rng::new(2024);
         let mut ends: Vec<f64> = (0..400)
@@ -535,7 +661,7 @@ mod tests {
                 for _ in 0..500 {
                     let x = t4(&mut r, 1.2) * v.scale();
                     log_c += x;
-                    v.observe(x);
+                    v.observe(x, 1.0, 1.0);
                 }
                 (log_c / (500.0 * v0).sqrt()).abs()
             })
@@ -561,6 +687,7 @@ mod tests {
             reversion: 0.15,
             level_lambda: LEVEL_LAMBDA,
             shock_cap: cap,
+            range_weight: 0.0,
         })
     }
 
@@ -570,14 +697,14 @@ mod tests {
         let mut free = reverting(1e-4, 0.15);
         for i in 0..1000 {
             let x = if i % 2 == 0 { 1e-2 } else { -1.3e-2 };
-            v.observe(x);
-            free.observe(x);
+            v.observe(x, 1.0, 1.0);
+            free.observe(x, 1.0, 1.0);
         }
         // Returns inside the cap: the same recursion as uncapped, bit for bit.
         assert_eq!(v.variance(), free.variance());
         assert_eq!(v.long_run_variance(), free.long_run_variance());
         let (var, level) = (v.variance(), v.long_run_variance());
-        v.observe(-30.0 * var.sqrt());
+        v.observe(-30.0 * var.sqrt(), 1.0, 1.0);
         let r2 = 16.0 * var;
         let want = 0.85 * (0.94 * var + 0.06 * r2) + 0.15 * level;
         assert!(
@@ -588,7 +715,7 @@ mod tests {
         let want_level = LEVEL_LAMBDA * level + (1.0 - LEVEL_LAMBDA) * r2;
         assert!((v.long_run_variance() / want_level - 1.0).abs() < 1e-12);
         // Uncapped, the same shock moves the variance by far more.
-        free.observe(-30.0 * free.variance().sqrt());
+        free.observe(-30.0 * free.variance().sqrt(), 1.0, 1.0);
         assert!(free.variance() > 5.0 * v.variance());
     }
 
@@ -597,7 +724,7 @@ mod tests {
     /// from the tail bins at |z| = 40 (E[z^2] = 5.8).
     fn tail_draw_spread(mut start: VolState, v0: f64) -> f64 {
         for _ in 0..5000 {
-            start.observe(v0.sqrt());
+            start.observe(v0.sqrt(), 1.0, 1.0);
         }
         let mut r = candlecast_rand::Rng::new(7);
         let mut ends: Vec<f64> = (0..400)
@@ -615,7 +742,7 @@ mod tests {
                     };
                     let x = z * v.scale();
                     log_c += x;
-                    v.observe(x);
+                    v.observe(x, 1.0, 1.0);
                 }
                 (log_c / (500.0 * v0).sqrt()).abs()
             })
@@ -638,7 +765,7 @@ mod tests {
     fn a_held_level_stays_and_the_variance_settles_at_its_fixed_point() {
         let mut v = capped(1e-4, 4.0);
         for _ in 0..1000 {
-            v.observe(1e-2);
+            v.observe(1e-2, 1.0, 1.0);
         }
         v.hold_level();
         let level = v.long_run_variance();
@@ -647,7 +774,7 @@ mod tests {
         for i in 0..2000 {
             let z = if i % 2 == 0 { 1.5 } else { -1.5 };
             let x = z * v.scale();
-            v.observe(x);
+            v.observe(x, 1.0, 1.0);
         }
         assert_eq!(v.long_run_variance(), level);
         let rho = 0.85 * (0.94 + 0.06 * 2.25);

@@ -253,7 +253,7 @@ fn walk<S: Sink>(p: &WalkParams, s: &Series, sink: &mut S) -> Result<f64, S::Err
         });
         // The return across a gap spans many intervals: it is tokenized, but it does
         // not feed the variance of the new segment.
-        vol.step(gap, d);
+        vol.step(gap, d, h, l);
         prev_close = c;
     }
     Ok(vol.scale())
@@ -817,6 +817,10 @@ fn vol_params(c: &TokenizerConfig, initial_variance: f64) -> VolParams {
             c.shock_cap
         } else {
             f64::INFINITY
+        },
+        range_weight: match c.scale {
+            ScaleKind::Ewma => 0.0,
+            ScaleKind::Reverting => c.range_weight,
         },
     }
 }

@@ -217,6 +217,14 @@ fn scale_options_parse_and_are_checked() {
             "long_run_halflife = inf",
             "tokenizer config: long_run_halflife = inf: must be in [1, 1e9] bars",
         ),
+        (
+            "range_weight = 1.0",
+            "tokenizer config: range_weight = 1: must be in [0, 1)",
+        ),
+        (
+            "range_weight = -0.5",
+            "tokenizer config: range_weight = -0.5: must be in [0, 1)",
+        ),
     ] {
         let e = TokenizerConfig::from_toml_str(&format!("[tokenizer]\n{text}\n")).unwrap_err();
         assert_eq!(e, want);
@@ -225,6 +233,14 @@ fn scale_options_parse_and_are_checked() {
     let e = TokenizerConfig::from_toml_str("[tokenizer]\nscale = \"ewma\"\nreversion = 2.0\n")
         .unwrap_err();
     assert!(e.contains("reversion = 2"), "{e}");
+    let cfg = TokenizerConfig::from_toml_str("[tokenizer]\nrange_weight = 0.75\n").unwrap();
+    assert_eq!(cfg.range_weight, 0.75);
+    let e = TokenizerConfig::from_toml_str("[tokenizer]\nscale = \"ewma\"\nrange_weight = 0.5\n")
+        .unwrap_err();
+    assert!(
+        e.contains("range_weight = 0.5: needs scale = \"reverting\""),
+        "{e}"
+    );
 }
 
 /// A tokenizer saved before the `scale` option has no `scale`, `reversion` or

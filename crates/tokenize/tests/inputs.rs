@@ -268,7 +268,7 @@ fn regime_ids_are_the_rollouts_recursion_and_causal() {
         let mut seen = [[0usize; 5]; 2];
         for (t, b) in bars.iter().enumerate() {
             if t > 0 {
-                vs.observe((b.close / bars[t - 1].close).ln());
+                vs.observe((b.close / bars[t - 1].close).ln(), b.high, b.low);
             }
             rs.observe(b.high, b.low);
             let want = tok.regime_ids(&vs, &rs).unwrap();

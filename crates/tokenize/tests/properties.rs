@@ -172,11 +172,12 @@ proptest! {
     /// encode -> decode (representatives) -> encode is the identity on tokens, for a
     /// tokenizer fitted on the first part of the series.
     #[test]
-    fn encode_decode_encode_is_identity(seed in any::<u64>(), n in 30usize..600, fit_share in 0.2f64..1.0, reverting in any::<bool>()) {
+    fn encode_decode_encode_is_identity(seed in any::<u64>(), n in 30usize..600, fit_share in 0.2f64..1.0, reverting in any::<bool>(), ranged in any::<bool>()) {
         let s = synth(seed, n);
         let k = ((n as f64 * fit_share) as usize).max(2);
         let scale = if reverting { ScaleKind::Reverting } else { ScaleKind::Ewma };
-        let cfg = TokenizerConfig { scale, ..TokenizerConfig::default() };
+        let range_weight = if reverting && ranged { 0.75 } else { 0.0 };
+        let cfg = TokenizerConfig { scale, range_weight, ..TokenizerConfig::default() };
         let tok = Tokenizer::fit(&cfg, &[s.slice(0..k)]).unwrap();
         check_identity(&tok, &s, None);
     }
@@ -207,10 +208,11 @@ proptest! {
 
     /// save -> load gives the same tokenizer and bit-identical encodings.
     #[test]
-    fn save_load_encodes_identically(seed in any::<u64>(), n in 2usize..500, volume_bins in 1u32..4, reverting in any::<bool>()) {
+    fn save_load_encodes_identically(seed in any::<u64>(), n in 2usize..500, volume_bins in 1u32..4, reverting in any::<bool>(), ranged in any::<bool>()) {
         let s = synth(seed, n);
         let scale = if reverting { ScaleKind::Reverting } else { ScaleKind::Ewma };
-        let cfg = TokenizerConfig { volume_bins, scale, ..TokenizerConfig::default() };
+        let range_weight = if reverting && ranged { 0.75 } else { 0.0 };
+        let cfg = TokenizerConfig { volume_bins, scale, range_weight, ..TokenizerConfig::default() };
         let tok = Tokenizer::fit(&cfg, &[s.slice(0..(n * 4 / 5).max(2))]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokenizer.json");

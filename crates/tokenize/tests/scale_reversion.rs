@@ -129,7 +129,7 @@ fn measure(cfg: &TokenizerConfig, train: &Series, draws: &[Draws]) -> Measured {
         before.push((vs.variance(), vs.long_run_variance()));
         if !gap {
             z.push(r / vs.scale());
-            vs.observe(r);
+            vs.observe(r, 1.0, 1.0);
         }
     }
     let mut gaps_upto = vec![0usize; rets.len() + 1];
@@ -176,7 +176,7 @@ fn measure(cfg: &TokenizerConfig, train: &Series, draws: &[Draws]) -> Measured {
                         };
                         let r = z * v.scale();
                         log_c += r;
-                        v.observe(r);
+                        v.observe(r, 1.0, 1.0);
                     }
                     let x = (log_c / unit).abs();
                     if x.is_finite() {
