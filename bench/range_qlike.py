@@ -17,22 +17,15 @@ with --test, over the last 20% instead.
 
     python3 bench/range_qlike.py [--test] [DATA_DIR]     (default ../shared/data)
 """
-import csv
 import glob
 import math
 import os
 import sys
 
+from regime_quintiles import by_symbol  # one CSV-per-symbol reader for bench/
+
 LAM, K, CAP, LEVEL_B = 0.94, 0.15, 4.0, 0.5 ** (1 / 200)
 WEIGHTS = [0.0, 0.25, 0.5, 0.75]
-
-
-def by_symbol(path):
-    rows = {}
-    with open(path) as f:
-        for r in csv.DictReader(f):
-            rows.setdefault(r.get("symbol", ""), []).append(r)
-    return rows
 
 
 def qlike(bars, w, test):
