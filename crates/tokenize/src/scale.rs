@@ -67,6 +67,9 @@ pub(crate) fn ln_ratio(a: f64, b: f64) -> f64 {
 /// with `rho = (1 - k)(lambda + (1 - lambda) m)`, against `1 + (1 - lambda)(m - 1)`
 /// for the plain EWMA: at `m = 1.2` and the defaults 1.00096 against 1.012, a
 /// factor of 1.6 against 389 over 500 bars.
+///
+/// With a range weight (reverting only), `r^2` in both lines is a blend of the
+/// squared return and the bar's squared log range; see [`VolState::observe`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct VolState {
     var: f64,
@@ -215,7 +218,7 @@ impl VolState {
             self.level_lambda,
         );
         self.level = b * self.level + (1.0 - b) * x;
-        if self.range_weight > 0.0 && range2.is_finite() {
+        if self.range_weight > 0.0 {
             // Each capped as the step is, in its own units.
             let q = self.range_num / self.range_den;
             self.range_num = b * self.range_num + (1.0 - b) * r2.min(cap);
@@ -261,10 +264,10 @@ impl VolState {
     }
 }
 
-/// ln(high / low), 0 for a bar without a valid range.
+/// ln(high / low), 0 for a bar without a valid, finite range.
 #[inline]
 fn log_range(high: f64, low: f64) -> f64 {
-    if high > low && low > 0.0 {
+    if high > low && low > 0.0 && high.is_finite() {
         (high / low).ln()
     } else {
         0.0
@@ -560,6 +563,12 @@ mod tests {
         v.observe(0.0, 1.01, 1.0);
         assert!(v.variance().is_finite(), "{}", v.variance());
         assert!(v.variance() <= 1e-4 * 16.0 * 2.0, "{}", v.variance());
+        // A range that is not finite counts as none.
+        let before = v.clone();
+        v.observe(0.0, f64::INFINITY, 1.0);
+        let mut none = before;
+        none.observe(0.0, 1.0, 1.0);
+        assert_eq!(v, none);
     }
 
     #[test]
