@@ -498,15 +498,7 @@ mod tests {
     }
 
     fn ranged(initial_variance: f64, w: f64) -> VolState {
-        VolState::new(&VolParams {
-            initial_variance,
-            lambda: 0.94,
-            prior_bars: 2.0,
-            reversion: 0.15,
-            level_lambda: LEVEL_LAMBDA,
-            shock_cap: 4.0,
-            range_weight: w,
-        })
+        reverting_with(initial_variance, 4.0, w)
     }
 
     #[test]
@@ -689,6 +681,12 @@ mod tests {
     }
 
     fn capped(initial_variance: f64, cap: f64) -> VolState {
+        reverting_with(initial_variance, cap, 0.0)
+    }
+
+    /// The default reverting scale (k = 0.15, lambda 0.94) with a shock cap and a
+    /// range weight.
+    fn reverting_with(initial_variance: f64, cap: f64, range_weight: f64) -> VolState {
         VolState::new(&VolParams {
             initial_variance,
             lambda: 0.94,
@@ -696,7 +694,7 @@ mod tests {
             reversion: 0.15,
             level_lambda: LEVEL_LAMBDA,
             shock_cap: cap,
-            range_weight: 0.0,
+            range_weight,
         })
     }
 
