@@ -179,10 +179,12 @@ impl Scoring<'_> {
             }
         }
         let pool_weight = pool.as_ref().map(|p| p.0);
+        let validation = pool.as_ref().map(|p| p.2);
         extra.extend(pool.map(|p| p.1));
         let mut card =
             score_series_against(&name, &h, extra, reference, bar).with_context(|| name.clone())?;
         card.pool_weight = pool_weight;
+        card.validation = validation;
         card.temperature = fitted.map(|f| f.sampling.temperature);
         card.top_p = fitted.and_then(|f| f.sampling.top_p);
         card.spread = fitted.map(|f| f.spread).filter(|&x| x != 1.0);
@@ -319,14 +321,14 @@ impl Scoring<'_> {
 /// `gpt-pool` ([`pool`]): its weight fitted on the calibration slice from
 /// `val_start` (`val_gpt` there; the bar fitted on the bars before it, thinned as
 /// `gpt-cal`'s slice is), then the pool of the test part's `gpt` and bar, with its
-/// weight. Why not, where the bar cannot be fitted before the slice or the model
-/// does not forecast the bar's targets.
+/// weight and the two's scores on the slice. Why not, where the bar cannot be
+/// fitted before the slice or the model does not forecast the bar's targets.
 fn gpt_pool(
     h: &History<'_>,
     val_start: usize,
     bar: &str,
     (val_gpt, test_gpt): (OneStep, &OneStep),
-) -> Result<(f64, OneStep), String> {
+) -> Result<(f64, OneStep, pool::SliceScore), String> {
     let b = BASELINES
         .iter()
         .find(|b| b.name() == bar)
@@ -339,9 +341,10 @@ fn gpt_pool(
     val_bar.targets = thinned_for_calibration(val_bar.targets);
     let mismatch = || "the model's targets are not the bar's, bar for bar".to_string();
     let w = pool::fit_pool_weight(&val_gpt, &val_bar).ok_or_else(mismatch)?;
+    let slice = pool::SliceScore::of(&val_gpt, &val_bar).ok_or_else(mismatch)?;
     let test_bar = b.fit(h).map_err(|e| format!("{bar}: {e}"))?.one;
     let pooled = pool::pooled("gpt-pool", w, test_gpt, &test_bar).ok_or_else(mismatch)?;
-    Ok((w, pooled))
+    Ok((w, pooled, slice))
 }
 
 /// The scorecard files in --out, and the scorecard on stdout.

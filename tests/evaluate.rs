@@ -119,6 +119,13 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     assert!(pool["meets_bar"].is_boolean());
     let md = std::fs::read_to_string(card.join("scorecard.md")).unwrap();
     assert!(md.contains(&format!("w = {w:.3} on `gpt`")), "{md}");
+    // The slice score: `gpt` and the bar on the targets `gpt-cal` was fitted on.
+    let v = &json["series"][0]["validation"];
+    let n = v["targets"].as_u64().unwrap();
+    assert_eq!(Some(n), json["series"][0]["calibration_bars"].as_u64());
+    let (g, b) = (v["gpt"].as_f64().unwrap(), v["bar"].as_f64().unwrap());
+    assert!(g > 0.0 && b > 0.0 && g.is_finite() && b.is_finite(), "{v}");
+    assert!(md.contains(&format!("{:.4} ({n} targets)", g / b)), "{md}");
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));
@@ -187,6 +194,7 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     // No bar can be fitted before a slice that starts at the first bar: no pool,
     // and a warning that says why.
     assert!(json3["series"][0].get("pool_weight").is_none());
+    assert!(json3["series"][0].get("validation").is_none());
     let warned = stderr(&out3);
     assert!(
         warned.contains("no gpt-pool: ")

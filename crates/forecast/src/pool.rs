@@ -16,6 +16,54 @@
 //! is in closed form.
 
 use crate::baselines::{OneStep, Predictive};
+use serde::Serialize;
+
+/// The model and the bar on the slice the pool is fitted on (the training part's
+/// last bars, each forecast from the bars before it): the mean one-step CRPS of
+/// each over the same targets.
+///
+/// Why: a model option (an input, a scale) should be chosen without the test part,
+/// and fine-tuning's cross-entropy cannot compare options whose tokens differ (the
+/// bins are in the scale's units). This is the score the test part would give,
+/// taken on bars before it. The fine-tune stopped early on the cross-entropy of
+/// these bars, so the model's figure is a little optimistic, for every option
+/// alike.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SliceScore {
+    /// Targets scored (a long slice thinned as `gpt-cal`'s is).
+    pub targets: usize,
+    /// Mean CRPS of `gpt` (the model as it is, no calibration).
+    pub gpt: f64,
+    /// Mean CRPS of the bar, fitted on the bars before the slice.
+    pub bar: f64,
+}
+
+impl SliceScore {
+    /// `None` when the two do not forecast the same targets or there are none.
+    pub fn of(model: &OneStep, bar: &OneStep) -> Option<Self> {
+        if !same_targets(model, bar) || model.targets.is_empty() {
+            return None;
+        }
+        let mean = |o: &OneStep| {
+            o.preds
+                .iter()
+                .zip(&o.targets)
+                .map(|(p, &y)| p.crps(y))
+                .sum::<f64>()
+                / o.targets.len() as f64
+        };
+        Some(Self {
+            targets: model.targets.len(),
+            gpt: mean(model),
+            bar: mean(bar),
+        })
+    }
+
+    /// The model's CRPS over the bar's: below 1, the model is better on the slice.
+    pub fn ratio(&self) -> f64 {
+        self.gpt / self.bar
+    }
+}
 
 /// The pool weight on `model` (0..=1) with the lowest mean CRPS over the origins of
 /// `model` and `bar`; `None` when they do not forecast the same targets, or there
@@ -215,7 +263,30 @@ mod tests {
         };
         assert!(fit_pool_weight(&one(0.01), &one(0.02)).is_none());
         assert!(pooled("p", 0.5, &one(0.01), &one(0.02)).is_none());
+        assert!(SliceScore::of(&one(0.01), &one(0.02)).is_none());
         assert!(fit_pool_weight(&one(0.01), &one(0.01)).is_some());
+        let none = OneStep {
+            name: "x",
+            preds: Vec::new(),
+            targets: Vec::new(),
+        };
+        assert!(SliceScore::of(&none, &none).is_none());
+    }
+
+    #[test]
+    fn the_slice_score_is_each_sides_mean_crps() {
+        // One atom each: CRPS is the absolute error, so the means are by hand.
+        let targets = vec![0.01, -0.02, 0.03];
+        let at = |x: f64| OneStep {
+            name: "x",
+            preds: targets.iter().map(|_| atoms(&[(x, 1.0)])).collect(),
+            targets: targets.clone(),
+        };
+        let s = SliceScore::of(&at(0.0), &at(0.01)).unwrap();
+        assert_eq!(s.targets, 3);
+        assert!((s.gpt - 0.06 / 3.0).abs() < 1e-15, "{s:?}");
+        assert!((s.bar - 0.05 / 3.0).abs() < 1e-15, "{s:?}");
+        assert!((s.ratio() - 1.2).abs() < 1e-12, "{s:?}");
     }
 
     #[test]

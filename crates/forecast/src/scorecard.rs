@@ -100,6 +100,10 @@ pub struct SeriesCard {
     /// slice as `gpt-cal` ([`crate::pool`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool_weight: Option<f64>,
+    /// `gpt` and the bar on that slice ([`crate::pool::SliceScore`]): where model
+    /// options are compared without the test part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::pool::SliceScore>,
     /// One-step scores (exact CRPS).
     pub scores: Vec<Scores>,
     /// Scores of the cumulative return 1..=H bars ahead, when a horizon H > 1 is asked.
@@ -206,6 +210,7 @@ pub fn score_series_against(
         spread: None,
         spread_growth: None,
         pool_weight: None,
+        validation: None,
         calibration_bars: None,
         scores,
         horizons: Vec::new(),
@@ -560,7 +565,8 @@ fn md_temperatures(s: &mut String, cards: &[SeriesCard]) {
     }
 }
 
-/// `gpt-pool`'s fitted weight per series; nothing when no card has one.
+/// `gpt-pool`'s fitted weight per series, then `gpt` against the bar on the slice
+/// it was fitted on; nothing when no card has them.
 fn md_pool(s: &mut String, cards: &[SeriesCard]) {
     let weights: Vec<String> = cards
         .iter()
@@ -578,6 +584,24 @@ fn md_pool(s: &mut String, cards: &[SeriesCard]) {
         s.push_str(&format!(
             "\n`gpt-pool`: the mixture w `gpt` + (1 - w) the bar, w chosen by CRPS on the slice `gpt-cal` is fitted on; significantly better than the bar means the model knows something the bar does not: {}.\n",
             weights.join("; ")
+        ));
+    }
+    let slices: Vec<String> = cards
+        .iter()
+        .filter_map(|c| {
+            let v = c.validation?;
+            Some(format!(
+                "{} {:.4} ({} targets)",
+                md_escape(&c.series),
+                v.ratio(),
+                v.targets
+            ))
+        })
+        .collect();
+    if !slices.is_empty() {
+        s.push_str(&format!(
+            "\nOn that slice, before the test part: `gpt`'s mean CRPS over the bar's (below 1: the model is better there; the score to choose model options on): {}.\n",
+            slices.join("; ")
         ));
     }
 }
