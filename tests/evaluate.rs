@@ -126,6 +126,8 @@ fn the_scorecard_scores_the_model_against_every_baseline() {
     let (g, b) = (v["gpt"].as_f64().unwrap(), v["bar"].as_f64().unwrap());
     assert!(g > 0.0 && b > 0.0 && g.is_finite() && b.is_finite(), "{v}");
     assert!(md.contains(&format!("{:.4} ({n} targets)", g / b)), "{md}");
+    let html = std::fs::read_to_string(card.join("evaluate.html")).unwrap();
+    assert!(html.contains(&format!("on that slice {:.4} ({n} targets)", g / b)));
     assert!(std::fs::read_to_string(card.join("scorecard.md"))
         .unwrap()
         .contains("Geometric mean"));

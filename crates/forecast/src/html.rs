@@ -124,7 +124,7 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
     for c in cards {
         let _ = write!(
             s,
-            "<h2>{}</h2><p>{} bars, {} test returns{}{}{}</p><div class=\"card\"><table><tr><th>forecaster</th><th>rel. CRPS</th><th>cover 80%</th><th>pinball</th><th>MASE</th><th>direction</th><th>DM</th><th>verdict</th></tr>",
+            "<h2>{}</h2><p>{} bars, {} test returns{}{}{}{}</p><div class=\"card\"><table><tr><th>forecaster</th><th>rel. CRPS</th><th>cover 80%</th><th>pinball</th><th>MASE</th><th>direction</th><th>DM</th><th>verdict</th></tr>",
             esc(&c.series),
             c.bars,
             c.test_returns,
@@ -143,6 +143,11 @@ pub fn page(cards: &[SeriesCard], title: &str) -> String {
             )),
             c.pool_weight.map_or(String::new(), |w| format!(
                 "; gpt-pool weight {w:.3} on gpt"
+            )),
+            c.validation.map_or(String::new(), |v| format!(
+                "; gpt over the bar on that slice {:.4} ({} targets)",
+                v.ratio(),
+                v.targets
             ))
         );
         for r in &c.scores {
