@@ -340,8 +340,7 @@ fn gpt_pool(
     val_bar.preds = thinned_for_calibration(val_bar.preds);
     val_bar.targets = thinned_for_calibration(val_bar.targets);
     let mismatch = || "the model's targets are not the bar's, bar for bar".to_string();
-    let w = pool::fit_pool_weight(&val_gpt, &val_bar).ok_or_else(mismatch)?;
-    let slice = pool::SliceScore::of(&val_gpt, &val_bar).ok_or_else(mismatch)?;
+    let (w, slice) = pool::fit_on_slice(&val_gpt, &val_bar).ok_or_else(mismatch)?;
     let test_bar = b.fit(h).map_err(|e| format!("{bar}: {e}"))?.one;
     let pooled = pool::pooled("gpt-pool", w, test_gpt, &test_bar).ok_or_else(mismatch)?;
     Ok((w, pooled, slice))

@@ -39,24 +39,10 @@ pub struct SliceScore {
 }
 
 impl SliceScore {
-    /// `None` when the two do not forecast the same targets or there are none.
+    /// `None` when the two do not forecast the same targets, or there are none, or
+    /// a pool of them cannot be formed ([`fit_on_slice`]).
     pub fn of(model: &OneStep, bar: &OneStep) -> Option<Self> {
-        if !same_targets(model, bar) || model.targets.is_empty() {
-            return None;
-        }
-        let mean = |o: &OneStep| {
-            o.preds
-                .iter()
-                .zip(&o.targets)
-                .map(|(p, &y)| p.crps(y))
-                .sum::<f64>()
-                / o.targets.len() as f64
-        };
-        Some(Self {
-            targets: model.targets.len(),
-            gpt: mean(model),
-            bar: mean(bar),
-        })
+        fit_on_slice(model, bar).map(|(_, s)| s)
     }
 
     /// The model's CRPS over the bar's: below 1, the model is better on the slice.
@@ -69,6 +55,12 @@ impl SliceScore {
 /// `model` and `bar`; `None` when they do not forecast the same targets, or there
 /// are none, or a pool cannot be formed (neither is made of atoms).
 pub fn fit_pool_weight(model: &OneStep, bar: &OneStep) -> Option<f64> {
+    fit_on_slice(model, bar).map(|(w, _)| w)
+}
+
+/// [`fit_pool_weight`] and the two's [`SliceScore`], from one pass over the slice
+/// (the weight is fitted on the same CRPS sums the score averages).
+pub fn fit_on_slice(model: &OneStep, bar: &OneStep) -> Option<(f64, SliceScore)> {
     if !same_targets(model, bar) || model.targets.is_empty() {
         return None;
     }
@@ -78,7 +70,13 @@ pub fn fit_pool_weight(model: &OneStep, bar: &OneStep) -> Option<f64> {
         sb += b.crps(y);
         se += Predictive::energy(a, b)?;
     }
-    Some(quadratic_min(sa, sb, se))
+    let n = model.targets.len();
+    let score = SliceScore {
+        targets: n,
+        gpt: sa / n as f64,
+        bar: sb / n as f64,
+    };
+    Some((quadratic_min(sa, sb, se), score))
 }
 
 /// The `w` in 0..=1 minimising `w a + (1 - w) b - w (1 - w) e` (`e >= 0`).
